@@ -1,0 +1,17 @@
+//! Real-time primitives for Troubadour.
+//!
+//! Everything here may be used on the audio thread: no method called there allocates,
+//! frees, locks, blocks or makes a system call.
+//!
+//! - [`ring`]: the lock-free SPSC [`ring::LockFreeRingBuffer`].
+//! - [`atomic_float`]: `f32` values and meters shared through atomics.
+//! - [`smooth`]: gain ramps computed on the audio thread.
+//! - [`alloc_guard`]: a global allocator that proves a section does not allocate.
+//! - [`denormal`]: flush-to-zero for the duration of a callback.
+
+pub mod alloc_guard;
+pub mod atomic_float;
+pub mod denormal;
+pub mod ring;
+pub mod smooth;
+mod sync;

@@ -1,0 +1,226 @@
+//! Zero-copy access: the free (or filled) region handed out as two slices, because a
+//! region that crosses the end of the storage continues at its start.
+#![cfg(not(loom))]
+
+use super::{Consumer, Producer};
+
+/// Not enough free slots (writing) or ready items (reading) for the chunk asked for.
+///
+/// ```
+/// # use troubadour_rt::ring::{ChunkError, LockFreeRingBuffer};
+/// let (mut tx, _rx) = LockFreeRingBuffer::<f32>::with_capacity(4);
+/// let err = tx.write_chunk(5).unwrap_err();
+/// assert_eq!(err, ChunkError { requested: 5, available: 4 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkError {
+    /// Slots or items asked for.
+    pub requested: usize,
+    /// Slots or items there were.
+    pub available: usize,
+}
+
+impl std::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "asked for {} slots but only {} are available",
+            self.requested, self.available
+        )
+    }
+}
+
+impl std::error::Error for ChunkError {}
+
+impl<T: Copy + Default> Producer<T> {
+    /// Hands out `n` free slots to fill in place; nothing is visible to the consumer
+    /// until [`WriteChunk::commit`]. Wait-free.
+    ///
+    /// Slots that never held a value are set to `T::default()` the first time they are
+    /// handed out (so the slices are always initialised); after the first lap around the
+    /// storage that costs nothing.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::<f32>::with_capacity(4);
+    /// let mut chunk = tx.write_chunk(3).unwrap();
+    /// let (a, b) = chunk.as_mut_slices();
+    /// for (i, s) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+    ///     *s = i as f32;
+    /// }
+    /// chunk.commit_all();
+    /// assert_eq!(rx.pop(), Some(0.0));
+    /// ```
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, ChunkError> {
+        let available = self.free_for(n);
+        if available < n {
+            return Err(ChunkError {
+                requested: n,
+                available,
+            });
+        }
+        let capacity = self.capacity();
+        if self.initialised < capacity {
+            // Still on the first lap: `tail < capacity`, so the chunk ends at
+            // `tail + n` or wraps onto slots below `head`, which were written already.
+            let end = (self.tail + n).min(capacity);
+            for index in self.initialised..end {
+                // SAFETY: `index` is a free slot (in [tail, tail + n)) that never held a
+                // value, so writing it overwrites nothing the consumer can see.
+                unsafe { self.shared.slot_ptr(index).write(T::default()) };
+            }
+            self.initialised = self.initialised.max(end);
+        }
+        let (start, first, second) = self.shared.runs(self.tail, n);
+        Ok(WriteChunk {
+            producer: self,
+            start,
+            first,
+            second,
+        })
+    }
+}
+
+/// `n` free slots of a [`Producer`], borrowed for filling in place.
+///
+/// ```
+/// # use troubadour_rt::ring::LockFreeRingBuffer;
+/// let (mut tx, rx) = LockFreeRingBuffer::<i16>::with_capacity(8);
+/// let mut chunk = tx.write_chunk(4).unwrap();
+/// chunk.as_mut_slices().0[0] = 42;
+/// chunk.commit(1); // only the first slot is published
+/// assert_eq!(rx.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct WriteChunk<'a, T: Copy> {
+    producer: &'a mut Producer<T>,
+    start: usize,
+    first: usize,
+    second: usize,
+}
+
+impl<T: Copy> WriteChunk<'_, T> {
+    /// The slots as two slices, in queue order.
+    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let shared = &self.producer.shared;
+        // SAFETY: both runs are free slots inside the storage, initialised by
+        // `write_chunk`, disjoint from each other and from anything the consumer may
+        // read until `commit`; `&mut self` keeps the producer from handing them out twice.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(shared.slot_ptr(self.start), self.first),
+                std::slice::from_raw_parts_mut(shared.slot_ptr(0), self.second),
+            )
+        }
+    }
+
+    /// Number of slots in the chunk.
+    pub fn len(&self) -> usize {
+        self.first + self.second
+    }
+
+    /// `true` for a chunk of zero slots.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Publishes the first `n` slots (at most the chunk's length) to the consumer.
+    pub fn commit(self, n: usize) {
+        let n = n.min(self.len());
+        self.producer.publish(n);
+    }
+
+    /// Publishes every slot of the chunk.
+    pub fn commit_all(self) {
+        let n = self.len();
+        self.producer.publish(n);
+    }
+}
+
+impl<T: Copy> Consumer<T> {
+    /// Borrows the `n` oldest items in place; they stay in the queue until
+    /// [`ReadChunk::commit`]. Wait-free.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(4);
+    /// tx.write(&[1, 2, 3]);
+    /// let chunk = rx.read_chunk(2).unwrap();
+    /// assert_eq!(chunk.as_slices(), (&[1, 2][..], &[][..]));
+    /// chunk.commit_all();
+    /// assert_eq!(rx.pop(), Some(3));
+    /// ```
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
+        let available = self.available_for(n);
+        if available < n {
+            return Err(ChunkError {
+                requested: n,
+                available,
+            });
+        }
+        let (start, first, second) = self.shared.runs(self.head, n);
+        Ok(ReadChunk {
+            consumer: self,
+            start,
+            first,
+            second,
+        })
+    }
+}
+
+/// `n` ready items of a [`Consumer`], borrowed for reading in place.
+///
+/// ```
+/// # use troubadour_rt::ring::LockFreeRingBuffer;
+/// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(2);
+/// tx.write(&[7u8, 8]);
+/// let chunk = rx.read_chunk(2).unwrap();
+/// assert_eq!(chunk.len(), 2);
+/// chunk.commit(1);
+/// assert_eq!(rx.pop(), Some(8));
+/// ```
+#[derive(Debug)]
+pub struct ReadChunk<'a, T: Copy> {
+    consumer: &'a mut Consumer<T>,
+    start: usize,
+    first: usize,
+    second: usize,
+}
+
+impl<T: Copy> ReadChunk<'_, T> {
+    /// The items as two slices, oldest first.
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let shared = &self.consumer.shared;
+        // SAFETY: both runs are filled slots (published through the Acquire in
+        // `read_chunk`) inside the storage; the producer leaves them alone until
+        // `commit` releases them.
+        unsafe {
+            (
+                std::slice::from_raw_parts(shared.slot_ptr(self.start), self.first),
+                std::slice::from_raw_parts(shared.slot_ptr(0), self.second),
+            )
+        }
+    }
+
+    /// Number of items in the chunk.
+    pub fn len(&self) -> usize {
+        self.first + self.second
+    }
+
+    /// `true` for a chunk of zero items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands the first `n` items (at most the chunk's length) back to the producer.
+    pub fn commit(self, n: usize) {
+        let n = n.min(self.len());
+        self.consumer.release(n);
+    }
+
+    /// Hands every item of the chunk back to the producer.
+    pub fn commit_all(self) {
+        let n = self.len();
+        self.consumer.release(n);
+    }
+}
