@@ -1,1 +1,32 @@
+//! Troubadour's mixer engine.
+//!
+//! - [`session`]: the session model (what the user saves), its TOML format, validation
+//!   with located errors, and atomic saving.
+//! - [`Graph`]: a session compiled for the audio thread.
+//! - [`Engine`]: the audio side; [`Engine::process`] is real-time safe.
+//! - [`Controller`]: the control side; validates changes and sends them to the engine
+//!   through lock-free queues.
+//!
+//! Signal flow of one block: each strip renders its source, applies trim, (gate, EQ,
+//! compressor once they exist), meters pre-fader, applies fader × mute/solo, meters
+//! post-fader, and adds itself into each bus through its sends (pre- or post-fader,
+//! with pan or balance). Each bus then applies (EQ, compressor, limiter,) its fader and
+//! mute, replaces non-finite samples by silence, meters and writes its output.
 
+pub mod audio_file;
+mod command;
+mod controller;
+mod engine;
+mod graph;
+pub mod meters;
+pub mod session;
+mod stats;
+
+pub use command::{Command, Tagged};
+pub use controller::{
+    Applied, BusLevels, ControlError, Controller, EngineOptions, Level, MeterSnapshot, StripLevels,
+    create,
+};
+pub use engine::Engine;
+pub use graph::{BuildError, Graph, RAMP_SECONDS};
+pub use stats::{EngineStats, StatsSnapshot};

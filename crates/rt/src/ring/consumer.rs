@@ -220,3 +220,31 @@ impl<T> std::fmt::Debug for Consumer<T> {
             .finish_non_exhaustive()
     }
 }
+
+impl<T> Consumer<T> {
+    /// The oldest item, left in the queue. Wait-free.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(2);
+    /// tx.push(5u8).unwrap();
+    /// assert_eq!(rx.peek(), Some(&5));
+    /// assert_eq!(rx.pop(), Some(5));
+    /// assert_eq!(rx.peek(), None);
+    /// ```
+    #[inline]
+    pub fn peek(&mut self) -> Option<&T> {
+        if self.available_for(1) == 0 {
+            return None;
+        }
+        // SAFETY: as in `pop`, the slot at `head` holds an initialised item published by
+        // the producer; we only lend a shared reference, tied to `&mut self` so no `pop`
+        // can move it out while the reference lives, and the producer does not touch
+        // the slot before `head` moves.
+        Some(
+            self.shared
+                .slot(self.head)
+                .with(|p| unsafe { (*p).assume_init_ref() }),
+        )
+    }
+}

@@ -1,0 +1,137 @@
+//! Reading WAV files into planar `f32`, off the audio thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A WAV file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioFileError {
+    /// The file is missing or unreadable.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a WAV file this build reads.
+    #[error("{} is not a readable WAV file: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+}
+
+impl AudioFileError {
+    fn from_hound(path: &Path, e: hound::Error) -> Self {
+        match e {
+            hound::Error::IoError(source) => AudioFileError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => AudioFileError::Format {
+                path: path.to_path_buf(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What a WAV header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioFileInfo {
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Interleaved channels.
+    pub channels: u16,
+    /// Frames in the file.
+    pub frames: u64,
+}
+
+impl AudioFileInfo {
+    /// Reads only the header of the WAV file at `path`.
+    pub fn read(path: &Path) -> Result<Self, AudioFileError> {
+        let reader =
+            hound::WavReader::open(path).map_err(|e| AudioFileError::from_hound(path, e))?;
+        let spec = reader.spec();
+        check_spec(path, spec)?;
+        Ok(AudioFileInfo {
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            frames: u64::from(reader.duration()),
+        })
+    }
+}
+
+fn check_spec(path: &Path, spec: hound::WavSpec) -> Result<(), AudioFileError> {
+    let ok = match spec.sample_format {
+        hound::SampleFormat::Int => matches!(spec.bits_per_sample, 8 | 16 | 24 | 32),
+        hound::SampleFormat::Float => spec.bits_per_sample == 32,
+    };
+    if ok && spec.channels > 0 {
+        Ok(())
+    } else {
+        Err(AudioFileError::Format {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{}-bit {:?} with {} channels is not supported (integer 8/16/24/32-bit or 32-bit float)",
+                spec.bits_per_sample, spec.sample_format, spec.channels
+            ),
+        })
+    }
+}
+
+/// A whole file decoded to planar `f32` in [-1, 1).
+#[derive(Debug, Clone)]
+pub struct AudioData {
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// One buffer per channel, all the same length.
+    pub channels: Arc<[Box<[f32]>]>,
+}
+
+impl AudioData {
+    /// Frames per channel.
+    pub fn frames(&self) -> usize {
+        self.channels.first().map_or(0, |c| c.len())
+    }
+
+    /// Decodes the WAV file at `path`.
+    pub fn read(path: &Path) -> Result<Self, AudioFileError> {
+        let mut reader =
+            hound::WavReader::open(path).map_err(|e| AudioFileError::from_hound(path, e))?;
+        let spec = reader.spec();
+        check_spec(path, spec)?;
+        let n_ch = usize::from(spec.channels);
+        let frames = reader.duration() as usize;
+        let mut planar: Vec<Vec<f32>> = (0..n_ch).map(|_| Vec::with_capacity(frames)).collect();
+        let err = |e| AudioFileError::from_hound(path, e);
+        match spec.sample_format {
+            hound::SampleFormat::Float => {
+                for (i, s) in reader.samples::<f32>().enumerate() {
+                    planar[i % n_ch].push(s.map_err(err)?);
+                }
+            }
+            hound::SampleFormat::Int => {
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
+                for (i, s) in reader.samples::<i32>().enumerate() {
+                    planar[i % n_ch].push((f64::from(s.map_err(err)?) * scale) as f32);
+                }
+            }
+        }
+        // A truncated last frame leaves channels uneven; keep whole frames only.
+        let whole = planar.iter().map(Vec::len).min().unwrap_or(0);
+        Ok(AudioData {
+            sample_rate: spec.sample_rate,
+            channels: planar
+                .into_iter()
+                .map(|mut c| {
+                    c.truncate(whole);
+                    c.into_boxed_slice()
+                })
+                .collect(),
+        })
+    }
+}

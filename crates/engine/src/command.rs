@@ -1,0 +1,39 @@
+//! Parameter changes sent to the audio thread: small `Copy` values, so the queue moves
+//! them without allocating and the engine applies them without freeing anything. Gains
+//! travel as linear factors (the control side does the dB conversion).
+
+/// One parameter change. Indices refer to the graph of the [`Tagged`] generation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Command {
+    /// Strip input trim, linear gain.
+    StripTrim { strip: u32, gain: f32 },
+    /// Strip fader, linear gain (0 = off).
+    StripFader { strip: u32, gain: f32 },
+    /// Strip pan (mono) or balance (stereo), -1..=1.
+    StripPan { strip: u32, pan: f32 },
+    /// Strip mute.
+    StripMute { strip: u32, on: bool },
+    /// Strip solo (in place).
+    StripSolo { strip: u32, on: bool },
+    /// A send's linear level, on/off and tap point.
+    Send {
+        strip: u32,
+        bus: u32,
+        level: f32,
+        on: bool,
+        pre_fader: bool,
+    },
+    /// Bus fader, linear gain.
+    BusFader { bus: u32, gain: f32 },
+    /// Bus mute.
+    BusMute { bus: u32, on: bool },
+}
+
+/// A command stamped with the generation of the graph it was computed against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tagged {
+    /// Graph generation.
+    pub generation: u32,
+    /// The change.
+    pub command: Command,
+}

@@ -1,0 +1,525 @@
+//! The control side: owns the session, validates every change, and tells the audio side
+//! through lock-free queues.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use troubadour_dsp::gain::db_to_gain;
+use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
+
+use crate::command::{Command, Tagged};
+use crate::engine::Engine;
+use crate::graph::{BuildError, Graph};
+use crate::meters::MeterBank;
+use crate::session::{
+    self, FADER_MAX_DB, LoadedSession, Send, Session, SessionError, TRIM_RANGE_DB,
+};
+use crate::stats::{EngineStats, StatsSnapshot};
+
+/// How the engine is set up beyond what the session says.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Largest sub-block `process` runs at once; the session's `block_frames` if `None`.
+    /// A host that always calls with one buffer size can pass it to avoid splitting.
+    pub max_block_frames: Option<usize>,
+    /// Slots of the command queue: how many parameter changes may wait for the next
+    /// audio callback.
+    pub command_capacity: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_block_frames: None,
+            command_capacity: 1024,
+        }
+    }
+}
+
+/// Why a control request was refused. Nothing changed when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No strip has that name.
+    #[error("no strip is called {0:?}")]
+    UnknownStrip(String),
+    /// No bus has that name.
+    #[error("no bus is called {0:?}")]
+    UnknownBus(String),
+    /// The strip has no send to that bus (adding one is a session change).
+    #[error("strip {strip:?} has no send to bus {bus:?}")]
+    UnknownSend {
+        /// Strip name.
+        strip: String,
+        /// Bus name.
+        bus: String,
+    },
+    /// A value outside its range.
+    #[error("{field}: {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// What was set.
+        field: &'static str,
+        /// The value given.
+        value: f32,
+        /// Lowest allowed.
+        min: f32,
+        /// Highest allowed.
+        max: f32,
+    },
+    /// The command queue is full: the audio thread has not run for a while, or changes
+    /// come faster than it drains them. Retry after a block.
+    #[error("the command queue is full ({0} commands wait for the audio thread); try again")]
+    QueueFull(usize),
+    /// A structural change is still waiting to be swapped in.
+    #[error(
+        "a previous structural change has not been taken up by the audio thread yet; try again"
+    )]
+    GraphPending,
+    /// The new session is invalid.
+    #[error(transparent)]
+    Invalid(#[from] SessionError),
+    /// The new session could not be compiled (e.g. a file source failed to load).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// What [`Controller::apply_session`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The new session equals the running one.
+    Unchanged,
+    /// Only parameters changed: this many commands were sent; they glide.
+    Parameters(usize),
+    /// The structure changed: a new graph was built and sent to be swapped in.
+    Rebuilt,
+}
+
+/// One channel's level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    /// Highest sample magnitude since the last reading, dBFS.
+    pub peak_db: f32,
+    /// RMS over about 300 ms, dBFS.
+    pub rms_db: f32,
+}
+
+/// A strip's levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripLevels {
+    /// Strip name.
+    pub name: String,
+    /// Pre-fader, per channel.
+    pub pre: Vec<Level>,
+    /// Post-fader, per channel.
+    pub post: Vec<Level>,
+}
+
+/// A bus's levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusLevels {
+    /// Bus name.
+    pub name: String,
+    /// Post-fader, per channel.
+    pub post: Vec<Level>,
+}
+
+/// Every meter at one reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterSnapshot {
+    /// In strip order.
+    pub strips: Vec<StripLevels>,
+    /// In bus order.
+    pub buses: Vec<BusLevels>,
+}
+
+/// The mixer's control side: the session's owner and the only way to change the
+/// running engine. Not real-time: call it from any one non-audio thread.
+#[derive(Debug)]
+pub struct Controller {
+    session: Session,
+    path: PathBuf,
+    base_dir: PathBuf,
+    max_block: usize,
+    generation: u32,
+    commands: Producer<Tagged>,
+    outgoing: Producer<Box<Graph>>,
+    retired: Consumer<Box<Graph>>,
+    meters: Arc<MeterBank>,
+    stats: Arc<EngineStats>,
+}
+
+/// Compiles `loaded` and returns the two halves of a running mixer: the [`Controller`]
+/// for the control thread and the [`Engine`] for the audio thread.
+///
+/// ```
+/// use troubadour_engine::{create, session, EngineOptions};
+///
+/// let text = "version = 1\n[[strip]]\nname = \"Tone\"\nsource = { generator = \"sine\" }\nsends = { A1 = {} }\n[[bus]]\nname = \"A1\"\n";
+/// let loaded = session::parse(text, "demo.toml".as_ref()).unwrap();
+/// let (mut control, mut engine) = create(&loaded, &EngineOptions::default()).unwrap();
+///
+/// let (mut left, mut right) = (vec![0.0; 512], vec![0.0; 512]);
+/// engine.process(&[], &mut [&mut left, &mut right], 512);
+/// assert!(left.iter().any(|&x| x != 0.0));
+///
+/// control.set_strip_mute("Tone", true).unwrap();
+/// assert!(control.set_strip_fader("Tone", 20.0).is_err()); // above +12 dB
+/// ```
+pub fn create(
+    loaded: &LoadedSession,
+    options: &EngineOptions,
+) -> Result<(Controller, Engine), BuildError> {
+    let max_block = options
+        .max_block_frames
+        .unwrap_or(loaded.session.block_frames as usize);
+    let graph = Box::new(Graph::build(
+        &loaded.session,
+        &loaded.base_dir,
+        max_block,
+        0,
+    )?);
+    let meters = Arc::clone(graph.meters());
+    let (commands, command_rx) = LockFreeRingBuffer::with_capacity(options.command_capacity);
+    // One graph in flight each way is all a structural change needs; the controller
+    // refuses another until the engine has taken the first.
+    let (outgoing, incoming) = LockFreeRingBuffer::with_capacity(1);
+    let (retired_tx, retired) = LockFreeRingBuffer::with_capacity(2);
+    let stats = Arc::new(EngineStats::default());
+    let engine = Engine::new(graph, command_rx, incoming, retired_tx, Arc::clone(&stats));
+    let controller = Controller {
+        session: loaded.session.clone(),
+        path: loaded.path.clone(),
+        base_dir: loaded.base_dir.clone(),
+        max_block,
+        generation: 0,
+        commands,
+        outgoing,
+        retired,
+        meters,
+        stats,
+    };
+    Ok((controller, engine))
+}
+
+fn check_range(field: &'static str, value: f32, min: f32, max: f32) -> Result<(), ControlError> {
+    if value.is_nan() || value < min || value > max {
+        Err(ControlError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn structure_equal(a: &Session, b: &Session) -> bool {
+    a.version == b.version
+        && a.sample_rate == b.sample_rate
+        && a.block_frames == b.block_frames
+        && a.strips.len() == b.strips.len()
+        && a.buses.len() == b.buses.len()
+        && a.strips.iter().zip(&b.strips).all(|(x, y)| {
+            x.name == y.name
+                && x.channels == y.channels
+                && x.source == y.source
+                && x.gate == y.gate
+                && x.eq == y.eq
+                && x.compressor == y.compressor
+                && x.sends.keys().eq(y.sends.keys())
+        })
+        && a.buses.iter().zip(&b.buses).all(|(x, y)| {
+            x.name == y.name
+                && x.channels == y.channels
+                && x.sink == y.sink
+                && x.eq == y.eq
+                && x.compressor == y.compressor
+                && x.limiter == y.limiter
+        })
+}
+
+/// The commands that turn the parameters of `old` into those of `new` (same structure).
+fn parameter_changes(old: &Session, new: &Session) -> Vec<Command> {
+    let mut out = Vec::new();
+    for (i, (o, n)) in old.strips.iter().zip(&new.strips).enumerate() {
+        let strip = i as u32;
+        if o.gain_db != n.gain_db {
+            out.push(Command::StripTrim {
+                strip,
+                gain: db_to_gain(n.gain_db),
+            });
+        }
+        if o.fader_db != n.fader_db {
+            out.push(Command::StripFader {
+                strip,
+                gain: db_to_gain(n.fader_db),
+            });
+        }
+        if o.pan != n.pan {
+            out.push(Command::StripPan { strip, pan: n.pan });
+        }
+        if o.mute != n.mute {
+            out.push(Command::StripMute { strip, on: n.mute });
+        }
+        if o.solo != n.solo {
+            out.push(Command::StripSolo { strip, on: n.solo });
+        }
+        for (bus_name, send) in &n.sends {
+            if o.sends.get(bus_name) != Some(send)
+                && let Some(bus) = new.bus_index(bus_name)
+            {
+                out.push(send_command(strip, bus as u32, send));
+            }
+        }
+    }
+    for (i, (o, n)) in old.buses.iter().zip(&new.buses).enumerate() {
+        let bus = i as u32;
+        if o.fader_db != n.fader_db {
+            out.push(Command::BusFader {
+                bus,
+                gain: db_to_gain(n.fader_db),
+            });
+        }
+        if o.mute != n.mute {
+            out.push(Command::BusMute { bus, on: n.mute });
+        }
+    }
+    out
+}
+
+fn send_command(strip: u32, bus: u32, send: &Send) -> Command {
+    Command::Send {
+        strip,
+        bus,
+        level: db_to_gain(send.level_db),
+        on: send.on,
+        pre_fader: send.pre_fader,
+    }
+}
+
+impl Controller {
+    /// The session as the engine now has it (or will, once pending changes arrive).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current graph's meters (for custom readers; [`read_meters`](Self::read_meters)
+    /// is the convenient form).
+    pub fn meter_bank(&self) -> &Arc<MeterBank> {
+        &self.meters
+    }
+
+    /// Engine counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Reads every meter; peaks reset to start a new hold period.
+    pub fn read_meters(&self) -> MeterSnapshot {
+        let level = |m: &crate::meters::ChannelMeter| Level {
+            peak_db: m.take_peak_db(),
+            rms_db: m.rms_db(),
+        };
+        MeterSnapshot {
+            strips: self
+                .session
+                .strips
+                .iter()
+                .zip(self.meters.strips.iter())
+                .map(|(s, m)| StripLevels {
+                    name: s.name.clone(),
+                    pre: m.pre.iter().map(level).collect(),
+                    post: m.post.iter().map(level).collect(),
+                })
+                .collect(),
+            buses: self
+                .session
+                .buses
+                .iter()
+                .zip(self.meters.buses.iter())
+                .map(|(b, m)| BusLevels {
+                    name: b.name.clone(),
+                    post: m.post.iter().map(level).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Frees graphs the engine has swapped out. Called by every other method too; call
+    /// it on a timer if the controller is otherwise idle. Returns how many were freed.
+    pub fn collect_garbage(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(old) = self.retired.pop() {
+            drop(old);
+            n += 1;
+        }
+        n
+    }
+
+    fn send(&mut self, command: Command) -> Result<(), ControlError> {
+        self.collect_garbage();
+        self.commands
+            .push(Tagged {
+                generation: self.generation,
+                command,
+            })
+            .map_err(|_| ControlError::QueueFull(self.commands.capacity()))
+    }
+
+    fn strip_index(&self, name: &str) -> Result<usize, ControlError> {
+        self.session
+            .strip_index(name)
+            .ok_or_else(|| ControlError::UnknownStrip(name.into()))
+    }
+
+    fn bus_index(&self, name: &str) -> Result<usize, ControlError> {
+        self.session
+            .bus_index(name)
+            .ok_or_else(|| ControlError::UnknownBus(name.into()))
+    }
+
+    /// Sets a strip's input trim (dB).
+    pub fn set_strip_trim(&mut self, strip: &str, db: f32) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        check_range("gain_db", db, TRIM_RANGE_DB.0, TRIM_RANGE_DB.1)?;
+        self.send(Command::StripTrim {
+            strip: i as u32,
+            gain: db_to_gain(db),
+        })?;
+        self.session.strips[i].gain_db = db;
+        Ok(())
+    }
+
+    /// Sets a strip's fader (dB, `-inf` for off, at most +12).
+    pub fn set_strip_fader(&mut self, strip: &str, db: f32) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        check_range("fader_db", db, f32::NEG_INFINITY, FADER_MAX_DB)?;
+        self.send(Command::StripFader {
+            strip: i as u32,
+            gain: db_to_gain(db),
+        })?;
+        self.session.strips[i].fader_db = db;
+        Ok(())
+    }
+
+    /// Sets a strip's pan (mono) or balance (stereo), -1..=1.
+    pub fn set_strip_pan(&mut self, strip: &str, pan: f32) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        check_range("pan", pan, -1.0, 1.0)?;
+        self.send(Command::StripPan {
+            strip: i as u32,
+            pan,
+        })?;
+        self.session.strips[i].pan = pan;
+        Ok(())
+    }
+
+    /// Mutes or unmutes a strip (on every bus, pre- and post-fader sends alike).
+    pub fn set_strip_mute(&mut self, strip: &str, mute: bool) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        self.send(Command::StripMute {
+            strip: i as u32,
+            on: mute,
+        })?;
+        self.session.strips[i].mute = mute;
+        Ok(())
+    }
+
+    /// Solos a strip in place (while any strip is soloed, the others are silent).
+    pub fn set_strip_solo(&mut self, strip: &str, solo: bool) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        self.send(Command::StripSolo {
+            strip: i as u32,
+            on: solo,
+        })?;
+        self.session.strips[i].solo = solo;
+        Ok(())
+    }
+
+    /// Changes an existing send's level, on/off state and tap point.
+    pub fn set_send(&mut self, strip: &str, bus: &str, send: Send) -> Result<(), ControlError> {
+        let i = self.strip_index(strip)?;
+        let b = self.bus_index(bus)?;
+        if !self.session.strips[i].sends.contains_key(bus) {
+            return Err(ControlError::UnknownSend {
+                strip: strip.into(),
+                bus: bus.into(),
+            });
+        }
+        check_range("level_db", send.level_db, f32::NEG_INFINITY, FADER_MAX_DB)?;
+        self.send(send_command(i as u32, b as u32, &send))?;
+        self.session.strips[i].sends.insert(bus.to_string(), send);
+        Ok(())
+    }
+
+    /// Sets a bus fader (dB).
+    pub fn set_bus_fader(&mut self, bus: &str, db: f32) -> Result<(), ControlError> {
+        let b = self.bus_index(bus)?;
+        check_range("fader_db", db, f32::NEG_INFINITY, FADER_MAX_DB)?;
+        self.send(Command::BusFader {
+            bus: b as u32,
+            gain: db_to_gain(db),
+        })?;
+        self.session.buses[b].fader_db = db;
+        Ok(())
+    }
+
+    /// Mutes or unmutes a bus.
+    pub fn set_bus_mute(&mut self, bus: &str, mute: bool) -> Result<(), ControlError> {
+        let b = self.bus_index(bus)?;
+        self.send(Command::BusMute {
+            bus: b as u32,
+            on: mute,
+        })?;
+        self.session.buses[b].mute = mute;
+        Ok(())
+    }
+
+    /// Makes the engine run `new`: validated first (an invalid session changes nothing);
+    /// parameter differences are sent as commands that glide; a structural difference
+    /// builds a new graph here and sends it to be swapped in between two blocks, with
+    /// unchanged strips and buses carrying their state over.
+    pub fn apply_session(&mut self, new: Session) -> Result<Applied, ControlError> {
+        self.collect_garbage();
+        session::validate(&new, &self.path, &self.base_dir)?;
+        if new == self.session {
+            return Ok(Applied::Unchanged);
+        }
+        if structure_equal(&self.session, &new) {
+            let changes = parameter_changes(&self.session, &new);
+            if self.commands.free() < changes.len() {
+                return Err(ControlError::QueueFull(self.commands.capacity()));
+            }
+            for command in &changes {
+                // Cannot fail: room for all was checked and only we push.
+                let _ = self.commands.push(Tagged {
+                    generation: self.generation,
+                    command: *command,
+                });
+            }
+            self.session = new;
+            return Ok(Applied::Parameters(changes.len()));
+        }
+        if self.outgoing.free() == 0 {
+            return Err(ControlError::GraphPending);
+        }
+        let generation = self.generation.wrapping_add(1);
+        let max_block = self.max_block.max(new.block_frames as usize);
+        let mut graph = Box::new(Graph::build(&new, &self.base_dir, max_block, generation)?);
+        graph.carry_over_from(&self.session, &new);
+        let meters = Arc::clone(graph.meters());
+        if self.outgoing.push(graph).is_err() {
+            return Err(ControlError::GraphPending);
+        }
+        self.generation = generation;
+        self.meters = meters;
+        self.max_block = max_block;
+        self.session = new;
+        Ok(Applied::Rebuilt)
+    }
+}

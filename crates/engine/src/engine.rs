@@ -1,0 +1,138 @@
+//! The audio side: [`Engine::process`] runs on the audio thread.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use troubadour_rt::denormal::DenormalGuard;
+use troubadour_rt::ring::{Consumer, Producer};
+
+use crate::command::Tagged;
+use crate::graph::{Graph, OutputCounts};
+use crate::stats::EngineStats;
+
+/// The mixer's audio side. Created with its [`Controller`](crate::Controller) by
+/// [`create`](crate::create); lives on (or is moved to) the audio thread.
+///
+/// Its one real-time method, [`process`](Engine::process), never allocates, frees,
+/// locks, blocks, logs or makes a system call (a test runs it under an allocator that
+/// counts any allocation as a failure).
+#[derive(Debug)]
+pub struct Engine {
+    graph: Box<Graph>,
+    commands: Consumer<Tagged>,
+    incoming: Consumer<Box<Graph>>,
+    retired: Producer<Box<Graph>>,
+    stats: Arc<EngineStats>,
+}
+
+/// `a` is later than `b` in wrapping generation order.
+#[inline]
+fn later(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+impl Engine {
+    pub(crate) fn new(
+        graph: Box<Graph>,
+        commands: Consumer<Tagged>,
+        incoming: Consumer<Box<Graph>>,
+        retired: Producer<Box<Graph>>,
+        stats: Arc<EngineStats>,
+    ) -> Self {
+        stats.generation.store(graph.generation, Ordering::Relaxed);
+        Engine {
+            graph,
+            commands,
+            incoming,
+            retired,
+            stats,
+        }
+    }
+
+    /// Audio thread. Mixes `frames` frames: `inputs` are the device input channels the
+    /// graph reads (see [`input_channels`](Self::input_channels)), `outputs` receive every
+    /// bus channel in bus order (see [`output_channels`](Self::output_channels)). Any frame
+    /// count is accepted (split into sub-blocks of at most the session's `block_frames`);
+    /// missing input channels read as silence, surplus output channels are zeroed.
+    pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], frames: usize) {
+        let _ftz = DenormalGuard::new();
+        self.receive();
+        let max = self.graph.max_block();
+        let mut counts = OutputCounts::default();
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(max);
+            let c = self.graph.process_block(inputs, outputs, done, n);
+            counts.non_finite += c.non_finite;
+            counts.over_full_scale += c.over_full_scale;
+            done += n;
+        }
+        for out in outputs.iter_mut().skip(self.graph.output_channels()) {
+            let n = frames.min(out.len());
+            out[..n].fill(0.0);
+        }
+        let s = &self.stats;
+        EngineStats::add(&s.callbacks, 1);
+        EngineStats::add(&s.frames, frames as u64);
+        EngineStats::add(&s.non_finite, counts.non_finite);
+        EngineStats::add(&s.over_full_scale, counts.over_full_scale);
+    }
+
+    /// Swaps in pending graphs, then applies pending commands.
+    fn receive(&mut self) {
+        // Only take a new graph when the old one can be handed back: it must never be
+        // freed here.
+        while self.retired.free() > 0 {
+            let Some(mut new) = self.incoming.pop() else {
+                break;
+            };
+            new.inherit(&self.graph);
+            let old = std::mem::replace(&mut self.graph, new);
+            if let Err(old) = self.retired.push(old) {
+                // Unreachable (free space was checked and we are the only producer);
+                // leaking beats freeing on the audio thread.
+                std::mem::forget(old);
+            }
+            EngineStats::add(&self.stats.graph_swaps, 1);
+            self.stats
+                .generation
+                .store(self.graph.generation, Ordering::Relaxed);
+        }
+        let (mut applied, mut stale) = (0, 0);
+        while let Some(t) = self.commands.peek() {
+            if later(t.generation, self.graph.generation) {
+                // Meant for a graph still waiting in the queue: keep it for later.
+                break;
+            }
+            let t = *t;
+            self.commands.pop();
+            if t.generation == self.graph.generation && self.graph.apply(t.command) {
+                applied += 1;
+            } else {
+                stale += 1;
+            }
+        }
+        EngineStats::add(&self.stats.commands, applied);
+        EngineStats::add(&self.stats.stale_commands, stale);
+    }
+
+    /// Device input channels the current graph reads.
+    pub fn input_channels(&self) -> usize {
+        self.graph.input_channels()
+    }
+
+    /// Output channels the current graph writes (all buses' channels, in order).
+    pub fn output_channels(&self) -> usize {
+        self.graph.output_channels()
+    }
+
+    /// Largest sub-block the engine processes at once.
+    pub fn max_block(&self) -> usize {
+        self.graph.max_block()
+    }
+
+    /// The engine's sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.graph.sample_rate()
+    }
+}

@@ -1,0 +1,97 @@
+//! A bus on the audio thread: the sum of its sends, (processing slots), fader, mute,
+//! the output stage that catches non-finite samples, and its meter.
+
+use troubadour_dsp::kernels::{peak_and_energy, sanitise};
+use troubadour_rt::smooth::LinearRamp;
+
+use super::Scratch;
+use crate::meters::BusMeter;
+
+#[derive(Debug)]
+pub(crate) struct BusState {
+    /// First of this bus's channels in the graph's bus buffers.
+    pub first: usize,
+    pub channels: usize,
+    /// 1 unless muted.
+    pub on: LinearRamp,
+    pub fader: LinearRamp,
+    pub mute: bool,
+    pub post_ms: Box<[f32]>,
+}
+
+/// What the output stage found in one block.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct OutputCounts {
+    pub non_finite: u64,
+    pub over_full_scale: u64,
+}
+
+impl BusState {
+    /// Applies the bus gain to its summed channels in `bus_bufs`, writes them to
+    /// `outputs[first + ch][offset..offset + n]` and meters them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn process(
+        &mut self,
+        bus_bufs: &mut [Box<[f32]>],
+        outputs: &mut [&mut [f32]],
+        offset: usize,
+        n: usize,
+        scratch: &mut Scratch,
+        meter: &BusMeter,
+        alpha: f32,
+    ) -> OutputCounts {
+        // Processing slots (EQ, compressor, limiter) come here once they have processors.
+
+        let (a, (b, _, _)) = scratch.split();
+        let gain = match (
+            self.on.next_block(&mut a[..n]),
+            self.fader.next_block(&mut b[..n]),
+        ) {
+            (Some(o), Some(f)) => Some(o * f),
+            (on, fader) => {
+                if let Some(o) = on {
+                    a[..n].fill(o);
+                }
+                if let Some(f) = fader {
+                    b[..n].fill(f);
+                }
+                for (x, y) in a[..n].iter_mut().zip(&b[..n]) {
+                    *x *= *y;
+                }
+                None
+            }
+        };
+        let mut counts = OutputCounts::default();
+        for ch in 0..self.channels {
+            let buf = &mut bus_bufs[self.first + ch][..n];
+            match gain {
+                Some(g) if g == 1.0 => {}
+                Some(g) => buf.iter_mut().for_each(|x| *x *= g),
+                None => buf.iter_mut().zip(&a[..n]).for_each(|(x, g)| *x *= *g),
+            }
+            let (bad, over) = sanitise(buf);
+            counts.non_finite += u64::from(bad);
+            counts.over_full_scale += u64::from(over);
+            let (peak, energy) = peak_and_energy(buf, 1.0);
+            meter.post[ch].update(&mut self.post_ms[ch], peak, energy, n, alpha);
+            if let Some(out) = outputs
+                .get_mut(self.first + ch)
+                .and_then(|o| o.get_mut(offset..offset + n))
+            {
+                out.copy_from_slice(buf);
+            }
+        }
+        counts
+    }
+
+    pub(crate) fn inherit(&mut self, old: &BusState) {
+        for (new, old) in [(&mut self.on, &old.on), (&mut self.fader, &old.fader)] {
+            let target = new.target();
+            new.reset(old.value());
+            new.set_target(target);
+        }
+        for (new, old) in self.post_ms.iter_mut().zip(&old.post_ms) {
+            *new = *old;
+        }
+    }
+}

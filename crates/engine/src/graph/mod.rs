@@ -1,0 +1,487 @@
+//! The compiled, audio-side form of a session: every buffer and every processor state,
+//! allocated up front by [`Graph::build`] on the control side, then moved to the audio
+//! thread whole.
+
+mod bus;
+mod source;
+mod strip;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use troubadour_dsp::gain::db_to_gain;
+use troubadour_dsp::generator::{Generator, GeneratorSpec, Waveform};
+use troubadour_rt::smooth::LinearRamp;
+
+use crate::audio_file::{AudioData, AudioFileError};
+use crate::command::Command;
+use crate::meters::{MeterBank, rms_alpha};
+use crate::session::{GeneratorKind, Session, Source, Strip};
+
+pub(crate) use bus::{BusState, OutputCounts};
+use source::SourcePlayer;
+use strip::{Law, Route, SendState, StripState};
+
+/// Gain changes glide over this long (about 10 ms), so nothing clicks.
+pub const RAMP_SECONDS: f64 = 0.010;
+
+/// Why a session could not be compiled into a graph.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A file source could not be read.
+    #[error(transparent)]
+    File(#[from] AudioFileError),
+    /// A file source's rate differs from the session's.
+    #[error("{} is at {file_rate} Hz but the session runs at {session_rate} Hz", path.display())]
+    SampleRate {
+        /// The file.
+        path: PathBuf,
+        /// Its rate.
+        file_rate: u32,
+        /// The session's.
+        session_rate: u32,
+    },
+    /// The block size is zero or absurd.
+    #[error("a maximum block of {0} frames is outside 1..=65536")]
+    BlockSize(usize),
+}
+
+/// A gain over one block: one value, or one per frame while ramping.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BlockGain<'a> {
+    Const(f32),
+    Ramp(&'a [f32]),
+}
+
+/// Four block-long work buffers shared by all strips and buses of a graph.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    a: Box<[f32]>,
+    b: Box<[f32]>,
+    c: Box<[f32]>,
+    d: Box<[f32]>,
+}
+
+type ScratchRest<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
+
+impl Scratch {
+    fn new(frames: usize) -> Self {
+        let buf = || vec![0.0; frames].into_boxed_slice();
+        Scratch {
+            a: buf(),
+            b: buf(),
+            c: buf(),
+            d: buf(),
+        }
+    }
+
+    pub(crate) fn split(&mut self) -> (&mut [f32], ScratchRest<'_>) {
+        (&mut self.a, (&mut self.b, &mut self.c, &mut self.d))
+    }
+}
+
+/// A session compiled for the audio thread.
+#[derive(Debug)]
+pub struct Graph {
+    pub(crate) generation: u32,
+    sample_rate: u32,
+    max_block: usize,
+    strips: Box<[StripState]>,
+    buses: Box<[BusState]>,
+    /// Every bus channel's summing buffer, buses one after another.
+    bus_bufs: Box<[Box<[f32]>]>,
+    scratch: Scratch,
+    meters: Arc<MeterBank>,
+    input_channels: usize,
+    solo_count: u32,
+    /// For each strip / bus, the index of the same one in the graph this one replaces,
+    /// whose running state it takes over when swapped in.
+    carry_strips: Box<[Option<u32>]>,
+    carry_buses: Box<[Option<u32>]>,
+}
+
+/// A deterministic default noise seed from the strip's name (FNV-1a), so two noise
+/// strips differ but every render is the same.
+fn seed_from_name(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn source_player(
+    strip: &Strip,
+    session: &Session,
+    base_dir: &Path,
+    next_input: &mut usize,
+) -> Result<SourcePlayer, BuildError> {
+    Ok(match &strip.source {
+        Source::Device(_) => {
+            let first = *next_input;
+            *next_input += usize::from(strip.channels);
+            SourcePlayer::Input { first }
+        }
+        Source::Generator(g) => {
+            let waveform = match g.kind {
+                GeneratorKind::Sine => Waveform::Sine,
+                GeneratorKind::White => Waveform::WhiteNoise,
+                GeneratorKind::Pink => Waveform::PinkNoise,
+                GeneratorKind::Impulse => Waveform::Impulse,
+                GeneratorKind::Silence => Waveform::Silence,
+            };
+            let spec = GeneratorSpec {
+                waveform,
+                freq_hz: g.freq,
+                level_db: g.level_db,
+                seed: g.seed.unwrap_or_else(|| seed_from_name(&strip.name)),
+                interval_frames: (g.interval_ms / 1000.0 * f64::from(session.sample_rate))
+                    .round()
+                    .max(1.0) as u64,
+            };
+            SourcePlayer::Generator(Generator::new(spec, session.sample_rate))
+        }
+        Source::File { path, looped } => {
+            let full = base_dir.join(path);
+            let data = AudioData::read(&full)?;
+            if data.sample_rate != session.sample_rate {
+                return Err(BuildError::SampleRate {
+                    path: full,
+                    file_rate: data.sample_rate,
+                    session_rate: session.sample_rate,
+                });
+            }
+            SourcePlayer::File {
+                data,
+                looped: *looped,
+                position: 0,
+            }
+        }
+    })
+}
+
+/// The routes of a send from a strip of `strip_ch` channels to a bus whose channels
+/// start at `first` (count `bus_ch`), following `channels_compatible`.
+fn routes_for(strip_ch: u16, first: usize, bus_ch: u16) -> Vec<(u16, u32, Law)> {
+    let dst = |c: usize| (first + c) as u32;
+    match (strip_ch, bus_ch) {
+        (1, 1) => vec![(0, dst(0), Law::Unity)],
+        (1, _) => vec![(0, dst(0), Law::PanLeft), (0, dst(1), Law::PanRight)],
+        (2, 1) => vec![(0, dst(0), Law::FoldLeft), (1, dst(0), Law::FoldRight)],
+        (2, 2) => vec![
+            (0, dst(0), Law::BalanceLeft),
+            (1, dst(1), Law::BalanceRight),
+        ],
+        (s, b) if s == b => (0..s)
+            .map(|c| (c, dst(usize::from(c)), Law::Unity))
+            .collect(),
+        // Validation rejects every other pairing.
+        _ => Vec::new(),
+    }
+}
+
+impl Graph {
+    /// Compiles a validated session. Decodes file sources, so call it off the audio
+    /// thread. `max_block` is the largest sub-block `process` will run at once.
+    pub fn build(
+        session: &Session,
+        base_dir: &Path,
+        max_block: usize,
+        generation: u32,
+    ) -> Result<Self, BuildError> {
+        if !(1..=65_536).contains(&max_block) {
+            return Err(BuildError::BlockSize(max_block));
+        }
+        let ramp = (RAMP_SECONDS * f64::from(session.sample_rate)).round() as u32;
+        let buf = || vec![0.0f32; max_block].into_boxed_slice();
+
+        let mut bus_first = Vec::with_capacity(session.buses.len());
+        let mut total = 0;
+        for b in &session.buses {
+            bus_first.push(total);
+            total += usize::from(b.channels);
+        }
+        let buses: Box<[BusState]> = session
+            .buses
+            .iter()
+            .zip(&bus_first)
+            .map(|(b, &first)| BusState {
+                first,
+                channels: usize::from(b.channels),
+                on: LinearRamp::new(if b.mute { 0.0 } else { 1.0 }, ramp),
+                fader: LinearRamp::new(db_to_gain(b.fader_db), ramp),
+                mute: b.mute,
+                post_ms: vec![0.0; usize::from(b.channels)].into_boxed_slice(),
+            })
+            .collect();
+
+        let solo_count = session.strips.iter().filter(|s| s.solo).count() as u32;
+        let mut next_input = 0;
+        let mut strips = Vec::with_capacity(session.strips.len());
+        for strip in &session.strips {
+            let source = source_player(strip, session, base_dir, &mut next_input)?;
+            let mut sends = Vec::new();
+            let mut routes = Vec::new();
+            for (bus_name, send) in &strip.sends {
+                let Some(bus) = session.bus_index(bus_name) else {
+                    continue;
+                };
+                let index = sends.len() as u16;
+                let state = SendState {
+                    bus: bus as u32,
+                    level: db_to_gain(send.level_db),
+                    on: send.on,
+                    pre_fader: send.pre_fader,
+                };
+                for (src, dst, law) in
+                    routes_for(strip.channels, bus_first[bus], session.buses[bus].channels)
+                {
+                    let target = StripState::route_target(&state, law, strip.pan);
+                    routes.push(Route {
+                        send: index,
+                        src,
+                        dst,
+                        law,
+                        coef: LinearRamp::new(target, ramp),
+                    });
+                }
+                sends.push(state);
+            }
+            let channels = usize::from(strip.channels);
+            let audible = !strip.mute && (solo_count == 0 || strip.solo);
+            strips.push(StripState {
+                source,
+                buf: (0..channels).map(|_| buf()).collect(),
+                trim: LinearRamp::new(db_to_gain(strip.gain_db), ramp),
+                on: LinearRamp::new(if audible { 1.0 } else { 0.0 }, ramp),
+                fader: LinearRamp::new(db_to_gain(strip.fader_db), ramp),
+                mute: strip.mute,
+                solo: strip.solo,
+                pan: strip.pan,
+                sends: sends.into_boxed_slice(),
+                routes: routes.into_boxed_slice(),
+                pre_ms: vec![0.0; channels].into_boxed_slice(),
+                post_ms: vec![0.0; channels].into_boxed_slice(),
+            });
+        }
+
+        let strip_channels: Vec<usize> = session
+            .strips
+            .iter()
+            .map(|s| usize::from(s.channels))
+            .collect();
+        let bus_channels: Vec<usize> = session
+            .buses
+            .iter()
+            .map(|b| usize::from(b.channels))
+            .collect();
+        Ok(Graph {
+            generation,
+            sample_rate: session.sample_rate,
+            max_block,
+            strips: strips.into_boxed_slice(),
+            buses,
+            bus_bufs: (0..total).map(|_| buf()).collect(),
+            scratch: Scratch::new(max_block),
+            meters: MeterBank::new(&strip_channels, &bus_channels),
+            input_channels: next_input,
+            solo_count,
+            carry_strips: vec![None; session.strips.len()].into_boxed_slice(),
+            carry_buses: vec![None; session.buses.len()].into_boxed_slice(),
+        })
+    }
+
+    /// Marks which strips and buses continue from the graph built from `old`: same
+    /// name, same channel count and, for strips, the same source.
+    pub fn carry_over_from(&mut self, old: &Session, new: &Session) {
+        for (i, s) in new.strips.iter().enumerate() {
+            self.carry_strips[i] = old
+                .strips
+                .iter()
+                .position(|o| o.name == s.name && o.channels == s.channels && o.source == s.source)
+                .map(|j| j as u32);
+        }
+        for (i, b) in new.buses.iter().enumerate() {
+            self.carry_buses[i] = old
+                .buses
+                .iter()
+                .position(|o| o.name == b.name && o.channels == b.channels)
+                .map(|j| j as u32);
+        }
+    }
+
+    /// Takes over the running state of the graph it replaces (audio thread; no
+    /// allocation).
+    pub(crate) fn inherit(&mut self, old: &Graph) {
+        for (i, carry) in self.carry_strips.iter().enumerate() {
+            if let Some(j) = carry
+                && let Some(o) = old.strips.get(*j as usize)
+            {
+                self.strips[i].inherit(o, &self.carry_buses);
+            }
+        }
+        for (i, carry) in self.carry_buses.iter().enumerate() {
+            if let Some(j) = carry
+                && let Some(o) = old.buses.get(*j as usize)
+            {
+                self.buses[i].inherit(o);
+            }
+        }
+    }
+
+    /// Meters of this graph.
+    pub fn meters(&self) -> &Arc<MeterBank> {
+        &self.meters
+    }
+
+    /// Device input channels the graph reads (strips with device sources, in order).
+    pub fn input_channels(&self) -> usize {
+        self.input_channels
+    }
+
+    /// Output channels it writes: every bus's channels, bus after bus.
+    pub fn output_channels(&self) -> usize {
+        self.bus_bufs.len()
+    }
+
+    /// Largest block processed at once.
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    /// The rate the graph was built for.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Runs one sub-block of `n <= max_block` frames.
+    pub(crate) fn process_block(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        offset: usize,
+        n: usize,
+    ) -> OutputCounts {
+        debug_assert!(n <= self.max_block);
+        for b in self.bus_bufs.iter_mut() {
+            b[..n].fill(0.0);
+        }
+        let alpha = rms_alpha(n, self.sample_rate);
+        for (strip, meter) in self.strips.iter_mut().zip(self.meters.strips.iter()) {
+            strip.process(
+                inputs,
+                offset,
+                n,
+                &mut self.bus_bufs,
+                &mut self.scratch,
+                meter,
+                alpha,
+            );
+        }
+        let mut counts = OutputCounts::default();
+        for (bus, meter) in self.buses.iter_mut().zip(self.meters.buses.iter()) {
+            let c = bus.process(
+                &mut self.bus_bufs,
+                outputs,
+                offset,
+                n,
+                &mut self.scratch,
+                meter,
+                alpha,
+            );
+            counts.non_finite += c.non_finite;
+            counts.over_full_scale += c.over_full_scale;
+        }
+        counts
+    }
+
+    /// Applies one parameter change; `false` if it names a strip, bus or send this graph
+    /// does not have.
+    pub(crate) fn apply(&mut self, command: Command) -> bool {
+        match command {
+            Command::StripTrim { strip: i, gain } => self
+                .strips
+                .get_mut(i as usize)
+                .map(|s| s.trim.set_target(gain))
+                .is_some(),
+            Command::StripFader { strip: i, gain } => self
+                .strips
+                .get_mut(i as usize)
+                .map(|s| s.fader.set_target(gain))
+                .is_some(),
+            Command::StripPan { strip: i, pan } => self
+                .strips
+                .get_mut(i as usize)
+                .map(|s| {
+                    s.pan = pan;
+                    s.retarget_routes();
+                })
+                .is_some(),
+            Command::StripMute { strip: i, on } => {
+                let Some(s) = self.strips.get_mut(i as usize) else {
+                    return false;
+                };
+                s.mute = on;
+                self.update_audibility();
+                true
+            }
+            Command::StripSolo { strip: i, on } => {
+                let Some(s) = self.strips.get_mut(i as usize) else {
+                    return false;
+                };
+                if s.solo != on {
+                    s.solo = on;
+                    if on {
+                        self.solo_count += 1;
+                    } else {
+                        self.solo_count -= 1;
+                    }
+                }
+                self.update_audibility();
+                true
+            }
+            Command::Send {
+                strip: i,
+                bus,
+                level,
+                on,
+                pre_fader,
+            } => {
+                let Some(s) = self.strips.get_mut(i as usize) else {
+                    return false;
+                };
+                let Some(send) = s.sends.iter_mut().find(|x| x.bus == bus) else {
+                    return false;
+                };
+                *send = SendState {
+                    bus,
+                    level,
+                    on,
+                    pre_fader,
+                };
+                s.retarget_routes();
+                true
+            }
+            Command::BusFader { bus, gain } => self
+                .buses
+                .get_mut(bus as usize)
+                .map(|b| b.fader.set_target(gain))
+                .is_some(),
+            Command::BusMute { bus, on } => self
+                .buses
+                .get_mut(bus as usize)
+                .map(|b| {
+                    b.mute = on;
+                    b.on.set_target(if on { 0.0 } else { 1.0 });
+                })
+                .is_some(),
+        }
+    }
+
+    /// Mute and solo-in-place decide whether each strip is heard.
+    fn update_audibility(&mut self) {
+        let any_solo = self.solo_count > 0;
+        for s in self.strips.iter_mut() {
+            let audible = !s.mute && (!any_solo || s.solo);
+            s.on.set_target(if audible { 1.0 } else { 0.0 });
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! A strip on the audio thread: source, trim, (processing slots), fader, pan, mute,
+//! solo, meters and the sends that add it into the buses.
+
+use troubadour_dsp::gain::{balance_law, pan_law};
+use troubadour_dsp::kernels::{
+    mix_ramped, mix_scaled, peak_and_energy, peak_and_energy_ramped, scale, scale_ramped,
+};
+use troubadour_rt::smooth::LinearRamp;
+
+use super::source::SourcePlayer;
+use super::{BlockGain, Scratch};
+use crate::meters::StripMeter;
+
+/// How a route's gain depends on the strip's pan or balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Law {
+    /// Channel to same channel, pan ignored.
+    Unity,
+    /// Mono onto the left / right channel with the constant-power law.
+    PanLeft,
+    PanRight,
+    /// Stereo channel onto the same side, scaled by the balance law.
+    BalanceLeft,
+    BalanceRight,
+    /// Stereo channel folded onto a mono bus (half each), with balance.
+    FoldLeft,
+    FoldRight,
+}
+
+impl Law {
+    #[inline]
+    fn gain(self, pan: f32) -> f32 {
+        match self {
+            Law::Unity => 1.0,
+            Law::PanLeft => pan_law(pan).0,
+            Law::PanRight => pan_law(pan).1,
+            Law::BalanceLeft => balance_law(pan).0,
+            Law::BalanceRight => balance_law(pan).1,
+            Law::FoldLeft => 0.5 * balance_law(pan).0,
+            Law::FoldRight => 0.5 * balance_law(pan).1,
+        }
+    }
+}
+
+/// One send of a strip.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendState {
+    /// Bus index.
+    pub bus: u32,
+    /// Linear level.
+    pub level: f32,
+    pub on: bool,
+    pub pre_fader: bool,
+}
+
+/// One strip channel feeding one bus channel through one send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    /// Index into the strip's sends.
+    pub send: u16,
+    /// Strip channel.
+    pub src: u16,
+    /// Global bus channel (index into the graph's bus buffers).
+    pub dst: u32,
+    pub law: Law,
+    /// Send level × on × pan law, smoothed.
+    pub coef: LinearRamp,
+}
+
+#[derive(Debug)]
+pub(crate) struct StripState {
+    pub source: SourcePlayer,
+    /// Working buffers, one per channel, `max_block` long.
+    pub buf: Box<[Box<[f32]>]>,
+    pub trim: LinearRamp,
+    /// 1 when audible, 0 when muted or silenced by another strip's solo.
+    pub on: LinearRamp,
+    pub fader: LinearRamp,
+    pub mute: bool,
+    pub solo: bool,
+    pub pan: f32,
+    pub sends: Box<[SendState]>,
+    pub routes: Box<[Route]>,
+    /// Audio-side mean-square state of the pre- and post-fader meters.
+    pub pre_ms: Box<[f32]>,
+    pub post_ms: Box<[f32]>,
+}
+
+impl StripState {
+    /// Target of a route's coefficient from its send and the strip's pan.
+    #[inline]
+    pub(crate) fn route_target(send: &SendState, law: Law, pan: f32) -> f32 {
+        if send.on {
+            send.level * law.gain(pan)
+        } else {
+            0.0
+        }
+    }
+
+    /// Retargets every route after a send or pan change.
+    pub(crate) fn retarget_routes(&mut self) {
+        for r in self.routes.iter_mut() {
+            r.coef.set_target(Self::route_target(
+                &self.sends[usize::from(r.send)],
+                r.law,
+                self.pan,
+            ));
+        }
+    }
+
+    /// Processes `n` frames and adds them into `bus_bufs`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn process(
+        &mut self,
+        inputs: &[&[f32]],
+        offset: usize,
+        n: usize,
+        bus_bufs: &mut [Box<[f32]>],
+        scratch: &mut Scratch,
+        meter: &StripMeter,
+        alpha: f32,
+    ) {
+        self.source.render(inputs, offset, &mut self.buf, n);
+
+        // Trim.
+        match self.trim.next_block(&mut scratch.a[..n]) {
+            Some(g) if g == 1.0 => {}
+            Some(g) => self.buf.iter_mut().for_each(|b| scale(&mut b[..n], g)),
+            None => self
+                .buf
+                .iter_mut()
+                .for_each(|b| scale_ramped(&mut b[..n], &scratch.a[..n])),
+        }
+
+        // Processing slots (gate, EQ, compressor) come here once they have processors.
+
+        for (ch, b) in self.buf.iter().enumerate() {
+            let (peak, energy) = peak_and_energy(&b[..n], 1.0);
+            meter.pre[ch].update(&mut self.pre_ms[ch], peak, energy, n, alpha);
+        }
+
+        // The two tap gains: pre-fader = on (mute/solo), post-fader = on × fader.
+        let (a, rest) = scratch.split();
+        let (post_buf, coef_buf, tmp_buf) = rest;
+        let on = self.on.next_block(&mut a[..n]);
+        let fader = self.fader.next_block(&mut post_buf[..n]);
+        let pre = match on {
+            Some(g) => BlockGain::Const(g),
+            None => BlockGain::Ramp(&a[..n]),
+        };
+        let post = match (on, fader) {
+            (Some(o), Some(f)) => BlockGain::Const(o * f),
+            (Some(o), None) => {
+                scale(&mut post_buf[..n], o);
+                BlockGain::Ramp(&post_buf[..n])
+            }
+            (None, Some(f)) => {
+                for (p, o) in post_buf[..n].iter_mut().zip(&a[..n]) {
+                    *p = *o * f;
+                }
+                BlockGain::Ramp(&post_buf[..n])
+            }
+            (None, None) => {
+                for (p, o) in post_buf[..n].iter_mut().zip(&a[..n]) {
+                    *p *= *o;
+                }
+                BlockGain::Ramp(&post_buf[..n])
+            }
+        };
+
+        for (ch, b) in self.buf.iter().enumerate() {
+            let (peak, energy) = match post {
+                BlockGain::Const(g) => peak_and_energy(&b[..n], g),
+                BlockGain::Ramp(g) => peak_and_energy_ramped(&b[..n], g),
+            };
+            meter.post[ch].update(&mut self.post_ms[ch], peak, energy, n, alpha);
+        }
+
+        for route in self.routes.iter_mut() {
+            let send = &self.sends[usize::from(route.send)];
+            let tap = if send.pre_fader { pre } else { post };
+            let src = &self.buf[usize::from(route.src)][..n];
+            let dst = &mut bus_bufs[route.dst as usize][..n];
+            match (tap, route.coef.next_block(&mut coef_buf[..n])) {
+                (BlockGain::Const(t), Some(c)) => {
+                    let g = t * c;
+                    if g != 0.0 {
+                        mix_scaled(dst, src, g);
+                    }
+                }
+                (BlockGain::Const(t), None) => mix_ramped(dst, src, &coef_buf[..n], t),
+                (BlockGain::Ramp(t), Some(c)) => mix_ramped(dst, src, t, c),
+                (BlockGain::Ramp(t), None) => {
+                    for ((x, c), g) in tmp_buf[..n].iter_mut().zip(&coef_buf[..n]).zip(t) {
+                        *x = *c * *g;
+                    }
+                    mix_ramped(dst, src, &tmp_buf[..n], 1.0);
+                }
+            }
+        }
+    }
+
+    /// Carries running state over from the same strip in the previous graph: the source
+    /// position and every gain's current value (gliding on to this graph's targets), so a
+    /// structural change elsewhere does not click here.
+    /// `bus_map[new bus] = old bus` for buses present in both graphs.
+    pub(crate) fn inherit(&mut self, old: &StripState, bus_map: &[Option<u32>]) {
+        self.source.continue_from(&old.source);
+        for (new, old) in [
+            (&mut self.trim, &old.trim),
+            (&mut self.on, &old.on),
+            (&mut self.fader, &old.fader),
+        ] {
+            let target = new.target();
+            new.reset(old.value());
+            new.set_target(target);
+        }
+        for r in self.routes.iter_mut() {
+            let Some(old_bus) = bus_map[self.sends[usize::from(r.send)].bus as usize] else {
+                continue;
+            };
+            let same = old.routes.iter().find(|o| {
+                o.src == r.src && o.law == r.law && old.sends[usize::from(o.send)].bus == old_bus
+            });
+            if let Some(o) = same {
+                let target = r.coef.target();
+                r.coef.reset(o.coef.value());
+                r.coef.set_target(target);
+            }
+        }
+        for (new, old) in self.pre_ms.iter_mut().zip(&old.pre_ms) {
+            *new = *old;
+        }
+        for (new, old) in self.post_ms.iter_mut().zip(&old.post_ms) {
+            *new = *old;
+        }
+    }
+}

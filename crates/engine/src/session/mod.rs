@@ -1,0 +1,172 @@
+//! The session model, its TOML file format, validation and atomic saving.
+//!
+//! ```
+//! use troubadour_engine::session;
+//!
+//! let text = r#"
+//! version = 1
+//! [[strip]]
+//! name = "Tone"
+//! source = { generator = "sine", freq = 1000.0 }
+//! sends = { A1 = {} }
+//! [[bus]]
+//! name = "A1"
+//! "#;
+//! let loaded = session::parse(text, "demo.toml".as_ref()).unwrap();
+//! assert_eq!(loaded.session.strips[0].channels, 2);
+//!
+//! let err = session::parse(&text.replace("freq", "freqq"), "demo.toml".as_ref()).unwrap_err();
+//! assert!(err.to_string().starts_with("demo.toml:5:"), "{err}");
+//! ```
+
+mod diagnostic;
+mod locate;
+mod model;
+mod validate;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, SessionError, Severity};
+pub use locate::{Position, Seg};
+pub use model::*;
+pub use validate::{
+    BLOCK_FRAMES_RANGE, FADER_MAX_DB, MAX_CHANNELS, MAX_EQ_BANDS, SAMPLE_RATE_RANGE, TRIM_RANGE_DB,
+    channels_compatible,
+};
+
+use locate::Locator;
+
+/// A session that parsed and validated, with what is needed to resolve its files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedSession {
+    /// The session.
+    pub session: Session,
+    /// The file it came from (or the name it is reported under).
+    pub path: PathBuf,
+    /// Directory that relative file paths in the session are resolved against.
+    pub base_dir: PathBuf,
+    /// Problems that do not stop the session from working.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads, parses and validates the session file at `path`.
+pub fn load(path: &Path) -> Result<LoadedSession, SessionError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SessionError {
+        diagnostics: vec![Diagnostic {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            field: String::new(),
+            message: format!("cannot read the session file: {e}"),
+            severity: Severity::Error,
+        }],
+    })?;
+    parse(&text, path)
+}
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Parses and validates session text; `path` names it in messages and anchors its
+/// relative file paths.
+pub fn parse(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
+    let session: Session = toml::from_str(text).map_err(|e| {
+        let position = e.span().map_or(Position { line: 1, column: 1 }, |s| {
+            Position::of_offset(text, s.start)
+        });
+        SessionError {
+            diagnostics: vec![Diagnostic {
+                file: path.to_path_buf(),
+                line: position.line,
+                column: position.column,
+                field: String::new(),
+                message: e.message().trim().to_string(),
+                severity: Severity::Error,
+            }],
+        }
+    })?;
+    let base_dir = base_dir_of(path);
+    let warnings = check_text(&session, text, path, &base_dir)?;
+    Ok(LoadedSession {
+        session,
+        path: path.to_path_buf(),
+        base_dir,
+        warnings,
+    })
+}
+
+/// Validates a session built in memory (e.g. edited through the controller). Problems
+/// are located in its TOML form, as it would be saved.
+pub fn validate(
+    session: &Session,
+    path: &Path,
+    base_dir: &Path,
+) -> Result<Vec<Diagnostic>, SessionError> {
+    let text = toml::to_string_pretty(session).unwrap_or_default();
+    check_text(session, &text, path, base_dir)
+}
+
+fn check_text(
+    session: &Session,
+    text: &str,
+    path: &Path,
+    base_dir: &Path,
+) -> Result<Vec<Diagnostic>, SessionError> {
+    let locator = Locator::new(text);
+    let mut diagnostics: Vec<Diagnostic> = validate::validate(session, base_dir)
+        .into_iter()
+        .map(|p| {
+            let position = locator.position(&p.path);
+            Diagnostic {
+                file: path.to_path_buf(),
+                line: position.line,
+                column: position.column,
+                field: p.field,
+                message: p.message,
+                severity: p.severity,
+            }
+        })
+        .collect();
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        Err(SessionError { diagnostics })
+    } else {
+        Ok(diagnostics)
+    }
+}
+
+/// Writes `session` to `path` atomically: a temporary file beside it, flushed to disk,
+/// then renamed over the old one, so a crash leaves either the old file or the new one,
+/// never half of one.
+pub fn save(session: &Session, path: &Path) -> std::io::Result<()> {
+    let text = toml::to_string_pretty(session).map_err(std::io::Error::other)?;
+    let dir = base_dir_of(path);
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

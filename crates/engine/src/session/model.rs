@@ -1,0 +1,535 @@
+//! The session: what the user saves and the control side owns. Plain data with serde;
+//! the audio side never sees it (it gets a compiled [`Graph`](crate::graph::Graph)).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The session file format this build reads and writes.
+pub const SESSION_VERSION: u32 = 1;
+
+/// A whole mixer: engine settings, input strips and output buses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// File format version; must be [`SESSION_VERSION`].
+    pub version: u32,
+    /// The engine's sample rate in Hz.
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: u32,
+    /// The engine's largest processing block in frames.
+    #[serde(default = "default_block_frames")]
+    pub block_frames: u32,
+    /// Input strips, in mixer order.
+    #[serde(default, rename = "strip", skip_serializing_if = "Vec::is_empty")]
+    pub strips: Vec<Strip>,
+    /// Output buses, in mixer order.
+    #[serde(default, rename = "bus", skip_serializing_if = "Vec::is_empty")]
+    pub buses: Vec<Bus>,
+}
+
+fn default_sample_rate() -> u32 {
+    48_000
+}
+
+fn default_block_frames() -> u32 {
+    256
+}
+
+fn default_channels() -> u16 {
+    2
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// An input strip: a source, its processing, its fader and its sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strip {
+    /// Unique among strips; used by sends, sidechains and remote control.
+    pub name: String,
+    /// Where the signal comes from.
+    pub source: Source,
+    /// 1 (mono) to 8.
+    #[serde(default = "default_channels")]
+    pub channels: u16,
+    /// Input trim in dB, before any processing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gain_db: f32,
+    /// Fader in dB: `-inf` (off) to +12.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fader_db: f32,
+    /// Pan (mono strips) or balance (stereo strips), -1 (left) to 1 (right).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pan: f32,
+    /// Silences the strip on every bus.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mute: bool,
+    /// Solo in place: while any strip is soloed, the others are silent on every bus.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub solo: bool,
+    /// Noise gate slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    /// Parametric EQ bands (at most 8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eq: Vec<EqBand>,
+    /// Compressor slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressor: Option<Compressor>,
+    /// Sends to buses, by bus name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sends: BTreeMap<String, Send>,
+}
+
+/// One strip's send to one bus.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// Send level in dB: `-inf` to +12.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub level_db: f32,
+    /// Taps the signal before the fader (a monitor mix independent of the fader).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre_fader: bool,
+    /// Whether the send is active.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub on: bool,
+}
+
+impl Default for Send {
+    fn default() -> Self {
+        Self {
+            level_db: 0.0,
+            pre_fader: false,
+            on: true,
+        }
+    }
+}
+
+/// An output bus: the sum of its sends, its processing, its fader and its sink.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bus {
+    /// Unique among buses.
+    pub name: String,
+    /// 1 (mono) to 8.
+    #[serde(default = "default_channels")]
+    pub channels: u16,
+    /// Fader in dB: `-inf` (off) to +12.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fader_db: f32,
+    /// Silences the bus.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mute: bool,
+    /// Where the bus plays; none means it is only metered (and written by `render`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<Sink>,
+    /// Parametric EQ bands (at most 8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eq: Vec<EqBand>,
+    /// Compressor slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressor: Option<Compressor>,
+    /// Limiter slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<Limiter>,
+}
+
+/// Where a strip's signal comes from. In the file: a table with exactly one of
+/// `device`, `file` or `generator`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SourceTable", into = "SourceTable")]
+pub enum Source {
+    /// A device channel or channel list, e.g. `system:capture_1`, opened by the live
+    /// backends.
+    Device(String),
+    /// An audio file, resolved relative to the session file.
+    File {
+        /// Path as written in the session.
+        path: PathBuf,
+        /// Start over at the end.
+        looped: bool,
+    },
+    /// A test signal.
+    Generator(GeneratorSource),
+}
+
+/// A generator source's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorSource {
+    /// Which signal.
+    pub kind: GeneratorKind,
+    /// Sine frequency in Hz.
+    pub freq: f64,
+    /// Peak (sine, impulse) or RMS (noise) level in dBFS.
+    pub level_db: f32,
+    /// Noise seed; by default derived from the strip's name.
+    pub seed: Option<u64>,
+    /// Impulse spacing in milliseconds.
+    pub interval_ms: f64,
+}
+
+/// The test signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorKind {
+    /// A sine tone.
+    Sine,
+    /// White noise.
+    White,
+    /// Pink noise.
+    Pink,
+    /// An impulse train.
+    Impulse,
+    /// Digital silence.
+    Silence,
+}
+
+/// The source table as written in the file; checked into a [`Source`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+    #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
+    looped: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generator: Option<GeneratorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    freq: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    level_db: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    interval_ms: Option<f64>,
+}
+
+impl TryFrom<SourceTable> for Source {
+    type Error = String;
+
+    fn try_from(t: SourceTable) -> Result<Self, String> {
+        let generator_fields =
+            t.freq.is_some() || t.level_db.is_some() || t.seed.is_some() || t.interval_ms.is_some();
+        match (t.device, t.file, t.generator) {
+            (Some(device), None, None) if t.looped.is_none() && !generator_fields => {
+                Ok(Source::Device(device))
+            }
+            (None, Some(path), None) if !generator_fields => Ok(Source::File {
+                path,
+                looped: t.looped.unwrap_or(false),
+            }),
+            (None, None, Some(kind)) if t.looped.is_none() => {
+                Ok(Source::Generator(GeneratorSource {
+                    kind,
+                    freq: t.freq.unwrap_or(1000.0),
+                    level_db: t.level_db.unwrap_or(-18.0),
+                    seed: t.seed,
+                    interval_ms: t.interval_ms.unwrap_or(1000.0),
+                }))
+            }
+            (None, None, None) => Err(
+                "a source needs one of `device`, `file` or `generator`, e.g. { generator = \"sine\", freq = 1000.0 }"
+                    .into(),
+            ),
+            (d, f, g) if [d.is_some(), f.is_some(), g.is_some()].iter().filter(|x| **x).count() > 1 => {
+                Err("a source takes only one of `device`, `file` or `generator`".into())
+            }
+            (Some(_), ..) => Err("a device source takes only `device`".into()),
+            (_, Some(_), _) => Err("a file source takes only `file` and `loop`".into()),
+            _ => Err(
+                "a generator source takes only `generator`, `freq`, `level_db`, `seed` and `interval_ms`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl From<Source> for SourceTable {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Device(device) => SourceTable {
+                device: Some(device),
+                ..Default::default()
+            },
+            Source::File { path, looped } => SourceTable {
+                file: Some(path),
+                looped: looped.then_some(true),
+                ..Default::default()
+            },
+            Source::Generator(g) => SourceTable {
+                generator: Some(g.kind),
+                freq: (g.kind == GeneratorKind::Sine).then_some(g.freq),
+                level_db: (g.kind != GeneratorKind::Silence).then_some(g.level_db),
+                seed: g.seed,
+                interval_ms: (g.kind == GeneratorKind::Impulse).then_some(g.interval_ms),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Where a bus plays. In the file: a table with exactly one of `device` or `file`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SinkTable", into = "SinkTable")]
+pub enum Sink {
+    /// Device channels, e.g. `system:playback_1,system:playback_2`.
+    Device(String),
+    /// A WAV file, resolved relative to the session file.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinkTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+}
+
+impl TryFrom<SinkTable> for Sink {
+    type Error = String;
+
+    fn try_from(t: SinkTable) -> Result<Self, String> {
+        match (t.device, t.file) {
+            (Some(d), None) => Ok(Sink::Device(d)),
+            (None, Some(f)) => Ok(Sink::File(f)),
+            (None, None) => Err("a sink needs one of `device` or `file`".into()),
+            (Some(_), Some(_)) => Err("a sink takes only one of `device` or `file`".into()),
+        }
+    }
+}
+
+impl From<Sink> for SinkTable {
+    fn from(s: Sink) -> Self {
+        match s {
+            Sink::Device(d) => SinkTable {
+                device: Some(d),
+                file: None,
+            },
+            Sink::File(f) => SinkTable {
+                device: None,
+                file: Some(f),
+            },
+        }
+    }
+}
+
+/// One band of a parametric EQ.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EqBand {
+    /// Filter type.
+    pub kind: EqKind,
+    /// Centre or corner frequency in Hz.
+    pub freq: f64,
+    /// Quality factor.
+    #[serde(default = "default_q")]
+    pub q: f64,
+    /// Gain in dB (peak and shelves).
+    #[serde(default)]
+    pub gain_db: f64,
+    /// Whether the band is active.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub on: bool,
+}
+
+fn default_q() -> f64 {
+    std::f64::consts::FRAC_1_SQRT_2
+}
+
+/// The Audio EQ Cookbook filter types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EqKind {
+    /// Peaking (bell).
+    Peak,
+    /// Low shelf.
+    Lowshelf,
+    /// High shelf.
+    Highshelf,
+    /// Low-pass.
+    Lowpass,
+    /// High-pass.
+    Highpass,
+    /// Band-pass (0 dB peak gain).
+    Bandpass,
+    /// Notch.
+    Notch,
+    /// All-pass.
+    Allpass,
+}
+
+/// Compressor settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compressor {
+    /// Level above which gain is reduced, dBFS.
+    pub threshold_db: f32,
+    /// Input dB above threshold per output dB above threshold (≥ 1).
+    pub ratio: f32,
+    /// Attack time constant in ms.
+    #[serde(default = "default_attack")]
+    pub attack_ms: f32,
+    /// Release time constant in ms.
+    #[serde(default = "default_release")]
+    pub release_ms: f32,
+    /// Soft-knee width in dB (0 = hard knee).
+    #[serde(default)]
+    pub knee_db: f32,
+    /// Make-up gain in dB.
+    #[serde(default)]
+    pub makeup_db: f32,
+    /// Another strip whose pre-fader signal drives the detector (ducking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidechain: Option<String>,
+}
+
+fn default_attack() -> f32 {
+    10.0
+}
+
+fn default_release() -> f32 {
+    100.0
+}
+
+/// Noise gate settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// Level at which the gate opens, dBFS.
+    pub open_db: f32,
+    /// Level below which it closes, dBFS (≤ `open_db`: hysteresis).
+    pub close_db: f32,
+    /// Opening time in ms.
+    #[serde(default = "default_gate_attack")]
+    pub attack_ms: f32,
+    /// Time held open after the signal falls below `close_db`, ms.
+    #[serde(default = "default_hold")]
+    pub hold_ms: f32,
+    /// Closing time in ms.
+    #[serde(default = "default_release")]
+    pub release_ms: f32,
+    /// Attenuation when closed, dB (negative).
+    #[serde(default = "default_range")]
+    pub range_db: f32,
+}
+
+fn default_gate_attack() -> f32 {
+    1.0
+}
+
+fn default_hold() -> f32 {
+    50.0
+}
+
+fn default_range() -> f32 {
+    -80.0
+}
+
+/// Limiter settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limiter {
+    /// Highest sample peak allowed out, dBFS.
+    pub ceiling_db: f32,
+    /// Look-ahead in ms.
+    #[serde(default = "default_lookahead")]
+    pub lookahead_ms: f32,
+    /// Release in ms.
+    #[serde(default = "default_release")]
+    pub release_ms: f32,
+}
+
+fn default_lookahead() -> f32 {
+    1.5
+}
+
+impl Session {
+    /// The built-in session `troubadour run` uses when given none: two stereo strips
+    /// (a -18 dBFS 440 Hz sine and -30 dBFS RMS pink noise) into two stereo buses, `A1`
+    /// (post-fader sends at 0 dB) and `B1` (pre-fader monitor sends at -6 dB).
+    pub fn default_session() -> Self {
+        let strip = |name: &str, kind, freq, level_db| Strip {
+            name: name.into(),
+            source: Source::Generator(GeneratorSource {
+                kind,
+                freq,
+                level_db,
+                seed: None,
+                interval_ms: 1000.0,
+            }),
+            channels: 2,
+            gain_db: 0.0,
+            fader_db: 0.0,
+            pan: 0.0,
+            mute: false,
+            solo: false,
+            gate: None,
+            eq: Vec::new(),
+            compressor: None,
+            sends: [
+                ("A1".to_string(), Send::default()),
+                (
+                    "B1".to_string(),
+                    Send {
+                        level_db: -6.0,
+                        pre_fader: true,
+                        on: true,
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let bus = |name: &str| Bus {
+            name: name.into(),
+            channels: 2,
+            fader_db: 0.0,
+            mute: false,
+            sink: None,
+            eq: Vec::new(),
+            compressor: None,
+            limiter: None,
+        };
+        Session {
+            version: SESSION_VERSION,
+            sample_rate: 48_000,
+            block_frames: 256,
+            strips: vec![
+                strip("Tone", GeneratorKind::Sine, 440.0, -18.0),
+                strip("Noise", GeneratorKind::Pink, 1000.0, -30.0),
+            ],
+            buses: vec![bus("A1"), bus("B1")],
+        }
+    }
+
+    /// Index of the strip called `name`.
+    pub fn strip_index(&self, name: &str) -> Option<usize> {
+        self.strips.iter().position(|s| s.name == name)
+    }
+
+    /// Index of the bus called `name`.
+    pub fn bus_index(&self, name: &str) -> Option<usize> {
+        self.buses.iter().position(|b| b.name == name)
+    }
+}

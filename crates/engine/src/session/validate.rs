@@ -1,0 +1,551 @@
+//! The rules a session must satisfy, checked all at once so the user sees every problem
+//! in one go.
+
+use std::path::Path;
+
+use super::SESSION_VERSION;
+use super::diagnostic::Severity;
+use super::locate::Seg;
+use super::model::{Bus, Compressor, EqBand, Gate, Limiter, Session, Source, Strip};
+use crate::audio_file::AudioFileInfo;
+
+/// Largest number of EQ bands on one strip or bus.
+pub const MAX_EQ_BANDS: usize = 8;
+/// Highest channel count of a strip or bus.
+pub const MAX_CHANNELS: u16 = 8;
+/// Fader and send range, dB.
+pub const FADER_MAX_DB: f32 = 12.0;
+/// Trim range, dB.
+pub const TRIM_RANGE_DB: (f32, f32) = (-60.0, 24.0);
+/// Supported engine sample rates, Hz.
+pub const SAMPLE_RATE_RANGE: (u32, u32) = (8_000, 384_000);
+/// Supported engine block sizes, frames.
+pub const BLOCK_FRAMES_RANGE: (u32, u32) = (16, 8_192);
+
+/// A problem before it is located in the text.
+#[derive(Debug, Clone)]
+pub(crate) struct Problem {
+    pub path: Vec<Seg>,
+    pub field: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+/// Whether a strip of `strip` channels can feed a bus of `bus` channels, and how:
+/// equal counts map channel to channel, mono spreads onto any bus (panned onto the first
+/// two channels), stereo folds down onto mono.
+pub fn channels_compatible(strip: u16, bus: u16) -> bool {
+    strip == bus || strip == 1 || (strip == 2 && bus == 1)
+}
+
+struct Checker<'a> {
+    session: &'a Session,
+    base_dir: &'a Path,
+    problems: Vec<Problem>,
+}
+
+/// A field under a strip or bus: its path in the document and its label for people.
+#[derive(Clone)]
+struct Field {
+    path: Vec<Seg>,
+    label: String,
+}
+
+impl Field {
+    fn top(key: &str) -> Self {
+        Field {
+            path: vec![key.into()],
+            label: key.to_string(),
+        }
+    }
+
+    fn item(kind: &str, index: usize, name: &str) -> Self {
+        let label = if name.is_empty() {
+            format!("{kind} #{}", index + 1)
+        } else {
+            format!("{kind} {name:?}")
+        };
+        Field {
+            path: vec![kind.into(), index.into()],
+            label,
+        }
+    }
+
+    fn key(&self, key: &str) -> Self {
+        let mut path = self.path.clone();
+        path.push(key.into());
+        // Inside a strip or bus the label is `strip "Mic" sends.B1`: a space after the
+        // item, dots between keys.
+        let sep = if self.path.len() == 2 && matches!(self.path[1], Seg::Index(_)) {
+            " "
+        } else {
+            "."
+        };
+        Field {
+            path,
+            label: format!("{}{sep}{key}", self.label),
+        }
+    }
+
+    fn index(&self, i: usize) -> Self {
+        let mut path = self.path.clone();
+        path.push(i.into());
+        Field {
+            path,
+            label: format!("{}[{i}]", self.label),
+        }
+    }
+}
+
+/// `+12` rather than `12`, so a range reads as dB.
+fn signed(x: f32) -> String {
+    if x == f32::NEG_INFINITY {
+        "-inf".into()
+    } else {
+        format!("{x:+}")
+    }
+}
+
+impl Checker<'_> {
+    fn report(&mut self, field: &Field, severity: Severity, message: String) {
+        self.problems.push(Problem {
+            path: field.path.clone(),
+            field: field.label.clone(),
+            message,
+            severity,
+        });
+    }
+
+    fn error(&mut self, field: &Field, message: impl Into<String>) {
+        self.report(field, Severity::Error, message.into());
+    }
+
+    fn warn(&mut self, field: &Field, message: impl Into<String>) {
+        self.report(field, Severity::Warning, message.into());
+    }
+
+    /// A value in `min..=max` with a unit (`"dB"`, `"ms"`, ...). NaN is always wrong.
+    fn range(&mut self, field: &Field, value: f64, min: f64, max: f64, unit: &str) {
+        let unit_sep = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
+        let fmt = |x: f64| {
+            if unit == "dB" {
+                signed(x as f32)
+            } else {
+                format!("{x}")
+            }
+        };
+        if value.is_nan() {
+            self.error(field, "NaN is not a number this field accepts");
+        } else if value < min {
+            self.error(
+                field,
+                format!("{value} is below the minimum of {}{unit_sep}", fmt(min)),
+            );
+        } else if value > max {
+            self.error(
+                field,
+                format!("{value} is above the maximum of {}{unit_sep}", fmt(max)),
+            );
+        }
+    }
+
+    fn fader(&mut self, field: &Field, db: f32) {
+        self.range(
+            field,
+            f64::from(db),
+            f64::NEG_INFINITY,
+            f64::from(FADER_MAX_DB),
+            "dB",
+        );
+    }
+
+    fn nyquist(&self) -> f64 {
+        f64::from(self.session.sample_rate) / 2.0
+    }
+
+    fn frequency(&mut self, field: &Field, hz: f64) {
+        let nyquist = self.nyquist();
+        if hz.is_nan() || hz <= 0.0 {
+            self.error(field, format!("{hz} Hz is not a frequency above 0 Hz"));
+        } else if hz >= nyquist {
+            self.error(
+                field,
+                format!(
+                    "{hz} Hz is at or above the Nyquist frequency ({nyquist} Hz at the session's {} Hz)",
+                    self.session.sample_rate
+                ),
+            );
+        }
+    }
+
+    fn names<'n>(&mut self, kind: &str, names: impl Iterator<Item = &'n str>) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, name) in names.enumerate() {
+            let field = Field::item(kind, i, name).key("name");
+            if name.trim().is_empty() {
+                self.error(&field, format!("a {kind} needs a name"));
+            } else if let Some(first) = seen.iter().position(|n| *n == name) {
+                self.error(
+                    &field,
+                    format!(
+                        "duplicate {kind} name {name:?} ({kind} #{} has it already)",
+                        first + 1
+                    ),
+                );
+            }
+            seen.push(name);
+        }
+    }
+
+    fn check(&mut self) {
+        let s = self.session;
+        if s.version != SESSION_VERSION {
+            self.error(
+                &Field::top("version"),
+                format!(
+                    "version {} is not supported; this build reads version {SESSION_VERSION}",
+                    s.version
+                ),
+            );
+        }
+        let (lo, hi) = SAMPLE_RATE_RANGE;
+        if !(lo..=hi).contains(&s.sample_rate) {
+            self.error(
+                &Field::top("sample_rate"),
+                format!(
+                    "{} Hz is outside the supported range {lo}..={hi} Hz",
+                    s.sample_rate
+                ),
+            );
+        }
+        let (lo, hi) = BLOCK_FRAMES_RANGE;
+        if !(lo..=hi).contains(&s.block_frames) {
+            self.error(
+                &Field::top("block_frames"),
+                format!(
+                    "{} frames is outside the supported range {lo}..={hi}",
+                    s.block_frames
+                ),
+            );
+        }
+        if s.buses.is_empty() {
+            self.warn(
+                &Field::top("bus"),
+                "the session has no buses: nothing will be heard or written",
+            );
+        }
+        self.names("strip", s.strips.iter().map(|x| x.name.as_str()));
+        self.names("bus", s.buses.iter().map(|x| x.name.as_str()));
+        for (i, strip) in s.strips.iter().enumerate() {
+            self.strip(&Field::item("strip", i, &strip.name), strip);
+        }
+        for (i, bus) in s.buses.iter().enumerate() {
+            self.bus(&Field::item("bus", i, &bus.name), bus);
+        }
+    }
+
+    fn channels(&mut self, field: &Field, channels: u16) -> bool {
+        if (1..=MAX_CHANNELS).contains(&channels) {
+            true
+        } else {
+            self.error(
+                field,
+                format!("{channels} channels is outside the supported range 1..={MAX_CHANNELS}"),
+            );
+            false
+        }
+    }
+
+    fn strip(&mut self, f: &Field, strip: &Strip) {
+        let channels_ok = self.channels(&f.key("channels"), strip.channels);
+        let (lo, hi) = TRIM_RANGE_DB;
+        self.range(
+            &f.key("gain_db"),
+            f64::from(strip.gain_db),
+            f64::from(lo),
+            f64::from(hi),
+            "dB",
+        );
+        self.fader(&f.key("fader_db"), strip.fader_db);
+        self.range(&f.key("pan"), f64::from(strip.pan), -1.0, 1.0, "");
+        self.source(&f.key("source"), strip, channels_ok);
+        if let Some(gate) = &strip.gate {
+            self.gate(&f.key("gate"), gate);
+        }
+        self.eq(&f.key("eq"), &strip.eq);
+        if let Some(c) = &strip.compressor {
+            self.compressor(&f.key("compressor"), c, Some(&strip.name));
+        }
+        for (bus_name, send) in &strip.sends {
+            let field = f.key("sends").key(bus_name);
+            match self.session.buses.iter().find(|b| &b.name == bus_name) {
+                None => {
+                    let known: Vec<&str> =
+                        self.session.buses.iter().map(|b| b.name.as_str()).collect();
+                    let known = if known.is_empty() {
+                        "there are none".to_string()
+                    } else {
+                        known.join(", ")
+                    };
+                    self.error(
+                        &field,
+                        format!("send to unknown bus {bus_name:?} (buses: {known})"),
+                    );
+                }
+                Some(bus) if channels_ok && !channels_compatible(strip.channels, bus.channels) => {
+                    self.error(
+                        &field,
+                        format!(
+                            "a {}-channel strip cannot feed the {}-channel bus {bus_name:?} (allowed: equal counts, mono to any, stereo to mono)",
+                            strip.channels, bus.channels
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+            self.fader(&field.key("level_db"), send.level_db);
+        }
+    }
+
+    fn source(&mut self, f: &Field, strip: &Strip, channels_ok: bool) {
+        match &strip.source {
+            Source::Device(name) => {
+                if name.trim().is_empty() {
+                    self.error(
+                        &f.key("device"),
+                        "a device source needs a port or channel name",
+                    );
+                }
+            }
+            Source::Generator(g) => {
+                if g.kind == super::GeneratorKind::Sine {
+                    self.frequency(&f.key("freq"), g.freq);
+                }
+                self.range(&f.key("level_db"), f64::from(g.level_db), -120.0, 0.0, "dB");
+                if g.kind == super::GeneratorKind::Impulse {
+                    let min_ms = 1000.0 / f64::from(self.session.sample_rate.max(1));
+                    self.range(
+                        &f.key("interval_ms"),
+                        g.interval_ms,
+                        min_ms,
+                        3_600_000.0,
+                        "ms",
+                    );
+                }
+            }
+            Source::File { path, .. } => {
+                let field = f.key("file");
+                let full = self.base_dir.join(path);
+                match AudioFileInfo::read(&full) {
+                    Err(e) => self.error(&field, e.to_string()),
+                    Ok(info) => {
+                        if info.sample_rate != self.session.sample_rate {
+                            self.error(
+                                &field,
+                                format!(
+                                    "{} is at {} Hz but the session runs at {} Hz; resampling file sources is not available yet, convert the file first",
+                                    path.display(),
+                                    info.sample_rate,
+                                    self.session.sample_rate
+                                ),
+                            );
+                        }
+                        if channels_ok && info.channels != strip.channels && info.channels != 1 {
+                            self.error(
+                                &field,
+                                format!(
+                                    "{} has {} channels but the strip has {} (a file must match the strip, or be mono)",
+                                    path.display(),
+                                    info.channels,
+                                    strip.channels
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn eq(&mut self, f: &Field, bands: &[EqBand]) {
+        if bands.len() > MAX_EQ_BANDS {
+            self.error(
+                &f.index(MAX_EQ_BANDS),
+                format!(
+                    "{} EQ bands; at most {MAX_EQ_BANDS} are supported",
+                    bands.len()
+                ),
+            );
+        }
+        for (i, band) in bands.iter().enumerate() {
+            let b = f.index(i);
+            self.frequency(&b.key("freq"), band.freq);
+            if band.q.is_nan() || band.q <= 0.0 || band.q > 100.0 {
+                self.error(
+                    &b.key("q"),
+                    format!("a Q of {} is outside the range (0, 100]", band.q),
+                );
+            }
+            self.range(&b.key("gain_db"), band.gain_db, -24.0, 24.0, "dB");
+        }
+        if !bands.is_empty() {
+            self.warn(
+                f,
+                "parsed and checked, but this build has no EQ processor yet: the slot is bypassed",
+            );
+        }
+    }
+
+    fn compressor(&mut self, f: &Field, c: &Compressor, own: Option<&str>) {
+        self.range(
+            &f.key("threshold_db"),
+            f64::from(c.threshold_db),
+            -80.0,
+            0.0,
+            "dB",
+        );
+        if c.ratio.is_nan() || c.ratio < 1.0 || c.ratio > 100.0 {
+            self.error(
+                &f.key("ratio"),
+                format!(
+                    "a ratio of {} is outside 1..=100 (1 means no compression)",
+                    c.ratio
+                ),
+            );
+        }
+        self.range(
+            &f.key("attack_ms"),
+            f64::from(c.attack_ms),
+            0.01,
+            1000.0,
+            "ms",
+        );
+        self.range(
+            &f.key("release_ms"),
+            f64::from(c.release_ms),
+            1.0,
+            5000.0,
+            "ms",
+        );
+        self.range(&f.key("knee_db"), f64::from(c.knee_db), 0.0, 24.0, "dB");
+        self.range(
+            &f.key("makeup_db"),
+            f64::from(c.makeup_db),
+            -24.0,
+            24.0,
+            "dB",
+        );
+        if let Some(side) = &c.sidechain {
+            let field = f.key("sidechain");
+            if own.is_none() {
+                self.error(&field, "a bus compressor cannot take a strip sidechain");
+            } else if Some(side.as_str()) == own {
+                self.error(&field, "a strip cannot be its own sidechain");
+            } else if self.session.strip_index(side).is_none() {
+                self.error(&field, format!("sidechain names unknown strip {side:?}"));
+            }
+        }
+        self.warn(
+            f,
+            "parsed and checked, but this build has no compressor yet: the slot is bypassed",
+        );
+    }
+
+    fn gate(&mut self, f: &Field, g: &Gate) {
+        self.range(&f.key("open_db"), f64::from(g.open_db), -100.0, 0.0, "dB");
+        self.range(
+            &f.key("close_db"),
+            f64::from(g.close_db),
+            -100.0,
+            f64::from(g.open_db),
+            "dB",
+        );
+        self.range(
+            &f.key("attack_ms"),
+            f64::from(g.attack_ms),
+            0.01,
+            1000.0,
+            "ms",
+        );
+        self.range(&f.key("hold_ms"), f64::from(g.hold_ms), 0.0, 5000.0, "ms");
+        self.range(
+            &f.key("release_ms"),
+            f64::from(g.release_ms),
+            1.0,
+            5000.0,
+            "ms",
+        );
+        self.range(&f.key("range_db"), f64::from(g.range_db), -120.0, 0.0, "dB");
+        self.warn(
+            f,
+            "parsed and checked, but this build has no gate yet: the slot is bypassed",
+        );
+    }
+
+    fn limiter(&mut self, f: &Field, l: &Limiter) {
+        self.range(
+            &f.key("ceiling_db"),
+            f64::from(l.ceiling_db),
+            -60.0,
+            0.0,
+            "dB",
+        );
+        self.range(
+            &f.key("lookahead_ms"),
+            f64::from(l.lookahead_ms),
+            0.0,
+            20.0,
+            "ms",
+        );
+        self.range(
+            &f.key("release_ms"),
+            f64::from(l.release_ms),
+            1.0,
+            5000.0,
+            "ms",
+        );
+        self.warn(
+            f,
+            "parsed and checked, but this build has no limiter yet: the slot is bypassed",
+        );
+    }
+
+    fn bus(&mut self, f: &Field, bus: &Bus) {
+        self.channels(&f.key("channels"), bus.channels);
+        self.fader(&f.key("fader_db"), bus.fader_db);
+        match &bus.sink {
+            Some(super::Sink::Device(d)) if d.trim().is_empty() => {
+                self.error(
+                    &f.key("sink").key("device"),
+                    "a device sink needs a port or channel name",
+                );
+            }
+            Some(super::Sink::File(p)) if p.as_os_str().is_empty() => {
+                self.error(&f.key("sink").key("file"), "a file sink needs a file name");
+            }
+            _ => {}
+        }
+        self.eq(&f.key("eq"), &bus.eq);
+        if let Some(c) = &bus.compressor {
+            self.compressor(&f.key("compressor"), c, None);
+        }
+        if let Some(l) = &bus.limiter {
+            self.limiter(&f.key("limiter"), l);
+        }
+    }
+}
+
+/// Every problem of `session`; files are resolved against `base_dir`.
+pub(crate) fn validate(session: &Session, base_dir: &Path) -> Vec<Problem> {
+    let mut checker = Checker {
+        session,
+        base_dir,
+        problems: Vec::new(),
+    };
+    checker.check();
+    checker.problems
+}

@@ -1,0 +1,156 @@
+//! `Engine::process` never allocates or frees: run under an allocator that counts every
+//! allocation made inside `forbid_alloc` as a violation, through parameter changes of
+//! every kind and structural swaps.
+
+mod common;
+
+use troubadour_engine::session::{self, Send};
+use troubadour_engine::{Applied, EngineOptions, create};
+use troubadour_rt::alloc_guard::{GuardedAllocator, forbid_alloc, last_violation_size, violations};
+
+#[global_allocator]
+static ALLOC: GuardedAllocator = GuardedAllocator;
+
+fn session_text(wav: &str) -> String {
+    format!(
+        r#"
+version = 1
+block_frames = 128
+[[strip]]
+name = "Mic"
+channels = 1
+source = {{ device = "system:capture_1" }}
+sends = {{ A1 = {{}}, B1 = {{ pre_fader = true, level_db = -6.0 }} }}
+[[strip]]
+name = "Music"
+channels = 2
+source = {{ file = "{wav}", loop = true }}
+sends = {{ A1 = {{ level_db = -10.0 }} }}
+[[strip]]
+name = "Sine"
+source = {{ generator = "sine", freq = 440.0 }}
+sends = {{ A1 = {{}}, B1 = {{}} }}
+[[strip]]
+name = "Pink"
+source = {{ generator = "pink" }}
+sends = {{ B1 = {{}} }}
+[[strip]]
+name = "White"
+source = {{ generator = "white" }}
+sends = {{ B1 = {{}} }}
+[[strip]]
+name = "Click"
+source = {{ generator = "impulse", interval_ms = 3.0 }}
+sends = {{ A1 = {{}} }}
+[[bus]]
+name = "A1"
+[[bus]]
+name = "B1"
+channels = 1
+"#
+    )
+}
+
+fn process_forbidden(engine: &mut troubadour_engine::Engine, frames: usize) {
+    let input = vec![0.1f32; frames];
+    let mut outs = vec![vec![0.0f32; frames]; 8];
+    let ins: Vec<&[f32]> = vec![&input];
+    let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    forbid_alloc(|| engine.process(&ins, &mut out_refs, frames));
+}
+
+#[test]
+fn the_guard_itself_catches_an_allocation() {
+    let before = violations();
+    forbid_alloc(|| drop(std::hint::black_box(vec![1u8; 10])));
+    assert_eq!(violations(), before + 2, "one allocation and one free");
+}
+
+#[test]
+fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
+    let dir = std::env::temp_dir().join(format!("troubadour-noalloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("music.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..10_000 {
+        w.write_sample(((i % 200) * 100) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+
+    let path = dir.join("s.toml");
+    let loaded = session::parse(&session_text("music.wav"), &path).unwrap();
+    let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
+    let before = violations();
+
+    // Warm up, with odd sizes so the sub-block split runs too.
+    for frames in [1, 128, 300, 1024, 77] {
+        process_forbidden(&mut e, frames);
+    }
+    // Every kind of parameter command.
+    c.set_strip_trim("Mic", 6.0).unwrap();
+    c.set_strip_fader("Sine", -12.0).unwrap();
+    c.set_strip_pan("Mic", 0.3).unwrap();
+    c.set_strip_pan("Music", -0.5).unwrap();
+    c.set_strip_mute("Pink", true).unwrap();
+    c.set_strip_solo("Music", true).unwrap();
+    c.set_send(
+        "Mic",
+        "B1",
+        Send {
+            level_db: 0.0,
+            pre_fader: false,
+            on: true,
+        },
+    )
+    .unwrap();
+    c.set_bus_fader("A1", -3.0).unwrap();
+    c.set_bus_mute("B1", true).unwrap();
+    for _ in 0..10 {
+        process_forbidden(&mut e, 256);
+    }
+    // A parameter-only session change.
+    let mut s = c.session().clone();
+    s.strips[0].fader_db = -6.0;
+    s.buses[1].mute = false;
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Parameters(2));
+    process_forbidden(&mut e, 512);
+    // Structural swaps: add a strip and a bus, then take them away again.
+    let mut s = c.session().clone();
+    s.buses.push(session::Bus {
+        name: "C1".into(),
+        ..s.buses[0].clone()
+    });
+    let mut extra = s.strips[2].clone();
+    extra.name = "Sine2".into();
+    extra.sends.insert("C1".into(), Send::default());
+    s.strips.push(extra);
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Rebuilt);
+    c.set_strip_fader("Sine2", -3.0).unwrap(); // a command for the new graph
+    process_forbidden(&mut e, 512);
+    assert_eq!(e.output_channels(), 5);
+    c.collect_garbage();
+    let s = session::parse(&session_text("music.wav"), &path)
+        .unwrap()
+        .session;
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Rebuilt);
+    process_forbidden(&mut e, 512);
+    c.collect_garbage();
+
+    let stats = c.stats();
+    assert_eq!(stats.graph_swaps, 2);
+    assert_eq!(stats.stale_commands, 0);
+    assert!(stats.commands >= 12, "{stats:?}");
+    assert_eq!(
+        violations() - before,
+        0,
+        "process allocated (last request {} bytes)",
+        last_violation_size()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
