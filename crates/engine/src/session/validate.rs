@@ -341,6 +341,14 @@ impl Checker<'_> {
                 let field = f.key("file");
                 let full = self.base_dir.join(path);
                 match AudioFileInfo::read(&full) {
+                    Err(crate::audio_file::AudioFileError::Open { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        self.error(
+                            &field,
+                            format!("file {} not found (looked for {})", path.display(), full.display()),
+                        )
+                    }
                     Err(e) => self.error(&field, e.to_string()),
                     Ok(info) => {
                         if info.sample_rate != self.session.sample_rate {

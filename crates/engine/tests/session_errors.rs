@@ -1,0 +1,208 @@
+//! Bad session files give exact, located messages; every validation problem is
+//! reported at once.
+
+use std::path::PathBuf;
+
+use troubadour_engine::session::{self, Severity};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("troubadour-session-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The error lines for `text`, with the temporary directory shown as `DIR`.
+fn errors(dir: &Dir, text: &str) -> Vec<String> {
+    let path = dir.write("session.toml", text);
+    let err = session::load(&path).expect_err("the session should be rejected");
+    err.diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.to_string().replace(&dir.0.display().to_string(), "DIR"))
+        .collect()
+}
+
+const GOOD: &str = r#"version = 1
+
+[[strip]]
+name = "Mic"
+channels = 1
+source = { device = "system:capture_1" }
+sends = { A1 = { level_db = 0.0 } }
+
+[[bus]]
+name = "A1"
+channels = 2
+"#;
+
+#[test]
+fn the_baseline_session_is_valid() {
+    let dir = Dir::new("good");
+    let loaded = session::load(&dir.write("session.toml", GOOD)).unwrap();
+    assert!(loaded.warnings.is_empty());
+}
+
+#[test]
+fn unknown_field() {
+    let dir = Dir::new("unknown");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("channels = 1\n", "channels = 1\ngainn_db = 3.0\n")),
+        ["DIR/session.toml:6:1: unknown field `gainn_db`, expected one of `name`, `source`, `channels`, `gain_db`, `fader_db`, `pan`, `mute`, `solo`, `gate`, `eq`, `compressor`, `sends`"]
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let dir = Dir::new("type");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("level_db = 0.0", "level_db = \"loud\"")),
+        ["DIR/session.toml:7:29: invalid type: string \"loud\", expected f32"]
+    );
+}
+
+#[test]
+fn out_of_range() {
+    let dir = Dir::new("range");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("level_db = 0.0", "level_db = 30.0")),
+        ["DIR/session.toml:7:29: strip \"Mic\" sends.A1.level_db: 30 is above the maximum of +12 dB"]
+    );
+}
+
+#[test]
+fn duplicate_name() {
+    let dir = Dir::new("dup");
+    let text = GOOD.replace("[[bus]]", "[[strip]]\nname = \"Mic\"\nsource = { generator = \"pink\" }\n\n[[bus]]");
+    assert_eq!(
+        errors(&dir, &text),
+        ["DIR/session.toml:10:8: strip \"Mic\" name: duplicate strip name \"Mic\" (strip #1 has it already)"]
+    );
+}
+
+#[test]
+fn send_to_unknown_bus() {
+    let dir = Dir::new("bus");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("sends = { A1", "sends = { B3")),
+        ["DIR/session.toml:7:16: strip \"Mic\" sends.B3: send to unknown bus \"B3\" (buses: A1)"]
+    );
+}
+
+#[test]
+fn missing_file() {
+    let dir = Dir::new("file");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ file = \"voice.wav\" }")),
+        ["DIR/session.toml:6:19: strip \"Mic\" source.file: file voice.wav not found (looked for DIR/voice.wav)"]
+    );
+}
+
+#[test]
+fn channel_count_mismatch() {
+    let dir = Dir::new("channels");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("channels = 1", "channels = 4")),
+        ["DIR/session.toml:7:16: strip \"Mic\" sends.A1: a 4-channel strip cannot feed the 2-channel bus \"A1\" (allowed: equal counts, mono to any, stereo to mono)"]
+    );
+}
+
+#[test]
+fn file_at_another_rate_or_channel_count() {
+    let dir = Dir::new("wav");
+    let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(dir.0.join("voice.wav"), spec).unwrap();
+    w.write_sample(0i32).unwrap();
+    w.write_sample(0i32).unwrap();
+    w.finalize().unwrap();
+    assert_eq!(
+        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ file = \"voice.wav\" }")),
+        [
+            "DIR/session.toml:6:19: strip \"Mic\" source.file: voice.wav is at 44100 Hz but the session runs at 48000 Hz; resampling file sources is not available yet, convert the file first",
+            "DIR/session.toml:6:19: strip \"Mic\" source.file: voice.wav has 2 channels but the strip has 1 (a file must match the strip, or be mono)",
+        ]
+    );
+}
+
+#[test]
+fn bad_rate_and_block_size() {
+    let dir = Dir::new("rate");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("version = 1\n", "version = 1\nsample_rate = 1000\nblock_frames = 100000\n")),
+        [
+            "DIR/session.toml:2:15: sample_rate: 1000 Hz is outside the supported range 8000..=384000 Hz",
+            "DIR/session.toml:3:16: block_frames: 100000 frames is outside the supported range 16..=8192",
+        ]
+    );
+}
+
+#[test]
+fn a_source_must_be_exactly_one_kind() {
+    let dir = Dir::new("source");
+    assert_eq!(
+        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ device = \"x\", generator = \"sine\" }")),
+        ["DIR/session.toml:6:10: a source takes only one of `device`, `file` or `generator`"]
+    );
+    assert_eq!(
+        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ generator = \"sawtooth\" }")),
+        ["DIR/session.toml:6:24: unknown variant `sawtooth`, expected one of `sine`, `white`, `pink`, `impulse`, `silence`"]
+    );
+}
+
+#[test]
+fn syntax_error() {
+    let dir = Dir::new("syntax");
+    assert_eq!(errors(&dir, "version = 1\n[[strip]\n"), ["DIR/session.toml:2:9: unclosed array table, expected `]`"]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let dir = Dir::new("many");
+    let text = GOOD
+        .replace("channels = 1", "channels = 1\npan = 2.0\nfader_db = 13.0")
+        .replace("sends = { A1", "sends = { B9 = {}, A1")
+        .replace("channels = 2", "channels = 9");
+    let lines = errors(&dir, &text);
+    assert_eq!(
+        lines,
+        [
+            "DIR/session.toml:6:7: strip \"Mic\" pan: 2 is above the maximum of 1",
+            "DIR/session.toml:7:12: strip \"Mic\" fader_db: 13 is above the maximum of +12 dB",
+            "DIR/session.toml:9:16: strip \"Mic\" sends.B9: send to unknown bus \"B9\" (buses: A1)",
+            "DIR/session.toml:13:12: bus \"A1\" channels: 9 channels is outside the supported range 1..=8",
+        ]
+    );
+}
+
+#[test]
+fn a_missing_session_file_is_an_error_not_a_panic() {
+    let err = session::load("/nonexistent/session.toml".as_ref()).unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/session.toml:1:1: cannot read the session file:"), "{err}");
+}
+
+#[test]
+fn save_is_atomic_and_round_trips() {
+    let dir = Dir::new("save");
+    let path = dir.0.join("saved.toml");
+    let s = session::Session::default_session();
+    session::save(&s, &path).unwrap();
+    let back = session::load(&path).unwrap();
+    assert_eq!(back.session, s);
+    // No temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["saved.toml"]);
+}
