@@ -1,1 +1,75 @@
-fn main() {}
+//! `troubadour`: the command line of the Troubadour mixer.
+
+mod cmd;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A real-time virtual audio mixer: input strips, a send matrix, output buses.
+#[derive(Debug, Parser)]
+#[command(name = "troubadour", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the mixer live (built-in 2-strip, 2-bus session when none is given).
+    Run {
+        /// Session file (TOML).
+        session: Option<PathBuf>,
+        /// Audio backend. This build has the null backend (a deadline-paced clock for
+        /// machines without audio hardware); `auto` picks the best available.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "null"])]
+        backend: String,
+        /// Period in frames (default: the session's block_frames).
+        #[arg(long)]
+        latency_frames: Option<usize>,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+    /// Render a session offline into one WAV file per bus.
+    Render {
+        /// Session file (TOML).
+        session: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Length in seconds (default: the longest non-looping file source, else 10).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Sample format of the files.
+        #[arg(long, default_value = "f32", value_parser = ["f32", "s24", "s16"])]
+        format: String,
+    },
+    /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
+    Check {
+        /// Session file (TOML).
+        session: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { session, backend, latency_frames, seconds } => {
+            cmd::run::run(session.as_deref(), &backend, latency_frames, seconds)
+        }
+        Command::Render { session, out, seconds, format } => {
+            cmd::render::render(&session, &out, seconds, format.parse().expect("clap checked the format"))
+        }
+        Command::Check { session } => cmd::check::check(&session),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("troubadour: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,11 @@
+//! Troubadour's audio backends.
+//!
+//! - [`render`]: the file backend: runs a session offline, as fast as the machine
+//!   allows, through the very same `Engine::process` a live backend calls, and writes
+//!   one WAV file per bus.
+//! - [`null`]: the null backend: a thread that wakes on absolute deadlines every
+//!   period, for machines without audio hardware.
 
+pub mod null;
+pub mod render;
+pub mod wav;

@@ -243,8 +243,21 @@ impl Checker<'_> {
         for (i, strip) in s.strips.iter().enumerate() {
             self.strip(&Field::item("strip", i, &strip.name), strip);
         }
+        let mut sink_files: Vec<(usize, &std::ffi::OsStr)> = Vec::new();
         for (i, bus) in s.buses.iter().enumerate() {
-            self.bus(&Field::item("bus", i, &bus.name), bus);
+            let field = Field::item("bus", i, &bus.name);
+            self.bus(&field, bus);
+            if let Some(super::Sink::File(p)) = &bus.sink
+                && let Some(name) = p.file_name()
+            {
+                if let Some((j, _)) = sink_files.iter().find(|(_, n)| *n == name) {
+                    self.error(
+                        &field.key("sink").key("file"),
+                        format!("bus #{} writes to a file named {} already", j + 1, name.to_string_lossy()),
+                    );
+                }
+                sink_files.push((i, name));
+            }
         }
     }
 

@@ -1,0 +1,39 @@
+//! `troubadour check SESSION.toml`
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use troubadour_engine::session::{self, Severity};
+
+pub fn check(path: &Path) -> Result<ExitCode, String> {
+    match session::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("{w}");
+            }
+            let s = &loaded.session;
+            println!(
+                "{}: valid ({} strips, {} buses, {} Hz, {}-frame blocks{})",
+                path.display(),
+                s.strips.len(),
+                s.buses.len(),
+                s.sample_rate,
+                s.block_frames,
+                match loaded.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                println!("{d}");
+            }
+            let errors = e.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            println!("{}: invalid ({errors} error{})", path.display(), if errors == 1 { "" } else { "s" });
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! One module per subcommand. Each returns the exit code, or an error message for the
+//! user (printed by `main`).
+
+pub mod check;
+pub mod render;
+pub mod run;
+
+use std::path::Path;
+
+use troubadour_engine::session::{self, LoadedSession};
+
+/// Loads a session, printing its warnings to stderr; on failure the message lists
+/// every problem.
+pub fn load(path: &Path) -> Result<LoadedSession, String> {
+    let loaded = session::load(path).map_err(|e| format!("invalid session\n{e}"))?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    Ok(loaded)
+}
+
+/// dBFS for a table: one decimal, `-inf` for silence.
+pub fn db(x: f64) -> String {
+    if x.is_finite() { format!("{x:.1}") } else { "-inf".into() }
+}

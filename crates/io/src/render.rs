@@ -1,0 +1,214 @@
+//! Offline rendering: the file backend.
+
+use std::path::{Path, PathBuf};
+
+use troubadour_engine::session::{Bus, LoadedSession, Sink, Source};
+use troubadour_engine::{BuildError, EngineOptions, create};
+
+use crate::wav::{SampleFormat, WavSink};
+
+/// How long a render runs when neither `--seconds` nor a file source says.
+pub const DEFAULT_SECONDS: f64 = 10.0;
+
+/// What to render and where.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Directory for the bus files (created if missing).
+    pub out_dir: PathBuf,
+    /// Length; by default the longest non-looping file source, else
+    /// [`DEFAULT_SECONDS`].
+    pub seconds: Option<f64>,
+    /// Sample format of the files.
+    pub format: SampleFormat,
+}
+
+/// Why a render failed. Nothing is left under a bus file's name when it does.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The session could not be compiled.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The output directory could not be made.
+    #[error("cannot create the output directory {}: {source}", path.display())]
+    OutDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing a bus file failed.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: hound::Error,
+    },
+    /// The length is not a positive, finite number of seconds.
+    #[error("--seconds must be a positive number of seconds, not {0}")]
+    Length(f64),
+}
+
+/// One bus's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusSummary {
+    /// Bus name.
+    pub name: String,
+    /// The file written.
+    pub file: PathBuf,
+    /// Frames written.
+    pub frames: u64,
+    /// Highest sample magnitude, dBFS.
+    pub peak_dbfs: f64,
+    /// RMS over the whole render and all channels, dBFS.
+    pub rms_dbfs: f64,
+    /// Samples beyond full scale (clipped in integer formats).
+    pub clipped: u64,
+}
+
+/// A finished render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderSummary {
+    /// Per bus, in bus order.
+    pub buses: Vec<BusSummary>,
+    /// Frames rendered.
+    pub frames: u64,
+    /// The session's sample rate.
+    pub sample_rate: u32,
+    /// Things the user should know (e.g. device sources are silent offline).
+    pub notes: Vec<String>,
+}
+
+/// The render length in frames.
+fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, RenderError> {
+    let rate = f64::from(loaded.session.sample_rate);
+    if let Some(s) = seconds {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(RenderError::Length(s));
+        }
+        return Ok((s * rate).round() as u64);
+    }
+    let longest = loaded
+        .session
+        .strips
+        .iter()
+        .filter_map(|s| match &s.source {
+            Source::File { path, looped: false } => {
+                troubadour_engine::audio_file::AudioFileInfo::read(&loaded.base_dir.join(path)).ok().map(|i| i.frames)
+            }
+            _ => None,
+        })
+        .max();
+    Ok(longest.unwrap_or((DEFAULT_SECONDS * rate) as u64))
+}
+
+/// A file name for a bus: its name with anything but letters, digits, `-` and `_`
+/// replaced, so any bus name gives a safe file name.
+pub fn bus_file_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("{clean}.wav")
+}
+
+/// Renders `loaded` offline into one WAV per bus in `options.out_dir`. `progress` is
+/// called now and then with (frames done, frames total). The output depends only on
+/// the session and its files: the same input gives byte-identical files.
+pub fn render(
+    loaded: &LoadedSession,
+    options: &RenderOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<RenderSummary, RenderError> {
+    let total = length_frames(loaded, options.seconds)?;
+    let session = &loaded.session;
+    let block = session.block_frames as usize;
+    let (_controller, mut engine) = create(loaded, &EngineOptions::default())?;
+    std::fs::create_dir_all(&options.out_dir)
+        .map_err(|source| RenderError::OutDir { path: options.out_dir.clone(), source })?;
+
+    let mut notes = Vec::new();
+    for s in &session.strips {
+        if let Source::Device(d) = &s.source {
+            notes.push(format!("strip {:?}: device source {d:?} is silent in an offline render", s.name));
+        }
+    }
+
+    let mut sinks = Vec::with_capacity(session.buses.len());
+    for bus in &session.buses {
+        let path = bus_file(&options.out_dir, bus);
+        let sink = WavSink::create(&path, options.format, bus.channels, session.sample_rate)
+            .map_err(|source| RenderError::Write { path: path.clone(), source })?;
+        sinks.push((sink, path));
+    }
+
+    let inputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.input_channels()];
+    let mut outputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.output_channels()];
+    let n_out = outputs.len();
+    let mut peak = vec![0.0f32; n_out];
+    let mut energy = vec![0.0f64; n_out];
+    let mut clipped = vec![0u64; n_out];
+
+    let mut done = 0u64;
+    let mut last_report = 0u64;
+    while done < total {
+        let n = (total - done).min(block as u64) as usize;
+        let ins: Vec<&[f32]> = inputs.iter().map(|c| &c[..n]).collect();
+        let mut outs: Vec<&mut [f32]> = outputs.iter_mut().map(|c| &mut c[..n]).collect();
+        engine.process(&ins, &mut outs, n);
+        for (ch, out) in outputs.iter().enumerate() {
+            for &x in &out[..n] {
+                peak[ch] = peak[ch].max(x.abs());
+                energy[ch] += f64::from(x) * f64::from(x);
+                clipped[ch] += u64::from(x.abs() > 1.0);
+            }
+        }
+        let mut first = 0;
+        for (bus, (sink, path)) in session.buses.iter().zip(sinks.iter_mut()) {
+            let channels: Vec<&[f32]> = outputs[first..first + usize::from(bus.channels)].iter().map(|c| &c[..n]).collect();
+            sink.write_planar(&channels, n).map_err(|source| RenderError::Write { path: path.clone(), source })?;
+            first += usize::from(bus.channels);
+        }
+        done += n as u64;
+        if done - last_report >= u64::from(session.sample_rate) / 10 || done == total {
+            progress(done, total);
+            last_report = done;
+        }
+    }
+
+    let mut buses = Vec::with_capacity(session.buses.len());
+    let mut first = 0;
+    for (bus, (sink, path)) in session.buses.iter().zip(sinks) {
+        let file = sink.finish().map_err(|source| RenderError::Write { path: path.clone(), source })?;
+        let chans = first..first + usize::from(bus.channels);
+        let p = chans.clone().map(|c| peak[c]).fold(0.0f32, f32::max);
+        let e: f64 = chans.clone().map(|c| energy[c]).sum();
+        let samples = (total * u64::from(bus.channels)).max(1) as f64;
+        buses.push(BusSummary {
+            name: bus.name.clone(),
+            file,
+            frames: total,
+            peak_dbfs: to_db(f64::from(p)),
+            rms_dbfs: 0.5 * to_db(e / samples),
+            clipped: chans.map(|c| clipped[c]).sum(),
+        });
+        first += usize::from(bus.channels);
+    }
+    Ok(RenderSummary { buses, frames: total, sample_rate: session.sample_rate, notes })
+}
+
+fn to_db(x: f64) -> f64 {
+    if x > 0.0 { 20.0 * x.log10() } else { f64::NEG_INFINITY }
+}
+
+/// Where a bus's file goes in `out_dir`: the file name of its file sink if it has one,
+/// else its name with `.wav`.
+pub fn bus_file(out_dir: &Path, bus: &Bus) -> PathBuf {
+    match &bus.sink {
+        Some(Sink::File(path)) => match path.file_name() {
+            Some(name) => out_dir.join(name),
+            None => out_dir.join(bus_file_name(&bus.name)),
+        },
+        _ => out_dir.join(bus_file_name(&bus.name)),
+    }
+}
