@@ -57,12 +57,23 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { session, backend, latency_frames, seconds } => {
-            cmd::run::run(session.as_deref(), &backend, latency_frames, seconds)
-        }
-        Command::Render { session, out, seconds, format } => {
-            cmd::render::render(&session, &out, seconds, format.parse().expect("clap checked the format"))
-        }
+        Command::Run {
+            session,
+            backend,
+            latency_frames,
+            seconds,
+        } => cmd::run::run(session.as_deref(), &backend, latency_frames, seconds),
+        Command::Render {
+            session,
+            out,
+            seconds,
+            format,
+        } => cmd::render::render(
+            &session,
+            &out,
+            seconds,
+            format.parse().expect("clap checked the format"),
+        ),
         Command::Check { session } => cmd::check::check(&session),
     };
     match result {

@@ -9,7 +9,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(sample_rate: u32) -> Self {
-        Progress { enabled: std::io::stdout().is_terminal(), rate: f64::from(sample_rate) }
+        Progress {
+            enabled: std::io::stdout().is_terminal(),
+            rate: f64::from(sample_rate),
+        }
     }
 
     pub fn update(&self, done: u64, total: u64) {

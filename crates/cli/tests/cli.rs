@@ -5,11 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn troubadour(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_troubadour")).args(args).output().expect("run troubadour")
+    Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(args)
+        .output()
+        .expect("run troubadour")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 struct Dir(PathBuf);
@@ -63,14 +70,25 @@ fn check_accepts_the_examples_and_rejects_bad_files_with_exit_1() {
     for ex in ["stream.toml", "podcast.toml"] {
         let o = troubadour(&["check", examples().join(ex).to_str().unwrap()]);
         assert!(o.status.success(), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stdout).contains(": valid (3 strips, 2 buses, 48000 Hz, 256-frame blocks"));
+        assert!(
+            String::from_utf8_lossy(&o.stdout)
+                .contains(": valid (3 strips, 2 buses, 48000 Hz, 256-frame blocks")
+        );
     }
     let dir = Dir::new("check");
-    let bad = dir.write("bad.toml", &SINE.replace("level_db = -12.0", "level_db = 6.0"));
+    let bad = dir.write(
+        "bad.toml",
+        &SINE.replace("level_db = -12.0", "level_db = 6.0"),
+    );
     let o = troubadour(&["check", &bad]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(&format!("{bad}:7:58: strip \"Tone\" source.level_db: 6 is above the maximum of +0 dB")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{bad}:7:58: strip \"Tone\" source.level_db: 6 is above the maximum of +0 dB"
+        )),
+        "{out}"
+    );
     assert!(out.trim_end().ends_with("invalid (1 error)"), "{out}");
 }
 
@@ -81,24 +99,53 @@ fn render_is_byte_identical_run_after_run_in_every_format() {
         let mut bytes = Vec::new();
         for run in 0..2 {
             let out = dir.path(&format!("{format}-{run}"));
-            let o = troubadour(&["render", examples().join("podcast.toml").to_str().unwrap(), "--out", out.to_str().unwrap(), "--seconds", "3", "--format", format]);
+            let o = troubadour(&[
+                "render",
+                examples().join("podcast.toml").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--seconds",
+                "3",
+                "--format",
+                format,
+            ]);
             assert!(o.status.success(), "{}", text(&o));
-            bytes.push((std::fs::read(out.join("program.wav")).unwrap(), std::fs::read(out.join("HostPhones.wav")).unwrap()));
+            bytes.push((
+                std::fs::read(out.join("program.wav")).unwrap(),
+                std::fs::read(out.join("HostPhones.wav")).unwrap(),
+            ));
         }
         assert!(bytes[0] == bytes[1], "{format}: two renders differ");
-        let bits = match format { "f32" => 32, "s24" => 24, _ => 16 };
+        let bits = match format {
+            "f32" => 32,
+            "s24" => 24,
+            _ => 16,
+        };
         let r = hound::WavReader::new(&bytes[0].0[..]).unwrap();
-        assert_eq!((r.spec().channels, r.spec().sample_rate, r.spec().bits_per_sample), (2, 48_000, bits));
+        assert_eq!(
+            (
+                r.spec().channels,
+                r.spec().sample_rate,
+                r.spec().bits_per_sample
+            ),
+            (2, 48_000, bits)
+        );
         assert_eq!(r.duration(), 3 * 48_000);
         // Not silence: both voices and the music bed made it through.
-        let peak = hound::WavReader::new(&bytes[0].0[..]).unwrap().into_samples::<f32>().count();
+        let peak = hound::WavReader::new(&bytes[0].0[..])
+            .unwrap()
+            .into_samples::<f32>()
+            .count();
         assert_eq!(peak, 2 * 3 * 48_000);
     }
 }
 
 /// `sox FILE -n stat` figures, read back from its report.
 fn sox_stat(file: &Path) -> (f64, f64, u64) {
-    let o = Command::new("sox").arg(file).args(["-n", "stat"]).output()
+    let o = Command::new("sox")
+        .arg(file)
+        .args(["-n", "stat"])
+        .output()
         .expect("sox is not installed: run scripts/test.sh, which installs it");
     let report = String::from_utf8_lossy(&o.stderr).to_string();
     let field = |name: &str| -> f64 {
@@ -109,7 +156,11 @@ fn sox_stat(file: &Path) -> (f64, f64, u64) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {name} in sox's report:\n{report}"))
     };
-    (field("Maximum amplitude"), field("RMS     amplitude"), field("Samples read") as u64)
+    (
+        field("Maximum amplitude"),
+        field("RMS     amplitude"),
+        field("Samples read") as u64,
+    )
 }
 
 #[test]
@@ -117,29 +168,61 @@ fn rendered_levels_measured_by_sox_and_reported_in_the_summary() {
     let dir = Dir::new("levels");
     let session = dir.write("sine.toml", SINE);
     let out = dir.path("out");
-    let o = troubadour(&["render", &session, "--out", out.to_str().unwrap(), "--seconds", "2", "--format", "s24"]);
+    let o = troubadour(&[
+        "render",
+        &session,
+        "--out",
+        out.to_str().unwrap(),
+        "--seconds",
+        "2",
+        "--format",
+        "s24",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let summary = String::from_utf8_lossy(&o.stdout).to_string();
 
     // Hard left: the left channel carries the tone at -12 dBFS, the right is silent;
     // sox mixes both channels for `stat`, so measure each with `remix`.
     let left = dir.path("left.wav");
-    let st = Command::new("sox").arg(out.join("Main.wav")).arg(&left).args(["remix", "1"]).status()
+    let st = Command::new("sox")
+        .arg(out.join("Main.wav"))
+        .arg(&left)
+        .args(["remix", "1"])
+        .status()
         .expect("sox is not installed: run scripts/test.sh, which installs it");
     assert!(st.success());
     let (max, rms, samples) = sox_stat(&left);
     let db = |x: f64| 20.0 * x.log10();
     assert!((db(max) + 12.0).abs() < 0.01, "peak {} dBFS", db(max));
-    assert!((db(rms) + 12.0 + 3.0103).abs() < 0.01, "rms {} dBFS", db(rms));
+    assert!(
+        (db(rms) + 12.0 + 3.0103).abs() < 0.01,
+        "rms {} dBFS",
+        db(rms)
+    );
     assert_eq!(samples, 96_000);
     let right = dir.path("right.wav");
-    Command::new("sox").arg(out.join("Main.wav")).arg(&right).args(["remix", "2"]).status().unwrap();
-    assert_eq!(sox_stat(&right).0, 0.0, "hard left leaves the right channel silent");
+    Command::new("sox")
+        .arg(out.join("Main.wav"))
+        .arg(&right)
+        .args(["remix", "2"])
+        .status()
+        .unwrap();
+    assert_eq!(
+        sox_stat(&right).0,
+        0.0,
+        "hard left leaves the right channel silent"
+    );
 
     // The summary table agrees: Main peaks at -12.0 dBFS; its RMS over both channels is
     // 3 dB below the left channel's; Mono is the same tone.
     let row = |bus: &str| -> Vec<String> {
-        summary.lines().find(|l| l.starts_with(bus)).unwrap_or_else(|| panic!("{summary}")).split_whitespace().map(String::from).collect()
+        summary
+            .lines()
+            .find(|l| l.starts_with(bus))
+            .unwrap_or_else(|| panic!("{summary}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     };
     assert_eq!(row("Main")[2..], ["-12.0", "-18.0", "0"]);
     assert_eq!(row("Mono")[2..], ["-12.0", "-15.0", "0"]);
@@ -148,11 +231,28 @@ fn rendered_levels_measured_by_sox_and_reported_in_the_summary() {
 #[test]
 fn clipping_is_counted_in_the_summary() {
     let dir = Dir::new("clip");
-    let session = dir.write("hot.toml", &SINE.replace("level_db = -12.0", "level_db = 0.0").replace("name = \"Mono\"\n", "name = \"Mono\"\nfader_db = 6.0\n"));
-    let o = troubadour(&["render", &session, "--out", dir.path("out").to_str().unwrap(), "--seconds", "1"]);
+    let session = dir.write(
+        "hot.toml",
+        &SINE
+            .replace("level_db = -12.0", "level_db = 0.0")
+            .replace("name = \"Mono\"\n", "name = \"Mono\"\nfader_db = 6.0\n"),
+    );
+    let o = troubadour(&[
+        "render",
+        &session,
+        "--out",
+        dir.path("out").to_str().unwrap(),
+        "--seconds",
+        "1",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let mono: Vec<&str> = stdout.lines().find(|l| l.starts_with("Mono")).unwrap().split_whitespace().collect();
+    let mono: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("Mono"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
     assert_eq!(mono[2], "6.0");
     // 1 kHz at 48 kHz is 48 samples per period, at phases k × 7.5°; at +6 dB peak
     // (×1.995) a sample is over full scale when |sin| > 0.501, i.e. k = 5..=19 in each
@@ -164,11 +264,21 @@ fn clipping_is_counted_in_the_summary() {
 #[test]
 fn a_failed_render_leaves_no_files_and_says_why() {
     let dir = Dir::new("fail");
-    let session = dir.write("s.toml", &SINE.replace("{ generator = \"sine\", freq = 1000.0, level_db = -12.0 }", "{ file = \"gone.wav\" }"));
+    let session = dir.write(
+        "s.toml",
+        &SINE.replace(
+            "{ generator = \"sine\", freq = 1000.0, level_db = -12.0 }",
+            "{ file = \"gone.wav\" }",
+        ),
+    );
     let out = dir.path("out");
     let o = troubadour(&["render", &session, "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("source.file: file gone.wav not found"), "{}", text(&o));
+    assert!(
+        text(&o).contains("source.file: file gone.wav not found"),
+        "{}",
+        text(&o)
+    );
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
 }
 
@@ -178,9 +288,20 @@ fn run_on_the_null_backend_plays_and_stops_cleanly() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("backend: null"));
-    let last = out.lines().find(|l| l.starts_with("stopped after")).unwrap_or_else(|| panic!("{out}"));
+    let last = out
+        .lines()
+        .find(|l| l.starts_with("stopped after"))
+        .unwrap_or_else(|| panic!("{out}"));
     // 1.5 s of 256-frame periods at 48 kHz is about 281; allow for start-up.
-    let periods: u64 = last.split(": ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let periods: u64 = last
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((200..=300).contains(&periods), "{last}");
     // The status lines carry the bus meters: the default session's A1 is playing.
     assert!(out.lines().any(|l| l.contains(" A1 -1")), "{out}");
@@ -188,9 +309,16 @@ fn run_on_the_null_backend_plays_and_stops_cleanly() {
 
 #[test]
 fn run_stops_cleanly_on_sigterm() {
-    let child = Command::new(env!("CARGO_BIN_EXE_troubadour")).args(["run"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));
-    let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());

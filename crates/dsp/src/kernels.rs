@@ -80,6 +80,14 @@ pub fn scale_ramped(buf: &mut [f32], gains: &[f32]) {
     }
 }
 
+/// `a` if it is larger, else `b`: unlike `f32::max` this has no NaN special case, so
+/// it compiles to one `maxps` and loops using it vectorise. Callers never feed NaN
+/// (meters see sanitised or finite signals; a NaN just loses the comparison).
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
 /// Peak magnitude and sum of squares of `buf`, each scaled by `gain` (which lets a
 /// post-fader meter read the pre-fader buffer). Eight independent accumulators so the
 /// loop vectorises despite float addition not being associative.
@@ -99,15 +107,15 @@ pub fn peak_and_energy(buf: &[f32], gain: f32) -> (f32, f32) {
     for chunk in &mut chunks {
         for k in 0..8 {
             let x = chunk[k];
-            peak[k] = peak[k].max(x.abs());
+            peak[k] = larger(x.abs(), peak[k]);
             energy[k] += x * x;
         }
     }
     for (k, &x) in chunks.remainder().iter().enumerate() {
-        peak[k] = peak[k].max(x.abs());
+        peak[k] = larger(x.abs(), peak[k]);
         energy[k] += x * x;
     }
-    let peak = peak.iter().fold(0.0f32, |a, &b| a.max(b));
+    let peak = peak.iter().fold(0.0f32, |a, &b| larger(a, b));
     let energy: f32 = energy.iter().sum();
     (peak * gain.abs(), energy * gain * gain)
 }
@@ -126,36 +134,64 @@ pub fn peak_and_energy_ramped(buf: &[f32], gains: &[f32]) -> (f32, f32) {
     let (mut peak, mut energy) = (0.0f32, 0.0f32);
     for (x, g) in buf[..n].iter().zip(&gains[..n]) {
         let y = *x * *g;
-        peak = peak.max(y.abs());
+        peak = larger(y.abs(), peak);
         energy += y * y;
     }
     (peak, energy)
 }
 
-/// Replaces every non-finite sample (NaN, ±inf) with 0 and returns how many there were.
-/// Also counts samples beyond ±1.0 (full scale), which would clip in an integer format.
+/// What [`output_stage`] measured in one block.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutputStats {
+    /// Highest magnitude after gain.
+    pub peak: f32,
+    /// Sum of squares after gain.
+    pub energy: f32,
+    /// Non-finite samples (NaN, ±inf) replaced by 0.
+    pub non_finite: u32,
+    /// Samples beyond full scale (±1.0), which clip in an integer format.
+    pub over_full_scale: u32,
+}
+
+/// The last stage before a device or file, in one pass: applies the gain
+/// (`gain(i)` for sample `i`), replaces every non-finite result with silence, counts
+/// those and the samples beyond full scale, and meters peak and energy.
 ///
 /// ```
-/// use troubadour_dsp::kernels::sanitise;
+/// use troubadour_dsp::kernels::output_stage;
 ///
-/// let mut x = [0.5, f32::NAN, 1.5, f32::INFINITY];
-/// assert_eq!(sanitise(&mut x), (2, 1));
-/// assert_eq!(x, [0.5, 0.0, 1.5, 0.0]);
+/// let mut x = [0.5, f32::NAN, 0.75, f32::INFINITY];
+/// let s = output_stage(&mut x, |_| 2.0);
+/// assert_eq!(x, [1.0, 0.0, 1.5, 0.0]);
+/// assert_eq!((s.non_finite, s.over_full_scale, s.peak, s.energy), (2, 1, 1.5, 3.25));
 /// ```
 #[inline]
-pub fn sanitise(buf: &mut [f32]) -> (u32, u32) {
-    let mut over = 0u32;
-    let mut bad = 0u32;
-    for x in buf.iter() {
-        bad += u32::from(!x.is_finite());
-        over += u32::from(x.abs() > 1.0 && x.is_finite());
+pub fn output_stage(buf: &mut [f32], gain: impl Fn(usize) -> f32) -> OutputStats {
+    for (i, x) in buf.iter_mut().enumerate() {
+        *x *= gain(i);
     }
-    if bad > 0 {
+    let (mut peak, mut energy) = peak_and_energy(buf, 1.0);
+    // Any NaN or inf makes the energy sum non-finite, so the common clean block costs
+    // two vector passes; only a block that has them pays for finding them.
+    let mut non_finite = 0;
+    if !energy.is_finite() {
         for x in buf.iter_mut() {
             if !x.is_finite() {
                 *x = 0.0;
+                non_finite += 1;
             }
         }
+        (peak, energy) = peak_and_energy(buf, 1.0);
     }
-    (bad, over)
+    let over_full_scale = if peak > 1.0 {
+        buf.iter().filter(|x| x.abs() > 1.0).count() as u32
+    } else {
+        0
+    };
+    OutputStats {
+        peak,
+        energy,
+        non_finite,
+        over_full_scale,
+    }
 }

@@ -1,1 +1,164 @@
-fn main() {}
+//! The mixer without DSP: stereo strips with device inputs, each sending post-fader to
+//! every one of 4 stereo buses, at 48 kHz.
+//!
+//! - `mixer/strips/N` (block 256): scaling from 2 to 128 strips.
+//! - `mixer/block/B` (8 strips): block sizes from 64 to 2048 frames.
+//!
+//! Throughput is in frames per second; the real-time factor is that divided by 48 000.
+//! After criterion's report, the headline figure (8 stereo strips → 4 buses, 256-frame
+//! blocks) is printed as a real-time factor from the median of interleaved runs.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use troubadour_engine::session::{Bus, LoadedSession, Send, Session, Source, Strip};
+use troubadour_engine::{Engine, EngineOptions, create};
+
+const RATE: u32 = 48_000;
+const BUSES: usize = 4;
+
+fn session(strips: usize, block: u32) -> LoadedSession {
+    let buses: Vec<Bus> = (0..BUSES)
+        .map(|b| Bus {
+            name: format!("B{b}"),
+            channels: 2,
+            fader_db: -3.0,
+            mute: false,
+            sink: None,
+            eq: vec![],
+            compressor: None,
+            limiter: None,
+        })
+        .collect();
+    let strips = (0..strips)
+        .map(|s| Strip {
+            name: format!("S{s}"),
+            source: Source::Device(format!("in_{s}")),
+            channels: 2,
+            gain_db: 0.0,
+            fader_db: -6.0,
+            pan: 0.1,
+            mute: false,
+            solo: false,
+            gate: None,
+            eq: vec![],
+            compressor: None,
+            sends: (0..BUSES)
+                .map(|b| {
+                    (
+                        format!("B{b}"),
+                        Send {
+                            level_db: -(b as f32),
+                            ..Send::default()
+                        },
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    LoadedSession {
+        session: Session {
+            version: 1,
+            sample_rate: RATE,
+            block_frames: block,
+            strips,
+            buses,
+        },
+        path: "bench.toml".into(),
+        base_dir: ".".into(),
+        warnings: vec![],
+    }
+}
+
+struct Rig {
+    engine: Engine,
+    inputs: Vec<Vec<f32>>,
+    outputs: Vec<Vec<f32>>,
+    block: usize,
+}
+
+impl Rig {
+    fn new(strips: usize, block: usize) -> Self {
+        let (_c, engine) =
+            create(&session(strips, block as u32), &EngineOptions::default()).unwrap();
+        let mut rng = troubadour_dsp::rng::Rng::new(1);
+        let inputs = (0..engine.input_channels())
+            .map(|_| (0..block).map(|_| 0.5 * rng.next_bipolar()).collect())
+            .collect();
+        let outputs = vec![vec![0.0; block]; engine.output_channels()];
+        Rig {
+            engine,
+            inputs,
+            outputs,
+            block,
+        }
+    }
+
+    fn block(&mut self) {
+        let ins: Vec<&[f32]> = self.inputs.iter().map(|c| c.as_slice()).collect();
+        let mut outs: Vec<&mut [f32]> = self.outputs.iter_mut().map(|c| c.as_mut_slice()).collect();
+        self.engine.process(black_box(&ins), &mut outs, self.block);
+        black_box(&self.outputs);
+    }
+}
+
+fn scaling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mixer/strips");
+    for strips in [2, 8, 32, 128] {
+        let mut rig = Rig::new(strips, 256);
+        g.throughput(Throughput::Elements(256));
+        g.bench_function(BenchmarkId::from_parameter(strips), |b| {
+            b.iter(|| rig.block())
+        });
+    }
+    g.finish();
+}
+
+fn block_sizes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mixer/block");
+    for block in [64, 128, 256, 512, 1024, 2048] {
+        let mut rig = Rig::new(8, block);
+        g.throughput(Throughput::Elements(block as u64));
+        g.bench_function(BenchmarkId::from_parameter(block), |b| {
+            b.iter(|| rig.block())
+        });
+    }
+    g.finish();
+}
+
+/// Seconds of audio per second of one core for `strips` stereo strips into 4 buses.
+fn real_time_factor(strips: usize, block: usize) -> f64 {
+    let mut rig = Rig::new(strips, block);
+    let blocks = (10 * RATE as usize) / block; // 10 s of audio per run
+    let mut runs: Vec<f64> = (0..9)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..blocks {
+                rig.block();
+            }
+            (blocks * block) as f64 / f64::from(RATE) / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+criterion_group!(benches, scaling, block_sizes);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        println!(
+            "\nreal-time factor (median of 9 runs of 10 s of audio, 48 kHz, 256-frame blocks, no DSP):"
+        );
+        for strips in [2, 8, 32, 128] {
+            let rtf = real_time_factor(strips, 256);
+            println!(
+                "  {strips:>3} stereo strips -> 4 stereo buses: {rtf:>8.0}x real time ({:.4} % of a core)",
+                100.0 / rtf
+            );
+        }
+    }
+}

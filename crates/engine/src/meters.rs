@@ -33,8 +33,12 @@ impl ChannelMeter {
     ) {
         self.peak.raise(peak);
         let block_ms = energy / frames.max(1) as f32;
-        *state += alpha * (block_ms - *state);
-        self.mean_square.store(*state);
+        // A NaN or inf from the input would stick in the running average forever; the
+        // bus output stage counts such samples, the meter just skips the block.
+        if block_ms.is_finite() {
+            *state += alpha * (block_ms - *state);
+            self.mean_square.store(*state);
+        }
     }
 
     /// The highest sample magnitude since the last read, in dBFS; reading resets it.

@@ -9,7 +9,8 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("troubadour-session-{tag}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("troubadour-session-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }
@@ -61,8 +62,13 @@ fn the_baseline_session_is_valid() {
 fn unknown_field() {
     let dir = Dir::new("unknown");
     assert_eq!(
-        errors(&dir, &GOOD.replace("channels = 1\n", "channels = 1\ngainn_db = 3.0\n")),
-        ["DIR/session.toml:6:1: unknown field `gainn_db`, expected one of `name`, `source`, `channels`, `gain_db`, `fader_db`, `pan`, `mute`, `solo`, `gate`, `eq`, `compressor`, `sends`"]
+        errors(
+            &dir,
+            &GOOD.replace("channels = 1\n", "channels = 1\ngainn_db = 3.0\n")
+        ),
+        [
+            "DIR/session.toml:6:1: unknown field `gainn_db`, expected one of `name`, `source`, `channels`, `gain_db`, `fader_db`, `pan`, `mute`, `solo`, `gate`, `eq`, `compressor`, `sends`"
+        ]
     );
 }
 
@@ -80,17 +86,24 @@ fn out_of_range() {
     let dir = Dir::new("range");
     assert_eq!(
         errors(&dir, &GOOD.replace("level_db = 0.0", "level_db = 30.0")),
-        ["DIR/session.toml:7:29: strip \"Mic\" sends.A1.level_db: 30 is above the maximum of +12 dB"]
+        [
+            "DIR/session.toml:7:29: strip \"Mic\" sends.A1.level_db: 30 is above the maximum of +12 dB"
+        ]
     );
 }
 
 #[test]
 fn duplicate_name() {
     let dir = Dir::new("dup");
-    let text = GOOD.replace("[[bus]]", "[[strip]]\nname = \"Mic\"\nsource = { generator = \"pink\" }\n\n[[bus]]");
+    let text = GOOD.replace(
+        "[[bus]]",
+        "[[strip]]\nname = \"Mic\"\nsource = { generator = \"pink\" }\n\n[[bus]]",
+    );
     assert_eq!(
         errors(&dir, &text),
-        ["DIR/session.toml:10:8: strip \"Mic\" name: duplicate strip name \"Mic\" (strip #1 has it already)"]
+        [
+            "DIR/session.toml:10:8: strip \"Mic\" name: duplicate strip name \"Mic\" (strip #1 has it already)"
+        ]
     );
 }
 
@@ -107,8 +120,16 @@ fn send_to_unknown_bus() {
 fn missing_file() {
     let dir = Dir::new("file");
     assert_eq!(
-        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ file = \"voice.wav\" }")),
-        ["DIR/session.toml:6:19: strip \"Mic\" source.file: file voice.wav not found (looked for DIR/voice.wav)"]
+        errors(
+            &dir,
+            &GOOD.replace(
+                "{ device = \"system:capture_1\" }",
+                "{ file = \"voice.wav\" }"
+            )
+        ),
+        [
+            "DIR/session.toml:6:19: strip \"Mic\" source.file: file voice.wav not found (looked for DIR/voice.wav)"
+        ]
     );
 }
 
@@ -117,20 +138,33 @@ fn channel_count_mismatch() {
     let dir = Dir::new("channels");
     assert_eq!(
         errors(&dir, &GOOD.replace("channels = 1", "channels = 4")),
-        ["DIR/session.toml:7:16: strip \"Mic\" sends.A1: a 4-channel strip cannot feed the 2-channel bus \"A1\" (allowed: equal counts, mono to any, stereo to mono)"]
+        [
+            "DIR/session.toml:7:16: strip \"Mic\" sends.A1: a 4-channel strip cannot feed the 2-channel bus \"A1\" (allowed: equal counts, mono to any, stereo to mono)"
+        ]
     );
 }
 
 #[test]
 fn file_at_another_rate_or_channel_count() {
     let dir = Dir::new("wav");
-    let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(dir.0.join("voice.wav"), spec).unwrap();
     w.write_sample(0i32).unwrap();
     w.write_sample(0i32).unwrap();
     w.finalize().unwrap();
     assert_eq!(
-        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ file = \"voice.wav\" }")),
+        errors(
+            &dir,
+            &GOOD.replace(
+                "{ device = \"system:capture_1\" }",
+                "{ file = \"voice.wav\" }"
+            )
+        ),
         [
             "DIR/session.toml:6:19: strip \"Mic\" source.file: voice.wav is at 44100 Hz but the session runs at 48000 Hz; resampling file sources is not available yet, convert the file first",
             "DIR/session.toml:6:19: strip \"Mic\" source.file: voice.wav has 2 channels but the strip has 1 (a file must match the strip, or be mono)",
@@ -142,7 +176,13 @@ fn file_at_another_rate_or_channel_count() {
 fn bad_rate_and_block_size() {
     let dir = Dir::new("rate");
     assert_eq!(
-        errors(&dir, &GOOD.replace("version = 1\n", "version = 1\nsample_rate = 1000\nblock_frames = 100000\n")),
+        errors(
+            &dir,
+            &GOOD.replace(
+                "version = 1\n",
+                "version = 1\nsample_rate = 1000\nblock_frames = 100000\n"
+            )
+        ),
         [
             "DIR/session.toml:2:15: sample_rate: 1000 Hz is outside the supported range 8000..=384000 Hz",
             "DIR/session.toml:3:16: block_frames: 100000 frames is outside the supported range 16..=8192",
@@ -154,19 +194,36 @@ fn bad_rate_and_block_size() {
 fn a_source_must_be_exactly_one_kind() {
     let dir = Dir::new("source");
     assert_eq!(
-        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ device = \"x\", generator = \"sine\" }")),
+        errors(
+            &dir,
+            &GOOD.replace(
+                "{ device = \"system:capture_1\" }",
+                "{ device = \"x\", generator = \"sine\" }"
+            )
+        ),
         ["DIR/session.toml:6:10: a source takes only one of `device`, `file` or `generator`"]
     );
     assert_eq!(
-        errors(&dir, &GOOD.replace("{ device = \"system:capture_1\" }", "{ generator = \"sawtooth\" }")),
-        ["DIR/session.toml:6:24: unknown variant `sawtooth`, expected one of `sine`, `white`, `pink`, `impulse`, `silence`"]
+        errors(
+            &dir,
+            &GOOD.replace(
+                "{ device = \"system:capture_1\" }",
+                "{ generator = \"sawtooth\" }"
+            )
+        ),
+        [
+            "DIR/session.toml:6:24: unknown variant `sawtooth`, expected one of `sine`, `white`, `pink`, `impulse`, `silence`"
+        ]
     );
 }
 
 #[test]
 fn syntax_error() {
     let dir = Dir::new("syntax");
-    assert_eq!(errors(&dir, "version = 1\n[[strip]\n"), ["DIR/session.toml:2:9: unclosed array table, expected `]`"]);
+    assert_eq!(
+        errors(&dir, "version = 1\n[[strip]\n"),
+        ["DIR/session.toml:2:9: unclosed array table, expected `]`"]
+    );
 }
 
 #[test]
@@ -191,7 +248,11 @@ fn every_problem_is_reported_at_once_in_file_order() {
 #[test]
 fn a_missing_session_file_is_an_error_not_a_panic() {
     let err = session::load("/nonexistent/session.toml".as_ref()).unwrap_err();
-    assert!(err.to_string().starts_with("/nonexistent/session.toml:1:1: cannot read the session file:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/session.toml:1:1: cannot read the session file:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -203,6 +264,9 @@ fn save_is_atomic_and_round_trips() {
     let back = session::load(&path).unwrap();
     assert_eq!(back.session, s);
     // No temporary file is left beside it.
-    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, ["saved.toml"]);
 }

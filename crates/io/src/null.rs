@@ -80,45 +80,59 @@ impl NullBackend {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(NullStats::default());
         let (thread_stop, thread_stats) = (Arc::clone(&stop), Arc::clone(&stats));
-        let handle = std::thread::Builder::new().name("troubadour-null".into()).spawn(move || {
-            let inputs_store = vec![vec![0.0f32; period_frames]; engine.input_channels().max(MAX_CHANNELS)];
-            let mut outputs_store = vec![vec![0.0f32; period_frames]; engine.output_channels().max(MAX_CHANNELS)];
-            let inputs: Vec<&[f32]> = inputs_store.iter().map(|c| c.as_slice()).collect();
-            let mut outputs: Vec<&mut [f32]> = outputs_store.iter_mut().map(|c| c.as_mut_slice()).collect();
-            let period_ns = period.as_nanos() as u64;
-            let mut start = Instant::now();
-            let mut k: u64 = 0;
-            while !thread_stop.load(Ordering::Relaxed) {
-                let deadline = start + Duration::from_nanos(k.saturating_mul(period_ns));
-                let now = Instant::now();
-                if deadline > now {
-                    std::thread::sleep(deadline - now);
-                } else if now - deadline > period {
-                    thread_stats.late_wakeups.fetch_add(1, Ordering::Relaxed);
-                    // Far behind (the machine stalled): start a new timeline rather
-                    // than racing through the missed periods.
-                    start = now;
-                    k = 0;
+        let handle = std::thread::Builder::new()
+            .name("troubadour-null".into())
+            .spawn(move || {
+                let inputs_store =
+                    vec![vec![0.0f32; period_frames]; engine.input_channels().max(MAX_CHANNELS)];
+                let mut outputs_store =
+                    vec![vec![0.0f32; period_frames]; engine.output_channels().max(MAX_CHANNELS)];
+                let inputs: Vec<&[f32]> = inputs_store.iter().map(|c| c.as_slice()).collect();
+                let mut outputs: Vec<&mut [f32]> =
+                    outputs_store.iter_mut().map(|c| c.as_mut_slice()).collect();
+                let period_ns = period.as_nanos() as u64;
+                let mut start = Instant::now();
+                let mut k: u64 = 0;
+                while !thread_stop.load(Ordering::Relaxed) {
+                    let deadline = start + Duration::from_nanos(k.saturating_mul(period_ns));
+                    let now = Instant::now();
+                    if deadline > now {
+                        std::thread::sleep(deadline - now);
+                    } else if now - deadline > period {
+                        thread_stats.late_wakeups.fetch_add(1, Ordering::Relaxed);
+                        // Far behind (the machine stalled): start a new timeline rather
+                        // than racing through the missed periods.
+                        start = now;
+                        k = 0;
+                    }
+                    let t0 = Instant::now();
+                    let n_in = engine.input_channels().min(inputs.len());
+                    let n_out = engine.output_channels().min(outputs.len());
+                    engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
+                    let busy = t0.elapsed();
+                    let load = busy.as_secs_f32() / period.as_secs_f32();
+                    thread_stats.load_last.store(load);
+                    thread_stats.load_max.raise(load);
+                    thread_stats
+                        .busy_ns
+                        .fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+                    thread_stats
+                        .period_ns
+                        .fetch_add(period_ns, Ordering::Relaxed);
+                    thread_stats.callbacks.fetch_add(1, Ordering::Relaxed);
+                    if busy > period {
+                        thread_stats.overruns.fetch_add(1, Ordering::Relaxed);
+                    }
+                    k += 1;
                 }
-                let t0 = Instant::now();
-                let n_in = engine.input_channels().min(inputs.len());
-                let n_out = engine.output_channels().min(outputs.len());
-                engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
-                let busy = t0.elapsed();
-                let load = busy.as_secs_f32() / period.as_secs_f32();
-                thread_stats.load_last.store(load);
-                thread_stats.load_max.raise(load);
-                thread_stats.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
-                thread_stats.period_ns.fetch_add(period_ns, Ordering::Relaxed);
-                thread_stats.callbacks.fetch_add(1, Ordering::Relaxed);
-                if busy > period {
-                    thread_stats.overruns.fetch_add(1, Ordering::Relaxed);
-                }
-                k += 1;
-            }
-            engine
-        })?;
-        Ok(NullBackend { handle: Some(handle), stop, stats, period })
+                engine
+            })?;
+        Ok(NullBackend {
+            handle: Some(handle),
+            stop,
+            stats,
+            period,
+        })
     }
 
     /// The period, as a duration.

@@ -93,9 +93,12 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
         .strips
         .iter()
         .filter_map(|s| match &s.source {
-            Source::File { path, looped: false } => {
-                troubadour_engine::audio_file::AudioFileInfo::read(&loaded.base_dir.join(path)).ok().map(|i| i.frames)
-            }
+            Source::File {
+                path,
+                looped: false,
+            } => troubadour_engine::audio_file::AudioFileInfo::read(&loaded.base_dir.join(path))
+                .ok()
+                .map(|i| i.frames),
             _ => None,
         })
         .max();
@@ -107,7 +110,13 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
 pub fn bus_file_name(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{clean}.wav")
 }
@@ -124,13 +133,18 @@ pub fn render(
     let session = &loaded.session;
     let block = session.block_frames as usize;
     let (_controller, mut engine) = create(loaded, &EngineOptions::default())?;
-    std::fs::create_dir_all(&options.out_dir)
-        .map_err(|source| RenderError::OutDir { path: options.out_dir.clone(), source })?;
+    std::fs::create_dir_all(&options.out_dir).map_err(|source| RenderError::OutDir {
+        path: options.out_dir.clone(),
+        source,
+    })?;
 
     let mut notes = Vec::new();
     for s in &session.strips {
         if let Source::Device(d) = &s.source {
-            notes.push(format!("strip {:?}: device source {d:?} is silent in an offline render", s.name));
+            notes.push(format!(
+                "strip {:?}: device source {d:?} is silent in an offline render",
+                s.name
+            ));
         }
     }
 
@@ -138,7 +152,10 @@ pub fn render(
     for bus in &session.buses {
         let path = bus_file(&options.out_dir, bus);
         let sink = WavSink::create(&path, options.format, bus.channels, session.sample_rate)
-            .map_err(|source| RenderError::Write { path: path.clone(), source })?;
+            .map_err(|source| RenderError::Write {
+                path: path.clone(),
+                source,
+            })?;
         sinks.push((sink, path));
     }
 
@@ -165,8 +182,15 @@ pub fn render(
         }
         let mut first = 0;
         for (bus, (sink, path)) in session.buses.iter().zip(sinks.iter_mut()) {
-            let channels: Vec<&[f32]> = outputs[first..first + usize::from(bus.channels)].iter().map(|c| &c[..n]).collect();
-            sink.write_planar(&channels, n).map_err(|source| RenderError::Write { path: path.clone(), source })?;
+            let channels: Vec<&[f32]> = outputs[first..first + usize::from(bus.channels)]
+                .iter()
+                .map(|c| &c[..n])
+                .collect();
+            sink.write_planar(&channels, n)
+                .map_err(|source| RenderError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
             first += usize::from(bus.channels);
         }
         done += n as u64;
@@ -179,7 +203,10 @@ pub fn render(
     let mut buses = Vec::with_capacity(session.buses.len());
     let mut first = 0;
     for (bus, (sink, path)) in session.buses.iter().zip(sinks) {
-        let file = sink.finish().map_err(|source| RenderError::Write { path: path.clone(), source })?;
+        let file = sink.finish().map_err(|source| RenderError::Write {
+            path: path.clone(),
+            source,
+        })?;
         let chans = first..first + usize::from(bus.channels);
         let p = chans.clone().map(|c| peak[c]).fold(0.0f32, f32::max);
         let e: f64 = chans.clone().map(|c| energy[c]).sum();
@@ -194,11 +221,20 @@ pub fn render(
         });
         first += usize::from(bus.channels);
     }
-    Ok(RenderSummary { buses, frames: total, sample_rate: session.sample_rate, notes })
+    Ok(RenderSummary {
+        buses,
+        frames: total,
+        sample_rate: session.sample_rate,
+        notes,
+    })
 }
 
 fn to_db(x: f64) -> f64 {
-    if x > 0.0 { 20.0 * x.log10() } else { f64::NEG_INFINITY }
+    if x > 0.0 {
+        20.0 * x.log10()
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 /// Where a bus's file goes in `out_dir`: the file name of its file sink if it has one,

@@ -23,7 +23,9 @@ impl std::str::FromStr for SampleFormat {
             "f32" => Ok(SampleFormat::F32),
             "s24" => Ok(SampleFormat::S24),
             "s16" => Ok(SampleFormat::S16),
-            other => Err(format!("unknown sample format {other:?} (expected f32, s24 or s16)")),
+            other => Err(format!(
+                "unknown sample format {other:?} (expected f32, s24 or s16)"
+            )),
         }
     }
 }
@@ -35,7 +37,12 @@ impl SampleFormat {
             SampleFormat::S24 => (24, hound::SampleFormat::Int),
             SampleFormat::S16 => (16, hound::SampleFormat::Int),
         };
-        hound::WavSpec { channels, sample_rate, bits_per_sample, sample_format }
+        hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample,
+            sample_format,
+        }
     }
 }
 
@@ -51,12 +58,22 @@ pub struct WavSink {
 
 impl WavSink {
     /// Starts writing `path` (as `path` + `.partial` until finished).
-    pub fn create(path: &Path, format: SampleFormat, channels: u16, sample_rate: u32) -> Result<Self, hound::Error> {
+    pub fn create(
+        path: &Path,
+        format: SampleFormat,
+        channels: u16,
+        sample_rate: u32,
+    ) -> Result<Self, hound::Error> {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let writer = hound::WavWriter::create(&partial, format.spec(channels, sample_rate))?;
-        Ok(WavSink { writer: Some(writer), format, partial, path: path.to_path_buf() })
+        Ok(WavSink {
+            writer: Some(writer),
+            format,
+            partial,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Appends `frames` frames from planar channel buffers.

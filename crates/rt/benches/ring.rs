@@ -239,6 +239,9 @@ fn bench_write_read(c: &mut Criterion) {
     group.finish();
 }
 
+/// A name and a measurement of one queue implementation.
+type Contender = (&'static str, fn(u64, usize) -> Duration);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -253,7 +256,7 @@ fn interleaved() {
         "\ninterleaved comparison: {rounds} rounds, {total} f32 per transfer, median Mitems/s (ratio to rtrb)"
     );
     for chunk in CHUNKS {
-        let runs: [(&str, fn(u64, usize) -> Duration); 3] = [
+        let runs: [Contender; 3] = [
             (Ours::NAME, transfer::<Ours>),
             (Rtrb::NAME, transfer::<Rtrb>),
             (Ringbuf::NAME, transfer::<Ringbuf>),
@@ -276,7 +279,7 @@ fn interleaved() {
     }
     for chunk in CHUNKS {
         let iters = 2_000_000 / chunk as u64;
-        let runs: [(&str, fn(u64, usize) -> Duration); 3] = [
+        let runs: [Contender; 3] = [
             (Ours::NAME, write_read::<Ours>),
             (Rtrb::NAME, write_read::<Rtrb>),
             (Ringbuf::NAME, write_read::<Ringbuf>),

@@ -31,8 +31,16 @@ pub fn check(path: &Path) -> Result<ExitCode, String> {
             for d in &e.diagnostics {
                 println!("{d}");
             }
-            let errors = e.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-            println!("{}: invalid ({errors} error{})", path.display(), if errors == 1 { "" } else { "s" });
+            let errors = e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            println!(
+                "{}: invalid ({errors} error{})",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            );
             Ok(ExitCode::FAILURE)
         }
     }

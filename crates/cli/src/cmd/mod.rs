@@ -21,5 +21,9 @@ pub fn load(path: &Path) -> Result<LoadedSession, String> {
 
 /// dBFS for a table: one decimal, `-inf` for silence.
 pub fn db(x: f64) -> String {
-    if x.is_finite() { format!("{x:.1}") } else { "-inf".into() }
+    if x.is_finite() {
+        format!("{x:.1}")
+    } else {
+        "-inf".into()
+    }
 }

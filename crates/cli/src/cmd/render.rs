@@ -10,20 +10,47 @@ use troubadour_io::wav::SampleFormat;
 use super::{db, load};
 use crate::progress::Progress;
 
-pub fn render(path: &Path, out: &Path, seconds: Option<f64>, format: SampleFormat) -> Result<ExitCode, String> {
+pub fn render(
+    path: &Path,
+    out: &Path,
+    seconds: Option<f64>,
+    format: SampleFormat,
+) -> Result<ExitCode, String> {
     let loaded = load(path)?;
     let progress = Progress::new(loaded.session.sample_rate);
-    let options = RenderOptions { out_dir: out.to_path_buf(), seconds, format };
+    let options = RenderOptions {
+        out_dir: out.to_path_buf(),
+        seconds,
+        format,
+    };
     let started = Instant::now();
-    let summary = render_session(&loaded, &options, |done, total| progress.update(done, total)).map_err(|e| e.to_string())?;
+    let summary = render_session(&loaded, &options, |done, total| {
+        progress.update(done, total)
+    })
+    .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed().as_secs_f64();
     for note in &summary.notes {
         eprintln!("note: {note}");
     }
     let audio = summary.frames as f64 / f64::from(summary.sample_rate);
-    let name_w = summary.buses.iter().map(|b| b.name.len()).max().unwrap_or(3).max(3);
-    let file_w = summary.buses.iter().map(|b| b.file.display().to_string().len()).max().unwrap_or(4).max(4);
-    println!("{:<name_w$}  {:<file_w$}  {:>9}  {:>8}  {:>7}", "bus", "file", "peak dBFS", "RMS dBFS", "clipped");
+    let name_w = summary
+        .buses
+        .iter()
+        .map(|b| b.name.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let file_w = summary
+        .buses
+        .iter()
+        .map(|b| b.file.display().to_string().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<name_w$}  {:<file_w$}  {:>9}  {:>8}  {:>7}",
+        "bus", "file", "peak dBFS", "RMS dBFS", "clipped"
+    );
     for b in &summary.buses {
         println!(
             "{:<name_w$}  {:<file_w$}  {:>9}  {:>8}  {:>7}",

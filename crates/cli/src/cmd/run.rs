@@ -13,7 +13,12 @@ use troubadour_io::null::NullBackend;
 
 use super::load;
 
-pub fn run(path: Option<&Path>, backend: &str, latency_frames: Option<usize>, seconds: Option<f64>) -> Result<ExitCode, String> {
+pub fn run(
+    path: Option<&Path>,
+    backend: &str,
+    latency_frames: Option<usize>,
+    seconds: Option<f64>,
+) -> Result<ExitCode, String> {
     let loaded = match path {
         Some(p) => load(p)?,
         None => {
@@ -34,7 +39,10 @@ pub fn run(path: Option<&Path>, backend: &str, latency_frames: Option<usize>, se
         "auto" => println!("backend: null (auto: this build has no JACK or cpal backend yet)"),
         _ => println!("backend: null"),
     }
-    let options = EngineOptions { max_block_frames: Some(period.max(loaded.session.block_frames as usize)), ..Default::default() };
+    let options = EngineOptions {
+        max_block_frames: Some(period.max(loaded.session.block_frames as usize)),
+        ..Default::default()
+    };
     let (mut controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
     let rate = loaded.session.sample_rate;
     println!(
@@ -44,12 +52,18 @@ pub fn run(path: Option<&Path>, backend: &str, latency_frames: Option<usize>, se
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| format!("cannot handle signals: {e}"))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
     let started = Instant::now();
-    let backend = NullBackend::start(engine, period).map_err(|e| format!("cannot start the null backend: {e}"))?;
+    let backend = NullBackend::start(engine, period)
+        .map_err(|e| format!("cannot start the null backend: {e}"))?;
     let terminal = std::io::stdout().is_terminal();
-    let interval = if terminal { Duration::from_millis(100) } else { Duration::from_secs(1) };
+    let interval = if terminal {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(1)
+    };
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
@@ -90,9 +104,22 @@ fn status(m: &MeterSnapshot, backend: &NullBackend, elapsed: Duration) -> String
     let b = backend.stats();
     let mut line = format!("{:>6.1}s ", elapsed.as_secs_f64());
     for bus in &m.buses {
-        let peak = bus.post.iter().map(|l| l.peak_db).fold(f32::NEG_INFINITY, f32::max);
-        let rms = bus.post.iter().map(|l| l.rms_db).fold(f32::NEG_INFINITY, f32::max);
-        line.push_str(&format!(" {} {}/{} dBFS ", bus.name, fmt_db(peak), fmt_db(rms)));
+        let peak = bus
+            .post
+            .iter()
+            .map(|l| l.peak_db)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let rms = bus
+            .post
+            .iter()
+            .map(|l| l.rms_db)
+            .fold(f32::NEG_INFINITY, f32::max);
+        line.push_str(&format!(
+            " {} {}/{} dBFS ",
+            bus.name,
+            fmt_db(peak),
+            fmt_db(rms)
+        ));
     }
     line.push_str(&format!(
         "| load {:.2}% (max {:.2}%) | late {} | overruns {}",
@@ -105,5 +132,9 @@ fn status(m: &MeterSnapshot, backend: &NullBackend, elapsed: Duration) -> String
 }
 
 fn fmt_db(x: f32) -> String {
-    if x.is_finite() { format!("{x:.1}") } else { "-inf".into() }
+    if x.is_finite() {
+        format!("{x:.1}")
+    } else {
+        "-inf".into()
+    }
 }

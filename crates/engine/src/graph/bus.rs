@@ -1,7 +1,7 @@
 //! A bus on the audio thread: the sum of its sends, (processing slots), fader, mute,
 //! the output stage that catches non-finite samples, and its meter.
 
-use troubadour_dsp::kernels::{peak_and_energy, sanitise};
+use troubadour_dsp::kernels::output_stage;
 use troubadour_rt::smooth::LinearRamp;
 
 use super::Scratch;
@@ -64,16 +64,16 @@ impl BusState {
         let mut counts = OutputCounts::default();
         for ch in 0..self.channels {
             let buf = &mut bus_bufs[self.first + ch][..n];
-            match gain {
-                Some(g) if g == 1.0 => {}
-                Some(g) => buf.iter_mut().for_each(|x| *x *= g),
-                None => buf.iter_mut().zip(&a[..n]).for_each(|(x, g)| *x *= *g),
-            }
-            let (bad, over) = sanitise(buf);
-            counts.non_finite += u64::from(bad);
-            counts.over_full_scale += u64::from(over);
-            let (peak, energy) = peak_and_energy(buf, 1.0);
-            meter.post[ch].update(&mut self.post_ms[ch], peak, energy, n, alpha);
+            let stats = match gain {
+                Some(g) => output_stage(buf, |_| g),
+                None => {
+                    let ramp = &a[..n];
+                    output_stage(buf, |i| ramp[i])
+                }
+            };
+            counts.non_finite += u64::from(stats.non_finite);
+            counts.over_full_scale += u64::from(stats.over_full_scale);
+            meter.post[ch].update(&mut self.post_ms[ch], stats.peak, stats.energy, n, alpha);
             if let Some(out) = outputs
                 .get_mut(self.first + ch)
                 .and_then(|o| o.get_mut(offset..offset + n))

@@ -56,6 +56,8 @@ pub(crate) enum BlockGain<'a> {
 /// Four block-long work buffers shared by all strips and buses of a graph.
 #[derive(Debug)]
 pub(crate) struct Scratch {
+    /// Pre-fader (peak, energy) of the strip being processed, per channel.
+    pub pre_levels: [(f32, f32); crate::session::MAX_CHANNELS as usize],
     a: Box<[f32]>,
     b: Box<[f32]>,
     c: Box<[f32]>,
@@ -68,6 +70,7 @@ impl Scratch {
     fn new(frames: usize) -> Self {
         let buf = || vec![0.0; frames].into_boxed_slice();
         Scratch {
+            pre_levels: [(0.0, 0.0); crate::session::MAX_CHANNELS as usize],
             a: buf(),
             b: buf(),
             c: buf(),

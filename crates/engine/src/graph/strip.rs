@@ -124,7 +124,7 @@ impl StripState {
 
         // Trim.
         match self.trim.next_block(&mut scratch.a[..n]) {
-            Some(g) if g == 1.0 => {}
+            Some(1.0) => {}
             Some(g) => self.buf.iter_mut().for_each(|b| scale(&mut b[..n], g)),
             None => self
                 .buf
@@ -137,9 +137,11 @@ impl StripState {
         for (ch, b) in self.buf.iter().enumerate() {
             let (peak, energy) = peak_and_energy(&b[..n], 1.0);
             meter.pre[ch].update(&mut self.pre_ms[ch], peak, energy, n, alpha);
+            scratch.pre_levels[ch] = (peak, energy);
         }
 
         // The two tap gains: pre-fader = on (mute/solo), post-fader = on × fader.
+        let pre_levels = scratch.pre_levels;
         let (a, rest) = scratch.split();
         let (post_buf, coef_buf, tmp_buf) = rest;
         let on = self.on.next_block(&mut a[..n]);
@@ -170,7 +172,11 @@ impl StripState {
 
         for (ch, b) in self.buf.iter().enumerate() {
             let (peak, energy) = match post {
-                BlockGain::Const(g) => peak_and_energy(&b[..n], g),
+                // A steady gain scales the pre-fader figures: no second pass.
+                BlockGain::Const(g) => {
+                    let (p, e) = pre_levels[ch];
+                    (p * g.abs(), e * g * g)
+                }
                 BlockGain::Ramp(g) => peak_and_energy_ramped(&b[..n], g),
             };
             meter.post[ch].update(&mut self.post_ms[ch], peak, energy, n, alpha);

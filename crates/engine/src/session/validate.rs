@@ -253,7 +253,11 @@ impl Checker<'_> {
                 if let Some((j, _)) = sink_files.iter().find(|(_, n)| *n == name) {
                     self.error(
                         &field.key("sink").key("file"),
-                        format!("bus #{} writes to a file named {} already", j + 1, name.to_string_lossy()),
+                        format!(
+                            "bus #{} writes to a file named {} already",
+                            j + 1,
+                            name.to_string_lossy()
+                        ),
                     );
                 }
                 sink_files.push((i, name));
@@ -359,7 +363,11 @@ impl Checker<'_> {
                     {
                         self.error(
                             &field,
-                            format!("file {} not found (looked for {})", path.display(), full.display()),
+                            format!(
+                                "file {} not found (looked for {})",
+                                path.display(),
+                                full.display()
+                            ),
                         )
                     }
                     Err(e) => self.error(&field, e.to_string()),

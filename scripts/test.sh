@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every check the project has, on a fresh machine: installs what the tests need
+# (Debian packages), then format, lints, unit/integration/doc tests, the release-mode
+# ring-buffer stress test, the loom model checks, and one quick pass of every benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# sox checks rendered files from outside the project.
+missing=()
+command -v sox >/dev/null 2>&1 || missing+=(sox)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "== installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== ring buffer stress test, release (10^8 items)"
+cargo test --release -p troubadour-rt --test stress_ring
+echo "== loom model checks"
+RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
+echo "== benchmarks, one quick pass each (they must keep compiling and running)"
+RING_BENCH_ITEMS=1000000 cargo test --workspace --benches
