@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use troubadour_dsp::gain::db_to_gain;
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
@@ -143,8 +144,29 @@ pub struct Controller {
     commands: Producer<Tagged>,
     outgoing: Producer<Box<Graph>>,
     retired: Consumer<Box<Graph>>,
-    meters: Arc<MeterBank>,
+    /// Meters of the graph the engine runs, with the names to label them.
+    meters: MeterView,
+    /// Meters of a graph sent but not yet swapped in, with its generation.
+    pending_meters: Option<(u32, MeterView)>,
     stats: Arc<EngineStats>,
+}
+
+/// A meter bank and the strip and bus names it belongs to.
+#[derive(Debug, Clone)]
+struct MeterView {
+    bank: Arc<MeterBank>,
+    strips: Vec<String>,
+    buses: Vec<String>,
+}
+
+impl MeterView {
+    fn new(bank: Arc<MeterBank>, session: &Session) -> Self {
+        MeterView {
+            bank,
+            strips: session.strips.iter().map(|s| s.name.clone()).collect(),
+            buses: session.buses.iter().map(|b| b.name.clone()).collect(),
+        }
+    }
 }
 
 /// Compiles `loaded` and returns the two halves of a running mixer: the [`Controller`]
@@ -168,6 +190,8 @@ pub fn create(
     loaded: &LoadedSession,
     options: &EngineOptions,
 ) -> Result<(Controller, Engine), BuildError> {
+    // `LoadedSession`'s fields are public, so it may not have come through `load`.
+    session::validate(&loaded.session, &loaded.path, &loaded.base_dir)?;
     let max_block = options
         .max_block_frames
         .unwrap_or(loaded.session.block_frames as usize);
@@ -177,7 +201,7 @@ pub fn create(
         max_block,
         0,
     )?);
-    let meters = Arc::clone(graph.meters());
+    let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let (commands, command_rx) = LockFreeRingBuffer::with_capacity(options.command_capacity);
     // One graph in flight each way is all a structural change needs; the controller
     // refuses another until the engine has taken the first.
@@ -195,6 +219,7 @@ pub fn create(
         outgoing,
         retired,
         meters,
+        pending_meters: None,
         stats,
     };
     Ok((controller, engine))
@@ -308,10 +333,20 @@ impl Controller {
         &self.path
     }
 
-    /// The current graph's meters (for custom readers; [`read_meters`](Self::read_meters)
-    /// is the convenient form).
+    /// The meters the engine writes now: those of the graph it runs, which after a
+    /// structural change is the old one until the audio thread swaps the new one in.
+    fn live_meters(&self) -> &MeterView {
+        let running = self.stats.generation.load(Ordering::Relaxed);
+        match &self.pending_meters {
+            Some((generation, view)) if running == *generation => view,
+            _ => &self.meters,
+        }
+    }
+
+    /// The running graph's meter bank (for custom readers;
+    /// [`read_meters`](Self::read_meters) is the convenient form).
     pub fn meter_bank(&self) -> &Arc<MeterBank> {
-        &self.meters
+        &self.live_meters().bank
     }
 
     /// Engine counters.
@@ -319,40 +354,46 @@ impl Controller {
         self.stats.snapshot()
     }
 
-    /// Reads every meter; peaks reset to start a new hold period.
+    /// Reads every meter of the running graph; peaks reset to start a new hold period.
     pub fn read_meters(&self) -> MeterSnapshot {
+        let view = self.live_meters();
         let level = |m: &crate::meters::ChannelMeter| Level {
             peak_db: m.take_peak_db(),
             rms_db: m.rms_db(),
         };
         MeterSnapshot {
-            strips: self
-                .session
+            strips: view
                 .strips
                 .iter()
-                .zip(self.meters.strips.iter())
-                .map(|(s, m)| StripLevels {
-                    name: s.name.clone(),
+                .zip(view.bank.strips.iter())
+                .map(|(name, m)| StripLevels {
+                    name: name.clone(),
                     pre: m.pre.iter().map(level).collect(),
                     post: m.post.iter().map(level).collect(),
                 })
                 .collect(),
-            buses: self
-                .session
+            buses: view
                 .buses
                 .iter()
-                .zip(self.meters.buses.iter())
-                .map(|(b, m)| BusLevels {
-                    name: b.name.clone(),
+                .zip(view.bank.buses.iter())
+                .map(|(name, m)| BusLevels {
+                    name: name.clone(),
                     post: m.post.iter().map(level).collect(),
                 })
                 .collect(),
         }
     }
 
-    /// Frees graphs the engine has swapped out. Called by every other method too; call
-    /// it on a timer if the controller is otherwise idle. Returns how many were freed.
+    /// Frees graphs the engine has swapped out (and their decoded files). Every method
+    /// that changes something calls it; call it on a timer too, since a swap can happen
+    /// while the controller is idle. Returns how many were freed.
     pub fn collect_garbage(&mut self) -> usize {
+        let running = self.stats.generation.load(Ordering::Relaxed);
+        if matches!(&self.pending_meters, Some((generation, _)) if *generation == running)
+            && let Some((_, view)) = self.pending_meters.take()
+        {
+            self.meters = view;
+        }
         let mut n = 0;
         while let Some(old) = self.retired.pop() {
             drop(old);
@@ -512,12 +553,12 @@ impl Controller {
         let max_block = self.max_block.max(new.block_frames as usize);
         let mut graph = Box::new(Graph::build(&new, &self.base_dir, max_block, generation)?);
         graph.carry_over_from(&self.session, &new);
-        let meters = Arc::clone(graph.meters());
+        let meters = MeterView::new(Arc::clone(graph.meters()), &new);
         if self.outgoing.push(graph).is_err() {
             return Err(ControlError::GraphPending);
         }
         self.generation = generation;
-        self.meters = meters;
+        self.pending_meters = Some((generation, meters));
         self.max_block = max_block;
         self.session = new;
         Ok(Applied::Rebuilt)

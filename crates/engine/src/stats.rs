@@ -25,7 +25,8 @@ pub struct StatsSnapshot {
     /// Parameter commands applied.
     pub commands: u64,
     /// Commands dropped because they were meant for a graph that had been replaced
-    /// (the replacement already carried the change).
+    /// (the replacement already carried the change), or named a strip, bus or send the
+    /// running graph does not have.
     pub stale_commands: u64,
     /// Structural changes swapped in.
     pub graph_swaps: u64,

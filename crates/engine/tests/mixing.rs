@@ -370,3 +370,63 @@ fn a_full_command_queue_is_reported_not_blocking() {
     run(&mut e, &dc(2, 64, 0.0), 64, 64);
     c.set_strip_fader("In", -6.0).unwrap();
 }
+
+#[test]
+fn meters_follow_the_graph_the_engine_actually_runs() {
+    let (mut c, mut e) = mixer(STEREO_THROUGH);
+    run(&mut e, &dc(2, 512, 0.5), 512, 256);
+    let mut new = c.session().clone();
+    new.buses.push(troubadour_engine::session::Bus {
+        name: "B1".into(),
+        ..new.buses[0].clone()
+    });
+    c.apply_session(new).unwrap();
+    // Not swapped in yet: the meters are still the running graph's, and its held peak
+    // is still there to read.
+    let m = c.read_meters();
+    assert_eq!(m.buses.len(), 1);
+    assert!((m.buses[0].post[0].peak_db - db(0.5)).abs() < 1e-4);
+    run(&mut e, &dc(2, 256, 0.25), 256, 256);
+    let m = c.read_meters();
+    assert_eq!(
+        m.buses.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["A1", "B1"]
+    );
+    assert!((m.buses[0].post[0].peak_db - db(0.25)).abs() < 1e-4);
+}
+
+#[test]
+fn short_host_buffers_get_what_fits_and_nothing_stale() {
+    let (_c, mut e) = mixer(STEREO_THROUGH);
+    // The host claims 300 frames but hands over 200-frame inputs and a 250-frame output.
+    let input = dc(2, 200, 0.5);
+    let ins: Vec<&[f32]> = input.iter().map(|c| c.as_slice()).collect();
+    let mut left = vec![9.0f32; 250];
+    let mut right = vec![9.0f32; 300];
+    e.process(&ins, &mut [&mut left, &mut right], 300);
+    assert!(left[..200].iter().all(|&x| x == 0.5));
+    assert!(
+        left[200..].iter().all(|&x| x == 0.0),
+        "missing input frames read as silence"
+    );
+    assert!(right[..200].iter().all(|&x| x == 0.5) && right[200..].iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn create_rejects_an_invalid_session_built_in_code() {
+    let mut s = troubadour_engine::session::Session::default_session();
+    s.strips[0].channels = 0;
+    let loaded = troubadour_engine::session::LoadedSession {
+        session: s,
+        path: "x.toml".into(),
+        base_dir: ".".into(),
+        warnings: vec![],
+    };
+    let err = troubadour_engine::create(&loaded, &troubadour_engine::EngineOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("0 channels is outside the supported range 1..=8"),
+        "{err}"
+    );
+}

@@ -6,7 +6,9 @@ mod common;
 
 use troubadour_engine::session::{self, Send};
 use troubadour_engine::{Applied, EngineOptions, create};
-use troubadour_rt::alloc_guard::{GuardedAllocator, forbid_alloc, last_violation_size, violations};
+use troubadour_rt::alloc_guard::{
+    GuardedAllocator, forbid_alloc, last_violation_size, thread_violations,
+};
 
 #[global_allocator]
 static ALLOC: GuardedAllocator = GuardedAllocator;
@@ -61,9 +63,13 @@ fn process_forbidden(engine: &mut troubadour_engine::Engine, frames: usize) {
 
 #[test]
 fn the_guard_itself_catches_an_allocation() {
-    let before = violations();
+    let before = thread_violations();
     forbid_alloc(|| drop(std::hint::black_box(vec![1u8; 10])));
-    assert_eq!(violations(), before + 2, "one allocation and one free");
+    assert_eq!(
+        thread_violations(),
+        before + 2,
+        "one allocation and one free"
+    );
 }
 
 #[test]
@@ -86,7 +92,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     let path = dir.join("s.toml");
     let loaded = session::parse(&session_text("music.wav"), &path).unwrap();
     let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
-    let before = violations();
+    let before = thread_violations();
 
     // Warm up, with odd sizes so the sub-block split runs too.
     for frames in [1, 128, 300, 1024, 77] {
@@ -147,7 +153,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     assert_eq!(stats.stale_commands, 0);
     assert!(stats.commands >= 12, "{stats:?}");
     assert_eq!(
-        violations() - before,
+        thread_violations() - before,
         0,
         "process allocated (last request {} bytes)",
         last_violation_size()

@@ -8,8 +8,8 @@
 //! ```
 //! use troubadour_rt::alloc_guard::{forbid_alloc, violations};
 //!
-//! // Without the guarded allocator installed nothing is counted; with it, this section
-//! // would count one violation.
+//! // This section allocates nothing, so it counts nothing. (Doc tests run without the
+//! // guarded allocator installed; the engine's `no_alloc` test installs it.)
 //! let before = violations();
 //! forbid_alloc(|| {
 //!     let x = 2 + 2;
@@ -26,6 +26,8 @@ thread_local! {
     /// Depth of nested `forbid_alloc` sections on this thread. `const` initialised and
     /// without `Drop`, so touching it never allocates or registers a destructor.
     static FORBIDDEN: Cell<u32> = const { Cell::new(0) };
+    /// Violations on this thread, so parallel tests cannot see each other's.
+    static THREAD_VIOLATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 static VIOLATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -53,6 +55,7 @@ fn check(size: usize) {
     if FORBIDDEN.try_with(|f| f.get() > 0).unwrap_or(false) {
         VIOLATIONS.fetch_add(1, Ordering::Relaxed);
         LAST_VIOLATION_SIZE.store(size, Ordering::Relaxed);
+        let _ = THREAD_VIOLATIONS.try_with(|v| v.set(v.get() + 1));
     }
 }
 
@@ -129,6 +132,12 @@ pub fn permit_alloc<R>(f: impl FnOnce() -> R) -> R {
 /// on any thread.
 pub fn violations() -> usize {
     VIOLATIONS.load(Ordering::Relaxed)
+}
+
+/// Violations made on the calling thread so far: what a test should assert on, since
+/// tests run in parallel and [`violations`] counts every thread's.
+pub fn thread_violations() -> usize {
+    THREAD_VIOLATIONS.with(|v| v.get())
 }
 
 /// Size in bytes of the most recent violating request (0 if none): a clue to what it was.

@@ -74,11 +74,12 @@ impl BusState {
             counts.non_finite += u64::from(stats.non_finite);
             counts.over_full_scale += u64::from(stats.over_full_scale);
             meter.post[ch].update(&mut self.post_ms[ch], stats.peak, stats.energy, n, alpha);
-            if let Some(out) = outputs
-                .get_mut(self.first + ch)
-                .and_then(|o| o.get_mut(offset..offset + n))
-            {
-                out.copy_from_slice(buf);
+            if let Some(out) = outputs.get_mut(self.first + ch) {
+                // A host buffer shorter than the frame count gets what fits.
+                let end = (offset + n).min(out.len());
+                if offset < end {
+                    out[offset..end].copy_from_slice(&buf[..end - offset]);
+                }
             }
         }
         counts

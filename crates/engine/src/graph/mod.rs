@@ -44,6 +44,17 @@ pub enum BuildError {
     /// The block size is zero or absurd.
     #[error("a maximum block of {0} frames is outside 1..=65536")]
     BlockSize(usize),
+    /// The session is invalid (every problem listed).
+    #[error("invalid session\n{0}")]
+    Invalid(#[from] crate::session::SessionError),
+    /// A strip or bus has a channel count the engine cannot run.
+    #[error("{what} has {channels} channels; 1..=8 are supported")]
+    Channels {
+        /// Which strip or bus.
+        what: String,
+        /// Its channel count.
+        channels: u16,
+    },
 }
 
 /// A gain over one block: one value, or one per frame while ramping.
@@ -182,8 +193,9 @@ fn routes_for(strip_ch: u16, first: usize, bus_ch: u16) -> Vec<(u16, u32, Law)> 
 }
 
 impl Graph {
-    /// Compiles a validated session. Decodes file sources, so call it off the audio
-    /// thread. `max_block` is the largest sub-block `process` will run at once.
+    /// Compiles a session (validate it first: [`create`](crate::create) does). Decodes
+    /// file sources, so call it off the audio thread. `max_block` is the largest
+    /// sub-block `process` will run at once.
     pub fn build(
         session: &Session,
         base_dir: &Path,
@@ -192,6 +204,24 @@ impl Graph {
     ) -> Result<Self, BuildError> {
         if !(1..=65_536).contains(&max_block) {
             return Err(BuildError::BlockSize(max_block));
+        }
+        // `create` validates first; this keeps the public `build` from ever handing the
+        // audio thread a graph it cannot run, whatever it is given.
+        let max = crate::session::MAX_CHANNELS;
+        for (what, channels) in session
+            .strips
+            .iter()
+            .map(|s| (format!("strip {:?}", s.name), s.channels))
+            .chain(
+                session
+                    .buses
+                    .iter()
+                    .map(|b| (format!("bus {:?}", b.name), b.channels)),
+            )
+        {
+            if !(1..=max).contains(&channels) {
+                return Err(BuildError::Channels { what, channels });
+            }
         }
         let ramp = (RAMP_SECONDS * f64::from(session.sample_rate)).round() as u32;
         let buf = || vec![0.0f32; max_block].into_boxed_slice();
@@ -435,7 +465,7 @@ impl Graph {
                     if on {
                         self.solo_count += 1;
                     } else {
-                        self.solo_count -= 1;
+                        self.solo_count = self.solo_count.saturating_sub(1);
                     }
                 }
                 self.update_audibility();

@@ -32,20 +32,20 @@ impl SourcePlayer {
         match self {
             SourcePlayer::Input { first } => {
                 for (ch, buf) in bufs.iter_mut().enumerate() {
-                    match inputs
+                    // The host may give fewer channels or frames than the graph expects:
+                    // copy what there is, silence the rest.
+                    let src = inputs
                         .get(*first + ch)
-                        .and_then(|i| i.get(offset..offset + n))
-                    {
-                        Some(src) => buf[..n].copy_from_slice(src),
-                        // The host gave fewer channels or frames than the graph expects.
-                        None => buf[..n].fill(0.0),
-                    }
+                        .map_or(&[][..], |i| i.get(offset..).unwrap_or(&[]));
+                    let k = src.len().min(n);
+                    buf[..k].copy_from_slice(&src[..k]);
+                    buf[k..n].fill(0.0);
                 }
             }
             SourcePlayer::Generator(g) => {
-                let (first, rest) = bufs
-                    .split_first_mut()
-                    .expect("a strip has at least one channel");
+                let Some((first, rest)) = bufs.split_first_mut() else {
+                    return;
+                };
                 g.render(&mut first[..n]);
                 for buf in rest {
                     buf[..n].copy_from_slice(&first[..n]);

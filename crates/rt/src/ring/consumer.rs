@@ -79,7 +79,7 @@ impl<T> Consumer<T> {
         self.len() == 0
     }
 
-    /// Free slots right now (a lower bound: the producer may be writing).
+    /// Free slots right now (an upper bound: the producer may be writing).
     ///
     /// ```
     /// # use troubadour_rt::ring::LockFreeRingBuffer;

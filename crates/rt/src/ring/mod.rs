@@ -3,13 +3,15 @@
 //! It carries audio between clock domains and commands to the audio thread, so both of
 //! its ends are real-time safe: after construction nothing allocates, locks or makes a
 //! system call. The capacity is a power of two, so a position becomes a slot index with
-//! one mask. Positions are free-running `usize` counters (they wrap only after 2^64
-//! items); `tail - head` is the fill level without any "one slot wasted" trick.
+//! one mask. Positions are free-running `usize` counters (wrapping after `usize::MAX`
+//! items, harmlessly); `tail - head` is the fill level without any "one slot wasted"
+//! trick.
 //!
 //! The producer owns `tail`, the consumer owns `head`; each sits in its own cache line
 //! ([`CachePadded`]) and each side keeps a private copy of the other side's counter, so
-//! the shared lines are touched only when the private copy says the queue looks full
-//! (producer) or empty (consumer).
+//! `push`, `pop`, `write`, `read` and the chunk calls touch the other side's line only
+//! when the private copy says the queue looks full (producer) or empty (consumer).
+//! The status queries (`len`, `free`, `is_empty`) always read it.
 //!
 //! ```
 //! use troubadour_rt::ring::LockFreeRingBuffer;
@@ -56,11 +58,13 @@ pub struct LockFreeRingBuffer<T> {
 
 impl<T> LockFreeRingBuffer<T> {
     /// Allocates a queue of at least `capacity` slots (rounded up to a power of two,
-    /// minimum 1) and returns its two ends. This is the only allocation the queue makes.
+    /// minimum 1) and returns its two ends. The slots and the shared counters are the
+    /// queue's only allocations; nothing allocates after this.
     ///
     /// # Panics
     ///
-    /// If the rounded capacity would not fit in a `usize` or the allocation fails.
+    /// If the rounded capacity would not fit in a `usize` (and, like any allocation,
+    /// aborts when memory runs out).
     ///
     /// ```
     /// use troubadour_rt::ring::LockFreeRingBuffer;
@@ -97,7 +101,7 @@ pub(crate) struct Shared<T> {
     head: CachePadded<AtomicUsize>,
     /// Position of the next slot to write. Written only by the producer.
     tail: CachePadded<AtomicUsize>,
-    /// Set by whichever end is dropped first.
+    /// Set when either end is dropped.
     abandoned: AtomicBool,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
     mask: usize,
@@ -134,14 +138,18 @@ impl<T> Shared<T> {
     }
 
     /// Pointer to slot `index` for building slices over several slots.
+    ///
+    /// # Safety
+    ///
+    /// `index <= capacity` (one past the end is allowed, for empty slices).
     #[cfg(not(loom))]
     #[inline(always)]
-    fn slot_ptr(&self, index: usize) -> *mut T {
+    unsafe fn slot_ptr(&self, index: usize) -> *mut T {
         debug_assert!(index <= self.capacity());
         // `UnsafeCell<MaybeUninit<T>>` has the layout of `T` (both are transparent
         // wrappers), so the storage is a plain array of `T`-sized slots.
-        // SAFETY: `index <= capacity`, so the offset stays inside (or one past) the
-        // allocation.
+        // SAFETY: the caller keeps `index <= capacity`, so the offset stays inside (or
+        // one past) the allocation.
         unsafe { (self.slots.as_ptr() as *mut T).add(index) }
     }
 }
