@@ -100,7 +100,16 @@ pub struct WriteChunk<'a, T: Copy> {
 }
 
 impl<T: Copy> WriteChunk<'_, T> {
-    /// The slots as two slices, in queue order.
+    /// The slots as two slices, in queue order (the second is empty unless the chunk
+    /// wraps around the end of the storage).
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, _rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// let mut chunk = tx.write_chunk(3).unwrap();
+    /// let (a, b) = chunk.as_mut_slices();
+    /// assert_eq!((a.len(), b.len()), (3, 0));
+    /// ```
     pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
         let shared = &self.producer.shared;
         // SAFETY: both runs are free slots inside the storage, initialised by
@@ -115,22 +124,48 @@ impl<T: Copy> WriteChunk<'_, T> {
     }
 
     /// Number of slots in the chunk.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, _rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// assert_eq!(tx.write_chunk(2).unwrap().len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.first + self.second
     }
 
     /// `true` for a chunk of zero slots.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, _rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// assert!(tx.write_chunk(0).unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Publishes the first `n` slots (at most the chunk's length) to the consumer.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// tx.write_chunk(3).unwrap().commit(2);
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn commit(self, n: usize) {
         let n = n.min(self.len());
         self.producer.publish(n);
     }
 
     /// Publishes every slot of the chunk.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// tx.write_chunk(3).unwrap().commit_all();
+    /// assert_eq!(rx.len(), 3);
+    /// ```
     pub fn commit_all(self) {
         let n = self.len();
         self.producer.publish(n);
@@ -188,7 +223,17 @@ pub struct ReadChunk<'a, T: Copy> {
 }
 
 impl<T: Copy> ReadChunk<'_, T> {
-    /// The items as two slices, oldest first.
+    /// The items as two slices, oldest first (the second is empty unless the items wrap
+    /// around the end of the storage).
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(2);
+    /// tx.write(&[1u8, 2]);
+    /// rx.pop();
+    /// tx.push(3).unwrap(); // wraps to the first slot
+    /// assert_eq!(rx.read_chunk(2).unwrap().as_slices(), (&[2][..], &[3][..]));
+    /// ```
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let shared = &self.consumer.shared;
         // SAFETY: both runs are filled slots (published through the Acquire in
@@ -203,22 +248,51 @@ impl<T: Copy> ReadChunk<'_, T> {
     }
 
     /// Number of items in the chunk.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(4);
+    /// tx.write(&[1u8, 2]);
+    /// assert_eq!(rx.read_chunk(2).unwrap().len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.first + self.second
     }
 
     /// `true` for a chunk of zero items.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (_tx, mut rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// assert!(rx.read_chunk(0).unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Hands the first `n` items (at most the chunk's length) back to the producer.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(4);
+    /// tx.write(&[1u8, 2, 3]);
+    /// rx.read_chunk(3).unwrap().commit(1);
+    /// assert_eq!(rx.pop(), Some(2));
+    /// ```
     pub fn commit(self, n: usize) {
         let n = n.min(self.len());
         self.consumer.release(n);
     }
 
     /// Hands every item of the chunk back to the producer.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::with_capacity(4);
+    /// tx.write(&[1u8, 2]);
+    /// rx.read_chunk(2).unwrap().commit_all();
+    /// assert!(rx.is_empty());
+    /// ```
     pub fn commit_all(self) {
         let n = self.len();
         self.consumer.release(n);

@@ -1,0 +1,120 @@
+//! WAV file sources: every supported sample format decodes to the right values, mono
+//! files feed stereo strips, and files play once or loop.
+
+mod common;
+
+use std::path::PathBuf;
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(tag: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("troubadour-files-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+/// A ramp of `frames` values in [-0.5, 0.5), the same on every channel.
+fn ramp(frames: usize) -> Vec<f32> {
+    (0..frames)
+        .map(|i| i as f32 / frames as f32 - 0.5)
+        .collect()
+}
+
+fn write(path: &std::path::Path, channels: u16, bits: u16, float: bool, data: &[f32]) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: 48_000,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &x in data {
+        for _ in 0..channels {
+            match (float, bits) {
+                (true, _) => w.write_sample(x).unwrap(),
+                (false, 8) => w.write_sample((x * 128.0).round() as i8).unwrap(),
+                (false, 16) => w.write_sample((x * 32_768.0).round() as i16).unwrap(),
+                (false, 24) => w.write_sample((x * 8_388_608.0).round() as i32).unwrap(),
+                (false, _) => w
+                    .write_sample((f64::from(x) * 2_147_483_648.0).round() as i32)
+                    .unwrap(),
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn session(file: &str, strip_channels: u16, looped: bool) -> String {
+    format!(
+        "version = 1\n[[strip]]\nname = \"F\"\nchannels = {strip_channels}\nsource = {{ file = \"{file}\", loop = {looped} }}\nsends = {{ A1 = {{}} }}\n[[bus]]\nname = \"A1\"\nchannels = {strip_channels}\n"
+    )
+}
+
+fn render(dir: &Dir, text: &str, frames: usize) -> Vec<Vec<f32>> {
+    let path = dir.0.join("s.toml");
+    let loaded = troubadour_engine::session::parse(text, &path).unwrap_or_else(|e| panic!("{e}"));
+    let (_c, mut e) = troubadour_engine::create(&loaded, &Default::default()).unwrap();
+    common::run(&mut e, &[], frames, 100)
+}
+
+#[test]
+fn every_sample_format_decodes_to_its_values() {
+    let d = dir("formats");
+    let data = ramp(1000);
+    for (bits, float, tolerance) in [
+        (8, false, 1.0 / 128.0),
+        (16, false, 1.0 / 32_768.0),
+        (24, false, 1.0 / 8_388_608.0),
+        (32, false, 1e-7),
+        (32, true, 0.0),
+    ] {
+        let name = format!("x{bits}{float}.wav");
+        write(&d.0.join(&name), 2, bits, float, &data);
+        let out = render(&d, &session(&name, 2, false), 1000);
+        for ch in &out {
+            for (i, (o, x)) in ch.iter().zip(&data).enumerate() {
+                assert!(
+                    (o - x).abs() <= tolerance * 0.5 + 1e-9,
+                    "{bits}-bit float={float} frame {i}: {o} vs {x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mono_file_feeds_both_channels_of_a_stereo_strip() {
+    let d = dir("mono");
+    let data = ramp(500);
+    write(&d.0.join("m.wav"), 1, 32, true, &data);
+    let out = render(&d, &session("m.wav", 2, false), 500);
+    assert_eq!(out[0], data);
+    assert_eq!(out[1], data);
+}
+
+#[test]
+fn files_play_once_or_loop() {
+    let d = dir("loop");
+    let data = ramp(300);
+    write(&d.0.join("l.wav"), 1, 32, true, &data);
+    let once = render(&d, &session("l.wav", 1, false), 1000);
+    assert_eq!(once[0][..300], data[..]);
+    assert!(
+        once[0][300..].iter().all(|&x| x == 0.0),
+        "silence after the end"
+    );
+    let looped = render(&d, &session("l.wav", 1, true), 1000);
+    for (i, &x) in looped[0].iter().enumerate() {
+        assert_eq!(x, data[i % 300], "frame {i}");
+    }
+}
