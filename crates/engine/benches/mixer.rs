@@ -146,10 +146,17 @@ fn real_time_factor(strips: usize, block: usize) -> f64 {
 
 criterion_group!(benches, scaling, block_sizes);
 
+/// `true` under `cargo bench`, as opposed to a quick `cargo test --benches` pass.
+fn bench_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list")
+}
+
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    // Only under `cargo bench` (which passes `--bench`), not `cargo test --benches`.
+    if bench_mode() {
         println!(
             "\nreal-time factor (median of 9 runs of 10 s of audio, 48 kHz, 256-frame blocks, no DSP):"
         );
