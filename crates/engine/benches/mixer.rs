@@ -127,21 +127,29 @@ fn block_sizes(c: &mut Criterion) {
     g.finish();
 }
 
-/// Seconds of audio per second of one core for `strips` stereo strips into 4 buses.
-fn real_time_factor(strips: usize, block: usize) -> f64 {
-    let mut rig = Rig::new(strips, block);
-    let blocks = (10 * RATE as usize) / block; // 10 s of audio per run
-    let mut runs: Vec<f64> = (0..9)
-        .map(|_| {
+/// Seconds of audio per second of one core for each strip count (stereo strips into 4
+/// buses), measured in interleaved rounds (every configuration once per round, so a
+/// machine that speeds up or slows down affects all alike); returns (median, best) per
+/// configuration.
+fn real_time_factors(strip_counts: &[usize], block: usize, rounds: usize) -> Vec<(f64, f64)> {
+    let mut rigs: Vec<Rig> = strip_counts.iter().map(|&n| Rig::new(n, block)).collect();
+    let blocks = RATE as usize / block; // 1 s of audio per measurement
+    let mut rtf = vec![Vec::new(); rigs.len()];
+    for _ in 0..rounds {
+        for (rig, out) in rigs.iter_mut().zip(rtf.iter_mut()) {
             let t = Instant::now();
             for _ in 0..blocks {
                 rig.block();
             }
-            (blocks * block) as f64 / f64::from(RATE) / t.elapsed().as_secs_f64()
+            out.push((blocks * block) as f64 / f64::from(RATE) / t.elapsed().as_secs_f64());
+        }
+    }
+    rtf.into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[v.len() - 1])
         })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
+        .collect()
 }
 
 criterion_group!(benches, scaling, block_sizes);
@@ -157,14 +165,15 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     // Only under `cargo bench` (which passes `--bench`), not `cargo test --benches`.
     if bench_mode() {
+        let counts = [2, 8, 32, 128];
+        let rounds = 21;
         println!(
-            "\nreal-time factor (median of 9 runs of 10 s of audio, 48 kHz, 256-frame blocks, no DSP):"
+            "\nreal-time factor, 48 kHz, 256-frame blocks, no DSP ({rounds} interleaved rounds of 1 s of audio):"
         );
-        for strips in [2, 8, 32, 128] {
-            let rtf = real_time_factor(strips, 256);
+        for (strips, (median, best)) in counts.iter().zip(real_time_factors(&counts, 256, rounds)) {
             println!(
-                "  {strips:>3} stereo strips -> 4 stereo buses: {rtf:>8.0}x real time ({:.4} % of a core)",
-                100.0 / rtf
+                "  {strips:>3} stereo strips -> 4 stereo buses: median {median:>6.0}x, best {best:>6.0}x real time ({:.4} % of a core at the median)",
+                100.0 / median
             );
         }
     }

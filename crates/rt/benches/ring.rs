@@ -141,11 +141,31 @@ impl Queue for Locked {
     }
 }
 
-/// Moves `total` items from a producer thread to this thread; returns the wall time.
+/// Pins the calling thread to one CPU (Linux), so the producer and the consumer each
+/// have a core of their own, as a device thread and the audio thread would: without it,
+/// on a 2-core machine the scheduler sometimes stacks both on one core and the figure
+/// measures the scheduler, not the queue.
+fn pin_to_cpu(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `set` is a zeroed, properly sized `cpu_set_t` on our stack; pid 0 means the
+    // calling thread. A failure (e.g. fewer CPUs) leaves the thread unpinned, harmlessly.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// Moves `total` items from a producer thread (pinned to CPU 1) to this thread (pinned
+/// to CPU 0); returns the wall time.
 fn transfer<Q: Queue>(total: u64, chunk: usize) -> Duration {
     let (mut tx, mut rx) = Q::make(CAPACITY);
+    pin_to_cpu(0);
     let start = Instant::now();
     let producer = std::thread::spawn(move || {
+        pin_to_cpu(1);
         let data = vec![0.5f32; chunk];
         let mut sent = 0u64;
         while sent < total {
@@ -250,7 +270,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Rounds of every contender back to back, order rotating each round; medians and the
 /// ratio to rtrb (> 1 means faster than rtrb).
 fn interleaved() {
-    let rounds = 7;
+    let rounds: usize = std::env::var("RING_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     let total = items() / 4;
     println!(
         "\ninterleaved comparison: {rounds} rounds, {total} f32 per transfer, median Mitems/s (ratio to rtrb)"

@@ -20,6 +20,10 @@ pub struct Consumer<T> {
     /// Last `tail` we read from the producer: a lower bound of the real one, so every
     /// item it shows is really there.
     pub(super) cached_tail: usize,
+    /// Copies of the storage's mask and address (see `Producer`).
+    mask: usize,
+    #[cfg(not(loom))]
+    base: *mut T,
     _not_sync: std::marker::PhantomData<std::cell::Cell<()>>,
 }
 
@@ -30,6 +34,10 @@ unsafe impl<T: Send> Send for Consumer<T> {}
 impl<T> Consumer<T> {
     pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
         Self {
+            mask: shared.mask,
+            // SAFETY: index 0 is within the storage.
+            #[cfg(not(loom))]
+            base: unsafe { shared.slot_ptr(0) },
             shared,
             head: 0,
             cached_tail: 0,
@@ -46,7 +54,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.shared.capacity()
+        self.mask + 1
     }
 
     /// Items ready to read right now. The producer may add more at any moment.
@@ -178,10 +186,13 @@ impl<T: Copy> Consumer<T> {
         if n == 0 {
             return 0;
         }
-        let (start, first, second) = self.shared.runs(self.head, n);
-        let (a, b) = out[..n].split_at_mut(first);
-        self.copy_out(start, a);
-        self.copy_out(0, &mut b[..second]);
+        let start = self.head & self.mask;
+        let first = n.min(self.capacity() - start);
+        self.copy_out(start, &mut out[..first]);
+        if first < n {
+            // Wrapped around the end of the storage.
+            self.copy_out(0, &mut out[first..n]);
+        }
         self.release(n);
         n
     }
@@ -189,12 +200,12 @@ impl<T: Copy> Consumer<T> {
     #[cfg(not(loom))]
     #[inline(always)]
     fn copy_out(&self, start: usize, out: &mut [T]) {
-        // SAFETY: `start..start + out.len()` came from `runs` over filled slots, which the
-        // producer does not touch until `release`; `T: Copy`, so copying out leaves the
-        // slots valid and needs no drop.
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.shared.slot_ptr(start), out.as_mut_ptr(), out.len())
-        };
+        // SAFETY: `read` passes `start = head & mask` with `out.len() <= capacity -
+        // start` (or `start = 0` for the wrapped part), and only filled slots: inside the
+        // storage, untouched by the producer until `release`. `base` stays valid while
+        // `shared` lives. `T: Copy`, so copying out leaves the slots valid and needs no
+        // drop.
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(start), out.as_mut_ptr(), out.len()) };
     }
 
     #[cfg(loom)]

@@ -116,6 +116,7 @@ unsafe impl<T: Send> Send for Shared<T> {}
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline(always)]
     fn capacity(&self) -> usize {
         self.mask + 1
@@ -130,6 +131,7 @@ impl<T> Shared<T> {
 
     /// The two contiguous runs of slot indices `[position, position + n)` maps to: the
     /// run up to the end of the storage, then the run from its start.
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline(always)]
     fn runs(&self, position: usize, n: usize) -> (usize, usize, usize) {
         let start = position & self.mask;

@@ -24,6 +24,11 @@ pub struct Producer<T> {
     /// chunk API hands out `&mut [T]` and may only do so over initialised slots.
     #[cfg_attr(loom, allow(dead_code))]
     pub(super) initialised: usize,
+    /// Copies of the storage's mask and address, so the hot paths do not reach through
+    /// the `Arc` for them on every call (the `Arc` keeps the storage alive and fixed).
+    mask: usize,
+    #[cfg(not(loom))]
+    base: *mut T,
     /// `Producer` must not be `Sync` even though `Shared` is.
     _not_sync: std::marker::PhantomData<std::cell::Cell<()>>,
 }
@@ -35,6 +40,10 @@ unsafe impl<T: Send> Send for Producer<T> {}
 impl<T> Producer<T> {
     pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
         Self {
+            mask: shared.mask,
+            // SAFETY: index 0 is within the storage.
+            #[cfg(not(loom))]
+            base: unsafe { shared.slot_ptr(0) },
             shared,
             tail: 0,
             cached_head: 0,
@@ -52,7 +61,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.shared.capacity()
+        self.mask + 1
     }
 
     /// Free slots right now. The consumer may free more at any moment, never fewer.
@@ -181,9 +190,13 @@ impl<T: Copy> Producer<T> {
         if n == 0 {
             return 0;
         }
-        let (start, first, second) = self.shared.runs(self.tail, n);
+        let start = self.tail & self.mask;
+        let first = n.min(self.capacity() - start);
         self.copy_in(start, &items[..first]);
-        self.copy_in(0, &items[first..first + second]);
+        if first < n {
+            // Wrapped around the end of the storage.
+            self.copy_in(0, &items[first..n]);
+        }
         self.publish(n);
         n
     }
@@ -192,12 +205,11 @@ impl<T: Copy> Producer<T> {
     #[cfg(not(loom))]
     #[inline(always)]
     fn copy_in(&mut self, start: usize, items: &[T]) {
-        // SAFETY: the caller got `start..start + items.len()` from `runs` over free
-        // slots, which lie inside the storage and which the consumer does not touch
-        // until `publish`. `T: Copy`, so overwriting needs no drop.
-        unsafe {
-            std::ptr::copy_nonoverlapping(items.as_ptr(), self.shared.slot_ptr(start), items.len())
-        };
+        // SAFETY: `write` passes `start = tail & mask` with `items.len() <= capacity -
+        // start` (or `start = 0` for the wrapped part), and only slots it counted as free:
+        // inside the storage, untouched by the consumer until `publish`. `base` stays
+        // valid while `shared` lives. `T: Copy`, so overwriting needs no drop.
+        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), self.base.add(start), items.len()) };
     }
 
     /// Loom build: slot by slot, so the model checker sees every access.
