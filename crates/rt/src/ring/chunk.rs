@@ -60,6 +60,9 @@ impl<T: Copy + Default> Producer<T> {
             });
         }
         let capacity = self.capacity();
+        // Everything below `tail` has been written (on the first lap; afterwards every
+        // slot has), so the frontier is at least there.
+        self.initialised = self.initialised.max(self.tail.min(capacity));
         if self.initialised < capacity {
             // Still on the first lap: `tail < capacity`, so the chunk ends at
             // `tail + n` or wraps onto slots below `head`, which were written already.

@@ -20,8 +20,10 @@ pub struct Producer<T> {
     /// Last `head` we read from the consumer: a lower bound of the real one, so any
     /// free space it shows is really free.
     pub(super) cached_head: usize,
-    /// How many slots have held a value at least once (capped at the capacity). The
-    /// chunk API hands out `&mut [T]` and may only do so over initialised slots.
+    /// A count of slots known to have held a value (capped at the capacity), kept up to
+    /// date by `write_chunk` only, which is the one place that needs it: the chunk API
+    /// hands out `&mut [T]` and may only do so over initialised slots. Every slot below
+    /// `tail` (on the first lap) holds a value too.
     #[cfg_attr(loom, allow(dead_code))]
     pub(super) initialised: usize,
     /// Copies of the storage's mask and address, so the hot paths do not reach through
@@ -158,10 +160,6 @@ impl<T> Producer<T> {
     #[inline(always)]
     pub(super) fn publish(&mut self, n: usize) {
         self.tail = self.tail.wrapping_add(n);
-        self.initialised = self
-            .initialised
-            .max(self.tail.min(self.capacity()))
-            .min(self.capacity());
         // Release pairs with the consumer's Acquire load of `tail`: the items written
         // above become visible before the consumer can see the new position.
         self.shared.tail.store(self.tail, Ordering::Release);
