@@ -5,10 +5,20 @@
 //!
 //! - [`gain`]: decibel conversion, the constant-power pan law and the balance law.
 //! - [`kernels`]: the inner loops of mixing and metering, written to vectorise.
+//! - [`biquad`] and [`eq`]: Audio EQ Cookbook filters and the parametric EQ.
+//! - [`compressor`], [`gate`], [`limiter`]: dynamics.
 //! - [`generator`]: test sources (sine, white and pink noise, impulse, silence).
 //! - [`rng`]: the small deterministic random generator behind the noise sources.
+//! - [`fastmath`]: fast log2/exp2 for per-sample dB conversions.
 
+pub mod biquad;
+pub mod compressor;
+pub mod dynamics;
+pub mod eq;
+pub mod fastmath;
 pub mod gain;
+pub mod gate;
 pub mod generator;
 pub mod kernels;
+pub mod limiter;
 pub mod rng;

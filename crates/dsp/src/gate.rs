@@ -1,0 +1,140 @@
+//! A noise gate with hysteresis (it opens above one level and closes below a lower
+//! one), hold, attack, release and a range (how far it closes).
+
+use crate::dynamics::one_pole;
+use crate::fastmath::amplitude_to_db;
+use crate::gain::db_to_gain;
+
+/// Time constant of the gate's level detector (a peak follower), ms: long enough that
+/// a 20 Hz waveform does not chatter between its peaks, short enough to follow speech.
+pub const DETECTOR_RELEASE_MS: f32 = 10.0;
+
+/// Gate settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateParams {
+    /// Detector level at which a closed gate opens, dBFS (peak).
+    pub open_db: f32,
+    /// Detector level below which an open gate starts to close, dBFS (≤ `open_db`).
+    pub close_db: f32,
+    /// Opening time constant, ms.
+    pub attack_ms: f32,
+    /// Time the gate stays open after the level falls below `close_db`, ms.
+    pub hold_ms: f32,
+    /// Closing time constant, ms.
+    pub release_ms: f32,
+    /// Gain when closed, dB (≤ 0).
+    pub range_db: f32,
+}
+
+/// A running gate.
+///
+/// ```
+/// use troubadour_dsp::gate::{Gate, GateParams};
+///
+/// let p = GateParams { open_db: -40.0, close_db: -50.0, attack_ms: 0.1, hold_ms: 0.0, release_ms: 1.0, range_db: -80.0 };
+/// let mut gate = Gate::new(p, 48_000);
+/// let mut quiet: Vec<Box<[f32]>> = vec![vec![0.001; 4800].into()]; // -60 dBFS: stays shut
+/// gate.process(&mut quiet, 4800);
+/// assert!(quiet[0][4799] < 0.001 * 0.01);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gate {
+    params: GateParams,
+    sample_rate: u32,
+    attack: f32,
+    release: f32,
+    detector_release: f32,
+    floor: f32,
+    hold_samples: u32,
+    envelope: f32,
+    open: bool,
+    hold_left: u32,
+    gain: f32,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new(params: GateParams, sample_rate: u32) -> Self {
+        let mut g = Gate {
+            params,
+            sample_rate,
+            attack: 0.0,
+            release: 0.0,
+            detector_release: 1.0 - one_pole(DETECTOR_RELEASE_MS, sample_rate),
+            floor: 0.0,
+            hold_samples: 0,
+            envelope: 0.0,
+            open: false,
+            hold_left: 0,
+            gain: db_to_gain(params.range_db),
+        };
+        g.set_params(params);
+        g
+    }
+
+    /// Audio thread: new settings; the running state carries on.
+    pub fn set_params(&mut self, params: GateParams) {
+        self.params = params;
+        self.attack = one_pole(params.attack_ms, self.sample_rate);
+        self.release = one_pole(params.release_ms, self.sample_rate);
+        self.floor = db_to_gain(params.range_db);
+        self.hold_samples =
+            (params.hold_ms.max(0.0) * 1e-3 * self.sample_rate as f32).round() as u32;
+    }
+
+    /// Whether the gate is open.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Current gain reduction, dB (≥ 0).
+    pub fn reduction_db(&self) -> f32 {
+        -amplitude_to_db(self.gain)
+    }
+
+    /// Audio thread: gates `frames` frames of every channel of `bufs` in place (linked).
+    /// Returns the largest gain reduction in the block, dB.
+    pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        let mut lowest = 1.0f32;
+        for i in 0..frames {
+            let level = bufs.iter().map(|c| c[i].abs()).fold(0.0f32, f32::max);
+            self.envelope = if level > self.envelope {
+                level
+            } else {
+                self.envelope * self.detector_release
+            };
+            let level_db = amplitude_to_db(self.envelope);
+            if self.open {
+                if level_db >= self.params.close_db {
+                    self.hold_left = self.hold_samples;
+                } else if self.hold_left > 0 {
+                    self.hold_left -= 1;
+                } else {
+                    self.open = false;
+                }
+            } else if level_db > self.params.open_db {
+                self.open = true;
+                self.hold_left = self.hold_samples;
+            }
+            let (target, coef) = if self.open {
+                (1.0, self.attack)
+            } else {
+                (self.floor, self.release)
+            };
+            self.gain += coef * (target - self.gain);
+            lowest = lowest.min(self.gain);
+            for c in bufs.iter_mut() {
+                c[i] *= self.gain;
+            }
+        }
+        -amplitude_to_db(lowest)
+    }
+
+    /// Takes over the state of another gate.
+    pub fn continue_from(&mut self, old: &Gate) {
+        self.envelope = old.envelope;
+        self.open = old.open;
+        self.hold_left = old.hold_left.min(self.hold_samples);
+        self.gain = old.gain;
+    }
+}

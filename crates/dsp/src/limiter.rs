@@ -1,0 +1,200 @@
+//! A look-ahead peak limiter whose output never exceeds its ceiling.
+//!
+//! For every input frame the gain that would bring it to the ceiling is computed; a
+//! sliding minimum over the look-ahead window, an envelope that drops at once and
+//! recovers with the release time, and a moving average over the same window turn that
+//! into a smooth gain curve, which is applied to the input delayed by the look-ahead.
+//! Why the ceiling holds: the averaged gain applied to a frame is the mean of envelope
+//! values that each lie below that frame's own required gain (every one of those window
+//! minima includes the frame), so it lies below it too. A final clamp guards against
+//! float rounding in the running sum.
+
+use crate::dynamics::one_pole;
+use crate::fastmath::amplitude_to_db;
+use crate::gain::db_to_gain;
+
+/// Limiter settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterParams {
+    /// Highest sample magnitude out, dBFS.
+    pub ceiling_db: f32,
+    /// Look-ahead (and added latency), ms.
+    pub lookahead_ms: f32,
+    /// Recovery time constant, ms.
+    pub release_ms: f32,
+}
+
+/// A running limiter over a fixed channel count.
+///
+/// ```
+/// use troubadour_dsp::limiter::{Limiter, LimiterParams};
+///
+/// let p = LimiterParams { ceiling_db: -1.0, lookahead_ms: 1.5, release_ms: 50.0 };
+/// let mut lim = Limiter::new(p, 1, 48_000);
+/// assert_eq!(lim.latency_frames(), 72);
+/// let mut x: Vec<Box<[f32]>> = vec![vec![4.0; 1000].into()];
+/// lim.process(&mut x, 1000);
+/// assert!(x[0].iter().all(|s| s.abs() <= 10f32.powf(-1.0 / 20.0)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    params: LimiterParams,
+    sample_rate: u32,
+    ceiling: f32,
+    /// Ceiling used for the gain computation, a hair lower for rounding headroom.
+    target: f32,
+    release: f32,
+    /// Look-ahead in frames; the window is `delay + 1` frames.
+    delay: usize,
+    /// Per channel, the last `delay` input frames (a ring).
+    lines: Vec<Box<[f32]>>,
+    line_pos: usize,
+    /// Sliding-minimum deque over required gains: (frame number, gain), as a ring.
+    min_frame: Box<[u64]>,
+    min_gain: Box<[f32]>,
+    min_head: usize,
+    min_len: usize,
+    frame: u64,
+    envelope: f32,
+    /// Moving average of the envelope over the window.
+    avg_ring: Box<[f32]>,
+    avg_pos: usize,
+    avg_sum: f64,
+    /// Samples the final clamp had to cut: 0 unless the gain computation failed.
+    clamped: u64,
+}
+
+impl Limiter {
+    /// A limiter for `channels` channels. Allocates its delay lines: call off the audio
+    /// thread.
+    pub fn new(params: LimiterParams, channels: usize, sample_rate: u32) -> Self {
+        let delay = (f64::from(params.lookahead_ms.max(0.0)) * 1e-3 * f64::from(sample_rate))
+            .round() as usize;
+        let window = delay + 1;
+        let mut l = Limiter {
+            params,
+            sample_rate,
+            ceiling: 1.0,
+            target: 1.0,
+            release: 0.0,
+            delay,
+            lines: (0..channels)
+                .map(|_| vec![0.0; delay.max(1)].into_boxed_slice())
+                .collect(),
+            line_pos: 0,
+            min_frame: vec![0; window].into_boxed_slice(),
+            min_gain: vec![1.0; window].into_boxed_slice(),
+            min_head: 0,
+            min_len: 0,
+            frame: 0,
+            envelope: 1.0,
+            avg_ring: vec![1.0; window].into_boxed_slice(),
+            avg_pos: 0,
+            avg_sum: window as f64,
+            clamped: 0,
+        };
+        l.set_params(params);
+        l
+    }
+
+    /// Audio thread: new ceiling and release (the look-ahead is fixed at construction).
+    pub fn set_params(&mut self, params: LimiterParams) {
+        self.params = LimiterParams {
+            lookahead_ms: self.params.lookahead_ms,
+            ..params
+        };
+        self.ceiling = db_to_gain(params.ceiling_db);
+        self.target = self.ceiling * (1.0 - 1e-5);
+        self.release = one_pole(params.release_ms, self.sample_rate);
+    }
+
+    /// Samples the final safety clamp had to cut since the start: the algorithm's own
+    /// guarantee makes this 0, and the tests hold it to that.
+    pub fn clamped(&self) -> u64 {
+        self.clamped
+    }
+
+    /// Frames of delay the look-ahead adds (report it in latency figures).
+    pub fn latency_frames(&self) -> usize {
+        self.delay
+    }
+
+    /// Audio thread: limits `frames` frames of every channel of `bufs` in place (linked:
+    /// the loudest channel sets the gain). Returns the largest gain reduction, dB.
+    pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        let window = self.delay + 1;
+        let mut lowest = 1.0f32;
+        for i in 0..frames {
+            let peak = bufs.iter().map(|c| c[i].abs()).fold(0.0f32, f32::max);
+            let required = if peak > self.target {
+                self.target / peak
+            } else {
+                1.0
+            };
+
+            // Sliding minimum over the last `window` required gains.
+            while self.min_len > 0 {
+                let back = (self.min_head + self.min_len - 1) % window;
+                if self.min_gain[back] >= required {
+                    self.min_len -= 1;
+                } else {
+                    break;
+                }
+            }
+            let slot = (self.min_head + self.min_len) % window;
+            self.min_frame[slot] = self.frame;
+            self.min_gain[slot] = required;
+            self.min_len += 1;
+            if self.frame - self.min_frame[self.min_head] >= window as u64 {
+                self.min_head = (self.min_head + 1) % window;
+                self.min_len -= 1;
+            }
+            let window_min = self.min_gain[self.min_head];
+
+            // Drop at once, recover with the release time.
+            let recovered = self.envelope + self.release * (1.0 - self.envelope);
+            self.envelope = recovered.min(window_min);
+
+            // Moving average over the window.
+            self.avg_sum += f64::from(self.envelope) - f64::from(self.avg_ring[self.avg_pos]);
+            self.avg_ring[self.avg_pos] = self.envelope;
+            self.avg_pos = (self.avg_pos + 1) % window;
+            let gain = (self.avg_sum / window as f64) as f32;
+            lowest = lowest.min(gain);
+
+            for (c, line) in bufs.iter_mut().zip(self.lines.iter_mut()) {
+                let x = c[i];
+                let delayed = if self.delay == 0 {
+                    x
+                } else {
+                    let d = line[self.line_pos];
+                    line[self.line_pos] = x;
+                    d
+                };
+                let y = delayed * gain;
+                if y.abs() > self.ceiling {
+                    self.clamped += 1;
+                }
+                c[i] = y.clamp(-self.ceiling, self.ceiling);
+            }
+            if self.delay > 0 {
+                self.line_pos = (self.line_pos + 1) % self.delay;
+            }
+            self.frame += 1;
+        }
+        -amplitude_to_db(lowest)
+    }
+
+    /// Takes over the state of another limiter with the same look-ahead and channels.
+    pub fn continue_from(&mut self, old: &Limiter) {
+        if old.delay == self.delay && old.lines.len() == self.lines.len() {
+            let params = self.params;
+            let (ceiling, target, release) = (self.ceiling, self.target, self.release);
+            *self = old.clone();
+            self.params = params;
+            self.ceiling = ceiling;
+            self.target = target;
+            self.release = release;
+        }
+    }
+}
