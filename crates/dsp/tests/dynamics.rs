@@ -161,7 +161,7 @@ fn sidechain_drives_the_detector_not_the_signal() {
     let mut c = Compressor::new(p, RATE);
     let music = sine(0.1, 220.0, RATE as usize);
     let voice = sine(0.3, 1000.0, RATE as usize);
-    let mut b = bufs(&[music.clone()]);
+    let mut b = bufs(std::slice::from_ref(&music));
     let side = bufs(&[voice]);
     c.process(&mut b, Some(&side), RATE as usize);
     // Voice RMS -13.5 dB: 16.5 dB over, ratio 8: -14.4 dB on the music.
@@ -336,7 +336,7 @@ fn limiter_below_the_ceiling_is_a_pure_delay() {
     };
     let mut l = Limiter::new(p, 1, RATE);
     let x = sine(0.5, 440.0, 4800);
-    let mut b = bufs(&[x.clone()]);
+    let mut b = bufs(std::slice::from_ref(&x));
     l.process(&mut b, 4800);
     let d = l.latency_frames();
     assert_eq!(d, 72);
