@@ -186,15 +186,24 @@ impl Limiter {
     }
 
     /// Takes over the state of another limiter with the same look-ahead and channels.
+    /// Copies into the buffers this one already has: it runs on the audio thread when a
+    /// new graph is swapped in, so it must not allocate (no `clone`).
     pub fn continue_from(&mut self, old: &Limiter) {
-        if old.delay == self.delay && old.lines.len() == self.lines.len() {
-            let params = self.params;
-            let (ceiling, target, release) = (self.ceiling, self.target, self.release);
-            *self = old.clone();
-            self.params = params;
-            self.ceiling = ceiling;
-            self.target = target;
-            self.release = release;
+        if old.delay != self.delay || old.lines.len() != self.lines.len() {
+            return;
         }
+        for (new, old) in self.lines.iter_mut().zip(&old.lines) {
+            new.copy_from_slice(old);
+        }
+        self.line_pos = old.line_pos;
+        self.min_frame.copy_from_slice(&old.min_frame);
+        self.min_gain.copy_from_slice(&old.min_gain);
+        self.min_head = old.min_head;
+        self.min_len = old.min_len;
+        self.frame = old.frame;
+        self.envelope = old.envelope;
+        self.avg_ring.copy_from_slice(&old.avg_ring);
+        self.avg_pos = old.avg_pos;
+        self.avg_sum = old.avg_sum;
     }
 }

@@ -2,6 +2,20 @@
 //! them without allocating and the engine applies them without freeing anything. Gains
 //! travel as linear factors (the control side does the dB conversion).
 
+use troubadour_dsp::biquad::FilterParams;
+use troubadour_dsp::compressor::CompressorParams;
+use troubadour_dsp::gate::GateParams;
+use troubadour_dsp::limiter::LimiterParams;
+
+/// A strip or a bus, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Strip index.
+    Strip(u32),
+    /// Bus index.
+    Bus(u32),
+}
+
 /// One parameter change. Indices refer to the graph of the [`Tagged`] generation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command {
@@ -27,6 +41,21 @@ pub enum Command {
     BusFader { bus: u32, gain: f32 },
     /// Bus mute.
     BusMute { bus: u32, on: bool },
+    /// One EQ band's settings (they glide).
+    EqBand {
+        target: Target,
+        band: u8,
+        params: FilterParams,
+    },
+    /// A compressor's settings.
+    Compressor {
+        target: Target,
+        params: CompressorParams,
+    },
+    /// A strip gate's settings.
+    Gate { strip: u32, params: GateParams },
+    /// A bus limiter's ceiling and release (its look-ahead is structural).
+    Limiter { bus: u32, params: LimiterParams },
 }
 
 /// A command stamped with the generation of the graph it was computed against.

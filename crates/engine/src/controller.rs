@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use troubadour_dsp::gain::db_to_gain;
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
-use crate::command::{Command, Tagged};
+use crate::command::{Command, Tagged, Target};
 use crate::engine::Engine;
+use crate::graph::processors;
 use crate::graph::{BuildError, Graph};
 use crate::meters::MeterBank;
 use crate::session::{
@@ -112,6 +113,10 @@ pub struct StripLevels {
     pub pre: Vec<Level>,
     /// Post-fader, per channel.
     pub post: Vec<Level>,
+    /// Largest gate gain reduction since the last reading, dB (0 without a gate).
+    pub gate_reduction_db: f32,
+    /// Largest compressor gain reduction since the last reading, dB.
+    pub compressor_reduction_db: f32,
 }
 
 /// A bus's levels.
@@ -121,6 +126,10 @@ pub struct BusLevels {
     pub name: String,
     /// Post-fader, per channel.
     pub post: Vec<Level>,
+    /// Largest compressor gain reduction since the last reading, dB.
+    pub compressor_reduction_db: f32,
+    /// Largest limiter gain reduction since the last reading, dB.
+    pub limiter_reduction_db: f32,
 }
 
 /// Every meter at one reading.
@@ -248,19 +257,51 @@ fn structure_equal(a: &Session, b: &Session) -> bool {
             x.name == y.name
                 && x.channels == y.channels
                 && x.source == y.source
-                && x.gate == y.gate
-                && x.eq == y.eq
-                && x.compressor == y.compressor
+                && x.gate.is_some() == y.gate.is_some()
+                && same_eq_shape(&x.eq, &y.eq)
+                && x.compressor.as_ref().map(|c| &c.sidechain)
+                    == y.compressor.as_ref().map(|c| &c.sidechain)
                 && x.sends.keys().eq(y.sends.keys())
         })
         && a.buses.iter().zip(&b.buses).all(|(x, y)| {
             x.name == y.name
                 && x.channels == y.channels
                 && x.sink == y.sink
-                && x.eq == y.eq
-                && x.compressor == y.compressor
-                && x.limiter == y.limiter
+                && same_eq_shape(&x.eq, &y.eq)
+                && x.compressor.is_some() == y.compressor.is_some()
+                && x.limiter.map(|l| l.lookahead_ms) == y.limiter.map(|l| l.lookahead_ms)
         })
+}
+
+/// Same number of EQ bands of the same types (their settings may differ: they glide).
+fn same_eq_shape(a: &[session::EqBand], b: &[session::EqBand]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.kind == y.kind)
+}
+
+/// Commands for the processor settings that differ between `old` and `new`.
+fn processor_changes(
+    target: Target,
+    old: (&[session::EqBand], Option<&session::Compressor>),
+    new: (&[session::EqBand], Option<&session::Compressor>),
+    out: &mut Vec<Command>,
+) {
+    for (band, (o, n)) in old.0.iter().zip(new.0).enumerate() {
+        if o != n {
+            out.push(Command::EqBand {
+                target,
+                band: band as u8,
+                params: processors::filter_params(n),
+            });
+        }
+    }
+    if let (Some(o), Some(n)) = (old.1, new.1)
+        && o != n
+    {
+        out.push(Command::Compressor {
+            target,
+            params: processors::compressor_params(n),
+        });
+    }
 }
 
 /// The commands that turn the parameters of `old` into those of `new` (same structure).
@@ -289,6 +330,20 @@ fn parameter_changes(old: &Session, new: &Session) -> Vec<Command> {
         if o.solo != n.solo {
             out.push(Command::StripSolo { strip, on: n.solo });
         }
+        if let (Some(og), Some(ng)) = (&o.gate, &n.gate)
+            && og != ng
+        {
+            out.push(Command::Gate {
+                strip,
+                params: processors::gate_params(ng),
+            });
+        }
+        processor_changes(
+            Target::Strip(strip),
+            (&o.eq, o.compressor.as_ref()),
+            (&n.eq, n.compressor.as_ref()),
+            &mut out,
+        );
         for (bus_name, send) in &n.sends {
             if o.sends.get(bus_name) != Some(send)
                 && let Some(bus) = new.bus_index(bus_name)
@@ -308,6 +363,20 @@ fn parameter_changes(old: &Session, new: &Session) -> Vec<Command> {
         if o.mute != n.mute {
             out.push(Command::BusMute { bus, on: n.mute });
         }
+        if let (Some(ol), Some(nl)) = (&o.limiter, &n.limiter)
+            && ol != nl
+        {
+            out.push(Command::Limiter {
+                bus,
+                params: processors::limiter_params(nl),
+            });
+        }
+        processor_changes(
+            Target::Bus(bus),
+            (&o.eq, o.compressor.as_ref()),
+            (&n.eq, n.compressor.as_ref()),
+            &mut out,
+        );
     }
     out
 }
@@ -370,6 +439,8 @@ impl Controller {
                     name: name.clone(),
                     pre: m.pre.iter().map(level).collect(),
                     post: m.post.iter().map(level).collect(),
+                    gate_reduction_db: m.gate_reduction.take(),
+                    compressor_reduction_db: m.compressor_reduction.take(),
                 })
                 .collect(),
             buses: view
@@ -379,6 +450,8 @@ impl Controller {
                 .map(|(name, m)| BusLevels {
                     name: name.clone(),
                     post: m.post.iter().map(level).collect(),
+                    compressor_reduction_db: m.compressor_reduction.take(),
+                    limiter_reduction_db: m.limiter_reduction.take(),
                 })
                 .collect(),
         }

@@ -131,6 +131,11 @@ impl Engine {
         self.graph.max_block()
     }
 
+    /// Frames of delay bus `bus` adds through its look-ahead limiter (0 without one).
+    pub fn bus_latency_frames(&self, bus: usize) -> usize {
+        self.graph.bus_latency_frames(bus)
+    }
+
     /// The engine's sample rate.
     pub fn sample_rate(&self) -> u32 {
         self.graph.sample_rate()

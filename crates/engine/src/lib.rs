@@ -7,11 +7,13 @@
 //! - [`Controller`]: the control side; validates changes and sends them to the engine
 //!   through lock-free queues.
 //!
-//! Signal flow of one block: each strip renders its source, applies trim, (gate, EQ,
-//! compressor once they exist), meters pre-fader, applies fader × mute/solo, meters
-//! post-fader, and adds itself into each bus through its sends (pre- or post-fader,
-//! with pan or balance). Each bus then applies (EQ, compressor, limiter,) its fader and
-//! mute, replaces non-finite samples by silence, meters and writes its output.
+//! Signal flow of one block: each strip renders its source, applies trim, gate, EQ and
+//! compressor (whose detector may listen to another strip's pre-fader signal: strips
+//! are processed in an order that puts such sources first), meters pre-fader, applies
+//! fader × mute/solo, meters post-fader, and adds itself into each bus through its sends
+//! (pre- or post-fader, with pan or balance). Each bus then applies EQ, compressor and
+//! limiter, its fader and mute, replaces non-finite samples by silence, meters and
+//! writes its output.
 
 pub mod audio_file;
 mod command;
@@ -22,7 +24,7 @@ pub mod meters;
 pub mod session;
 mod stats;
 
-pub use command::{Command, Tagged};
+pub use command::{Command, Tagged, Target};
 pub use controller::{
     Applied, BusLevels, ControlError, Controller, EngineOptions, Level, MeterSnapshot, StripLevels,
     create,

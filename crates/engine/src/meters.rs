@@ -62,20 +62,29 @@ impl ChannelMeter {
     }
 }
 
-/// A strip's meters: before the fader (after trim and processing) and after it.
+/// A strip's meters: before the fader (after trim and processing) and after it, and
+/// the gain reduction of its dynamics processors.
 #[derive(Debug)]
 pub struct StripMeter {
     /// Pre-fader, per channel.
     pub pre: Box<[ChannelMeter]>,
     /// Post-fader (with mute and solo), per channel.
     pub post: Box<[ChannelMeter]>,
+    /// Largest gate gain reduction since the last read, dB (positive).
+    pub gate_reduction: PeakHold,
+    /// Largest compressor gain reduction since the last read, dB (positive).
+    pub compressor_reduction: PeakHold,
 }
 
-/// A bus's meter after its fader, per channel.
+/// A bus's meter after its fader, per channel, and its dynamics' gain reduction.
 #[derive(Debug)]
 pub struct BusMeter {
     /// Post-fader, per channel.
     pub post: Box<[ChannelMeter]>,
+    /// Largest compressor gain reduction since the last read, dB (positive).
+    pub compressor_reduction: PeakHold,
+    /// Largest limiter gain reduction since the last read, dB (positive).
+    pub limiter_reduction: PeakHold,
 }
 
 /// Every meter of one graph.
@@ -100,11 +109,17 @@ impl MeterBank {
                 .map(|&c| StripMeter {
                     pre: meters(c),
                     post: meters(c),
+                    gate_reduction: PeakHold::default(),
+                    compressor_reduction: PeakHold::default(),
                 })
                 .collect(),
             buses: bus_channels
                 .iter()
-                .map(|&c| BusMeter { post: meters(c) })
+                .map(|&c| BusMeter {
+                    post: meters(c),
+                    compressor_reduction: PeakHold::default(),
+                    limiter_reduction: PeakHold::default(),
+                })
                 .collect(),
         })
     }

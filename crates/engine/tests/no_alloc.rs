@@ -22,11 +22,15 @@ block_frames = 128
 name = "Mic"
 channels = 1
 source = {{ device = "system:capture_1" }}
+gate = {{ open_db = -45.0, close_db = -50.0 }}
+eq = [{{ kind = "highpass", freq = 80.0 }}, {{ kind = "peak", freq = 3000.0, gain_db = 3.0 }}]
+compressor = {{ threshold_db = -20.0, ratio = 3.0, knee_db = 6.0 }}
 sends = {{ A1 = {{}}, B1 = {{ pre_fader = true, level_db = -6.0 }} }}
 [[strip]]
 name = "Music"
 channels = 2
 source = {{ file = "{wav}", loop = true }}
+compressor = {{ threshold_db = -40.0, ratio = 8.0, detector = "peak", sidechain = "Mic" }}
 sends = {{ A1 = {{ level_db = -10.0 }} }}
 [[strip]]
 name = "Sine"
@@ -46,6 +50,9 @@ source = {{ generator = "impulse", interval_ms = 3.0 }}
 sends = {{ A1 = {{}} }}
 [[bus]]
 name = "A1"
+eq = [{{ kind = "lowshelf", freq = 120.0, gain_db = 2.0, slope = 1.0 }}]
+compressor = {{ threshold_db = -12.0, ratio = 2.0 }}
+limiter = {{ ceiling_db = -1.0 }}
 [[bus]]
 name = "B1"
 channels = 1
@@ -126,6 +133,19 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     s.buses[1].mute = false;
     assert_eq!(c.apply_session(s).unwrap(), Applied::Parameters(2));
     process_forbidden(&mut e, 512);
+    // Processor settings glide through commands too.
+    let mut s = c.session().clone();
+    s.strips[0].eq[1].gain_db = -4.0;
+    s.strips[0].eq[1].freq = 2500.0;
+    s.strips[0].gate.as_mut().unwrap().open_db = -40.0;
+    s.strips[1].compressor.as_mut().unwrap().ratio = 4.0;
+    s.buses[0].limiter.as_mut().unwrap().ceiling_db = -2.0;
+    s.buses[0].compressor.as_mut().unwrap().threshold_db = -10.0;
+    s.buses[0].eq[0].gain_db = 1.0;
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Parameters(6));
+    for _ in 0..8 {
+        process_forbidden(&mut e, 256);
+    }
     // Structural swaps: add a strip and a bus, then take them away again.
     let mut s = c.session().clone();
     s.buses.push(session::Bus {
@@ -151,7 +171,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     let stats = c.stats();
     assert_eq!(stats.graph_swaps, 2);
     assert_eq!(stats.stale_commands, 0);
-    assert!(stats.commands >= 12, "{stats:?}");
+    assert!(stats.commands >= 18, "{stats:?}");
     assert_eq!(
         thread_violations() - before,
         0,

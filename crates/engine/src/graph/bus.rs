@@ -1,7 +1,10 @@
 //! A bus on the audio thread: the sum of its sends, (processing slots), fader, mute,
 //! the output stage that catches non-finite samples, and its meter.
 
+use troubadour_dsp::compressor::Compressor;
+use troubadour_dsp::eq::Equalizer;
 use troubadour_dsp::kernels::output_stage;
+use troubadour_dsp::limiter::Limiter;
 use troubadour_rt::smooth::LinearRamp;
 
 use super::Scratch;
@@ -17,6 +20,10 @@ pub(crate) struct BusState {
     pub fader: LinearRamp,
     pub mute: bool,
     pub post_ms: Box<[f32]>,
+    /// Processing slots, in signal order.
+    pub eq: Option<Equalizer>,
+    pub compressor: Option<Compressor>,
+    pub limiter: Option<Limiter>,
 }
 
 /// What the output stage found in one block.
@@ -40,7 +47,20 @@ impl BusState {
         meter: &BusMeter,
         alpha: f32,
     ) -> OutputCounts {
-        // Processing slots (EQ, compressor, limiter) come here once they have processors.
+        {
+            let bufs = &mut bus_bufs[self.first..self.first + self.channels];
+            if let Some(eq) = &mut self.eq {
+                eq.process(bufs, n);
+            }
+            if let Some(compressor) = &mut self.compressor {
+                meter
+                    .compressor_reduction
+                    .raise(compressor.process(bufs, None, n));
+            }
+            if let Some(limiter) = &mut self.limiter {
+                meter.limiter_reduction.raise(limiter.process(bufs, n));
+            }
+        }
 
         let (a, (b, _, _)) = scratch.split();
         let gain = match (
@@ -85,7 +105,21 @@ impl BusState {
         counts
     }
 
+    /// Frames of delay this bus's look-ahead limiter adds.
+    pub(crate) fn latency_frames(&self) -> usize {
+        self.limiter.as_ref().map_or(0, |l| l.latency_frames())
+    }
+
     pub(crate) fn inherit(&mut self, old: &BusState) {
+        if let (Some(new), Some(old)) = (&mut self.eq, &old.eq) {
+            new.continue_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.compressor, &old.compressor) {
+            new.continue_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.limiter, &old.limiter) {
+            new.continue_from(old);
+        }
         for (new, old) in [(&mut self.on, &old.on), (&mut self.fader, &old.fader)] {
             let target = new.target();
             new.reset(old.value());

@@ -3,18 +3,23 @@
 //! thread whole.
 
 mod bus;
+pub(crate) mod processors;
 mod source;
 mod strip;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use troubadour_dsp::compressor::Compressor;
+use troubadour_dsp::eq::Equalizer;
 use troubadour_dsp::gain::db_to_gain;
+use troubadour_dsp::gate::Gate;
 use troubadour_dsp::generator::{Generator, GeneratorSpec, Waveform};
+use troubadour_dsp::limiter::Limiter;
 use troubadour_rt::smooth::LinearRamp;
 
 use crate::audio_file::{AudioData, AudioFileError};
-use crate::command::Command;
+use crate::command::{Command, Target};
 use crate::meters::{MeterBank, rms_alpha};
 use crate::session::{GeneratorKind, Session, Source, Strip};
 
@@ -101,6 +106,8 @@ pub struct Graph {
     sample_rate: u32,
     max_block: usize,
     strips: Box<[StripState]>,
+    /// Strip indices in processing order: a sidechain source before its listener.
+    order: Box<[u32]>,
     buses: Box<[BusState]>,
     /// Every bus channel's summing buffer, buses one after another.
     bus_bufs: Box<[Box<[f32]>]>,
@@ -243,13 +250,27 @@ impl Graph {
                 fader: LinearRamp::new(db_to_gain(b.fader_db), ramp),
                 mute: b.mute,
                 post_ms: vec![0.0; usize::from(b.channels)].into_boxed_slice(),
+                eq: (!b.eq.is_empty()).then(|| {
+                    let bands: Vec<_> = b.eq.iter().map(processors::filter_params).collect();
+                    Equalizer::new(&bands, usize::from(b.channels), session.sample_rate)
+                }),
+                compressor: b.compressor.as_ref().map(|c| {
+                    Compressor::new(processors::compressor_params(c), session.sample_rate)
+                }),
+                limiter: b.limiter.as_ref().map(|l| {
+                    Limiter::new(
+                        processors::limiter_params(l),
+                        usize::from(b.channels),
+                        session.sample_rate,
+                    )
+                }),
             })
             .collect();
 
         let solo_count = session.strips.iter().filter(|s| s.solo).count() as u32;
         let mut next_input = 0;
         let mut strips = Vec::with_capacity(session.strips.len());
-        for strip in &session.strips {
+        for (index, strip) in session.strips.iter().enumerate() {
             let source = source_player(strip, session, base_dir, &mut next_input)?;
             let mut sends = Vec::new();
             let mut routes = Vec::new();
@@ -293,6 +314,24 @@ impl Graph {
                 routes: routes.into_boxed_slice(),
                 pre_ms: vec![0.0; channels].into_boxed_slice(),
                 post_ms: vec![0.0; channels].into_boxed_slice(),
+                gate: strip
+                    .gate
+                    .as_ref()
+                    .map(|g| Gate::new(processors::gate_params(g), session.sample_rate)),
+                eq: (!strip.eq.is_empty()).then(|| {
+                    let bands: Vec<_> = strip.eq.iter().map(processors::filter_params).collect();
+                    Equalizer::new(&bands, channels, session.sample_rate)
+                }),
+                compressor: strip.compressor.as_ref().map(|c| {
+                    Compressor::new(processors::compressor_params(c), session.sample_rate)
+                }),
+                sidechain: strip
+                    .compressor
+                    .as_ref()
+                    .and_then(|c| c.sidechain.as_ref())
+                    .and_then(|name| session.strip_index(name))
+                    .filter(|&j| j != index)
+                    .map(|j| j as u32),
             });
         }
 
@@ -306,11 +345,13 @@ impl Graph {
             .iter()
             .map(|b| usize::from(b.channels))
             .collect();
+        let order = processing_order(&strips);
         Ok(Graph {
             generation,
             sample_rate: session.sample_rate,
             max_block,
             strips: strips.into_boxed_slice(),
+            order,
             buses,
             bus_bufs: (0..total).map(|_| buf()).collect(),
             scratch: Scratch::new(max_block),
@@ -398,7 +439,16 @@ impl Graph {
             b[..n].fill(0.0);
         }
         let alpha = rms_alpha(n, self.sample_rate);
-        for (strip, meter) in self.strips.iter_mut().zip(self.meters.strips.iter()) {
+        for &i in self.order.iter() {
+            let i = i as usize;
+            let meter = &self.meters.strips[i];
+            let (strip, sidechain) = match self.strips[i].sidechain {
+                Some(j) => {
+                    let (strip, source) = pair(&mut self.strips, i, j as usize);
+                    (strip, Some(&source.buf[..]))
+                }
+                None => (&mut self.strips[i], None),
+            };
             strip.process(
                 inputs,
                 offset,
@@ -407,6 +457,7 @@ impl Graph {
                 &mut self.scratch,
                 meter,
                 alpha,
+                sidechain,
             );
         }
         let mut counts = OutputCounts::default();
@@ -498,6 +549,42 @@ impl Graph {
                 .get_mut(bus as usize)
                 .map(|b| b.fader.set_target(gain))
                 .is_some(),
+            Command::EqBand {
+                target,
+                band,
+                params,
+            } => match self.eq_mut(target) {
+                Some(eq) if usize::from(band) < eq.bands() => {
+                    eq.set_band(usize::from(band), params);
+                    true
+                }
+                _ => false,
+            },
+            Command::Compressor { target, params } => {
+                let compressor = match target {
+                    Target::Strip(i) => self
+                        .strips
+                        .get_mut(i as usize)
+                        .and_then(|s| s.compressor.as_mut()),
+                    Target::Bus(i) => self
+                        .buses
+                        .get_mut(i as usize)
+                        .and_then(|b| b.compressor.as_mut()),
+                };
+                compressor.map(|c| c.set_params(params)).is_some()
+            }
+            Command::Gate { strip, params } => self
+                .strips
+                .get_mut(strip as usize)
+                .and_then(|s| s.gate.as_mut())
+                .map(|g| g.set_params(params))
+                .is_some(),
+            Command::Limiter { bus, params } => self
+                .buses
+                .get_mut(bus as usize)
+                .and_then(|b| b.limiter.as_mut())
+                .map(|l| l.set_params(params))
+                .is_some(),
             Command::BusMute { bus, on } => self
                 .buses
                 .get_mut(bus as usize)
@@ -509,6 +596,19 @@ impl Graph {
         }
     }
 
+    fn eq_mut(&mut self, target: Target) -> Option<&mut Equalizer> {
+        match target {
+            Target::Strip(i) => self.strips.get_mut(i as usize)?.eq.as_mut(),
+            Target::Bus(i) => self.buses.get_mut(i as usize)?.eq.as_mut(),
+        }
+    }
+
+    /// Frames of delay bus `bus` adds (its look-ahead limiter), for honest latency
+    /// figures; 0 for buses without one.
+    pub fn bus_latency_frames(&self, bus: usize) -> usize {
+        self.buses.get(bus).map_or(0, |b| b.latency_frames())
+    }
+
     /// Mute and solo-in-place decide whether each strip is heard.
     fn update_audibility(&mut self) {
         let any_solo = self.solo_count > 0;
@@ -517,4 +617,44 @@ impl Graph {
             s.on.set_target(if audible { 1.0 } else { 0.0 });
         }
     }
+}
+
+/// Strip `i` mutably and strip `j` (≠ `i`) shared, from one slice.
+fn pair(strips: &mut [StripState], i: usize, j: usize) -> (&mut StripState, &StripState) {
+    if i < j {
+        let (a, b) = strips.split_at_mut(j);
+        (&mut a[i], &b[0])
+    } else {
+        let (a, b) = strips.split_at_mut(i);
+        (&mut b[0], &a[j])
+    }
+}
+
+/// An order in which every sidechain source comes before the strips listening to it
+/// (validation rejects loops; any left over are appended rather than lost).
+fn processing_order(strips: &[StripState]) -> Box<[u32]> {
+    let mut order = Vec::with_capacity(strips.len());
+    let mut placed = vec![false; strips.len()];
+    fn place(
+        i: usize,
+        strips: &[StripState],
+        placed: &mut [bool],
+        order: &mut Vec<u32>,
+        depth: usize,
+    ) {
+        if placed[i] || depth > strips.len() {
+            return;
+        }
+        if let Some(j) = strips[i].sidechain {
+            place(j as usize, strips, placed, order, depth + 1);
+        }
+        if !placed[i] {
+            placed[i] = true;
+            order.push(i as u32);
+        }
+    }
+    for i in 0..strips.len() {
+        place(i, strips, &mut placed, &mut order, 0);
+    }
+    order.into_boxed_slice()
 }

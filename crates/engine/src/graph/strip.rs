@@ -1,7 +1,10 @@
 //! A strip on the audio thread: source, trim, (processing slots), fader, pan, mute,
 //! solo, meters and the sends that add it into the buses.
 
+use troubadour_dsp::compressor::Compressor;
+use troubadour_dsp::eq::Equalizer;
 use troubadour_dsp::gain::{balance_law, pan_law};
+use troubadour_dsp::gate::Gate;
 use troubadour_dsp::kernels::{
     mix_ramped, mix_scaled, peak_and_energy, peak_and_energy_ramped, scale, scale_ramped,
 };
@@ -84,6 +87,12 @@ pub(crate) struct StripState {
     /// Audio-side mean-square state of the pre- and post-fader meters.
     pub pre_ms: Box<[f32]>,
     pub post_ms: Box<[f32]>,
+    /// Processing slots, in signal order.
+    pub gate: Option<Gate>,
+    pub eq: Option<Equalizer>,
+    pub compressor: Option<Compressor>,
+    /// Strip whose pre-fader signal drives the compressor's detector.
+    pub sidechain: Option<u32>,
 }
 
 impl StripState {
@@ -119,6 +128,7 @@ impl StripState {
         scratch: &mut Scratch,
         meter: &StripMeter,
         alpha: f32,
+        sidechain: Option<&[Box<[f32]>]>,
     ) {
         self.source.render(inputs, offset, &mut self.buf, n);
 
@@ -132,7 +142,17 @@ impl StripState {
                 .for_each(|b| scale_ramped(&mut b[..n], &scratch.a[..n])),
         }
 
-        // Processing slots (gate, EQ, compressor) come here once they have processors.
+        if let Some(gate) = &mut self.gate {
+            meter.gate_reduction.raise(gate.process(&mut self.buf, n));
+        }
+        if let Some(eq) = &mut self.eq {
+            eq.process(&mut self.buf, n);
+        }
+        if let Some(compressor) = &mut self.compressor {
+            meter
+                .compressor_reduction
+                .raise(compressor.process(&mut self.buf, sidechain, n));
+        }
 
         for (ch, b) in self.buf.iter().enumerate() {
             let (peak, energy) = peak_and_energy(&b[..n], 1.0);
@@ -212,6 +232,15 @@ impl StripState {
     /// `bus_map[new bus] = old bus` for buses present in both graphs.
     pub(crate) fn inherit(&mut self, old: &StripState, bus_map: &[Option<u32>]) {
         self.source.continue_from(&old.source);
+        if let (Some(new), Some(old)) = (&mut self.gate, &old.gate) {
+            new.continue_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.eq, &old.eq) {
+            new.continue_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.compressor, &old.compressor) {
+            new.continue_from(old);
+        }
         for (new, old) in [
             (&mut self.trim, &old.trim),
             (&mut self.on, &old.on),

@@ -348,6 +348,10 @@ pub struct EqBand {
     /// Gain in dB (peak and shelves).
     #[serde(default)]
     pub gain_db: f64,
+    /// Shelf slope S (shelves only; 1 is the steepest without overshoot). When given,
+    /// it sets the shelf's steepness instead of `q`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope: Option<f64>,
     /// Whether the band is active.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub on: bool,
@@ -399,9 +403,33 @@ pub struct Compressor {
     /// Make-up gain in dB.
     #[serde(default)]
     pub makeup_db: f32,
+    /// Also add half the gain reduction a 0 dBFS signal would get.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_makeup: bool,
+    /// What the detector measures: `rms` (over `rms_ms`) or `peak`.
+    #[serde(default)]
+    pub detector: DetectorKind,
+    /// RMS window (time constant), ms.
+    #[serde(default = "default_rms_ms")]
+    pub rms_ms: f32,
     /// Another strip whose pre-fader signal drives the detector (ducking).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sidechain: Option<String>,
+}
+
+/// A compressor's detector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    /// Mean square over `rms_ms`.
+    #[default]
+    Rms,
+    /// Sample peaks.
+    Peak,
+}
+
+fn default_rms_ms() -> f32 {
+    10.0
 }
 
 fn default_attack() -> f32 {

@@ -243,6 +243,7 @@ impl Checker<'_> {
         for (i, strip) in s.strips.iter().enumerate() {
             self.strip(&Field::item("strip", i, &strip.name), strip);
         }
+        self.sidechain_cycles();
         let mut sink_files: Vec<(usize, &std::ffi::OsStr)> = Vec::new();
         for (i, bus) in s.buses.iter().enumerate() {
             let field = Field::item("bus", i, &bus.name);
@@ -420,12 +421,22 @@ impl Checker<'_> {
                 );
             }
             self.range(&b.key("gain_db"), band.gain_db, -24.0, 24.0, "dB");
-        }
-        if !bands.is_empty() {
-            self.warn(
-                f,
-                "parsed and checked, but this build has no EQ processor yet: the slot is bypassed",
-            );
+            if let Some(slope) = band.slope {
+                if !matches!(
+                    band.kind,
+                    super::EqKind::Lowshelf | super::EqKind::Highshelf
+                ) {
+                    self.error(
+                        &b.key("slope"),
+                        "only shelves (lowshelf, highshelf) take a slope",
+                    );
+                } else if slope.is_nan() || slope <= 0.0 || slope > 4.0 {
+                    self.error(
+                        &b.key("slope"),
+                        format!("a slope of {slope} is outside the range (0, 4]"),
+                    );
+                }
+            }
         }
     }
 
@@ -468,6 +479,7 @@ impl Checker<'_> {
             24.0,
             "dB",
         );
+        self.range(&f.key("rms_ms"), f64::from(c.rms_ms), 0.1, 1000.0, "ms");
         if let Some(side) = &c.sidechain {
             let field = f.key("sidechain");
             if own.is_none() {
@@ -478,10 +490,39 @@ impl Checker<'_> {
                 self.error(&field, format!("sidechain names unknown strip {side:?}"));
             }
         }
-        self.warn(
-            f,
-            "parsed and checked, but this build has no compressor yet: the slot is bypassed",
-        );
+    }
+
+    /// A strip is processed after the strips its compressor listens to; a ring of
+    /// sidechains (A listens to B, B to A) has no such order.
+    fn sidechain_cycles(&mut self) {
+        let s = self.session;
+        let next = |i: usize| -> Option<usize> {
+            s.strips[i]
+                .compressor
+                .as_ref()?
+                .sidechain
+                .as_ref()
+                .and_then(|n| s.strip_index(n))
+        };
+        for start in 0..s.strips.len() {
+            let mut at = start;
+            for _ in 0..s.strips.len() {
+                match next(at) {
+                    Some(n) if n == start => {
+                        let field = Field::item("strip", start, &s.strips[start].name)
+                            .key("compressor")
+                            .key("sidechain");
+                        self.error(
+                            &field,
+                            "sidechains form a loop: each strip in it would have to be processed before the other",
+                        );
+                        break;
+                    }
+                    Some(n) => at = n,
+                    None => break,
+                }
+            }
+        }
     }
 
     fn gate(&mut self, f: &Field, g: &Gate) {
@@ -509,10 +550,6 @@ impl Checker<'_> {
             "ms",
         );
         self.range(&f.key("range_db"), f64::from(g.range_db), -120.0, 0.0, "dB");
-        self.warn(
-            f,
-            "parsed and checked, but this build has no gate yet: the slot is bypassed",
-        );
     }
 
     fn limiter(&mut self, f: &Field, l: &Limiter) {
@@ -536,10 +573,6 @@ impl Checker<'_> {
             1.0,
             5000.0,
             "ms",
-        );
-        self.warn(
-            f,
-            "parsed and checked, but this build has no limiter yet: the slot is bypassed",
         );
     }
 
