@@ -12,11 +12,74 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use troubadour_engine::session::{Bus, LoadedSession, Send, Session, Source, Strip};
+use troubadour_engine::session::{
+    Bus, Compressor, DetectorKind, EqBand, EqKind, Gate, Limiter, LoadedSession, Send, Session,
+    Source, Strip,
+};
 use troubadour_engine::{Engine, EngineOptions, create};
 
 const RATE: u32 = 48_000;
 const BUSES: usize = 4;
+
+fn eq4() -> Vec<EqBand> {
+    let band = |kind, freq, gain_db| EqBand {
+        kind,
+        freq,
+        q: 1.0,
+        gain_db,
+        slope: None,
+        on: true,
+    };
+    vec![
+        band(EqKind::Highpass, 80.0, 0.0),
+        band(EqKind::Lowshelf, 200.0, 2.0),
+        band(EqKind::Peak, 3000.0, -3.0),
+        band(EqKind::Highshelf, 10_000.0, 1.5),
+    ]
+}
+
+fn compressor() -> Compressor {
+    Compressor {
+        threshold_db: -24.0,
+        ratio: 3.0,
+        attack_ms: 5.0,
+        release_ms: 120.0,
+        knee_db: 6.0,
+        makeup_db: 0.0,
+        auto_makeup: false,
+        detector: DetectorKind::Rms,
+        rms_ms: 10.0,
+        sidechain: None,
+    }
+}
+
+/// DESIGN.md's standard workload: `strips` stereo strips with gate + 4-band EQ +
+/// compressor into 4 stereo buses with 4-band EQ + compressor + limiter.
+fn standard(strips: usize, block: u32) -> LoadedSession {
+    let mut s = session(strips, block);
+    for strip in &mut s.session.strips {
+        strip.gate = Some(Gate {
+            open_db: -50.0,
+            close_db: -60.0,
+            attack_ms: 1.0,
+            hold_ms: 50.0,
+            release_ms: 100.0,
+            range_db: -60.0,
+        });
+        strip.eq = eq4();
+        strip.compressor = Some(compressor());
+    }
+    for bus in &mut s.session.buses {
+        bus.eq = eq4();
+        bus.compressor = Some(compressor());
+        bus.limiter = Some(Limiter {
+            ceiling_db: -1.0,
+            lookahead_ms: 1.5,
+            release_ms: 80.0,
+        });
+    }
+    s
+}
 
 fn session(strips: usize, block: u32) -> LoadedSession {
     let buses: Vec<Bus> = (0..BUSES)
@@ -80,8 +143,11 @@ struct Rig {
 
 impl Rig {
     fn new(strips: usize, block: usize) -> Self {
-        let (_c, engine) =
-            create(&session(strips, block as u32), &EngineOptions::default()).unwrap();
+        Self::with(session(strips, block as u32), block)
+    }
+
+    fn with(session: LoadedSession, block: usize) -> Self {
+        let (_c, engine) = create(&session, &EngineOptions::default()).unwrap();
         let mut rng = troubadour_dsp::rng::Rng::new(1);
         let inputs = (0..engine.input_channels())
             .map(|_| (0..block).map(|_| 0.5 * rng.next_bipolar()).collect())
@@ -131,8 +197,8 @@ fn block_sizes(c: &mut Criterion) {
 /// buses), measured in interleaved rounds (every configuration once per round, so a
 /// machine that speeds up or slows down affects all alike); returns (median, best) per
 /// configuration.
-fn real_time_factors(strip_counts: &[usize], block: usize, rounds: usize) -> Vec<(f64, f64)> {
-    let mut rigs: Vec<Rig> = strip_counts.iter().map(|&n| Rig::new(n, block)).collect();
+fn real_time_factors(mut rigs: Vec<Rig>, rounds: usize) -> Vec<(f64, f64)> {
+    let block = rigs[0].block;
     let blocks = RATE as usize / block; // 1 s of audio per measurement
     let mut rtf = vec![Vec::new(); rigs.len()];
     for _ in 0..rounds {
@@ -152,7 +218,36 @@ fn real_time_factors(strip_counts: &[usize], block: usize, rounds: usize) -> Vec
         .collect()
 }
 
-criterion_group!(benches, scaling, block_sizes);
+fn standard_workload(c: &mut Criterion) {
+    let mut g = c.benchmark_group("standard");
+    for strips in [8, 64] {
+        let buses_note = if strips == 64 { "64x16" } else { "8x4" };
+        let mut s = standard(strips, 256);
+        if strips == 64 {
+            // 64 × 16: the scale target of DESIGN.md, every strip sending to every bus.
+            let extra: Vec<Bus> = (BUSES..16)
+                .map(|b| Bus {
+                    name: format!("B{b}"),
+                    ..s.session.buses[0].clone()
+                })
+                .collect();
+            s.session.buses.extend(extra);
+            for strip in &mut s.session.strips {
+                for b in BUSES..16 {
+                    strip.sends.insert(format!("B{b}"), Send::default());
+                }
+            }
+        }
+        let mut rig = Rig::with(s, 256);
+        g.throughput(Throughput::Elements(256));
+        g.bench_function(BenchmarkId::from_parameter(buses_note), |b| {
+            b.iter(|| rig.block())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, scaling, block_sizes, standard_workload);
 
 /// `true` under `cargo bench`, as opposed to a quick `cargo test --benches` pass.
 fn bench_mode() -> bool {
@@ -170,11 +265,18 @@ fn main() {
         println!(
             "\nreal-time factor, 48 kHz, 256-frame blocks, no DSP ({rounds} interleaved rounds of 1 s of audio):"
         );
-        for (strips, (median, best)) in counts.iter().zip(real_time_factors(&counts, 256, rounds)) {
+        let rigs = counts.iter().map(|&n| Rig::new(n, 256)).collect();
+        for (strips, (median, best)) in counts.iter().zip(real_time_factors(rigs, rounds)) {
             println!(
                 "  {strips:>3} stereo strips -> 4 stereo buses: median {median:>6.0}x, best {best:>6.0}x real time ({:.4} % of a core at the median)",
                 100.0 / median
             );
         }
+        let rigs = vec![Rig::with(standard(8, 256), 256)];
+        let (median, best) = real_time_factors(rigs, rounds)[0];
+        println!(
+            "standard workload (8 stereo strips: gate + 4-band EQ + compressor; 4 stereo buses: 4-band EQ + compressor + limiter):\n  median {median:.0}x, best {best:.0}x real time ({:.3} % of a core at the median)",
+            100.0 / median
+        );
     }
 }
