@@ -5,6 +5,15 @@
 use crate::dynamics::one_pole;
 use crate::fastmath::{amplitude_to_db, db_to_amplitude, power_to_db};
 
+/// Frames processed per pass (a stack buffer, so nothing allocates).
+pub const CHUNK: usize = 64;
+
+/// `a` if larger, else `b`, without `f32::max`'s NaN rule (which blocks vectorising).
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
 /// What the detector measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Detector {
@@ -55,12 +64,22 @@ impl CompressorParams {
         let over = level_db - self.threshold_db;
         let slope = 1.0 / self.ratio - 1.0;
         let w = self.knee_db;
-        if 2.0 * over <= -w {
-            0.0
-        } else if w > 0.0 && 2.0 * over.abs() <= w {
-            slope * (over + w / 2.0) * (over + w / 2.0) / (2.0 * w)
+        // Every branch is computed and one selected, so loops over this vectorise.
+        let half = over + 0.5 * w;
+        let knee = if w > 0.0 {
+            slope * half * half / (2.0 * w)
         } else {
-            slope * over
+            0.0
+        };
+        let above = slope * over;
+        let in_knee = w > 0.0 && 2.0 * over.abs() <= w;
+        let below = 2.0 * over <= -w;
+        if below {
+            0.0
+        } else if in_knee {
+            knee
+        } else {
+            above
         }
     }
 
@@ -133,6 +152,9 @@ impl Compressor {
     /// detector listens to `sidechain` if given (any channel count), else to `bufs`
     /// itself; channels are linked (the loudest drives them all). Returns the largest
     /// gain reduction in the block, dB.
+    ///
+    /// Works in chunks of [`CHUNK`] frames, pass by pass, so that everything but the
+    /// two recursions (RMS average, gain smoothing) runs as vector code.
     pub fn process(
         &mut self,
         bufs: &mut [Box<[f32]>],
@@ -141,33 +163,62 @@ impl Compressor {
     ) -> f32 {
         let p = self.params;
         let mut most = 0.0f32;
-        for i in 0..frames {
-            let source: &[Box<[f32]>] = match sidechain {
-                Some(s) => s,
-                None => bufs,
-            };
-            let level_db = match p.detector {
-                Detector::Rms { .. } => {
-                    let square = source.iter().map(|c| c[i] * c[i]).fold(0.0f32, f32::max);
-                    self.mean_square += self.rms * (square - self.mean_square);
-                    power_to_db(self.mean_square)
+        let mut start = 0;
+        while start < frames {
+            let n = CHUNK.min(frames - start);
+            let mut work = [0.0f32; CHUNK];
+            let work = &mut work[..n];
+            let source: &[Box<[f32]>] = sidechain.unwrap_or(&*bufs);
+            // Detector input: the loudest channel, squared (RMS) or rectified (peak).
+            for c in source {
+                let c = &c[start..start + n];
+                match p.detector {
+                    Detector::Rms { .. } => work
+                        .iter_mut()
+                        .zip(c)
+                        .for_each(|(w, x)| *w = larger(*w, x * x)),
+                    Detector::Peak => work
+                        .iter_mut()
+                        .zip(c)
+                        .for_each(|(w, x)| *w = larger(*w, x.abs())),
                 }
-                Detector::Peak => {
-                    amplitude_to_db(source.iter().map(|c| c[i].abs()).fold(0.0f32, f32::max))
-                }
-            };
-            let target = p.gain_db(level_db);
-            let coef = if target < self.gain_db {
-                self.attack
-            } else {
-                self.release
-            };
-            self.gain_db += coef * (target - self.gain_db);
-            most = most.min(self.gain_db);
-            let g = db_to_amplitude(self.gain_db + self.makeup_db);
-            for c in bufs.iter_mut() {
-                c[i] *= g;
             }
+            // Level in dB.
+            match p.detector {
+                Detector::Rms { .. } => {
+                    let mut ms = self.mean_square;
+                    for w in work.iter_mut() {
+                        ms += self.rms * (*w - ms);
+                        *w = ms;
+                    }
+                    self.mean_square = ms;
+                    work.iter_mut().for_each(|w| *w = power_to_db(*w));
+                }
+                Detector::Peak => work.iter_mut().for_each(|w| *w = amplitude_to_db(*w)),
+            }
+            // Static curve, then the attack/release smoothing (the serial part).
+            work.iter_mut().for_each(|w| *w = p.gain_db(*w));
+            let mut gain_db = self.gain_db;
+            for w in work.iter_mut() {
+                let coef = if *w < gain_db {
+                    self.attack
+                } else {
+                    self.release
+                };
+                gain_db += coef * (*w - gain_db);
+                most = most.min(gain_db);
+                *w = gain_db + self.makeup_db;
+            }
+            self.gain_db = gain_db;
+            // To linear gain, applied to every channel.
+            work.iter_mut().for_each(|w| *w = db_to_amplitude(*w));
+            for c in bufs.iter_mut() {
+                c[start..start + n]
+                    .iter_mut()
+                    .zip(work.iter())
+                    .for_each(|(x, g)| *x *= g);
+            }
+            start += n;
         }
         -most
     }

@@ -1,7 +1,12 @@
 //! The parametric EQ: up to [`MAX_BANDS`] cookbook biquads in series over all channels
 //! of a strip or bus, with parameter changes that glide instead of clicking.
+//!
+//! Processing is frame-major: for each frame, every band of every channel. A single
+//! biquad's recursion is latency-bound (its next output waits on its last); running the
+//! cascade frame by frame lets the bands and channels of neighbouring frames overlap in
+//! the CPU, and groups of 2 or 4 channels share SIMD lanes.
 
-use crate::biquad::{Biquad, Coefficients, FilterKind, FilterParams};
+use crate::biquad::{Coefficients, FilterKind, FilterParams};
 
 /// Most bands one EQ has.
 pub const MAX_BANDS: usize = 8;
@@ -10,72 +15,134 @@ pub const GLIDE_STEP: usize = 16;
 /// How long a parameter glide lasts, seconds.
 pub const GLIDE_SECONDS: f64 = 0.010;
 
-/// A band's channels, filtered in groups of 4, 2 and 1 so each group's recursions run
-/// side by side.
-#[derive(Debug, Clone)]
+type Coefs = [[f64; 5]; MAX_BANDS];
+
+/// The state of every band for `N` channels starting at `first`.
+#[derive(Debug, Clone, Copy)]
+struct Chain<const N: usize> {
+    first: usize,
+    s1: [[f32; N]; MAX_BANDS],
+    s2: [[f32; N]; MAX_BANDS],
+}
+
+impl<const N: usize> Chain<N> {
+    fn new(first: usize) -> Self {
+        Chain {
+            first,
+            s1: [[0.0; N]; MAX_BANDS],
+            s2: [[0.0; N]; MAX_BANDS],
+        }
+    }
+
+    /// Filters frames `start..start + frames` through the first `bands` bands. Each step
+    /// in f64, state stored in f32 (see [`Biquad`](crate::biquad::Biquad) for why).
+    #[inline]
+    fn process(
+        &mut self,
+        coef: &Coefs,
+        bands: usize,
+        bufs: &mut [Box<[f32]>],
+        start: usize,
+        frames: usize,
+    ) {
+        let chans: &mut [Box<[f32]>; N] = (&mut bufs[self.first..self.first + N])
+            .try_into()
+            .expect("N channels");
+        let chans = chans.each_mut().map(|b| &mut b[start..start + frames]);
+        let (s1, s2) = (&mut self.s1, &mut self.s2);
+        // Frame-major with bands and channels inside, on purpose (see the module docs).
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..frames {
+            let mut x: [f64; N] = std::array::from_fn(|c| f64::from(chans[c][i]));
+            for b in 0..bands {
+                let [b0, b1, b2, a1, a2] = coef[b];
+                for c in 0..N {
+                    let y = b0 * x[c] + f64::from(s1[b][c]);
+                    s1[b][c] = (b1 * x[c] - a1 * y + f64::from(s2[b][c])) as f32;
+                    s2[b][c] = (b2 * x[c] - a2 * y) as f32;
+                    x[c] = y;
+                }
+            }
+            for c in 0..N {
+                chans[c][i] = x[c] as f32;
+            }
+        }
+    }
+}
+
+/// The channels, in groups of 4, 2 and 1.
+#[derive(Debug, Clone, Copy)]
 enum Group {
-    One(usize, Biquad<1>),
-    Two(usize, Biquad<2>),
-    Four(usize, Biquad<4>),
+    One(Chain<1>),
+    Two(Chain<2>),
+    Four(Chain<4>),
 }
 
 impl Group {
-    fn set(&mut self, coef: [f64; 5]) {
-        match self {
-            Group::One(_, b) => b.coef = coef,
-            Group::Two(_, b) => b.coef = coef,
-            Group::Four(_, b) => b.coef = coef,
-        }
-    }
-
     #[inline]
-    fn process(&mut self, bufs: &mut [Box<[f32]>], start: usize, frames: usize) {
+    fn process(
+        &mut self,
+        coef: &Coefs,
+        bands: usize,
+        bufs: &mut [Box<[f32]>],
+        start: usize,
+        frames: usize,
+    ) {
         match self {
-            Group::One(first, b) => b.process(bufs, *first, start, frames),
-            Group::Two(first, b) => b.process(bufs, *first, start, frames),
-            Group::Four(first, b) => b.process(bufs, *first, start, frames),
+            Group::One(c) => c.process(coef, bands, bufs, start, frames),
+            Group::Two(c) => c.process(coef, bands, bufs, start, frames),
+            Group::Four(c) => c.process(coef, bands, bufs, start, frames),
         }
     }
 
-    fn continue_from(&mut self, old: &Group) {
+    /// Copies band `band`'s state from `old` (same layout).
+    fn continue_band_from(&mut self, old: &Group, band: usize) {
         match (self, old) {
-            (Group::One(a, x), Group::One(b, y)) if a == b => x.continue_from(y),
-            (Group::Two(a, x), Group::Two(b, y)) if a == b => x.continue_from(y),
-            (Group::Four(a, x), Group::Four(b, y)) if a == b => x.continue_from(y),
+            (Group::One(a), Group::One(b)) if a.first == b.first => {
+                (a.s1[band], a.s2[band]) = (b.s1[band], b.s2[band]);
+            }
+            (Group::Two(a), Group::Two(b)) if a.first == b.first => {
+                (a.s1[band], a.s2[band]) = (b.s1[band], b.s2[band]);
+            }
+            (Group::Four(a), Group::Four(b)) if a.first == b.first => {
+                (a.s1[band], a.s2[band]) = (b.s1[band], b.s2[band]);
+            }
             _ => {}
         }
     }
 }
 
-fn groups(channels: usize, coef: [f64; 5]) -> Vec<Group> {
+fn groups(channels: usize) -> Vec<Group> {
     let mut out = Vec::new();
     let mut first = 0;
     while first < channels {
         let left = channels - first;
-        if left >= 4 {
-            out.push(Group::Four(first, Biquad::new(coef)));
-            first += 4;
+        let group = if left >= 4 {
+            Group::Four(Chain::new(first))
         } else if left >= 2 {
-            out.push(Group::Two(first, Biquad::new(coef)));
-            first += 2;
+            Group::Two(Chain::new(first))
         } else {
-            out.push(Group::One(first, Biquad::new(coef)));
-            first += 1;
-        }
+            Group::One(Chain::new(first))
+        };
+        first += match group {
+            Group::Four(_) => 4,
+            Group::Two(_) => 2,
+            Group::One(_) => 1,
+        };
+        out.push(group);
     }
     out
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Band {
     target: FilterParams,
     current: FilterParams,
     /// Glide steps left; 0 when steady.
     steps_left: u32,
-    groups: Vec<Group>,
 }
 
-/// A parametric EQ over `channels` channels.
+/// A parametric EQ over a fixed number of channels.
 ///
 /// ```
 /// use troubadour_dsp::biquad::{FilterKind, FilterParams};
@@ -90,6 +157,8 @@ struct Band {
 #[derive(Debug, Clone)]
 pub struct Equalizer {
     bands: Vec<Band>,
+    coef: Coefs,
+    groups: Vec<Group>,
     sample_rate: f64,
     glide_steps: u32,
 }
@@ -99,21 +168,26 @@ impl Equalizer {
     /// Allocates: call off the audio thread.
     pub fn new(bands: &[FilterParams], channels: usize, sample_rate: u32) -> Self {
         let sample_rate = f64::from(sample_rate);
-        let bands = bands
+        let bands: Vec<Band> = bands
             .iter()
             .take(MAX_BANDS)
             .map(|p| Band {
                 target: *p,
                 current: *p,
                 steps_left: 0,
-                groups: groups(channels, Coefficients::design(p, sample_rate).to_array()),
             })
             .collect();
+        let mut coef = [Coefficients::IDENTITY.to_array(); MAX_BANDS];
+        for (c, b) in coef.iter_mut().zip(&bands) {
+            *c = Coefficients::design(&b.current, sample_rate).to_array();
+        }
         let glide_steps = ((GLIDE_SECONDS * sample_rate) / GLIDE_STEP as f64)
             .ceil()
             .max(1.0) as u32;
         Equalizer {
             bands,
+            coef,
+            groups: groups(channels),
             sample_rate,
             glide_steps,
         }
@@ -142,8 +216,7 @@ impl Equalizer {
         if params.kind != band.current.kind {
             band.current = params;
             band.steps_left = 0;
-            let coef = Coefficients::design(&params, self.sample_rate).to_array();
-            band.groups.iter_mut().for_each(|g| g.set(coef));
+            self.coef[index] = Coefficients::design(&params, self.sample_rate).to_array();
         } else {
             band.steps_left = self.glide_steps;
         }
@@ -151,52 +224,53 @@ impl Equalizer {
 
     /// Audio thread: filters `frames` frames of every channel of `bufs` in place.
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) {
-        for band in self.bands.iter_mut() {
-            let mut start = 0;
-            while band.steps_left > 0 && start < frames {
-                glide(band, self.sample_rate);
-                let n = GLIDE_STEP.min(frames - start);
-                band.groups
-                    .iter_mut()
-                    .for_each(|g| g.process(bufs, start, n));
-                start += n;
+        let n_bands = self.bands.len();
+        let mut start = 0;
+        while start < frames {
+            let gliding = self.bands.iter().any(|b| b.steps_left > 0);
+            let n = if gliding {
+                for (band, coef) in self.bands.iter_mut().zip(self.coef.iter_mut()) {
+                    if band.steps_left > 0 {
+                        *coef = glide(band, self.sample_rate);
+                    }
+                }
+                GLIDE_STEP.min(frames - start)
+            } else {
+                frames - start
+            };
+            for g in self.groups.iter_mut() {
+                g.process(&self.coef, n_bands, bufs, start, n);
             }
-            if start < frames {
-                band.groups
-                    .iter_mut()
-                    .for_each(|g| g.process(bufs, start, frames - start));
-            }
+            start += n;
         }
     }
 
-    /// Takes over the filter states of `old` (same band types and channel layout) so a
-    /// rebuilt graph continues without a transient.
+    /// Takes over the filter states of `old` (same channel layout) for the bands whose
+    /// type is unchanged, gliding from `old`'s settings to this EQ's, so a rebuilt graph
+    /// continues without a transient.
     pub fn continue_from(&mut self, old: &Equalizer) {
-        for (new, old) in self.bands.iter_mut().zip(&old.bands) {
-            if new.target.kind == old.current.kind {
-                for (g, o) in new.groups.iter_mut().zip(&old.groups) {
-                    g.continue_from(o);
-                }
-                // Glide from where the old band was.
-                let target = new.target;
-                new.current = old.current;
-                new.target = old.current;
-                new.steps_left = 0;
-                let coef = Coefficients::design(&new.current, self.sample_rate).to_array();
-                new.groups.iter_mut().for_each(|g| g.set(coef));
-                if target != new.current {
-                    new.target = target;
-                    new.steps_left = self.glide_steps;
-                }
+        for (b, (new, old_band)) in self.bands.iter_mut().zip(&old.bands).enumerate() {
+            if new.target.kind != old_band.current.kind {
+                continue;
             }
+            for (g, o) in self.groups.iter_mut().zip(&old.groups) {
+                g.continue_band_from(o, b);
+            }
+            new.current = old_band.current;
+            self.coef[b] = old.coef[b];
+            new.steps_left = if new.target != new.current {
+                self.glide_steps
+            } else {
+                0
+            };
         }
     }
 }
 
 /// One glide step: each parameter moves a `1 / steps_left` share of the way to its
-/// target (frequency and Q geometrically, gain and slope linearly), then the
-/// coefficients are redesigned.
-fn glide(band: &mut Band, sample_rate: f64) {
+/// target (frequency and Q geometrically, gain and slope linearly); returns the
+/// redesigned coefficients.
+fn glide(band: &mut Band, sample_rate: f64) -> [f64; 5] {
     let k = 1.0 / f64::from(band.steps_left);
     let (c, t) = (&mut band.current, &band.target);
     c.freq_hz *= (t.freq_hz / c.freq_hz).powf(k);
@@ -210,8 +284,7 @@ fn glide(band: &mut Band, sample_rate: f64) {
     if band.steps_left == 0 {
         *c = *t;
     }
-    let coef = Coefficients::design(c, sample_rate).to_array();
-    band.groups.iter_mut().for_each(|g| g.set(coef));
+    Coefficients::design(c, sample_rate).to_array()
 }
 
 impl FilterKind {

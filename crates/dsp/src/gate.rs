@@ -5,6 +5,9 @@ use crate::dynamics::one_pole;
 use crate::fastmath::amplitude_to_db;
 use crate::gain::db_to_gain;
 
+/// Frames processed per pass (a stack buffer, so nothing allocates).
+const CHUNK: usize = 64;
+
 /// Time constant of the gate's level detector (a peak follower), ms: long enough that
 /// a 20 Hz waveform does not chatter between its peaks, short enough to follow speech.
 pub const DETECTOR_RELEASE_MS: f32 = 10.0;
@@ -45,6 +48,9 @@ pub struct Gate {
     release: f32,
     detector_release: f32,
     floor: f32,
+    /// The thresholds as linear levels, so the detector needs no dB conversion.
+    open_level: f32,
+    close_level: f32,
     hold_samples: u32,
     envelope: f32,
     open: bool,
@@ -62,6 +68,8 @@ impl Gate {
             release: 0.0,
             detector_release: 1.0 - one_pole(DETECTOR_RELEASE_MS, sample_rate),
             floor: 0.0,
+            open_level: 0.0,
+            close_level: 0.0,
             hold_samples: 0,
             envelope: 0.0,
             open: false,
@@ -78,6 +86,8 @@ impl Gate {
         self.attack = one_pole(params.attack_ms, self.sample_rate);
         self.release = one_pole(params.release_ms, self.sample_rate);
         self.floor = db_to_gain(params.range_db);
+        self.open_level = db_to_gain(params.open_db);
+        self.close_level = db_to_gain(params.close_db);
         self.hold_samples =
             (params.hold_ms.max(0.0) * 1e-3 * self.sample_rate as f32).round() as u32;
     }
@@ -96,36 +106,54 @@ impl Gate {
     /// Returns the largest gain reduction in the block, dB.
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
         let mut lowest = 1.0f32;
-        for i in 0..frames {
-            let level = bufs.iter().map(|c| c[i].abs()).fold(0.0f32, f32::max);
-            self.envelope = if level > self.envelope {
-                level
-            } else {
-                self.envelope * self.detector_release
-            };
-            let level_db = amplitude_to_db(self.envelope);
-            if self.open {
-                if level_db >= self.params.close_db {
-                    self.hold_left = self.hold_samples;
-                } else if self.hold_left > 0 {
-                    self.hold_left -= 1;
+        let mut start = 0;
+        while start < frames {
+            let n = CHUNK.min(frames - start);
+            let mut work = [0.0f32; CHUNK];
+            let work = &mut work[..n];
+            for c in bufs.iter() {
+                work.iter_mut()
+                    .zip(&c[start..start + n])
+                    .for_each(|(w, x)| {
+                        let a = x.abs();
+                        *w = if a > *w { a } else { *w };
+                    });
+            }
+            for w in work.iter_mut() {
+                let level = *w;
+                self.envelope = if level > self.envelope {
+                    level
                 } else {
-                    self.open = false;
+                    self.envelope * self.detector_release
+                };
+                if self.open {
+                    if self.envelope >= self.close_level {
+                        self.hold_left = self.hold_samples;
+                    } else if self.hold_left > 0 {
+                        self.hold_left -= 1;
+                    } else {
+                        self.open = false;
+                    }
+                } else if self.envelope > self.open_level {
+                    self.open = true;
+                    self.hold_left = self.hold_samples;
                 }
-            } else if level_db > self.params.open_db {
-                self.open = true;
-                self.hold_left = self.hold_samples;
+                let (target, coef) = if self.open {
+                    (1.0, self.attack)
+                } else {
+                    (self.floor, self.release)
+                };
+                self.gain += coef * (target - self.gain);
+                lowest = lowest.min(self.gain);
+                *w = self.gain;
             }
-            let (target, coef) = if self.open {
-                (1.0, self.attack)
-            } else {
-                (self.floor, self.release)
-            };
-            self.gain += coef * (target - self.gain);
-            lowest = lowest.min(self.gain);
             for c in bufs.iter_mut() {
-                c[i] *= self.gain;
+                c[start..start + n]
+                    .iter_mut()
+                    .zip(work.iter())
+                    .for_each(|(x, g)| *x *= g);
             }
+            start += n;
         }
         -amplitude_to_db(lowest)
     }

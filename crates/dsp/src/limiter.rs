@@ -13,6 +13,15 @@ use crate::dynamics::one_pole;
 use crate::fastmath::amplitude_to_db;
 use crate::gain::db_to_gain;
 
+/// Frames processed per pass (a stack buffer, so nothing allocates).
+const CHUNK: usize = 64;
+
+/// `i` reduced into `0..len` for `i < 2 × len`: a ring index step without a division.
+#[inline(always)]
+fn wrap(i: usize, len: usize) -> usize {
+    if i >= len { i - len } else { i }
+}
+
 /// Limiter settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LimiterParams {
@@ -124,63 +133,86 @@ impl Limiter {
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
         let window = self.delay + 1;
         let mut lowest = 1.0f32;
-        for i in 0..frames {
-            let peak = bufs.iter().map(|c| c[i].abs()).fold(0.0f32, f32::max);
-            let required = if peak > self.target {
-                self.target / peak
-            } else {
-                1.0
-            };
-
-            // Sliding minimum over the last `window` required gains.
-            while self.min_len > 0 {
-                let back = (self.min_head + self.min_len - 1) % window;
-                if self.min_gain[back] >= required {
-                    self.min_len -= 1;
-                } else {
-                    break;
-                }
+        let mut start = 0;
+        while start < frames {
+            let n = CHUNK.min(frames - start);
+            let mut work = [0.0f32; CHUNK];
+            let work = &mut work[..n];
+            for c in bufs.iter() {
+                work.iter_mut()
+                    .zip(&c[start..start + n])
+                    .for_each(|(w, x)| {
+                        let a = x.abs();
+                        *w = if a > *w { a } else { *w };
+                    });
             }
-            let slot = (self.min_head + self.min_len) % window;
-            self.min_frame[slot] = self.frame;
-            self.min_gain[slot] = required;
-            self.min_len += 1;
-            if self.frame - self.min_frame[self.min_head] >= window as u64 {
-                self.min_head = (self.min_head + 1) % window;
-                self.min_len -= 1;
-            }
-            let window_min = self.min_gain[self.min_head];
-
-            // Drop at once, recover with the release time.
-            let recovered = self.envelope + self.release * (1.0 - self.envelope);
-            self.envelope = recovered.min(window_min);
-
-            // Moving average over the window.
-            self.avg_sum += f64::from(self.envelope) - f64::from(self.avg_ring[self.avg_pos]);
-            self.avg_ring[self.avg_pos] = self.envelope;
-            self.avg_pos = (self.avg_pos + 1) % window;
-            let gain = (self.avg_sum / window as f64) as f32;
-            lowest = lowest.min(gain);
-
-            for (c, line) in bufs.iter_mut().zip(self.lines.iter_mut()) {
-                let x = c[i];
-                let delayed = if self.delay == 0 {
-                    x
+            for w in work.iter_mut() {
+                let peak = *w;
+                let required = if peak > self.target {
+                    self.target / peak
                 } else {
-                    let d = line[self.line_pos];
-                    line[self.line_pos] = x;
-                    d
+                    1.0
                 };
-                let y = delayed * gain;
-                if y.abs() > self.ceiling {
-                    self.clamped += 1;
+
+                // Sliding minimum over the last `window` required gains (ring indices
+                // wrap by comparison: no integer division per frame). The entry that
+                // leaves the window goes first, so the ring never holds more than
+                // `window` entries.
+                if self.min_len > 0 && self.frame - self.min_frame[self.min_head] >= window as u64 {
+                    self.min_head = wrap(self.min_head + 1, window);
+                    self.min_len -= 1;
                 }
-                c[i] = y.clamp(-self.ceiling, self.ceiling);
+                while self.min_len > 0 {
+                    let back = wrap(self.min_head + self.min_len - 1, window);
+                    if self.min_gain[back] >= required {
+                        self.min_len -= 1;
+                    } else {
+                        break;
+                    }
+                }
+                let slot = wrap(self.min_head + self.min_len, window);
+                self.min_frame[slot] = self.frame;
+                self.min_gain[slot] = required;
+                self.min_len += 1;
+                let window_min = self.min_gain[self.min_head];
+
+                // Drop at once, recover with the release time.
+                let recovered = self.envelope + self.release * (1.0 - self.envelope);
+                self.envelope = recovered.min(window_min);
+
+                // Moving average over the window.
+                self.avg_sum += f64::from(self.envelope) - f64::from(self.avg_ring[self.avg_pos]);
+                self.avg_ring[self.avg_pos] = self.envelope;
+                self.avg_pos = wrap(self.avg_pos + 1, window);
+                let gain = (self.avg_sum / window as f64) as f32;
+                lowest = lowest.min(gain);
+                *w = gain;
+                self.frame += 1;
+            }
+            // Delay each channel by the look-ahead and apply the gain.
+            let pos = self.line_pos;
+            for (c, line) in bufs.iter_mut().zip(self.lines.iter_mut()) {
+                let mut p = pos;
+                for (x, g) in c[start..start + n].iter_mut().zip(work.iter()) {
+                    let delayed = if self.delay == 0 {
+                        *x
+                    } else {
+                        let d = line[p];
+                        line[p] = *x;
+                        p = wrap(p + 1, self.delay);
+                        d
+                    };
+                    let y = delayed * g;
+                    if y.abs() > self.ceiling {
+                        self.clamped += 1;
+                    }
+                    *x = y.clamp(-self.ceiling, self.ceiling);
+                }
             }
             if self.delay > 0 {
-                self.line_pos = (self.line_pos + 1) % self.delay;
+                self.line_pos = wrap(pos + n % self.delay, self.delay);
             }
-            self.frame += 1;
+            start += n;
         }
         -amplitude_to_db(lowest)
     }

@@ -1,0 +1,216 @@
+//! The processors, one 256-frame stereo block each (unless stated), and the EQ against
+//! the `biquad` crate (its `DirectForm2Transposed<f32>`, one filter per band per
+//! channel, run sample by sample: how that crate is meant to be used).
+//!
+//! `eq/*` groups: ours vs `biquad` for 1, 4 and 8 bands × 1, 2, 8 and 16 channels at
+//! 256 frames, and block sizes 64..2048 for 4 bands × 2 channels. Throughput is in
+//! frames; per band per channel, divide by bands × channels.
+
+use std::hint::black_box;
+
+use biquad::{Biquad as _, Coefficients as BqCoefficients, DirectForm2Transposed, ToHertz, Type};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use troubadour_dsp::biquad::{FilterKind, FilterParams};
+use troubadour_dsp::compressor::{Compressor, CompressorParams, Detector};
+use troubadour_dsp::eq::Equalizer;
+use troubadour_dsp::gate::{Gate, GateParams};
+use troubadour_dsp::limiter::{Limiter, LimiterParams};
+
+const RATE: u32 = 48_000;
+
+/// Restores `bufs` from `from` (each iteration must start from the same signal: run in
+/// place over and over, gain reduction would drive it into denormals).
+fn reset(bufs: &mut [Box<[f32]>], from: &[Box<[f32]>]) {
+    for (b, f) in bufs.iter_mut().zip(from) {
+        b.copy_from_slice(f);
+    }
+}
+
+fn noise(channels: usize, frames: usize) -> Vec<Box<[f32]>> {
+    let mut rng = troubadour_dsp::rng::Rng::new(3);
+    (0..channels)
+        .map(|_| (0..frames).map(|_| 0.3 * rng.next_bipolar()).collect())
+        .collect()
+}
+
+fn bands(n: usize) -> Vec<FilterParams> {
+    (0..n)
+        .map(|k| FilterParams {
+            kind: FilterKind::Peak,
+            freq_hz: 100.0 * 2f64.powi(k as i32),
+            q: 1.0,
+            gain_db: 3.0,
+            slope: None,
+        })
+        .collect()
+}
+
+fn theirs(bands: &[FilterParams], channels: usize) -> Vec<Vec<DirectForm2Transposed<f32>>> {
+    (0..channels)
+        .map(|_| {
+            bands
+                .iter()
+                .map(|p| {
+                    let c = BqCoefficients::<f32>::from_params(
+                        Type::PeakingEQ(p.gain_db as f32),
+                        RATE.hz(),
+                        (p.freq_hz as f32).hz(),
+                        p.q as f32,
+                    )
+                    .unwrap();
+                    DirectForm2Transposed::<f32>::new(c)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run_theirs(
+    filters: &mut [Vec<DirectForm2Transposed<f32>>],
+    bufs: &mut [Box<[f32]>],
+    frames: usize,
+) {
+    for (chain, buf) in filters.iter_mut().zip(bufs.iter_mut()) {
+        for x in buf[..frames].iter_mut() {
+            let mut y = *x;
+            for f in chain.iter_mut() {
+                y = f.run(y);
+            }
+            *x = y;
+        }
+    }
+}
+
+fn eq(c: &mut Criterion) {
+    let mut g = c.benchmark_group("eq");
+    for n_bands in [1, 4, 8] {
+        for channels in [1, 2, 8, 16] {
+            let b = bands(n_bands);
+            let input = noise(channels, 256);
+            let mut bufs = input.clone();
+            let mut ours = Equalizer::new(&b, channels, RATE);
+            let mut other = theirs(&b, channels);
+            g.throughput(Throughput::Elements(256));
+            let id = format!("{n_bands}b{channels}ch");
+            g.bench_function(BenchmarkId::new("troubadour", &id), |bench| {
+                bench.iter(|| {
+                    reset(&mut bufs, &input);
+                    ours.process(black_box(&mut bufs), 256)
+                })
+            });
+            g.bench_function(BenchmarkId::new("biquad", &id), |bench| {
+                bench.iter(|| {
+                    reset(&mut bufs, &input);
+                    run_theirs(&mut other, black_box(&mut bufs), 256)
+                })
+            });
+        }
+    }
+    for frames in [64, 128, 512, 1024, 2048] {
+        let b = bands(4);
+        let input = noise(2, frames);
+        let mut bufs = input.clone();
+        let mut ours = Equalizer::new(&b, 2, RATE);
+        let mut other = theirs(&b, 2);
+        g.throughput(Throughput::Elements(frames as u64));
+        let id = format!("4b2ch-{frames}");
+        g.bench_function(BenchmarkId::new("troubadour", &id), |bench| {
+            bench.iter(|| {
+                reset(&mut bufs, &input);
+                ours.process(black_box(&mut bufs), frames)
+            })
+        });
+        g.bench_function(BenchmarkId::new("biquad", &id), |bench| {
+            bench.iter(|| {
+                reset(&mut bufs, &input);
+                run_theirs(&mut other, black_box(&mut bufs), frames)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn dynamics(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dynamics");
+    g.throughput(Throughput::Elements(256));
+    let input = noise(2, 256);
+    let mut bufs = input.clone();
+    let side = noise(1, 256);
+    let params = |detector| CompressorParams {
+        threshold_db: -24.0,
+        ratio: 3.0,
+        knee_db: 6.0,
+        attack_ms: 5.0,
+        release_ms: 120.0,
+        makeup_db: 0.0,
+        auto_makeup: false,
+        detector,
+    };
+    let mut rms = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE);
+    g.bench_function("compressor/rms", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            rms.process(black_box(&mut bufs), None, 256)
+        })
+    });
+    let mut peak = Compressor::new(params(Detector::Peak), RATE);
+    g.bench_function("compressor/peak", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            peak.process(black_box(&mut bufs), None, 256)
+        })
+    });
+    let mut ducking = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE);
+    g.bench_function("compressor/sidechain", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            ducking.process(black_box(&mut bufs), Some(&side), 256)
+        })
+    });
+    let mut gate = Gate::new(
+        GateParams {
+            open_db: -40.0,
+            close_db: -50.0,
+            attack_ms: 1.0,
+            hold_ms: 50.0,
+            release_ms: 100.0,
+            range_db: -60.0,
+        },
+        RATE,
+    );
+    g.bench_function("gate", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            gate.process(black_box(&mut bufs), 256)
+        })
+    });
+    let mut limiter = Limiter::new(
+        LimiterParams {
+            ceiling_db: -6.0,
+            lookahead_ms: 1.5,
+            release_ms: 80.0,
+        },
+        2,
+        RATE,
+    );
+    g.bench_function("limiter", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            limiter.process(black_box(&mut bufs), 256)
+        })
+    });
+    // A full strip chain: gate + 4-band EQ + compressor.
+    let mut eq = Equalizer::new(&bands(4), 2, RATE);
+    g.bench_function("strip_chain", |b| {
+        b.iter(|| {
+            reset(&mut bufs, &input);
+            gate.process(black_box(&mut bufs), 256);
+            eq.process(&mut bufs, 256);
+            rms.process(&mut bufs, None, 256)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, eq, dynamics);
+criterion_main!(benches);
