@@ -2,11 +2,8 @@
 //! the dB domain, make-up gain, channels linked, and an optional sidechain (another
 //! signal drives the detector: music ducking under a voice).
 
-use crate::dynamics::one_pole;
+use crate::dynamics::{CHUNK, apply_gains, one_pole};
 use crate::fastmath::{amplitude_to_db, db_to_amplitude, power_to_db};
-
-/// Frames processed per pass (a stack buffer, so nothing allocates).
-pub const CHUNK: usize = 64;
 
 /// `a` if larger, else `b`, without `f32::max`'s NaN rule (which blocks vectorising).
 #[inline(always)]
@@ -212,12 +209,7 @@ impl Compressor {
             self.gain_db = gain_db;
             // To linear gain, applied to every channel.
             work.iter_mut().for_each(|w| *w = db_to_amplitude(*w));
-            for c in bufs.iter_mut() {
-                c[start..start + n]
-                    .iter_mut()
-                    .zip(work.iter())
-                    .for_each(|(x, g)| *x *= g);
-            }
+            apply_gains(bufs, start, work);
             start += n;
         }
         -most

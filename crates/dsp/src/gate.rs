@@ -1,12 +1,9 @@
 //! A noise gate with hysteresis (it opens above one level and closes below a lower
 //! one), hold, attack, release and a range (how far it closes).
 
-use crate::dynamics::one_pole;
+use crate::dynamics::{CHUNK, apply_gains, loudest_channel, one_pole};
 use crate::fastmath::amplitude_to_db;
 use crate::gain::db_to_gain;
-
-/// Frames processed per pass (a stack buffer, so nothing allocates).
-const CHUNK: usize = 64;
 
 /// Time constant of the gate's level detector (a peak follower), ms: long enough that
 /// a 20 Hz waveform does not chatter between its peaks, short enough to follow speech.
@@ -111,14 +108,7 @@ impl Gate {
             let n = CHUNK.min(frames - start);
             let mut work = [0.0f32; CHUNK];
             let work = &mut work[..n];
-            for c in bufs.iter() {
-                work.iter_mut()
-                    .zip(&c[start..start + n])
-                    .for_each(|(w, x)| {
-                        let a = x.abs();
-                        *w = if a > *w { a } else { *w };
-                    });
-            }
+            loudest_channel(bufs, start, work);
             for w in work.iter_mut() {
                 let level = *w;
                 self.envelope = if level > self.envelope {
@@ -147,12 +137,7 @@ impl Gate {
                 lowest = lowest.min(self.gain);
                 *w = self.gain;
             }
-            for c in bufs.iter_mut() {
-                c[start..start + n]
-                    .iter_mut()
-                    .zip(work.iter())
-                    .for_each(|(x, g)| *x *= g);
-            }
+            apply_gains(bufs, start, work);
             start += n;
         }
         -amplitude_to_db(lowest)

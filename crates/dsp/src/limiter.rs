@@ -9,12 +9,9 @@
 //! minima includes the frame), so it lies below it too. A final clamp guards against
 //! float rounding in the running sum.
 
-use crate::dynamics::one_pole;
+use crate::dynamics::{CHUNK, loudest_channel, one_pole};
 use crate::fastmath::amplitude_to_db;
 use crate::gain::db_to_gain;
-
-/// Frames processed per pass (a stack buffer, so nothing allocates).
-const CHUNK: usize = 64;
 
 /// `i` reduced into `0..len` for `i < 2 × len`: a ring index step without a division.
 #[inline(always)]
@@ -138,14 +135,7 @@ impl Limiter {
             let n = CHUNK.min(frames - start);
             let mut work = [0.0f32; CHUNK];
             let work = &mut work[..n];
-            for c in bufs.iter() {
-                work.iter_mut()
-                    .zip(&c[start..start + n])
-                    .for_each(|(w, x)| {
-                        let a = x.abs();
-                        *w = if a > *w { a } else { *w };
-                    });
-            }
+            loudest_channel(bufs, start, work);
             for w in work.iter_mut() {
                 let peak = *w;
                 let required = if peak > self.target {
