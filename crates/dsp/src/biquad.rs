@@ -176,6 +176,18 @@ impl Coefficients {
     }
 }
 
+/// One transposed-direct-form-II step: filters `x` with `coef` (`[b0, b1, b2, a1, a2]`)
+/// and updates the two state values. Computed in f64, state stored in f32 (see
+/// [`Biquad`] for why). The EQ's cascade and [`Biquad`] both run on this.
+#[inline(always)]
+pub(crate) fn step(coef: &[f64; 5], x: f64, s1: &mut f32, s2: &mut f32) -> f64 {
+    let [b0, b1, b2, a1, a2] = *coef;
+    let y = b0 * x + f64::from(*s1);
+    *s1 = (b1 * x - a1 * y + f64::from(*s2)) as f32;
+    *s2 = (b2 * x - a2 * y) as f32;
+    y
+}
+
 /// One biquad over `N` channels at once: each channel's state sits beside the others',
 /// so the `N` independent recursions of a frame run side by side (the CPU overlaps them;
 /// for N = 2 and 4 the compiler can use SIMD lanes).
@@ -213,7 +225,7 @@ impl<const N: usize> Biquad<N> {
     /// in place.
     #[inline]
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], first: usize, start: usize, frames: usize) {
-        let [b0, b1, b2, a1, a2] = self.coef;
+        let coef = self.coef;
         let (mut s1, mut s2) = (self.s1, self.s2);
         let chans: &mut [Box<[f32]>; N] = (&mut bufs[first..first + N])
             .try_into()
@@ -224,10 +236,7 @@ impl<const N: usize> Biquad<N> {
         #[allow(clippy::needless_range_loop)]
         for i in 0..frames {
             for c in 0..N {
-                let x = f64::from(chans[c][i]);
-                let y = b0 * x + f64::from(s1[c]);
-                s1[c] = (b1 * x - a1 * y + f64::from(s2[c])) as f32;
-                s2[c] = (b2 * x - a2 * y) as f32;
+                let y = step(&coef, f64::from(chans[c][i]), &mut s1[c], &mut s2[c]);
                 chans[c][i] = y as f32;
             }
         }

@@ -6,7 +6,7 @@
 //! cascade frame by frame lets the bands and channels of neighbouring frames overlap in
 //! the CPU, and groups of 2 or 4 channels share SIMD lanes.
 
-use crate::biquad::{Coefficients, FilterKind, FilterParams};
+use crate::biquad::{Coefficients, FilterKind, FilterParams, step};
 
 /// Most bands one EQ has.
 pub const MAX_BANDS: usize = 8;
@@ -55,12 +55,8 @@ impl<const N: usize> Chain<N> {
         for i in 0..frames {
             let mut x: [f64; N] = std::array::from_fn(|c| f64::from(chans[c][i]));
             for b in 0..bands {
-                let [b0, b1, b2, a1, a2] = coef[b];
                 for c in 0..N {
-                    let y = b0 * x[c] + f64::from(s1[b][c]);
-                    s1[b][c] = (b1 * x[c] - a1 * y + f64::from(s2[b][c])) as f32;
-                    s2[b][c] = (b2 * x[c] - a2 * y) as f32;
-                    x[c] = y;
+                    x[c] = step(&coef[b], x[c], &mut s1[b][c], &mut s2[b][c]);
                 }
             }
             for c in 0..N {

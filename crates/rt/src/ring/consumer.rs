@@ -186,10 +186,9 @@ impl<T: Copy> Consumer<T> {
         if n == 0 {
             return 0;
         }
-        let start = self.head & self.mask;
-        let first = n.min(self.capacity() - start);
+        let (start, first, second) = super::runs(self.mask, self.head, n);
         self.copy_out(start, &mut out[..first]);
-        if first < n {
+        if second > 0 {
             // Wrapped around the end of the storage.
             self.copy_out(0, &mut out[first..n]);
         }

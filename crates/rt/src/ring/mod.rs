@@ -134,9 +134,7 @@ impl<T> Shared<T> {
     #[cfg_attr(loom, allow(dead_code))]
     #[inline(always)]
     fn runs(&self, position: usize, n: usize) -> (usize, usize, usize) {
-        let start = position & self.mask;
-        let first = n.min(self.capacity() - start);
-        (start, first, n - first)
+        runs(self.mask, position, n)
     }
 
     /// Pointer to slot `index` for building slices over several slots.
@@ -154,6 +152,16 @@ impl<T> Shared<T> {
         // one past) the allocation.
         unsafe { (self.slots.as_ptr() as *mut T).add(index) }
     }
+}
+
+/// The two contiguous runs of slot indices that positions `[position, position + n)`
+/// map to in storage of `mask + 1` slots: `(start, first run length, second run
+/// length)`; the second run starts at index 0 and is empty unless the range wraps.
+#[inline(always)]
+pub(crate) fn runs(mask: usize, position: usize, n: usize) -> (usize, usize, usize) {
+    let start = position & mask;
+    let first = n.min(mask + 1 - start);
+    (start, first, n - first)
 }
 
 impl<T> Drop for Shared<T> {

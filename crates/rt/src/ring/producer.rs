@@ -188,10 +188,9 @@ impl<T: Copy> Producer<T> {
         if n == 0 {
             return 0;
         }
-        let start = self.tail & self.mask;
-        let first = n.min(self.capacity() - start);
+        let (start, first, second) = super::runs(self.mask, self.tail, n);
         self.copy_in(start, &items[..first]);
-        if first < n {
+        if second > 0 {
             // Wrapped around the end of the storage.
             self.copy_in(0, &items[first..n]);
         }
