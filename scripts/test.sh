@@ -5,9 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# sox checks rendered files from outside the project.
+# sox checks rendered files from outside the project; libsoxr is the reference
+# resampler the resampling benchmark compares against (linked through pkg-config).
 missing=()
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists soxr 2>/dev/null || missing+=(libsoxr-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

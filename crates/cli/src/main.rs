@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use troubadour_dsp::resample::Quality;
 
 /// A real-time virtual audio mixer: input strips, a send matrix, output buses.
 #[derive(Debug, Parser)]
@@ -47,6 +48,23 @@ enum Command {
         #[arg(long, default_value = "f32", value_parser = ["f32", "s24", "s16"])]
         format: String,
     },
+    /// Convert a WAV file to another sample rate (streaming, delay-compensated).
+    Resample {
+        /// Input WAV file.
+        input: PathBuf,
+        /// Output WAV file (written complete or not at all).
+        output: PathBuf,
+        /// Output sample rate in Hz.
+        #[arg(long)]
+        rate: u32,
+        /// fast: linear interpolation; high: windowed sinc, ~140 dB; best: longer kernel,
+        /// computed in f64.
+        #[arg(long, default_value = "high", value_parser = ["fast", "high", "best"])]
+        quality: String,
+        /// Output sample format (default: the input's).
+        #[arg(long, value_parser = ["s16", "s24", "s32", "f32"])]
+        format: Option<String>,
+    },
     /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
     Check {
         /// Session file (TOML).
@@ -75,6 +93,19 @@ fn main() -> ExitCode {
             format.parse().expect("clap checked the format"),
         ),
         Command::Check { session } => cmd::check::check(&session),
+        Command::Resample {
+            input,
+            output,
+            rate,
+            quality,
+            format,
+        } => cmd::resample::resample(
+            &input,
+            &output,
+            rate,
+            Quality::from_name(&quality).expect("clap checked the quality"),
+            format.as_deref().and_then(cmd::resample::WavFormat::parse),
+        ),
     };
     match result {
         Ok(code) => code,

@@ -324,3 +324,117 @@ fn run_stops_cleanly_on_sigterm() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("stopped after"));
 }
+
+#[test]
+fn resample_converts_aligned_exact_length_files_checked_by_sox() {
+    let dir = Dir::new("resample");
+    // A 24-bit 44.1 kHz stereo file made by sox: a -6 dBFS 1 kHz sine on both channels.
+    let input = dir.path("in.wav");
+    let made = Command::new("sox")
+        .args(["-n", "-r", "44100", "-b", "24", "-c", "2"])
+        .arg(&input)
+        .args(["synth", "2", "sine", "1000", "vol", "0.5"])
+        .status()
+        .expect("sox is not installed: run scripts/test.sh, which installs it");
+    assert!(made.success());
+    let output = dir.path("out.wav");
+    let o = troubadour(&[
+        "resample",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--rate",
+        "48000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let spec = hound::WavReader::open(&output).unwrap().spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (48_000, 2, 24)
+    );
+    assert_eq!(hound::WavReader::open(&output).unwrap().duration(), 96_000);
+    assert!(!dir.path("out.wav.partial").exists());
+    // sox measures the result: RMS of a 0.5 sine is 0.3536, still at 1 kHz.
+    let st = Command::new("sox")
+        .arg(&output)
+        // One channel: sox's `stat` would read interleaved stereo as one signal.
+        .args(["-n", "remix", "1", "stat"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&st.stderr);
+    let field = |name: &str| -> f64 {
+        report
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in sox's report:\n{report}"))
+    };
+    assert!(
+        (field("RMS     amplitude") - 0.353_553).abs() < 1e-4,
+        "{report}"
+    );
+    assert!(
+        (field("Rough   frequency") - 1000.0).abs() <= 2.0,
+        "{report}"
+    );
+
+    // Alignment: a click at input frame 4410 (0.1 s) lands on output frame 4800.
+    let click = dir.path("click.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&click, spec).unwrap();
+    for k in 0..44_100 {
+        w.write_sample(if k == 4410 { 0.9f32 } else { 0.0 })
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let moved = dir.path("click48.wav");
+    let o = troubadour(&[
+        "resample",
+        click.to_str().unwrap(),
+        moved.to_str().unwrap(),
+        "--rate",
+        "48000",
+        "--quality",
+        "best",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let samples: Vec<f32> = hound::WavReader::open(&moved)
+        .unwrap()
+        .samples::<f32>()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(samples.len(), 48_000);
+    let peak = (0..samples.len())
+        .max_by(|&a, &b| samples[a].abs().total_cmp(&samples[b].abs()))
+        .unwrap();
+    assert_eq!(peak, 4800, "the click moved off its instant");
+}
+
+#[test]
+fn resample_reports_bad_input_without_leaving_files() {
+    let dir = Dir::new("resample-bad");
+    let out = dir.path("out.wav");
+    let o = troubadour(&[
+        "resample",
+        "/nonexistent/in.wav",
+        out.to_str().unwrap(),
+        "--rate",
+        "48000",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("cannot read /nonexistent/in.wav"),
+        "{}",
+        text(&o)
+    );
+    let input = dir.write("in.wav", "not a wav file");
+    let o = troubadour(&["resample", &input, out.to_str().unwrap(), "--rate", "48000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("in.wav"), "{}", text(&o));
+    assert!(!out.exists() && !dir.path("out.wav.partial").exists());
+}

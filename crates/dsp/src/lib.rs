@@ -8,6 +8,7 @@
 //! - [`biquad`] and [`eq`]: Audio EQ Cookbook filters and the parametric EQ.
 //! - [`compressor`], [`gate`], [`limiter`]: dynamics.
 //! - [`generator`]: test sources (sine, white and pink noise, impulse, silence).
+//! - [`resample`]: sample-rate conversion, fixed and asynchronous.
 //! - [`rng`]: the small deterministic random generator behind the noise sources.
 //! - [`fastmath`]: fast log2/exp2 for per-sample dB conversions.
 
@@ -21,4 +22,5 @@ pub mod gate;
 pub mod generator;
 pub mod kernels;
 pub mod limiter;
+pub mod resample;
 pub mod rng;

@@ -118,3 +118,44 @@ fn files_play_once_or_loop() {
         assert_eq!(x, data[i % 300], "frame {i}");
     }
 }
+
+#[test]
+fn files_at_another_rate_are_resampled_to_the_session_rate() {
+    use troubadour_engine::audio_file::AudioData;
+    let d = dir("rate");
+    let path = d.0.join("tone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for k in 0..44_100 {
+        let t = f64::from(k) / 44_100.0;
+        w.write_sample((0.5 * (std::f64::consts::TAU * 1_000.0 * t).sin()) as f32)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+
+    let data = AudioData::read_at(&path, 48_000).unwrap();
+    assert_eq!(data.sample_rate, 48_000);
+    assert_eq!(
+        data.frames(),
+        48_000,
+        "1 s at 44.1 kHz is 48000 frames at 48 kHz"
+    );
+    // Still a 1 kHz sine at 0.5: compare with the ideal sine at the new rate.
+    let worst = data.channels[0][2048..48_000 - 2048]
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| {
+            let t = (i + 2048) as f64 / 48_000.0;
+            (f64::from(y) - 0.5 * (std::f64::consts::TAU * 1_000.0 * t).sin()).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 1e-5,
+        "worst deviation from the ideal sine: {worst:e}"
+    );
+}

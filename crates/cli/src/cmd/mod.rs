@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod render;
+pub mod resample;
 pub mod run;
 
 use std::path::Path;

@@ -7,7 +7,7 @@ pub(crate) mod processors;
 mod source;
 mod strip;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use troubadour_dsp::compressor::Compressor;
@@ -36,16 +36,6 @@ pub enum BuildError {
     /// A file source could not be read.
     #[error(transparent)]
     File(#[from] AudioFileError),
-    /// A file source's rate differs from the session's.
-    #[error("{} is at {file_rate} Hz but the session runs at {session_rate} Hz", path.display())]
-    SampleRate {
-        /// The file.
-        path: PathBuf,
-        /// Its rate.
-        file_rate: u32,
-        /// The session's.
-        session_rate: u32,
-    },
     /// The block size is zero or absurd.
     #[error("a maximum block of {0} frames is outside 1..=65536")]
     BlockSize(usize),
@@ -162,14 +152,7 @@ fn source_player(
         }
         Source::File { path, looped } => {
             let full = base_dir.join(path);
-            let data = AudioData::read(&full)?;
-            if data.sample_rate != session.sample_rate {
-                return Err(BuildError::SampleRate {
-                    path: full,
-                    file_rate: data.sample_rate,
-                    session_rate: session.sample_rate,
-                });
-            }
+            let data = AudioData::read_at(&full, session.sample_rate)?;
             SourcePlayer::File {
                 data,
                 looped: *looped,

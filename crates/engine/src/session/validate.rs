@@ -373,13 +373,18 @@ impl Checker<'_> {
                     }
                     Err(e) => self.error(&field, e.to_string()),
                     Ok(info) => {
-                        if info.sample_rate != self.session.sample_rate {
+                        let (lo, hi) = (
+                            info.sample_rate.min(self.session.sample_rate),
+                            info.sample_rate.max(self.session.sample_rate),
+                        );
+                        if hi > lo.saturating_mul(troubadour_dsp::resample::MAX_RATIO) {
                             self.error(
                                 &field,
                                 format!(
-                                    "{} is at {} Hz but the session runs at {} Hz; resampling file sources is not available yet, convert the file first",
+                                    "{} is at {} Hz, more than {}x away from the session's {} Hz (too far to resample)",
                                     path.display(),
                                     info.sample_rate,
+                                    troubadour_dsp::resample::MAX_RATIO,
                                     self.session.sample_rate
                                 ),
                             );

@@ -1,0 +1,883 @@
+//! Sample-rate conversion: bypass, linear, and band-limited polyphase (windowed sinc).
+//!
+//! One [`Resampler`] converts an interleaved stream of any channel count. It is built off
+//! the audio thread (the filter table is computed then) and afterwards
+//! [`process`](Resampler::process) only reads the table and writes caller-provided
+//! buffers: no allocation, no locks, so it may run in a device callback.
+//!
+//! # How it works
+//!
+//! Output frame `n` is the input signal evaluated at input time `t(n)`: for a fixed ratio
+//! `t(n) = n · from / to` exactly, for an asynchronous one the sum of the steps taken so
+//! far. Position is kept as an integer frame index plus an integer phase, so it never
+//! drifts and the output does not depend on how the input was chunked.
+//!
+//! The band-limited qualities evaluate a Kaiser-windowed sinc centred on `t(n)`. The
+//! kernel is tabulated per phase: when the ratio reduces to `L / M` with `L` small enough
+//! (44.1 → 48 kHz is 160 / 147) every phase the stream can hit has its own exact row; any
+//! other ratio, and every asynchronous stream, interpolates linearly between the rows of
+//! a finer table (2048 or 4096 phases, which keeps the interpolation error below the
+//! quality's noise floor up to 0.9 × Nyquist).
+//!
+//! The filter's band edges follow the lower of the two rates: flat to 0.9 × its Nyquist
+//! frequency, fully attenuated from its Nyquist frequency on, so nothing above the output
+//! Nyquist frequency folds back when downsampling and no image survives upsampling.
+//!
+//! # Alignment and delay
+//!
+//! Output frame 0 lines up with input frame 0; the filter needs
+//! [`lookahead_input_frames`](Resampler::lookahead_input_frames) input frames past `t(n)`
+//! before it can produce frame `n`, which is the stream's latency. Feed that many frames
+//! of silence at the end of a stream (see [`resample_interleaved`]) to get every frame out.
+
+use std::f64::consts::PI;
+use std::fmt::Debug;
+use std::ops::{Add, Mul, Sub};
+
+/// A sample type the resampler converts: `f32` for streams, `f64` where the last ~10 dB
+/// matter (f32 itself limits any conversion to about 140 dB SNR: its rounding of input
+/// and output alone is there).
+pub trait Sample:
+    Copy
+    + Default
+    + Debug
+    + PartialEq
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+{
+    /// Converts (rounding) from f64.
+    fn from_f64(x: f64) -> Self;
+}
+
+impl Sample for f32 {
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl Sample for f64 {
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
+
+/// How the signal is converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quality {
+    /// Linear interpolation between neighbouring frames. Cheap, and audibly lossy near the
+    /// top of the band (about 60 dB SNR at 1 kHz, much less at 15 kHz); for when CPU
+    /// matters more than fidelity.
+    Fast,
+    /// Windowed sinc, 140 dB stopband, flat to 0.9 × the lower Nyquist frequency.
+    High,
+    /// Windowed sinc, 170 dB stopband, longer kernel and finer phase table.
+    Best,
+}
+
+impl Quality {
+    /// The name used on command lines and in session files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quality::Fast => "fast",
+            Quality::High => "high",
+            Quality::Best => "best",
+        }
+    }
+
+    /// Parses [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "fast" => Some(Quality::Fast),
+            "high" => Some(Quality::High),
+            "best" => Some(Quality::Best),
+            _ => None,
+        }
+    }
+
+    /// (stopband attenuation in dB, phases of the interpolated table).
+    fn design(self) -> (f64, usize) {
+        match self {
+            Quality::Fast => (0.0, 1),
+            Quality::High => (140.0, 2048),
+            Quality::Best => (170.0, 4096),
+        }
+    }
+}
+
+/// Why a resampler could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResampleError {
+    /// A rate of 0, or one above 1 MHz.
+    Rate(u32),
+    /// More than [`MAX_RATIO`] between the two rates.
+    Ratio { from: u32, to: u32 },
+    /// Zero channels, or more than [`MAX_CHANNELS`].
+    Channels(usize),
+}
+
+impl std::fmt::Display for ResampleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResampleError::Rate(r) => write!(f, "sample rate {r} Hz is outside 1..=1000000"),
+            ResampleError::Ratio { from, to } => write!(
+                f,
+                "{from} Hz to {to} Hz is more than a factor of {MAX_RATIO} apart"
+            ),
+            ResampleError::Channels(c) => {
+                write!(f, "{c} channels (a resampler takes 1 to {MAX_CHANNELS})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResampleError {}
+
+/// Largest factor between input and output rate.
+pub const MAX_RATIO: u32 = 16;
+/// Most channels one resampler converts.
+pub const MAX_CHANNELS: usize = 256;
+/// How far an asynchronous stream's ratio may move from nominal: ±1 %.
+pub const MAX_ADJUST: f64 = 0.01;
+
+/// Input frames copied into the history per refill. The history holds this plus one
+/// kernel; larger inputs are taken in pieces, which changes nothing in the output.
+const CHUNK: usize = 1024;
+/// Exact-phase tables are used while the reduced ratio's numerator is at most this.
+const MAX_EXACT_PHASES: u64 = 1024;
+/// Fractional bits of an asynchronous stream's phase: 2^-44 of a frame per step, so a
+/// ratio is represented to 1e-13 and a fixed one drifts by well under a frame per day.
+const FRAC_BITS: u32 = 44;
+/// Lanes of the dot product; kernels are padded to a multiple of this.
+const LANES: usize = 8;
+/// Output frames over which a new asynchronous ratio is approached (time constant of a
+/// one-pole glide): ~5 ms at 48 kHz, fast enough for a drift controller, slow enough that
+/// a step in the ratio is a smooth bend in phase, never a click.
+const GLIDE_FRAMES: f64 = 256.0;
+
+/// How many frames a call consumed and produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Processed {
+    /// Input frames taken (all of them unless the output filled up first).
+    pub input_frames: usize,
+    /// Output frames written to the front of the output buffer.
+    pub output_frames: usize,
+}
+
+/// Where the next output frame sits in the input, and how far the phase moves per frame.
+#[derive(Debug, Clone)]
+enum Stepper {
+    /// `t = index + phase / den`, step `num / den`, exact for a rational ratio.
+    Exact { phase: u64, den: u64, step: u64 },
+    /// `t = index + phase / 2^FRAC_BITS`; the step glides toward a target.
+    Async {
+        phase: u64,
+        step: u64,
+        step_now: f64,
+        step_target: f64,
+        nominal: f64,
+        /// False for a fixed ratio too fine for an exact table, which only uses the
+        /// interpolated table and never moves.
+        adjustable: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Kernel<S> {
+    /// Input and output rates equal, fixed ratio: frames are copied through.
+    Bypass,
+    /// Two-tap linear interpolation.
+    Linear,
+    /// Windowed sinc table: `rows + 1` rows of `taps` coefficients (the last row is phase
+    /// 1.0, so interpolation never needs a bounds check).
+    Sinc {
+        table: Vec<S>,
+        taps: usize,
+        rows: usize,
+    },
+}
+
+/// A streaming sample-rate converter for interleaved audio.
+///
+/// ```
+/// use troubadour_dsp::resample::{Quality, Resampler};
+///
+/// let mut rs = Resampler::<f32>::new(2, 44_100, 48_000, Quality::High).unwrap();
+/// let input = vec![0.0f32; 441 * 2];
+/// let mut output = vec![0.0f32; rs.max_output_frames(441) * 2];
+/// let done = rs.process(&input, &mut output);
+/// assert_eq!(done.input_frames, 441);
+/// // The kernel's look-ahead holds the first frames back until more input arrives.
+/// assert!(done.output_frames <= 480);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Resampler<S: Sample = f32> {
+    channels: usize,
+    from: u32,
+    to: u32,
+    quality: Quality,
+    kernel: Kernel<S>,
+    stepper: Stepper,
+    /// Planar history: channel `c` occupies `history[c * cap .. (c + 1) * cap]`.
+    history: Vec<S>,
+    cap: usize,
+    /// Frames held in the history.
+    len: usize,
+    /// History index of the first kernel tap of the next output frame.
+    index: usize,
+    /// Frames of history the kernel spans (taps, padded).
+    span: usize,
+    /// Kernel taps past `t(n)`: the stream's look-ahead in input frames.
+    lookahead: usize,
+    /// Interpolated kernel of the current frame (asynchronous and inexact ratios).
+    scratch: Vec<S>,
+    /// Output frames produced since the start (for the exact stepper's bookkeeping and
+    /// for callers aligning streams).
+    produced: u64,
+    /// Input frames taken since the start.
+    consumed: u64,
+}
+
+impl<S: Sample> Resampler<S> {
+    /// A fixed-ratio resampler from `from` Hz to `to` Hz. Equal rates give a bypass.
+    pub fn new(
+        channels: usize,
+        from: u32,
+        to: u32,
+        quality: Quality,
+    ) -> Result<Self, ResampleError> {
+        Self::build(channels, from, to, quality, false)
+    }
+
+    /// An asynchronous resampler: nominally `from` Hz to `to` Hz, with a ratio that
+    /// [`set_ratio_adjust`](Self::set_ratio_adjust) moves by up to ±1 % while running.
+    /// Never a bypass, even at equal nominal rates, since the clocks behind them drift.
+    pub fn new_async(
+        channels: usize,
+        from: u32,
+        to: u32,
+        quality: Quality,
+    ) -> Result<Self, ResampleError> {
+        Self::build(channels, from, to, quality, true)
+    }
+
+    fn build(
+        channels: usize,
+        from: u32,
+        to: u32,
+        quality: Quality,
+        asynchronous: bool,
+    ) -> Result<Self, ResampleError> {
+        for rate in [from, to] {
+            if rate == 0 || rate > 1_000_000 {
+                return Err(ResampleError::Rate(rate));
+            }
+        }
+        if from.max(to) > from.min(to).saturating_mul(MAX_RATIO) {
+            return Err(ResampleError::Ratio { from, to });
+        }
+        if channels == 0 || channels > MAX_CHANNELS {
+            return Err(ResampleError::Channels(channels));
+        }
+
+        let g = gcd(u64::from(from), u64::from(to));
+        let (up, down) = (u64::from(to) / g, u64::from(from) / g);
+        let exact = !asynchronous && (quality == Quality::Fast || up <= MAX_EXACT_PHASES);
+
+        let kernel = if !asynchronous && from == to {
+            Kernel::Bypass
+        } else {
+            match quality {
+                Quality::Fast => Kernel::Linear,
+                Quality::High | Quality::Best => {
+                    let (attenuation, fine_rows) = quality.design();
+                    let rows = if exact { up as usize } else { fine_rows };
+                    let (table, taps) = sinc_table(from, to, attenuation, rows);
+                    Kernel::Sinc { table, taps, rows }
+                }
+            }
+        };
+
+        let (span, lookahead) = match &kernel {
+            Kernel::Bypass => (1, 0),
+            Kernel::Linear => (2, 1),
+            // The kernel is 2·half taps left-padded to a multiple of LANES; its last tap
+            // sits `half` frames past t(n).
+            Kernel::Sinc { taps, .. } => (*taps, half_width(from, to, quality.design().0)),
+        };
+        let stepper = if exact {
+            Stepper::Exact {
+                phase: 0,
+                den: up,
+                step: down,
+            }
+        } else {
+            let nominal = f64::from(from) / f64::from(to);
+            Stepper::Async {
+                phase: 0,
+                step: to_fixed(nominal),
+                step_now: nominal,
+                step_target: nominal,
+                nominal,
+                adjustable: asynchronous,
+            }
+        };
+
+        let cap = span + CHUNK;
+        // Frames before input frame 0 are silence: pre-fill so the first kernel has them.
+        let prefill = span - lookahead - 1;
+        let scratch = match &kernel {
+            Kernel::Sinc { taps, .. } => vec![S::default(); *taps],
+            _ => Vec::new(),
+        };
+        Ok(Resampler {
+            channels,
+            from,
+            to,
+            quality,
+            kernel,
+            stepper,
+            history: vec![S::default(); channels * cap],
+            cap,
+            len: prefill,
+            index: 0,
+            span,
+            lookahead,
+            scratch,
+            produced: 0,
+            consumed: 0,
+        })
+    }
+
+    /// Channels per frame.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Input rate in Hz.
+    pub fn input_rate(&self) -> u32 {
+        self.from
+    }
+
+    /// Output rate in Hz.
+    pub fn output_rate(&self) -> u32 {
+        self.to
+    }
+
+    /// The quality asked for.
+    pub fn quality(&self) -> Quality {
+        self.quality
+    }
+
+    /// True when input and output rates are equal and fixed: the caller may hand its
+    /// input buffer on instead of calling [`process`](Self::process), which would only
+    /// copy it.
+    pub fn is_bypass(&self) -> bool {
+        matches!(self.kernel, Kernel::Bypass)
+    }
+
+    /// True for a resampler made with [`new_async`](Self::new_async).
+    pub fn is_async(&self) -> bool {
+        matches!(
+            self.stepper,
+            Stepper::Async {
+                adjustable: true,
+                ..
+            }
+        )
+    }
+
+    /// Kernel taps per output frame and channel (0 for bypass).
+    pub fn taps(&self) -> usize {
+        match &self.kernel {
+            Kernel::Bypass => 0,
+            Kernel::Linear => 2,
+            Kernel::Sinc { taps, .. } => *taps,
+        }
+    }
+
+    /// Input frames the converter must see past an instant before it can produce the
+    /// output frame at that instant: its latency in input frames.
+    pub fn lookahead_input_frames(&self) -> usize {
+        self.lookahead
+    }
+
+    /// The latency in output frames: [`lookahead_input_frames`](Self::lookahead_input_frames)
+    /// at the output rate.
+    pub fn delay_output_frames(&self) -> f64 {
+        self.lookahead as f64 * f64::from(self.to) / f64::from(self.from)
+    }
+
+    /// The nominal ratio, output rate over input rate.
+    pub fn nominal_ratio(&self) -> f64 {
+        f64::from(self.to) / f64::from(self.from)
+    }
+
+    /// The ratio in effect right now (output frames per input frame).
+    pub fn current_ratio(&self) -> f64 {
+        match &self.stepper {
+            Stepper::Exact { den, step, .. } => *den as f64 / *step as f64,
+            Stepper::Async { step_now, .. } => 1.0 / step_now,
+        }
+    }
+
+    /// Moves an asynchronous stream's ratio to `nominal × factor`, `factor` clamped to
+    /// 1 ± [`MAX_ADJUST`]. The ratio glides there over a few milliseconds, so a drift
+    /// controller may call this every period without clicks. Ignored for a fixed ratio.
+    pub fn set_ratio_adjust(&mut self, factor: f64) {
+        if let Stepper::Async {
+            step_target,
+            nominal,
+            adjustable: true,
+            ..
+        } = &mut self.stepper
+        {
+            let factor = if factor.is_finite() { factor } else { 1.0 };
+            let factor = factor.clamp(1.0 - MAX_ADJUST, 1.0 + MAX_ADJUST);
+            // A higher output ratio means a smaller step through the input.
+            *step_target = *nominal / factor;
+        }
+    }
+
+    /// The input time, in input frames since the start, of the next output frame.
+    pub fn next_output_time(&self) -> f64 {
+        let frac = match &self.stepper {
+            Stepper::Exact { phase, den, .. } => *phase as f64 / *den as f64,
+            Stepper::Async { phase, .. } => *phase as f64 / (1u64 << FRAC_BITS) as f64,
+        };
+        // History index `index` holds input frame `consumed - len + index` shifted by the
+        // kernel's left half.
+        let first_tap = self.consumed as f64 - self.len as f64 + self.index as f64;
+        first_tap + (self.span - self.lookahead) as f64 - 1.0 + frac
+    }
+
+    /// Output frames produced so far.
+    pub fn output_frames_total(&self) -> u64 {
+        self.produced
+    }
+
+    /// Input frames consumed so far.
+    pub fn input_frames_total(&self) -> u64 {
+        self.consumed
+    }
+
+    /// An output buffer of this many frames always takes everything `input_frames` of
+    /// input can produce in one call.
+    pub fn max_output_frames(&self, input_frames: usize) -> usize {
+        let ratio = self.nominal_ratio() * (1.0 + MAX_ADJUST);
+        (input_frames as f64 * ratio).ceil() as usize + 2
+    }
+
+    /// Back to the state of a new resampler (silence in the history, position 0).
+    pub fn reset(&mut self) {
+        self.history.fill(S::default());
+        self.len = if matches!(self.kernel, Kernel::Bypass) {
+            0
+        } else {
+            self.span - self.lookahead - 1
+        };
+        self.index = 0;
+        self.produced = 0;
+        self.consumed = 0;
+        match &mut self.stepper {
+            Stepper::Exact { phase, .. } => *phase = 0,
+            Stepper::Async {
+                phase,
+                step,
+                step_now,
+                step_target,
+                nominal,
+                ..
+            } => {
+                *phase = 0;
+                *step_now = *nominal;
+                *step_target = *nominal;
+                *step = to_fixed(*nominal);
+            }
+        }
+    }
+
+    /// Converts interleaved `input` into interleaved `output`.
+    ///
+    /// Takes input until it is all consumed or `output` is full, whichever comes first,
+    /// and says how much of each it used; call again with the rest. An output of
+    /// [`max_output_frames`](Self::max_output_frames) always takes everything. Never
+    /// allocates.
+    pub fn process(&mut self, input: &[S], output: &mut [S]) -> Processed {
+        let ch = self.channels;
+        debug_assert_eq!(input.len() % ch, 0, "input is not whole frames");
+        let in_frames = input.len() / ch;
+        let out_frames = output.len() / ch;
+
+        if matches!(self.kernel, Kernel::Bypass) {
+            let n = in_frames.min(out_frames);
+            output[..n * ch].copy_from_slice(&input[..n * ch]);
+            self.consumed += n as u64;
+            self.produced += n as u64;
+            return Processed {
+                input_frames: n,
+                output_frames: n,
+            };
+        }
+
+        let mut done = Processed::default();
+        loop {
+            done.output_frames += self.render(&mut output[done.output_frames * ch..]);
+            if done.output_frames == out_frames || done.input_frames == in_frames {
+                break;
+            }
+            self.compact();
+            done.input_frames += self.fill(&input[done.input_frames * ch..]);
+        }
+        self.consumed += done.input_frames as u64;
+        self.produced += done.output_frames as u64;
+        done
+    }
+
+    /// Drops history frames no kernel will read again.
+    fn compact(&mut self) {
+        let drop = self.index.min(self.len);
+        if drop == 0 {
+            return;
+        }
+        let keep = self.len - drop;
+        for c in 0..self.channels {
+            let base = c * self.cap;
+            self.history.copy_within(base + drop..base + self.len, base);
+        }
+        // Both fall by `drop`, so consumed - len + index (the stream time of the next
+        // kernel) is unchanged.
+        self.len = keep;
+        self.index -= drop;
+    }
+
+    /// Deinterleaves as much of `input` as fits into the history.
+    fn fill(&mut self, input: &[S]) -> usize {
+        let ch = self.channels;
+        let n = (self.cap - self.len).min(input.len() / ch);
+        for c in 0..ch {
+            let dst = &mut self.history[c * self.cap + self.len..c * self.cap + self.len + n];
+            for (d, frame) in dst.iter_mut().zip(input.chunks_exact(ch)) {
+                *d = frame[c];
+            }
+        }
+        self.len += n;
+        n
+    }
+
+    /// Produces output frames while the history covers the next kernel.
+    fn render(&mut self, output: &mut [S]) -> usize {
+        let ch = self.channels;
+        let max = output.len() / ch;
+        let mut n = 0;
+        while n < max && self.index + self.span <= self.len {
+            let frame = &mut output[n * ch..(n + 1) * ch];
+            let (frac, row) = self.kernel_position();
+            match &self.kernel {
+                Kernel::Bypass => unreachable!("bypass never renders"),
+                Kernel::Linear => {
+                    let f = S::from_f64(frac);
+                    for (c, out) in frame.iter_mut().enumerate() {
+                        let x = &self.history[c * self.cap + self.index..];
+                        *out = x[0] + f * (x[1] - x[0]);
+                    }
+                }
+                Kernel::Sinc { table, taps, rows } => {
+                    let taps = *taps;
+                    let coeffs: &[S] = match row {
+                        RowPick::Exact(r) => &table[r * taps..(r + 1) * taps],
+                        RowPick::Between(r, w) => {
+                            let a = &table[r * taps..(r + 1) * taps];
+                            let b = &table[(r + 1) * taps..(r + 2) * taps];
+                            let w = S::from_f64(w);
+                            for ((s, &a), &b) in self.scratch.iter_mut().zip(a).zip(b) {
+                                *s = a + w * (b - a);
+                            }
+                            debug_assert!(r < *rows);
+                            &self.scratch
+                        }
+                    };
+                    for (c, out) in frame.iter_mut().enumerate() {
+                        let start = c * self.cap + self.index;
+                        *out = dot(coeffs, &self.history[start..start + taps]);
+                    }
+                }
+            }
+            self.advance();
+            n += 1;
+        }
+        n
+    }
+
+    /// The fractional position of the next frame and the table row(s) it uses.
+    #[inline]
+    fn kernel_position(&self) -> (f64, RowPick) {
+        match (&self.stepper, &self.kernel) {
+            (Stepper::Exact { phase, den, .. }, _) => {
+                (*phase as f64 / *den as f64, RowPick::Exact(*phase as usize))
+            }
+            (Stepper::Async { phase, .. }, Kernel::Sinc { rows, .. }) => {
+                // rows is a power of two: the phase's top bits pick the row, the rest
+                // weight the interpolation.
+                let shift = FRAC_BITS - rows.trailing_zeros();
+                let r = (*phase >> shift) as usize;
+                let w = (*phase & ((1 << shift) - 1)) as f64 / (1u64 << shift) as f64;
+                (0.0, RowPick::Between(r, w))
+            }
+            (Stepper::Async { phase, .. }, _) => (
+                *phase as f64 / (1u64 << FRAC_BITS) as f64,
+                RowPick::Exact(0),
+            ),
+        }
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        match &mut self.stepper {
+            Stepper::Exact { phase, den, step } => {
+                *phase += *step;
+                self.index += (*phase / *den) as usize;
+                *phase %= *den;
+            }
+            Stepper::Async {
+                phase,
+                step,
+                step_now,
+                step_target,
+                ..
+            } => {
+                *phase += *step;
+                self.index += (*phase >> FRAC_BITS) as usize;
+                *phase &= (1 << FRAC_BITS) - 1;
+                if *step_now != *step_target {
+                    let next = *step_now + (*step_target - *step_now) / GLIDE_FRAMES;
+                    // Land exactly once the remaining distance is below one step unit.
+                    *step_now = if to_fixed((next - *step_target).abs()) == 0 {
+                        *step_target
+                    } else {
+                        next
+                    };
+                    *step = to_fixed(*step_now);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RowPick {
+    Exact(usize),
+    Between(usize, f64),
+}
+
+fn to_fixed(step: f64) -> u64 {
+    (step * (1u64 << FRAC_BITS) as f64).round() as u64
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Dot product in `LANES` independent partial sums, so it vectorises; both slices are a
+/// multiple of `LANES` long.
+#[inline]
+fn dot<S: Sample>(a: &[S], b: &[S]) -> S {
+    let mut acc = [S::default(); LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] = acc[i] + x[i] * y[i];
+        }
+    }
+    let quad = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (quad[0] + quad[2]) + (quad[1] + quad[3])
+}
+
+/// Kernel half-width in input frames: the Kaiser length for `attenuation` dB over a
+/// transition band from 0.9 to 1.0 × the lower Nyquist frequency.
+fn half_width(from: u32, to: u32, attenuation: f64) -> usize {
+    let (transition, _) = band(from, to);
+    let length = (attenuation - 7.95) / (14.36 * transition) + 1.0;
+    (length / 2.0).ceil() as usize
+}
+
+/// (transition width, cutoff), both in cycles per input frame.
+fn band(from: u32, to: u32) -> (f64, f64) {
+    let lower_nyquist = 0.5 * f64::from(from.min(to)) / f64::from(from);
+    (0.1 * lower_nyquist, 0.95 * lower_nyquist)
+}
+
+/// The tabulated kernel: `rows + 1` rows (phases 0, 1/rows, ..., 1) of `taps` taps, the
+/// first `taps - 2·half` of each zero padding.
+fn sinc_table<S: Sample>(from: u32, to: u32, attenuation: f64, rows: usize) -> (Vec<S>, usize) {
+    let half = half_width(from, to, attenuation);
+    let taps = (2 * half).div_ceil(LANES) * LANES;
+    let pad = taps - 2 * half;
+    let (_, cutoff) = band(from, to);
+    let beta = 0.1102 * (attenuation - 8.7);
+    let i0_beta = bessel_i0(beta);
+    let mut table = vec![S::default(); (rows + 1) * taps];
+    let mut row = vec![0.0f64; 2 * half];
+    for r in 0..=rows {
+        let p = r as f64 / rows as f64;
+        for (j, h) in row.iter_mut().enumerate() {
+            // Tap j reads input frame floor(t) - half + 1 + j, which is x frames from t.
+            let x = (j as f64 - half as f64 + 1.0) - p;
+            let u = x / half as f64;
+            let window = if u.abs() < 1.0 {
+                bessel_i0(beta * (1.0 - u * u).sqrt()) / i0_beta
+            } else {
+                0.0
+            };
+            *h = 2.0 * cutoff * sinc(2.0 * cutoff * x) * window;
+        }
+        // Unity gain at DC for every phase, so a constant stays exactly constant.
+        let sum: f64 = row.iter().sum();
+        let dst = &mut table[r * taps + pad..(r + 1) * taps];
+        for (d, h) in dst.iter_mut().zip(&row) {
+            *d = S::from_f64(h / sum);
+        }
+    }
+    (table, taps)
+}
+
+fn sinc(x: f64) -> f64 {
+    if x.abs() < 1e-12 {
+        1.0
+    } else {
+        (PI * x).sin() / (PI * x)
+    }
+}
+
+/// The modified Bessel function of the first kind, order 0, by its power series
+/// (converges quickly for the arguments a Kaiser window uses, below ~20).
+fn bessel_i0(x: f64) -> f64 {
+    let q = x * x / 4.0;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..200 {
+        term *= q / (k * k) as f64;
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// Converts a whole interleaved buffer, aligned (output frame 0 is input frame 0) and
+/// exactly `round(frames × to / from)` frames long. Allocates; for offline use.
+///
+/// ```
+/// use troubadour_dsp::resample::{resample_interleaved, Quality};
+///
+/// let input = vec![0.25f32; 44_100];
+/// let output = resample_interleaved(&input, 1, 44_100, 48_000, Quality::High).unwrap();
+/// assert_eq!(output.len(), 48_000);
+/// assert!((output[24_000] - 0.25).abs() < 1e-6);
+/// ```
+pub fn resample_interleaved<S: Sample>(
+    input: &[S],
+    channels: usize,
+    from: u32,
+    to: u32,
+    quality: Quality,
+) -> Result<Vec<S>, ResampleError> {
+    let mut rs = Resampler::<S>::new(channels, from, to, quality)?;
+    let frames = input.len() / channels;
+    let target = output_length(frames as u64, from, to) as usize;
+    let mut output =
+        vec![S::default(); (rs.max_output_frames(frames + rs.lookahead_input_frames())) * channels];
+    let done = rs.process(&input[..frames * channels], &mut output);
+    let mut produced = done.output_frames;
+    let tail = vec![S::default(); rs.lookahead_input_frames() * channels];
+    produced += rs
+        .process(&tail, &mut output[produced * channels..])
+        .output_frames;
+    debug_assert!(produced >= target);
+    output.truncate(target * channels);
+    Ok(output)
+}
+
+/// `round(frames × to / from)`: the length of a converted stream.
+pub fn output_length(frames: u64, from: u32, to: u32) -> u64 {
+    let num = u128::from(frames) * u128::from(to);
+    let den = u128::from(from);
+    ((num * 2 + den) / (den * 2)) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_stays_constant() {
+        for (from, to) in [
+            (44_100, 48_000),
+            (48_000, 44_100),
+            (96_000, 48_000),
+            (8_000, 48_000),
+        ] {
+            for q in [Quality::Fast, Quality::High, Quality::Best] {
+                let out = resample_interleaved(&vec![0.5f32; 20_000], 1, from, to, q).unwrap();
+                let mid = &out[out.len() / 4..out.len() * 3 / 4];
+                for &y in mid {
+                    assert!((y - 0.5).abs() < 1e-6, "{from}->{to} {q:?}: {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bypass_copies() {
+        let mut rs = Resampler::<f32>::new(2, 48_000, 48_000, Quality::High).unwrap();
+        assert!(rs.is_bypass());
+        let input: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let mut out = vec![0.0; 64];
+        let done = rs.process(&input, &mut out);
+        assert_eq!(done.output_frames, 32);
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn output_length_rounds() {
+        assert_eq!(output_length(44_100, 44_100, 48_000), 48_000);
+        assert_eq!(output_length(1, 44_100, 48_000), 1);
+        assert_eq!(output_length(3, 48_000, 8_000), 1);
+    }
+
+    #[test]
+    fn rejects_bad_configurations() {
+        assert_eq!(
+            Resampler::<f32>::new(2, 0, 48_000, Quality::High).unwrap_err(),
+            ResampleError::Rate(0)
+        );
+        assert!(matches!(
+            Resampler::<f32>::new(2, 8_000, 192_000, Quality::High),
+            Err(ResampleError::Ratio { .. })
+        ));
+        assert_eq!(
+            Resampler::<f32>::new(0, 48_000, 44_100, Quality::High).unwrap_err(),
+            ResampleError::Channels(0)
+        );
+    }
+
+    #[test]
+    fn output_time_tracks_the_ratio() {
+        let mut rs = Resampler::<f32>::new(1, 44_100, 48_000, Quality::High).unwrap();
+        let mut out = vec![0.0; 4096];
+        rs.process(&vec![0.0; 2000], &mut out);
+        let n = rs.output_frames_total() as f64;
+        assert!((rs.next_output_time() - n * 44_100.0 / 48_000.0).abs() < 1e-9);
+    }
+}
