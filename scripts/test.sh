@@ -11,6 +11,9 @@ missing=()
 command -v sox >/dev/null 2>&1 || missing+=(sox)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists soxr 2>/dev/null || missing+=(libsoxr-dev)
+# A real JACK server (dummy driver) and its peer programs for the end-to-end tests
+# (jackd, jack_simple_client, jack_rec, jack_iodelay, jack_lsp, jack_connect).
+command -v jackd >/dev/null 2>&1 && command -v jack_rec >/dev/null 2>&1 || missing+=(jackd2)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

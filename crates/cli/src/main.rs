@@ -23,9 +23,9 @@ enum Command {
     Run {
         /// Session file (TOML).
         session: Option<PathBuf>,
-        /// Audio backend. This build has the null backend (a deadline-paced clock for
-        /// machines without audio hardware); `auto` picks the best available.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "null"])]
+        /// Audio backend: jack, or null (a deadline-paced clock for machines without
+        /// audio hardware); `auto` picks JACK when a server answers, else null.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "null"])]
         backend: String,
         /// Period in frames (default: the session's block_frames).
         #[arg(long)]

@@ -438,3 +438,57 @@ fn resample_reports_bad_input_without_leaving_files() {
     assert!(text(&o).contains("in.wav"), "{}", text(&o));
     assert!(!out.exists() && !dir.path("out.wav.partial").exists());
 }
+
+#[test]
+fn hot_reload_applies_valid_edits_and_rejects_invalid_ones_without_stopping() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let dir = Dir::new("reload");
+    let session = dir.write("session.toml", SINE);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", &session, "--backend", "null"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let mut expect = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let hit = line.contains(needle);
+                said.push(line);
+                if hit {
+                    return;
+                }
+            }
+        }
+        panic!("never said \"{needle}\":\n{}", said.join("\n"));
+    };
+    expect("running at 48000 Hz");
+    // An invalid edit: rejected with the located error, the old session keeps running.
+    std::fs::write(&session, SINE.replace("pan = -1.0", "pan = -7.0")).unwrap();
+    expect("reload rejected, the running session is unchanged");
+    expect("pan");
+    // A parameter edit glides in; a structural one swaps the graph.
+    std::fs::write(&session, SINE.replace("pan = -1.0", "pan = -0.5")).unwrap();
+    expect("parameter changes, gliding");
+    std::fs::write(
+        &session,
+        format!("{SINE}\n[[bus]]\nname = \"Extra\"\nchannels = 2\n"),
+    )
+    .unwrap();
+    expect("structure changed, new graph swapped in");
+    // Still running: the status lines now show the new bus.
+    expect(" Extra ");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

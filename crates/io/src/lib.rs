@@ -5,7 +5,9 @@
 //!   one WAV file per bus.
 //! - [`null`]: the null backend: a thread that wakes on absolute deadlines every
 //!   period, for machines without audio hardware.
+//! - [`jack`]: the JACK backend: the engine inside the server's process callback.
 
+pub mod jack;
 pub mod null;
 pub mod render;
 pub mod wav;

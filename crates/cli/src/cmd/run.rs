@@ -1,17 +1,107 @@
-//! `troubadour run [SESSION.toml] [--backend auto|null] [--latency-frames N]`
+//! `troubadour run [SESSION.toml] [--backend auto|jack|null] [--latency-frames N]`
+//!
+//! Picks a backend (`auto`: JACK when a server answers, else null, saying why), runs the
+//! session, shows a status line (or a log line a second when stdout is not a terminal),
+//! applies edits of the session file live (hot reload) and stops cleanly on Ctrl-C or
+//! SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use troubadour_engine::session::{LoadedSession, Session};
-use troubadour_engine::{EngineOptions, MeterSnapshot, create};
+use troubadour_engine::session::{self, LoadedSession, Session};
+use troubadour_engine::{Applied, Controller, EngineOptions, MeterSnapshot, create};
+use troubadour_io::jack::{JackBackend, JackConnection, port_names};
 use troubadour_io::null::NullBackend;
 
 use super::load;
+
+/// The JACK client name.
+const CLIENT_NAME: &str = "troubadour";
+
+/// A running backend.
+enum Live {
+    Null(NullBackend),
+    Jack(JackBackend),
+}
+
+impl Live {
+    fn status(&self) -> String {
+        match self {
+            Live::Null(b) => {
+                let s = b.stats();
+                format!(
+                    "load {:.2}% (max {:.2}%) | late {} | overruns {}",
+                    s.load_last * 100.0,
+                    s.load_max * 100.0,
+                    s.late_wakeups,
+                    s.overruns
+                )
+            }
+            Live::Jack(b) => {
+                let s = b.stats();
+                format!(
+                    "load {:.2}% (max {:.2}%) | xruns {} | late {}",
+                    s.load_last * 100.0,
+                    s.load_max * 100.0,
+                    s.xruns,
+                    s.late
+                )
+            }
+        }
+    }
+
+    fn server_gone(&self) -> bool {
+        matches!(self, Live::Jack(b) if b.server_gone())
+    }
+
+    /// Stops and returns the closing line.
+    fn stop(self, elapsed: Duration) -> String {
+        match self {
+            Live::Null(b) => {
+                let s = b.stats();
+                drop(b.stop());
+                format!(
+                    "stopped after {:.1} s: {} periods, {} late wake-ups, {} overruns, mean DSP load {:.3}%",
+                    elapsed.as_secs_f64(),
+                    s.callbacks,
+                    s.late_wakeups,
+                    s.overruns,
+                    s.load_mean * 100.0
+                )
+            }
+            Live::Jack(b) => {
+                let s = b.stats();
+                drop(b.stop());
+                let histogram: Vec<String> = s
+                    .histogram
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(i, n)| {
+                        if i == s.histogram.len() - 1 {
+                            format!(">100%: {n}")
+                        } else {
+                            format!("{}-{}%: {n}", i * 10, i * 10 + 10)
+                        }
+                    })
+                    .collect();
+                format!(
+                    "stopped after {:.1} s: {} callbacks, {} xruns (server), {} late callbacks (engine), mean DSP load {:.3}%, load histogram [{}]",
+                    elapsed.as_secs_f64(),
+                    s.callbacks,
+                    s.xruns,
+                    s.late,
+                    s.load_mean * 100.0,
+                    histogram.join(", ")
+                )
+            }
+        }
+    }
+}
 
 pub fn run(
     path: Option<&Path>,
@@ -19,7 +109,7 @@ pub fn run(
     latency_frames: Option<usize>,
     seconds: Option<f64>,
 ) -> Result<ExitCode, String> {
-    let loaded = match path {
+    let mut loaded = match path {
         Some(p) => load(p)?,
         None => {
             println!("session: built-in default (2 strips, 2 buses)");
@@ -35,20 +125,54 @@ pub fn run(
     if period == 0 || period > 65_536 {
         return Err(format!("--latency-frames {period} is outside 1..=65536"));
     }
-    match backend {
-        "auto" => println!("backend: null (auto: this build has no JACK or cpal backend yet)"),
-        _ => println!("backend: null"),
+
+    // Which backend, and why.
+    let jack = match backend {
+        "null" => {
+            println!("backend: null");
+            None
+        }
+        "jack" => Some(JackConnection::open(CLIENT_NAME).map_err(|e| e.to_string())?),
+        _ => match JackConnection::open(CLIENT_NAME) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                println!("backend: null (auto: {e}; this build has no cpal backend yet)");
+                None
+            }
+        },
+    };
+    let (rate, period) = match &jack {
+        Some(c) => {
+            println!(
+                "backend: jack (client \"{}\" on a server at {} Hz, period {} frames{})",
+                c.name(),
+                c.sample_rate(),
+                c.buffer_size(),
+                if backend == "auto" {
+                    "; auto: a JACK server answers"
+                } else {
+                    ""
+                }
+            );
+            if latency_frames.is_some() {
+                println!("note: --latency-frames is ignored on JACK: the server sets the period");
+            }
+            (c.sample_rate(), c.buffer_size() as usize)
+        }
+        None => (loaded.session.sample_rate, period),
+    };
+    if rate != loaded.session.sample_rate {
+        println!(
+            "note: the session asks for {} Hz; running at the server's {rate} Hz",
+            loaded.session.sample_rate
+        );
+        loaded.session.sample_rate = rate;
     }
     let options = EngineOptions {
         max_block_frames: Some(period.max(loaded.session.block_frames as usize)),
         ..Default::default()
     };
     let (mut controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
-    let rate = loaded.session.sample_rate;
-    println!(
-        "running at {rate} Hz, period {period} frames ({:.2} ms); Ctrl-C stops",
-        period as f64 * 1000.0 / f64::from(rate)
-    );
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -56,8 +180,32 @@ pub fn run(
             .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
     let started = Instant::now();
-    let backend = NullBackend::start(engine, period)
-        .map_err(|e| format!("cannot start the null backend: {e}"))?;
+    let engine_latency = controller_latency(&controller);
+    let live = match jack {
+        Some(c) => {
+            let (b, notes) = c
+                .start(engine, &loaded.session)
+                .map_err(|e| e.to_string())?;
+            for n in notes {
+                println!("offline: {n}");
+            }
+            let (capture, playback) = b.port_latency();
+            println!(
+                "latency: the engine adds {engine_latency} frames (limiter look-ahead); JACK reports {capture} frames capture + {playback} playback; total {:.2} ms",
+                f64::from(capture + playback + engine_latency) * 1000.0 / f64::from(rate)
+            );
+            Live::Jack(b)
+        }
+        None => Live::Null(
+            NullBackend::start(engine, period)
+                .map_err(|e| format!("cannot start the null backend: {e}"))?,
+        ),
+    };
+    println!(
+        "running at {rate} Hz, period {period} frames ({:.2} ms); Ctrl-C stops",
+        period as f64 * 1000.0 / f64::from(rate)
+    );
+
     let terminal = std::io::stdout().is_terminal();
     let interval = if terminal {
         Duration::from_millis(100)
@@ -65,15 +213,25 @@ pub fn run(
         Duration::from_secs(1)
     };
     let mut next = Instant::now() + interval;
+    let mut watch = path.map(Watch::new);
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
         controller.collect_garbage();
+        if live.server_gone() {
+            println!("\nthe JACK server went away; stopping (reconnecting is not built yet)");
+            break;
+        }
+        if let Some(w) = watch.as_mut()
+            && w.changed()
+        {
+            reload(&mut controller, w.path(), rate, &live);
+        }
         if Instant::now() >= next {
             next += interval;
-            let line = status(&controller.read_meters(), &backend, started.elapsed());
+            let line = status(&controller.read_meters(), &live, started.elapsed());
             if terminal {
                 print!("\r{line}\x1b[K");
                 let _ = std::io::stdout().flush();
@@ -82,26 +240,110 @@ pub fn run(
             }
         }
     }
-    let b = backend.stats();
-    drop(backend.stop());
-    let s = controller.stats();
     if terminal {
         println!();
     }
+    let s = controller.stats();
     println!(
-        "stopped after {:.1} s: {} periods, {} late wake-ups, {} overruns, mean DSP load {:.3}%, {} non-finite samples caught",
-        started.elapsed().as_secs_f64(),
-        b.callbacks,
-        b.late_wakeups,
-        b.overruns,
-        b.load_mean * 100.0,
+        "{}; {} non-finite samples caught",
+        live.stop(started.elapsed()),
         s.non_finite
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(m: &MeterSnapshot, backend: &NullBackend, elapsed: Duration) -> String {
-    let b = backend.stats();
+/// Frames of delay the slowest bus adds (its limiter's look-ahead).
+fn controller_latency(controller: &Controller) -> u32 {
+    controller
+        .session()
+        .buses
+        .iter()
+        .filter_map(|b| b.limiter.as_ref())
+        .map(|l| {
+            (f64::from(l.lookahead_ms) / 1000.0 * f64::from(controller.session().sample_rate))
+                .round() as u32
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Notices edits of the session file (by modification time and length).
+struct Watch {
+    path: std::path::PathBuf,
+    seen: Option<(SystemTime, u64)>,
+    next_check: Instant,
+}
+
+impl Watch {
+    fn new(path: &Path) -> Self {
+        Watch {
+            path: path.to_path_buf(),
+            seen: Self::stamp(path),
+            next_check: Instant::now(),
+        }
+    }
+
+    fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True once per change, checked at most every 200 ms.
+    fn changed(&mut self) -> bool {
+        if Instant::now() < self.next_check {
+            return false;
+        }
+        self.next_check = Instant::now() + Duration::from_millis(200);
+        let now = Self::stamp(&self.path);
+        if now.is_some() && now != self.seen {
+            self.seen = now;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Applies an edited session live, or says why not and keeps the running one.
+fn reload(controller: &mut Controller, path: &Path, rate: u32, live: &Live) {
+    let mut loaded = match session::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("\nreload rejected, the running session is unchanged:\n{e}");
+            return;
+        }
+    };
+    loaded.session.sample_rate = rate;
+    let ports_before = port_names(controller.session());
+    let ports_after = port_names(&loaded.session);
+    match controller.apply_session(loaded.session) {
+        Ok(Applied::Unchanged) => println!("\nreloaded {}: no change", path.display()),
+        Ok(Applied::Parameters(n)) => {
+            println!(
+                "\nreloaded {}: {n} parameter changes, gliding",
+                path.display()
+            )
+        }
+        Ok(Applied::Rebuilt) => {
+            println!(
+                "\nreloaded {}: structure changed, new graph swapped in",
+                path.display()
+            );
+            if matches!(live, Live::Jack(_)) && ports_before != ports_after {
+                println!(
+                    "note: the JACK ports of this session changed; new ports appear on restart (live port changes are not built yet)"
+                );
+            }
+        }
+        Err(e) => println!("\nreload rejected, the running session is unchanged: {e}"),
+    }
+}
+
+fn status(m: &MeterSnapshot, live: &Live, elapsed: Duration) -> String {
     let mut line = format!("{:>6.1}s ", elapsed.as_secs_f64());
     for bus in &m.buses {
         let peak = bus
@@ -121,13 +363,8 @@ fn status(m: &MeterSnapshot, backend: &NullBackend, elapsed: Duration) -> String
             fmt_db(rms)
         ));
     }
-    line.push_str(&format!(
-        "| load {:.2}% (max {:.2}%) | late {} | overruns {}",
-        b.load_last * 100.0,
-        b.load_max * 100.0,
-        b.late_wakeups,
-        b.overruns
-    ));
+    line.push_str("| ");
+    line.push_str(&live.status());
     line
 }
 

@@ -1,0 +1,85 @@
+//! 60 s on a real JACK server (dummy driver, 1024-frame periods) under 100 parameter
+//! changes a second: no xrun, no engine-caused late callback. Its own test binary, so
+//! the process-wide `JACK_DEFAULT_SERVER` it sets is seen by no other test.
+//! `TROUBADOUR_JACK_TRAFFIC_SECS` shortens or lengthens the run.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::Server;
+
+#[test]
+fn sixty_seconds_of_parameter_traffic_cause_no_xrun_and_no_late_callback() {
+    use troubadour_engine::session::{LoadedSession, Session};
+    use troubadour_engine::{EngineOptions, create};
+    use troubadour_io::jack::JackConnection;
+
+    let mut server = Server::start("traffic");
+    server.peer("jack_simple_client", &[]);
+    server.wait_for_port("jack_simple_client:output1");
+    // The built-in session (2 strips, 2 buses), its first strip fed by the peer.
+    let mut session = Session::default_session();
+    session.strips[0].source =
+        troubadour_engine::session::Source::Device("jack_simple_client:output.*".into());
+    let loaded = LoadedSession {
+        session,
+        path: "<test>".into(),
+        base_dir: ".".into(),
+        warnings: Vec::new(),
+    };
+    // SAFETY: this binary's only test, so no other thread of ours reads or writes the
+    // environment now (the harness's threads are idle); libjack reads the variable when
+    // the client opens, just below.
+    unsafe { std::env::set_var("JACK_DEFAULT_SERVER", &server.name) };
+    let connection = JackConnection::open("traffic").expect("open a client");
+    let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
+    let (backend, notes) = connection.start(engine, &loaded.session).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+
+    let seconds: u64 = std::env::var("TROUBADOUR_JACK_TRAFFIC_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let strip = loaded.session.strips[0].name.clone();
+    let bus = loaded.session.buses[0].name.clone();
+    let start = Instant::now();
+    let mut k = 0u64;
+    // 100 changes a second, on an absolute schedule: faders, pans, mutes.
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let due = start + Duration::from_millis(10 * k);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let x = (k % 100) as f32 / 100.0;
+        match k % 4 {
+            0 => controller.set_strip_fader(&strip, -20.0 * x).unwrap(),
+            1 => controller.set_strip_pan(&strip, 2.0 * x - 1.0).unwrap(),
+            2 => controller.set_bus_fader(&bus, -6.0 * x).unwrap(),
+            _ => controller.set_strip_mute(&strip, k % 8 == 3).unwrap(),
+        }
+        controller.collect_garbage();
+        k += 1;
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let s = backend.stats();
+    let e = controller.stats();
+    drop(backend.stop());
+    println!(
+        "{k} changes in {seconds} s: {} callbacks, {} xruns, {} late, mean load {:.3}%, histogram {:?}; {} commands applied",
+        s.callbacks,
+        s.xruns,
+        s.late,
+        s.load_mean * 100.0,
+        s.histogram,
+        e.commands
+    );
+    assert!(s.callbacks as f64 >= 0.95 * seconds as f64 * 48_000.0 / 1024.0);
+    assert_eq!(s.xruns, 0, "the server reported xruns");
+    assert_eq!(s.late, 0, "callbacks ran past their period");
+    assert!(
+        e.commands >= k - 10,
+        "only {} of {k} changes reached the engine",
+        e.commands
+    );
+}

@@ -1,0 +1,187 @@
+//! Shared harness of the JACK end-to-end tests: a private jackd per test, peer
+//! programs, and `troubadour run` as a child process.
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A private jackd; killed (and waited for) on drop.
+pub struct Server {
+    pub name: String,
+    jackd: Child,
+    peers: Vec<Child>,
+}
+
+impl Server {
+    pub fn start(tag: &str) -> Self {
+        // jackd2 servers starting at the same moment can trip over each other's shared
+        // memory registry (seen here: one of two never answers), so start one at a time,
+        // and give a server that does not come up a second chance.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        let name = format!("troubadour-{tag}-{}", std::process::id());
+        for attempt in 1..=3 {
+            let jackd = Command::new("jackd")
+                .args([
+                    "-n",
+                    &name,
+                    "--no-realtime",
+                    "-d",
+                    "dummy",
+                    "-r",
+                    "48000",
+                    "-p",
+                    "1024",
+                ])
+                .args(["-C", "2", "-P", "2"])
+                .env("JACK_NO_AUDIO_RESERVATION", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("jackd is not installed: run scripts/test.sh, which installs jackd2");
+            let server = Server {
+                name: name.clone(),
+                jackd,
+                peers: Vec::new(),
+            };
+            let ok = server
+                .command("jack_wait")
+                .args(["-w", "-t", "10"])
+                .stdout(Stdio::null())
+                .status()
+                .expect("jack_wait");
+            if ok.success() {
+                return server;
+            }
+            eprintln!("jackd {name} did not come up (attempt {attempt})");
+            drop(server);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("jackd {name} did not come up in 3 attempts");
+    }
+
+    /// A command talking to this server.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("JACK_DEFAULT_SERVER", &self.name);
+        c
+    }
+
+    /// Starts a peer program that lives until the server is dropped.
+    pub fn peer(&mut self, program: &str, args: &[&str]) {
+        let child = self
+            .command(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        self.peers.push(child);
+    }
+
+    /// Every port name the server lists.
+    pub fn ports(&self) -> Vec<String> {
+        let out = self.command("jack_lsp").output().expect("jack_lsp");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn wait_for_port(&self, port: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.ports().iter().any(|p| p == port) {
+            assert!(Instant::now() < deadline, "port {port} never appeared");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn connect(&self, from: &str, to: &str, on: bool) {
+        let program = if on {
+            "jack_connect"
+        } else {
+            "jack_disconnect"
+        };
+        let ok = self.command(program).args([from, to]).status().unwrap();
+        assert!(ok.success(), "{program} {from} {to}");
+    }
+
+    /// `troubadour run SESSION --backend jack`, its stdout lines sent to the receiver.
+    pub fn troubadour(&mut self, session: &str) -> mpsc::Receiver<String> {
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_troubadour"))
+            .args(["run", session, "--backend", "jack"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run troubadour");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        self.peers.push(child);
+        rx
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for p in &mut self.peers {
+            // SIGTERM first so troubadour shuts down cleanly, then make sure.
+            let _ = Command::new("kill").arg(p.id().to_string()).status();
+        }
+        for p in &mut self.peers {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while p.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+        let _ = self.jackd.kill();
+        let _ = self.jackd.wait();
+    }
+}
+
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("troubadour-jack-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Lines received until one contains `needle` (or the timeout).
+pub fn expect_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!(
+        "troubadour never said \"{needle}\"; it said:\n{}",
+        seen.join("\n")
+    );
+}

@@ -1,0 +1,429 @@
+//! The JACK backend: one client, `Engine::process` inside JACK's process callback.
+//!
+//! Every device-source strip gets one input port per channel (`Mic_in`, or `Mic_in_L` /
+//! `Mic_in_R`, or `Mic_in_1..N`), every bus one output port per channel (`A1_out`,
+//! `A1_out_L` / `A1_out_R`, ...). The session's device sources and sinks name the ports
+//! to connect: exact port names, or JACK's regular expressions, separated by commas. A
+//! source or sink that matches nothing leaves its strip or bus unconnected ("offline"),
+//! says so, and everything else runs.
+//!
+//! The engine runs in the server's own cycle, so it adds no latency (beyond a bus
+//! limiter's look-ahead). The callback measures its own duration: a callback that took
+//! longer than its period is counted as engine-caused lateness, apart from the xruns the
+//! server reports.
+//!
+//! Real-time rules in the callback: port buffers are gathered into fixed arrays on the
+//! stack (no allocation), statistics are atomics, and the only call outside our code is
+//! reading the monotonic clock (vDSO `clock_gettime`, no system call on Linux/x86-64).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use jack::{
+    AudioIn, AudioOut, Client, ClientOptions, ClientStatus, Control, Frames, LatencyType,
+    NotificationHandler, Port, PortFlags, ProcessHandler, ProcessScope,
+};
+use troubadour_engine::Engine;
+use troubadour_engine::session::{Session, Sink, Source};
+use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
+
+/// Most ports on each side (stack arrays in the callback).
+pub const MAX_PORTS: usize = 256;
+
+/// Buckets of the DSP-load histogram: 0–10 %, 10–20 %, ..., 90–100 %, over 100 %.
+pub const LOAD_BUCKETS: usize = 11;
+
+/// Why the JACK backend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum JackError {
+    /// No server answered (or libjack is missing).
+    #[error("no JACK server answers ({0})")]
+    NoServer(String),
+    /// The server refused something.
+    #[error("JACK: {0}")]
+    Jack(String),
+    /// More channels than the callback's fixed arrays hold.
+    #[error("{0} ports on one side; the JACK backend handles up to {MAX_PORTS}")]
+    TooManyPorts(usize),
+}
+
+/// Counters shared with the callback.
+#[derive(Debug, Default)]
+pub struct JackStats {
+    callbacks: AtomicU64,
+    xruns: AtomicU64,
+    late: AtomicU64,
+    busy_ns: AtomicU64,
+    period_ns: AtomicU64,
+    load_last: AtomicF32,
+    load_max: PeakHold,
+    histogram: [AtomicU64; LOAD_BUCKETS],
+    buffer_size: AtomicU32,
+    sample_rate: AtomicU32,
+    server_gone: AtomicBool,
+}
+
+/// A reading of the backend's counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JackSnapshot {
+    /// Process callbacks run.
+    pub callbacks: u64,
+    /// Xruns the server reported.
+    pub xruns: u64,
+    /// Callbacks that took longer than their period (engine-caused).
+    pub late: u64,
+    /// Callback time over period for the last callback.
+    pub load_last: f32,
+    /// Highest load since the previous reading.
+    pub load_max: f32,
+    /// Callback time over period time since the start.
+    pub load_mean: f64,
+    /// Callbacks per load bucket (see [`LOAD_BUCKETS`]).
+    pub histogram: [u64; LOAD_BUCKETS],
+    /// The server's period in frames.
+    pub buffer_size: u32,
+    /// The server's rate.
+    pub sample_rate: u32,
+    /// The server shut the client down (it quit or kicked us out).
+    pub server_gone: bool,
+}
+
+impl JackStats {
+    fn snapshot(&self) -> JackSnapshot {
+        let busy = self.busy_ns.load(Ordering::Relaxed) as f64;
+        let total = self.period_ns.load(Ordering::Relaxed).max(1) as f64;
+        JackSnapshot {
+            callbacks: self.callbacks.load(Ordering::Relaxed),
+            xruns: self.xruns.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+            load_last: self.load_last.load(),
+            load_max: self.load_max.take(),
+            load_mean: busy / total,
+            histogram: std::array::from_fn(|i| self.histogram[i].load(Ordering::Relaxed)),
+            buffer_size: self.buffer_size.load(Ordering::Relaxed),
+            sample_rate: self.sample_rate.load(Ordering::Relaxed),
+            server_gone: self.server_gone.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The short port names of a session: (inputs in engine order, outputs in engine
+/// order). Inputs are the device-source strips' channels, outputs every bus channel.
+pub fn port_names(session: &Session) -> (Vec<String>, Vec<String>) {
+    fn names(base: &str, dir: &str, channels: u16) -> Vec<String> {
+        // JACK's full names are client:port, so no colon in a short name.
+        let base = base.replace(':', "_");
+        match channels {
+            1 => vec![format!("{base}_{dir}")],
+            2 => vec![format!("{base}_{dir}_L"), format!("{base}_{dir}_R")],
+            n => (1..=n).map(|k| format!("{base}_{dir}_{k}")).collect(),
+        }
+    }
+    let inputs = session
+        .strips
+        .iter()
+        .filter(|s| matches!(s.source, Source::Device(_)))
+        .flat_map(|s| names(&s.name, "in", s.channels))
+        .collect();
+    let outputs = session
+        .buses
+        .iter()
+        .flat_map(|b| names(&b.name, "out", b.channels))
+        .collect();
+    (inputs, outputs)
+}
+
+struct Process {
+    engine: Engine,
+    inputs: Vec<Port<AudioIn>>,
+    outputs: Vec<Port<AudioOut>>,
+    stats: Arc<JackStats>,
+    rate: f64,
+}
+
+impl ProcessHandler for Process {
+    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+        let start = Instant::now();
+        let frames = ps.n_frames() as usize;
+        let empty: &[f32] = &[];
+        let mut ins = [empty; MAX_PORTS];
+        for (slot, port) in ins.iter_mut().zip(&self.inputs) {
+            *slot = port.as_slice(ps);
+        }
+        let (n_in, n_out) = (self.inputs.len(), self.outputs.len());
+        let mut outs: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
+        for (slot, port) in outs.iter_mut().zip(self.outputs.iter_mut()) {
+            *slot = port.as_mut_slice(ps);
+        }
+        self.engine
+            .process(&ins[..n_in], &mut outs[..n_out], frames);
+        let busy = start.elapsed().as_nanos() as u64;
+        let period = (frames as f64 / self.rate * 1e9) as u64;
+        let load = busy as f32 / period.max(1) as f32;
+        let s = &self.stats;
+        s.callbacks.fetch_add(1, Ordering::Relaxed);
+        s.busy_ns.fetch_add(busy, Ordering::Relaxed);
+        s.period_ns.fetch_add(period, Ordering::Relaxed);
+        s.load_last.store(load);
+        s.load_max.raise(load);
+        let bucket = ((load * 10.0) as usize).min(LOAD_BUCKETS - 1);
+        s.histogram[bucket].fetch_add(1, Ordering::Relaxed);
+        if busy > period {
+            s.late.fetch_add(1, Ordering::Relaxed);
+        }
+        Control::Continue
+    }
+
+    fn buffer_size(&mut self, _: &Client, size: Frames) -> Control {
+        // The engine takes any frame count (it splits into sub-blocks), so a new period
+        // needs nothing rebuilt; record it for the status line and latency figures.
+        self.stats.buffer_size.store(size, Ordering::Relaxed);
+        Control::Continue
+    }
+}
+
+struct Notifications {
+    stats: Arc<JackStats>,
+}
+
+impl NotificationHandler for Notifications {
+    unsafe fn shutdown(&mut self, _status: ClientStatus, _reason: &str) {
+        // Async-signal context: only an atomic store.
+        self.stats.server_gone.store(true, Ordering::Relaxed);
+    }
+
+    fn sample_rate(&mut self, _: &Client, rate: Frames) -> Control {
+        self.stats.sample_rate.store(rate, Ordering::Relaxed);
+        Control::Continue
+    }
+
+    fn xrun(&mut self, _: &Client) -> Control {
+        self.stats.xruns.fetch_add(1, Ordering::Relaxed);
+        Control::Continue
+    }
+}
+
+/// A connection to a JACK server, not yet processing: tells the rate and period the
+/// engine must be built for.
+pub struct JackConnection {
+    client: Client,
+}
+
+impl JackConnection {
+    /// Opens client `name` on the default server (`$JACK_DEFAULT_SERVER`), never starting
+    /// one.
+    pub fn open(name: &str) -> Result<Self, JackError> {
+        let (client, _status) = Client::new(name, ClientOptions::NO_START_SERVER)
+            .map_err(|e| JackError::NoServer(e.to_string()))?;
+        Ok(JackConnection { client })
+    }
+
+    /// The server's sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.client.sample_rate()
+    }
+
+    /// The server's period in frames.
+    pub fn buffer_size(&self) -> u32 {
+        self.client.buffer_size()
+    }
+
+    /// The client's name as the server knows it (it may add a suffix if taken).
+    pub fn name(&self) -> &str {
+        self.client.name()
+    }
+
+    /// Registers the session's ports, starts processing with `engine` and makes the
+    /// session's connections. Returns the backend and what could not be connected.
+    pub fn start(
+        self,
+        engine: Engine,
+        session: &Session,
+    ) -> Result<(JackBackend, Vec<String>), JackError> {
+        let client = self.client;
+        let (in_names, out_names) = port_names(session);
+        for n in [in_names.len(), out_names.len()] {
+            if n > MAX_PORTS {
+                return Err(JackError::TooManyPorts(n));
+            }
+        }
+        let err = |e: jack::Error| JackError::Jack(e.to_string());
+        let inputs = in_names
+            .iter()
+            .map(|n| client.register_port(n, AudioIn::default()).map_err(err))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = out_names
+            .iter()
+            .map(|n| client.register_port(n, AudioOut::default()).map_err(err))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = Arc::new(JackStats::default());
+        stats
+            .buffer_size
+            .store(client.buffer_size(), Ordering::Relaxed);
+        stats
+            .sample_rate
+            .store(client.sample_rate(), Ordering::Relaxed);
+        let rate = f64::from(client.sample_rate());
+        let process = Process {
+            engine,
+            inputs,
+            outputs,
+            stats: Arc::clone(&stats),
+            rate,
+        };
+        let notifications = Notifications {
+            stats: Arc::clone(&stats),
+        };
+        let active = client.activate_async(notifications, process).map_err(err)?;
+        let backend = JackBackend {
+            client: Some(active),
+            stats,
+            in_names,
+            out_names,
+        };
+        let notes = backend.connect(session);
+        Ok((backend, notes))
+    }
+}
+
+/// A running JACK client.
+pub struct JackBackend {
+    client: Option<jack::AsyncClient<Notifications, Process>>,
+    stats: Arc<JackStats>,
+    in_names: Vec<String>,
+    out_names: Vec<String>,
+}
+
+impl JackBackend {
+    fn client(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("the client lives until stop")
+            .as_client()
+    }
+
+    /// The client's full port name for short name `short`.
+    fn full(&self, short: &str) -> String {
+        format!("{}:{short}", self.client().name())
+    }
+
+    /// Ports matching one comma-separated item list: an exact name first, else JACK's
+    /// regular-expression match, among ports of the given direction.
+    fn resolve(&self, spec: &str, flags: PortFlags) -> Vec<String> {
+        let client = self.client();
+        let mut found = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if client.port_by_name(item).is_some() {
+                found.push(item.to_string());
+            } else {
+                let pattern = format!("^{item}$");
+                let matches = client.ports(Some(&pattern), Some("audio"), flags);
+                found.extend(matches);
+            }
+        }
+        found
+    }
+
+    /// Connects the session's device sources and sinks; returns a line for each strip or
+    /// bus left offline, or connection that failed.
+    pub fn connect(&self, session: &Session) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut next_in = 0;
+        for strip in &session.strips {
+            let Source::Device(spec) = &strip.source else {
+                continue;
+            };
+            let ours = &self.in_names[next_in..next_in + usize::from(strip.channels)];
+            next_in += usize::from(strip.channels);
+            let theirs = self.resolve(spec, PortFlags::IS_OUTPUT);
+            if theirs.is_empty() {
+                notes.push(format!(
+                    "strip \"{}\": no JACK port matches \"{spec}\"; the strip is offline (silent)",
+                    strip.name
+                ));
+                continue;
+            }
+            for (k, port) in ours.iter().enumerate() {
+                // One source port feeds every channel of the strip (mono into stereo).
+                let from = &theirs[k.min(theirs.len() - 1)];
+                if let Err(e) = self.client().connect_ports_by_name(from, &self.full(port)) {
+                    notes.push(format!("cannot connect {from} to {port}: {e}"));
+                }
+            }
+        }
+        let mut next_out = 0;
+        for bus in &session.buses {
+            let ours = &self.out_names[next_out..next_out + usize::from(bus.channels)];
+            next_out += usize::from(bus.channels);
+            let Some(Sink::Device(spec)) = &bus.sink else {
+                continue;
+            };
+            let theirs = self.resolve(spec, PortFlags::IS_INPUT);
+            if theirs.is_empty() {
+                notes.push(format!(
+                    "bus \"{}\": no JACK port matches \"{spec}\"; the bus is offline (not heard)",
+                    bus.name
+                ));
+                continue;
+            }
+            for (k, to) in theirs.iter().enumerate() {
+                // A mono bus feeds every sink port; otherwise channel k to port k.
+                let port = &ours[k.min(ours.len() - 1)];
+                if let Err(e) = self.client().connect_ports_by_name(&self.full(port), to) {
+                    notes.push(format!("cannot connect {port} to {to}: {e}"));
+                }
+            }
+        }
+        notes
+    }
+
+    /// True once the server has shut this client down.
+    pub fn server_gone(&self) -> bool {
+        self.stats.server_gone.load(Ordering::Relaxed)
+    }
+
+    /// Counters since the start (the load maximum is since the previous reading).
+    pub fn stats(&self) -> JackSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// The client's name as the server knows it.
+    pub fn name(&self) -> String {
+        self.client().name().to_string()
+    }
+
+    /// Latency in frames from the furthest upstream capture to our inputs, and from our
+    /// outputs to the furthest downstream playback, as JACK reports it.
+    pub fn port_latency(&self) -> (u32, u32) {
+        let client = self.client();
+        let capture = self
+            .in_names
+            .iter()
+            .filter_map(|n| client.port_by_name(&self.full(n)))
+            .map(|p| p.get_latency_range(LatencyType::Capture).1)
+            .max()
+            .unwrap_or(0);
+        let playback = self
+            .out_names
+            .iter()
+            .filter_map(|n| client.port_by_name(&self.full(n)))
+            .map(|p| p.get_latency_range(LatencyType::Playback).1)
+            .max()
+            .unwrap_or(0);
+        (capture, playback)
+    }
+
+    /// Deactivates the client and hands the engine back (None if the server is gone and
+    /// the client could not be deactivated cleanly).
+    pub fn stop(mut self) -> Option<Engine> {
+        let client = self.client.take()?;
+        if self.stats.server_gone.load(Ordering::Relaxed) {
+            // The server closed the connection: deactivating would talk to nobody. The
+            // client and its engine are dropped here, off the audio thread.
+            drop(client);
+            return None;
+        }
+        client.deactivate().ok().map(|(_, _, p)| p.engine)
+    }
+}
