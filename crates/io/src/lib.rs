@@ -5,8 +5,11 @@
 //!   one WAV file per bus.
 //! - [`null`]: the null backend: a thread that wakes on absolute deadlines every
 //!   period, for machines without audio hardware.
+//! - [`bridge`]: the clock bridge between a device and the master clock (ring buffer,
+//!   asynchronous resampler, PI controller on the fill level).
 //! - [`jack`]: the JACK backend: the engine inside the server's process callback.
 
+pub mod bridge;
 pub mod jack;
 pub mod null;
 pub mod render;

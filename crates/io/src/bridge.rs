@@ -1,0 +1,228 @@
+//! The clock bridge: carries a device's audio into the master clock's domain.
+//!
+//! Two devices never share a crystal; one drifts against the other by up to ~±100 ppm,
+//! so a plain FIFO between them runs dry or overflows within minutes. The bridge puts an
+//! asynchronous [`Resampler`] on the device side and a [`LockFreeRingBuffer`] between
+//! the two callbacks; a clamped PI controller watches the ring's fill level at every
+//! device period and nudges the resampler's ratio to hold the fill at its target (two
+//! master periods: enough slack for the callbacks' relative jitter, little latency).
+//!
+//! ```text
+//! device callback ─► Resampler (async) ─► ring ─► master callback (Engine::process)
+//!         └──────── fill level ─► PI controller ─► ratio ┘
+//! ```
+//!
+//! Both halves are real-time safe: buffers are allocated in [`input_bridge`], the
+//! callbacks only copy, convert and read atomics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use troubadour_dsp::resample::{Quality, ResampleError, Resampler};
+use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
+
+/// The PI controller that turns the ring's fill error into a resampling ratio.
+///
+/// Gains are set per update (one device period) so the loop is critically damped with a
+/// time constant of about [`SETTLE_PERIODS`] periods: slow enough to average out the
+/// callbacks' jitter (the fill saw-tooths by a period as the two sides take turns), fast
+/// enough to catch a drift of a few hundred ppm within seconds.
+#[derive(Debug, Clone)]
+pub struct DriftController {
+    target: f64,
+    kp: f64,
+    ki: f64,
+    integral: f64,
+    limit: f64,
+}
+
+/// Periods over which the controller closes most of an error.
+pub const SETTLE_PERIODS: f64 = 1000.0;
+
+impl DriftController {
+    /// A controller holding `target` frames in the ring, updated every `period` frames
+    /// pushed, its correction clamped to ±`limit` (relative ratio, e.g. 1e-3).
+    pub fn new(target: f64, period: f64, limit: f64) -> Self {
+        // Fill change per update ≈ -period × correction. With a = period·kp and
+        // b = period·ki, the loop's poles sit at z = 1 - a/2 (double) when b = a²/4.
+        let a = 2.0 / SETTLE_PERIODS;
+        let b = a * a / 4.0;
+        DriftController {
+            target,
+            kp: a / period,
+            ki: b / period,
+            integral: 0.0,
+            limit,
+        }
+    }
+
+    /// The ratio factor (around 1.0) to use for the next period, given the fill now.
+    pub fn update(&mut self, fill: f64) -> f64 {
+        let error = fill - self.target;
+        // Anti-windup: the integral alone never asks for more than the clamp.
+        self.integral = (self.integral + self.ki * error).clamp(-self.limit, self.limit);
+        let correction = (self.kp * error + self.integral).clamp(-self.limit, self.limit);
+        // Too full: produce fewer frames per input frame.
+        1.0 - correction
+    }
+
+    /// The fill level held.
+    pub fn target(&self) -> f64 {
+        self.target
+    }
+}
+
+/// The device side of an input bridge: call [`push`](Self::push) from the device's
+/// callback with what it captured.
+pub struct BridgeInput {
+    resampler: Resampler,
+    producer: Producer<f32>,
+    controller: DriftController,
+    scratch: Vec<f32>,
+    overruns: u64,
+    adjust: f64,
+    last_pull_ns: Arc<AtomicU64>,
+    master_period_ns: f64,
+    master_frames: f64,
+}
+
+/// The master side: call [`pull`](Self::pull) from the master callback.
+pub struct BridgeOutput {
+    consumer: Consumer<f32>,
+    channels: usize,
+    underruns: u64,
+    started: bool,
+    target: usize,
+    last_pull_ns: Arc<AtomicU64>,
+}
+
+/// Builds a bridge from a device at `device_rate` into an engine at `engine_rate`, for
+/// device periods up to `max_device_frames` and master periods of `master_frames`.
+pub fn input_bridge(
+    channels: usize,
+    device_rate: u32,
+    engine_rate: u32,
+    max_device_frames: usize,
+    master_frames: usize,
+    quality: Quality,
+) -> Result<(BridgeInput, BridgeOutput), ResampleError> {
+    let resampler = Resampler::new_async(channels, device_rate, engine_rate, quality)?;
+    let out_frames = resampler.max_output_frames(max_device_frames);
+    let device_in_engine_frames =
+        (max_device_frames as f64 * f64::from(engine_rate) / f64::from(device_rate)).ceil();
+    // Target: the larger period twice over, so neither side's burst can empty it.
+    let target = 2 * master_frames.max(device_in_engine_frames as usize);
+    let capacity = (4 * target + out_frames).next_power_of_two() * channels;
+    let (producer, consumer) = LockFreeRingBuffer::with_capacity(capacity);
+    let controller = DriftController::new(target as f64, device_in_engine_frames, 1e-3);
+    let last_pull_ns = Arc::new(AtomicU64::new(0));
+    Ok((
+        BridgeInput {
+            resampler,
+            producer,
+            controller,
+            scratch: vec![0.0; out_frames * channels],
+            overruns: 0,
+            adjust: 1.0,
+            last_pull_ns: Arc::clone(&last_pull_ns),
+            master_period_ns: master_frames as f64 * 1e9 / f64::from(engine_rate),
+            master_frames: master_frames as f64,
+        },
+        BridgeOutput {
+            consumer,
+            channels,
+            underruns: 0,
+            started: false,
+            target,
+            last_pull_ns,
+        },
+    ))
+}
+
+impl BridgeInput {
+    /// Device callback at `now_ns` (any monotonic clock shared with
+    /// [`BridgeOutput::pull`]): converts `frames` (interleaved) and queues them.
+    ///
+    /// The ring's level drops a whole master period at each pull, so read raw it
+    /// saw-tooths by a period with the slowly beating phase of the two clocks, which the
+    /// controller would follow as if it were drift. It sees instead the level the ring
+    /// would have if the master drained it continuously: the raw level less the part of
+    /// the current master period already elapsed.
+    pub fn push(&mut self, frames: &[f32], now_ns: u64) {
+        let ch = self.resampler.channels();
+        let raw = (self.producer.len() / ch) as f64;
+        let last = self.last_pull_ns.load(Ordering::Acquire);
+        let elapsed = (now_ns.saturating_sub(last) as f64 / self.master_period_ns).min(1.0);
+        let fill = raw - elapsed * self.master_frames;
+        self.adjust = self.controller.update(fill);
+        self.resampler.set_ratio_adjust(self.adjust);
+        let mut rest = frames;
+        while !rest.is_empty() {
+            let done = self.resampler.process(rest, &mut self.scratch);
+            let produced = &self.scratch[..done.output_frames * ch];
+            // Whole frames only, so channels never slip; a full ring (the master
+            // stopped pulling) drops the excess and counts it.
+            let room = self.producer.free() / ch * ch;
+            let take = produced.len().min(room);
+            self.producer.write(&produced[..take]);
+            if take < produced.len() {
+                self.overruns += 1;
+            }
+            rest = &rest[done.input_frames * ch..];
+        }
+    }
+
+    /// Times the ring was full.
+    pub fn overruns(&self) -> u64 {
+        self.overruns
+    }
+
+    /// The ratio factor in use.
+    pub fn adjust(&self) -> f64 {
+        self.adjust
+    }
+
+    /// The resampler's delay in engine frames.
+    pub fn resampler_delay(&self) -> f64 {
+        self.resampler.delay_output_frames()
+    }
+}
+
+impl BridgeOutput {
+    /// Master callback: fills `out` (interleaved) from the ring. Until the ring first
+    /// reaches its target, and whenever it runs dry, the missing frames are silence (an
+    /// underrun, counted once started).
+    pub fn pull(&mut self, out: &mut [f32], now_ns: u64) {
+        let ch = self.channels;
+        self.last_pull_ns.store(now_ns, Ordering::Release);
+        if !self.started {
+            if self.consumer.len() / ch >= self.target {
+                self.started = true;
+            } else {
+                out.fill(0.0);
+                return;
+            }
+        }
+        let got = self.consumer.read(out);
+        if got < out.len() {
+            out[got..].fill(0.0);
+            self.underruns += 1;
+        }
+    }
+
+    /// Frames queued now.
+    pub fn fill(&self) -> usize {
+        self.consumer.len() / self.channels
+    }
+
+    /// Pulls that found the ring short after it had started.
+    pub fn underruns(&self) -> u64 {
+        self.underruns
+    }
+
+    /// The fill level the bridge holds: its latency in engine frames, plus the
+    /// resampler's delay.
+    pub fn target(&self) -> usize {
+        self.target
+    }
+}
