@@ -121,6 +121,9 @@ pub fn run(
             }
         }
     };
+    // Stamp the file as loaded: an edit from here on, even one made while the backend
+    // starts, is a change to apply.
+    let mut watch = path.map(Watch::new);
     let period = latency_frames.unwrap_or(loaded.session.block_frames as usize);
     if period == 0 || period > 65_536 {
         return Err(format!("--latency-frames {period} is outside 1..=65536"));
@@ -213,7 +216,6 @@ pub fn run(
         Duration::from_secs(1)
     };
     let mut next = Instant::now() + interval;
-    let mut watch = path.map(Watch::new);
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
