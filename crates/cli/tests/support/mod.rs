@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 /// A private jackd; killed (and waited for) on drop.
 pub struct Server {
+    /// One server at a time in a test binary: a second jackd started beside a running
+    /// one was seen never to answer on the CI machine.
+    alone: Option<std::sync::MutexGuard<'static, ()>>,
     pub name: String,
     jackd: Child,
     peers: Vec<Child>,
@@ -20,8 +23,23 @@ impl Server {
         // jackd2 servers starting at the same moment can trip over each other's shared
         // memory registry (seen here: one of two never answers), so start one at a time,
         // and give a server that does not come up a second chance.
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let mut alone = Some(ALONE.lock().unwrap_or_else(|e| e.into_inner()));
+        // A jackd that died uncleanly leaves files in /dev/shm that make the next one exit
+        // silently. With no jackd running, none of them is in use: clear them.
+        let running = Command::new("pgrep").args(["-x", "jackd"]).output();
+        if running.is_ok_and(|o| !o.status.success()) {
+            for entry in std::fs::read_dir("/dev/shm")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if entry.file_name().to_string_lossy().starts_with("jack") {
+                    let _ = std::fs::remove_file(entry.path())
+                        .or_else(|_| std::fs::remove_dir_all(entry.path()));
+                }
+            }
+        }
         let name = format!("troubadour-{tag}-{}", std::process::id());
         for attempt in 1..=3 {
             let jackd = Command::new("jackd")
@@ -43,6 +61,7 @@ impl Server {
                 .spawn()
                 .expect("jackd is not installed: run scripts/test.sh, which installs jackd2");
             let server = Server {
+                alone: alone.take(),
                 name: name.clone(),
                 jackd,
                 peers: Vec::new(),
@@ -57,6 +76,8 @@ impl Server {
                 return server;
             }
             eprintln!("jackd {name} did not come up (attempt {attempt})");
+            let mut server = server;
+            alone = server.alone.take();
             drop(server);
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -145,6 +166,14 @@ impl Drop for Server {
             }
             let _ = p.kill();
             let _ = p.wait();
+        }
+        // SIGTERM lets jackd remove its shared memory; SIGKILL only if it hangs.
+        let _ = Command::new("kill")
+            .arg(self.jackd.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.jackd.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.jackd.kill();
         let _ = self.jackd.wait();
