@@ -140,26 +140,35 @@ fn render_is_byte_identical_run_after_run_in_every_format() {
     }
 }
 
-/// `sox FILE -n stat` figures, read back from its report.
-fn sox_stat(file: &Path) -> (f64, f64, u64) {
+/// sox's `stat` report of `file` after `effects` (e.g. `["remix", "1"]`).
+fn sox_report(file: &Path, effects: &[&str]) -> String {
     let o = Command::new("sox")
         .arg(file)
-        .args(["-n", "stat"])
+        .arg("-n")
+        .args(effects)
+        .arg("stat")
         .output()
         .expect("sox is not installed: run scripts/test.sh, which installs it");
-    let report = String::from_utf8_lossy(&o.stderr).to_string();
-    let field = |name: &str| -> f64 {
-        report
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split(':').nth(1))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in sox's report:\n{report}"))
-    };
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// One figure of a sox `stat` report.
+fn sox_field(report: &str, name: &str) -> f64 {
+    report
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in sox's report:\n{report}"))
+}
+
+/// `sox FILE -n stat` figures: (maximum amplitude, RMS amplitude, samples read).
+fn sox_stat(file: &Path) -> (f64, f64, u64) {
+    let report = sox_report(file, &[]);
     (
-        field("Maximum amplitude"),
-        field("RMS     amplitude"),
-        field("Samples read") as u64,
+        sox_field(&report, "Maximum amplitude"),
+        sox_field(&report, "RMS     amplitude"),
+        sox_field(&report, "Samples read") as u64,
     )
 }
 
@@ -353,28 +362,15 @@ fn resample_converts_aligned_exact_length_files_checked_by_sox() {
     );
     assert_eq!(hound::WavReader::open(&output).unwrap().duration(), 96_000);
     assert!(!dir.path("out.wav.partial").exists());
-    // sox measures the result: RMS of a 0.5 sine is 0.3536, still at 1 kHz.
-    let st = Command::new("sox")
-        .arg(&output)
-        // One channel: sox's `stat` would read interleaved stereo as one signal.
-        .args(["-n", "remix", "1", "stat"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&st.stderr);
-    let field = |name: &str| -> f64 {
-        report
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split(':').nth(1))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in sox's report:\n{report}"))
-    };
+    // sox measures the result: RMS of a 0.5 sine is 0.3536, still at 1 kHz. One
+    // channel: sox's `stat` would read interleaved stereo as one signal.
+    let report = sox_report(&output, &["remix", "1"]);
     assert!(
-        (field("RMS     amplitude") - 0.353_553).abs() < 1e-4,
+        (sox_field(&report, "RMS     amplitude") - 0.353_553).abs() < 1e-4,
         "{report}"
     );
     assert!(
-        (field("Rough   frequency") - 1000.0).abs() <= 2.0,
+        (sox_field(&report, "Rough   frequency") - 1000.0).abs() <= 2.0,
         "{report}"
     );
 

@@ -8,12 +8,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{Dir, Server, expect_line};
+use support::{Dir, Server, expect_line, lines};
 
 #[test]
 fn a_peer_sine_flows_through_a_strip_to_a_bus_sample_exact_and_a_missing_port_is_offline() {
@@ -137,15 +135,7 @@ fn iodelay_reading(server: &mut Server, setup: impl FnOnce(&mut Server)) -> f64 
         .expect("jack_iodelay");
     server.wait_for_port("jack_delay:out");
     setup(server);
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines(child.stdout.take().unwrap());
     let mut readings = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     while readings.len() < 6 && Instant::now() < deadline {

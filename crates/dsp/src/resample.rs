@@ -51,17 +51,25 @@ pub trait Sample:
 {
     /// Converts (rounding) from f64.
     fn from_f64(x: f64) -> Self;
+    /// Converts (exactly) to f64.
+    fn to_f64(self) -> f64;
 }
 
 impl Sample for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
     }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
 }
 
 impl Sample for f64 {
     fn from_f64(x: f64) -> Self {
         x
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
 }
 
@@ -151,6 +159,8 @@ const MAX_EXACT_PHASES: u64 = 1024;
 /// Fractional bits of an asynchronous stream's phase: 2^-44 of a frame per step, so a
 /// ratio is represented to 1e-13 and a fixed one drifts by well under a frame per day.
 const FRAC_BITS: u32 = 44;
+/// One unit of phase, in frames.
+const FRAC_SCALE: f64 = 1.0 / (1u64 << FRAC_BITS) as f64;
 /// Lanes of the dot product; kernels are padded to a multiple of this.
 const LANES: usize = 8;
 /// Output frames over which a new asynchronous ratio is approached (time constant of a
@@ -170,8 +180,15 @@ pub struct Processed {
 /// Where the next output frame sits in the input, and how far the phase moves per frame.
 #[derive(Debug, Clone)]
 enum Stepper {
-    /// `t = index + phase / den`, step `num / den`, exact for a rational ratio.
-    Exact { phase: u64, den: u64, step: u64 },
+    /// `t = index + phase / den`; each frame advances `whole + step / den` input frames,
+    /// exact for a rational ratio. Split up front so the per-frame step needs no division.
+    Exact {
+        phase: u64,
+        den: u64,
+        whole: usize,
+        step: u64,
+        inv_den: f64,
+    },
     /// `t = index + phase / 2^FRAC_BITS`; the step glides toward a target.
     Async {
         phase: u64,
@@ -312,7 +329,9 @@ impl<S: Sample> Resampler<S> {
             Stepper::Exact {
                 phase: 0,
                 den: up,
-                step: down,
+                whole: (down / up) as usize,
+                step: down % up,
+                inv_den: 1.0 / up as f64,
             }
         } else {
             let nominal = f64::from(from) / f64::from(to);
@@ -419,7 +438,9 @@ impl<S: Sample> Resampler<S> {
     /// The ratio in effect right now (output frames per input frame).
     pub fn current_ratio(&self) -> f64 {
         match &self.stepper {
-            Stepper::Exact { den, step, .. } => *den as f64 / *step as f64,
+            Stepper::Exact {
+                den, whole, step, ..
+            } => *den as f64 / (*whole as u64 * *den + *step) as f64,
             Stepper::Async { step_now, .. } => 1.0 / step_now,
         }
     }
@@ -446,7 +467,7 @@ impl<S: Sample> Resampler<S> {
     pub fn next_output_time(&self) -> f64 {
         let frac = match &self.stepper {
             Stepper::Exact { phase, den, .. } => *phase as f64 / *den as f64,
-            Stepper::Async { phase, .. } => *phase as f64 / (1u64 << FRAC_BITS) as f64,
+            Stepper::Async { phase, .. } => *phase as f64 * FRAC_SCALE,
         };
         // History index `index` holds input frame `consumed - len + index` shifted by the
         // kernel's left half.
@@ -616,31 +637,37 @@ impl<S: Sample> Resampler<S> {
     #[inline]
     fn kernel_position(&self) -> (f64, RowPick) {
         match (&self.stepper, &self.kernel) {
-            (Stepper::Exact { phase, den, .. }, _) => {
-                (*phase as f64 / *den as f64, RowPick::Exact(*phase as usize))
+            (Stepper::Exact { phase, inv_den, .. }, _) => {
+                (*phase as f64 * inv_den, RowPick::Exact(*phase as usize))
             }
             (Stepper::Async { phase, .. }, Kernel::Sinc { rows, .. }) => {
                 // rows is a power of two: the phase's top bits pick the row, the rest
                 // weight the interpolation.
                 let shift = FRAC_BITS - rows.trailing_zeros();
                 let r = (*phase >> shift) as usize;
-                let w = (*phase & ((1 << shift) - 1)) as f64 / (1u64 << shift) as f64;
-                (0.0, RowPick::Between(r, w))
+                let low = *phase & ((1 << shift) - 1);
+                (0.0, RowPick::Between(r, low as f64 * pow2_neg(shift)))
             }
-            (Stepper::Async { phase, .. }, _) => (
-                *phase as f64 / (1u64 << FRAC_BITS) as f64,
-                RowPick::Exact(0),
-            ),
+            (Stepper::Async { phase, .. }, _) => (*phase as f64 * FRAC_SCALE, RowPick::Exact(0)),
         }
     }
 
     #[inline]
     fn advance(&mut self) {
         match &mut self.stepper {
-            Stepper::Exact { phase, den, step } => {
+            Stepper::Exact {
+                phase,
+                den,
+                whole,
+                step,
+                ..
+            } => {
                 *phase += *step;
-                self.index += (*phase / *den) as usize;
-                *phase %= *den;
+                self.index += *whole;
+                if *phase >= *den {
+                    *phase -= *den;
+                    self.index += 1;
+                }
             }
             Stepper::Async {
                 phase,
@@ -671,6 +698,12 @@ impl<S: Sample> Resampler<S> {
 enum RowPick {
     Exact(usize),
     Between(usize, f64),
+}
+
+/// 2^-n, built from its exponent bits (exact, no division on the audio path).
+#[inline]
+fn pow2_neg(n: u32) -> f64 {
+    f64::from_bits(u64::from(1023 - n) << 52)
 }
 
 fn to_fixed(step: f64) -> u64 {

@@ -23,24 +23,10 @@ fn sine_of<S: Sample>(freq: f64, rate: u32, frames: usize, amplitude: f64) -> Ve
         .collect()
 }
 
-trait ToF64: Sample {
-    fn to_f64(self) -> f64;
-}
-impl ToF64 for f32 {
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-}
-impl ToF64 for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-
 /// Least-squares fit of `a·sin(ω t) + b·cos(ω t)` to `y` at input times `t` (in input
 /// frames), over all but `EDGE` frames at each end. Returns (fitted amplitude, residual
 /// RMS).
-fn fit<S: ToF64>(y: &[S], times: &[f64], omega: f64) -> (f64, f64) {
+fn fit<S: Sample>(y: &[S], times: &[f64], omega: f64) -> (f64, f64) {
     let range = EDGE..y.len() - EDGE;
     let (mut ss, mut sc, mut cc, mut ys, mut yc) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for n in range.clone() {
@@ -74,7 +60,7 @@ fn snr(from: u32, to: u32, freq: f64, quality: Quality) -> (f64, f64) {
     snr_of::<f32>(from, to, freq, quality)
 }
 
-fn snr_of<S: ToF64>(from: u32, to: u32, freq: f64, quality: Quality) -> (f64, f64) {
+fn snr_of<S: Sample>(from: u32, to: u32, freq: f64, quality: Quality) -> (f64, f64) {
     let frames = (from as usize / 4).max(3 * EDGE * from as usize / to as usize + 4096);
     let amplitude = 0.5;
     let x = sine_of::<S>(freq, from, frames, amplitude);

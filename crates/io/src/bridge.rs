@@ -82,7 +82,8 @@ pub struct BridgeInput {
     overruns: u64,
     adjust: f64,
     last_pull_ns: Arc<AtomicU64>,
-    master_period_ns: f64,
+    /// Master periods per nanosecond.
+    master_periods_per_ns: f64,
     master_frames: f64,
 }
 
@@ -125,7 +126,7 @@ pub fn input_bridge(
             overruns: 0,
             adjust: 1.0,
             last_pull_ns: Arc::clone(&last_pull_ns),
-            master_period_ns: master_frames as f64 * 1e9 / f64::from(engine_rate),
+            master_periods_per_ns: f64::from(engine_rate) / (master_frames as f64 * 1e9),
             master_frames: master_frames as f64,
         },
         BridgeOutput {
@@ -152,7 +153,7 @@ impl BridgeInput {
         let ch = self.resampler.channels();
         let raw = (self.producer.len() / ch) as f64;
         let last = self.last_pull_ns.load(Ordering::Acquire);
-        let elapsed = (now_ns.saturating_sub(last) as f64 / self.master_period_ns).min(1.0);
+        let elapsed = (now_ns.saturating_sub(last) as f64 * self.master_periods_per_ns).min(1.0);
         let fill = raw - elapsed * self.master_frames;
         self.adjust = self.controller.update(fill);
         self.resampler.set_ratio_adjust(self.adjust);

@@ -139,7 +139,8 @@ struct Process {
     inputs: Vec<Port<AudioIn>>,
     outputs: Vec<Port<AudioOut>>,
     stats: Arc<JackStats>,
-    rate: f64,
+    /// Nanoseconds per frame at the server's rate.
+    ns_per_frame: f64,
 }
 
 impl ProcessHandler for Process {
@@ -159,7 +160,7 @@ impl ProcessHandler for Process {
         self.engine
             .process(&ins[..n_in], &mut outs[..n_out], frames);
         let busy = start.elapsed().as_nanos() as u64;
-        let period = (frames as f64 / self.rate * 1e9) as u64;
+        let period = (frames as f64 * self.ns_per_frame) as u64;
         let load = busy as f32 / period.max(1) as f32;
         let s = &self.stats;
         s.callbacks.fetch_add(1, Ordering::Relaxed);
@@ -264,13 +265,13 @@ impl JackConnection {
         stats
             .sample_rate
             .store(client.sample_rate(), Ordering::Relaxed);
-        let rate = f64::from(client.sample_rate());
+        let ns_per_frame = 1e9 / f64::from(client.sample_rate());
         let process = Process {
             engine,
             inputs,
             outputs,
             stats: Arc::clone(&stats),
-            rate,
+            ns_per_frame,
         };
         let notifications = Notifications {
             stats: Arc::clone(&stats),

@@ -52,30 +52,6 @@ impl WavFormat {
     }
 }
 
-/// Converts samples to and from the f64 the command reads and writes through.
-trait Io: Sample {
-    fn of(x: f64) -> Self;
-    fn get(self) -> f64;
-}
-
-impl Io for f32 {
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    fn get(self) -> f64 {
-        f64::from(self)
-    }
-}
-
-impl Io for f64 {
-    fn of(x: f64) -> Self {
-        x
-    }
-    fn get(self) -> f64 {
-        self
-    }
-}
-
 pub fn resample(
     input: &Path,
     output: &Path,
@@ -143,7 +119,7 @@ fn partial_path(output: &Path) -> PathBuf {
     output.with_file_name(name)
 }
 
-fn convert<S: Io>(
+fn convert<S: Sample>(
     mut reader: hound::WavReader<BufReader<File>>,
     output: &Path,
     out_spec: hound::WavSpec,
@@ -190,7 +166,7 @@ fn convert<S: Io>(
         loop {
             piece.clear();
             for s in samples.by_ref().take(PIECE * ch) {
-                piece.push(S::of(s.map_err(|e| e.to_string())?));
+                piece.push(S::from_f64(s.map_err(|e| e.to_string())?));
             }
             // A truncated last frame: keep whole frames only.
             piece.truncate(piece.len() / ch * ch);
@@ -240,7 +216,7 @@ fn convert<S: Io>(
 }
 
 /// Runs one piece through the converter and writes what comes out, never past `target`.
-fn emit<S: Io>(
+fn emit<S: Sample>(
     rs: &mut Resampler<S>,
     piece: &[S],
     out: &mut [S],
@@ -279,9 +255,9 @@ impl Writer {
         }
     }
 
-    fn write<S: Io>(&mut self, samples: &[S]) -> Result<(), String> {
+    fn write<S: Sample>(&mut self, samples: &[S]) -> Result<(), String> {
         for &s in samples {
-            let x = s.get();
+            let x = s.to_f64();
             let r = match self.format {
                 WavFormat::Float => self.inner.write_sample(x as f32),
                 WavFormat::Int(bits) => {

@@ -183,7 +183,11 @@ pub fn run(
             .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
     let started = Instant::now();
-    let engine_latency = controller_latency(&controller);
+    // The slowest bus's limiter look-ahead, as the engine computed it.
+    let engine_latency = (0..loaded.session.buses.len())
+        .map(|b| engine.bus_latency_frames(b))
+        .max()
+        .unwrap_or(0) as u32;
     let live = match jack {
         Some(c) => {
             let (b, notes) = c
@@ -252,21 +256,6 @@ pub fn run(
         s.non_finite
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Frames of delay the slowest bus adds (its limiter's look-ahead).
-fn controller_latency(controller: &Controller) -> u32 {
-    controller
-        .session()
-        .buses
-        .iter()
-        .filter_map(|b| b.limiter.as_ref())
-        .map(|l| {
-            (f64::from(l.lookahead_ms) / 1000.0 * f64::from(controller.session().sample_rate))
-                .round() as u32
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Notices edits of the session file (by modification time and length).

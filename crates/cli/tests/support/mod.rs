@@ -139,15 +139,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("run troubadour");
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = lines(child.stdout.take().unwrap());
         self.peers.push(child);
         rx
     }
@@ -178,6 +170,20 @@ impl Drop for Server {
         let _ = self.jackd.kill();
         let _ = self.jackd.wait();
     }
+}
+
+/// A program's output, line by line, as it comes (read on a thread of its own, so the
+/// program never blocks on a full pipe).
+pub fn lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 pub struct Dir(pub PathBuf);
