@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use biquad::{Biquad as _, Coefficients as BqCoefficients, DirectForm2Transposed, ToHertz, Type};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use troubadour_dsp::biquad::{FilterKind, FilterParams};
 use troubadour_dsp::compressor::{Compressor, CompressorParams, Detector};
 use troubadour_dsp::eq::Equalizer;
@@ -89,6 +89,7 @@ fn eq(c: &mut Criterion) {
             let input = noise(channels, 256);
             let mut bufs = input.clone();
             let mut ours = Equalizer::new(&b, channels, RATE);
+            let mut portable = Equalizer::new(&b, channels, RATE).portable();
             let mut other = theirs(&b, channels);
             g.throughput(Throughput::Elements(256));
             let id = format!("{n_bands}b{channels}ch");
@@ -96,6 +97,12 @@ fn eq(c: &mut Criterion) {
                 bench.iter(|| {
                     reset(&mut bufs, &input);
                     ours.process(black_box(&mut bufs), 256)
+                })
+            });
+            g.bench_function(BenchmarkId::new("troubadour-portable", &id), |bench| {
+                bench.iter(|| {
+                    reset(&mut bufs, &input);
+                    portable.process(black_box(&mut bufs), 256)
                 })
             });
             g.bench_function(BenchmarkId::new("biquad", &id), |bench| {
@@ -213,4 +220,69 @@ fn dynamics(c: &mut Criterion) {
 }
 
 criterion_group!(benches, eq, dynamics);
-criterion_main!(benches);
+
+/// `true` under `cargo bench`, as opposed to a quick `cargo test --benches` pass.
+fn bench_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list")
+}
+
+/// Median time per call of `f`, over `rounds` rounds of `calls` calls.
+fn median_ns(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The EQ ratios, ours against `biquad`, timed interleaved (round by round, each
+/// contender in turn) so machine drift hits both alike.
+fn eq_ratios() {
+    println!(
+        "\nEQ against the biquad crate, 256 frames, interleaved medians (ratio > 1: ours is faster):"
+    );
+    println!(
+        "  bands x ch   ours (FMA if available)   ours portable   biquad   ratio   ratio portable"
+    );
+    for n_bands in [1, 4, 8] {
+        for channels in [1, 2, 8, 16] {
+            let b = bands(n_bands);
+            let input = noise(channels, 256);
+            let mut bufs = input.clone();
+            let mut ours = Equalizer::new(&b, channels, RATE);
+            let mut portable = Equalizer::new(&b, channels, RATE).portable();
+            let mut other = theirs(&b, channels);
+            let calls = 2000;
+            let mut t = [Vec::new(), Vec::new(), Vec::new()];
+            for _ in 0..15 {
+                for (k, times) in t.iter_mut().enumerate() {
+                    let start = std::time::Instant::now();
+                    for _ in 0..calls {
+                        reset(&mut bufs, &input);
+                        match k {
+                            0 => ours.process(black_box(&mut bufs), 256),
+                            1 => portable.process(black_box(&mut bufs), 256),
+                            _ => run_theirs(&mut other, black_box(&mut bufs), 256),
+                        }
+                    }
+                    times.push(start.elapsed().as_nanos() as f64 / calls as f64);
+                }
+            }
+            let [a, p, q] = t.map(|mut v| median_ns(&mut v));
+            println!(
+                "  {n_bands} x {channels:<2}      {:>8.0} ns              {:>8.0} ns     {:>7.0} ns  {:>5.2}x  {:>5.2}x",
+                a,
+                p,
+                q,
+                q / a,
+                q / p
+            );
+        }
+    }
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if bench_mode() {
+        eq_ratios();
+    }
+}

@@ -2,7 +2,9 @@
 //! the dB domain, make-up gain, channels linked, and an optional sidechain (another
 //! signal drives the detector: music ducking under a voice).
 
-use crate::dynamics::{CHUNK, apply_gains, one_pole};
+use crate::dynamics::{
+    CHUNK, TICK, apply_gains, dot_tick, max_tick, one_pole, per_tick, ramp_tick, tick_powers,
+};
 use crate::fastmath::{amplitude_to_db, db_to_amplitude, power_to_db};
 
 /// `a` if larger, else `b`, without `f32::max`'s NaN rule (which blocks vectorising).
@@ -98,12 +100,21 @@ pub struct Compressor {
     sample_rate: u32,
     attack: f32,
     release: f32,
+    /// `attack` and `release` for a whole tick.
+    attack_tick: f32,
+    release_tick: f32,
     rms: f32,
+    /// The RMS average over a full tick: `mean_square · rms_decay + Σ rms_weights · x²`.
+    rms_decay: f32,
+    rms_weights: [f32; TICK],
     makeup_db: f32,
     /// Detector state: mean square (RMS) — unused for peak.
     mean_square: f32,
-    /// Current gain change, dB (≤ 0).
+    /// Current gain change, dB (≤ 0), as of the last tick.
     gain_db: f32,
+    /// The linear gain applied at the last tick, make-up included (the next tick's ramp
+    /// starts here).
+    gain: f32,
 }
 
 impl Compressor {
@@ -114,12 +125,18 @@ impl Compressor {
             sample_rate,
             attack: 0.0,
             release: 0.0,
+            attack_tick: 0.0,
+            release_tick: 0.0,
             rms: 0.0,
+            rms_decay: 0.0,
+            rms_weights: [0.0; TICK],
             makeup_db: 0.0,
             mean_square: 0.0,
             gain_db: 0.0,
+            gain: 1.0,
         };
         c.set_params(params);
+        c.gain = db_to_amplitude(c.makeup_db);
         c
     }
 
@@ -132,6 +149,10 @@ impl Compressor {
             Detector::Rms { window_ms } => one_pole(window_ms, self.sample_rate),
             Detector::Peak => 1.0,
         };
+        self.attack_tick = per_tick(self.attack);
+        self.release_tick = per_tick(self.release);
+        self.rms_decay = (1.0 - f64::from(self.rms)).powi(TICK as i32) as f32;
+        self.rms_weights = tick_powers(1.0 - self.rms).map(|w| w * self.rms);
         self.makeup_db = params.total_makeup_db();
     }
 
@@ -150,8 +171,10 @@ impl Compressor {
     /// itself; channels are linked (the loudest drives them all). Returns the largest
     /// gain reduction in the block, dB.
     ///
-    /// Works in chunks of [`CHUNK`] frames, pass by pass, so that everything but the
-    /// two recursions (RMS average, gain smoothing) runs as vector code.
+    /// Works in chunks of [`CHUNK`] frames, pass by pass: the detector input is a vector
+    /// pass over every frame; the level, the static curve and the attack/release
+    /// smoothing run once per [`TICK`] (the RMS average folded over the tick exactly);
+    /// the gain ramps linearly between ticks.
     pub fn process(
         &mut self,
         bufs: &mut [Box<[f32]>],
@@ -159,6 +182,7 @@ impl Compressor {
         frames: usize,
     ) -> f32 {
         let p = self.params;
+        let rms = matches!(p.detector, Detector::Rms { .. });
         let mut most = 0.0f32;
         let mut start = 0;
         while start < frames {
@@ -169,46 +193,74 @@ impl Compressor {
             // Detector input: the loudest channel, squared (RMS) or rectified (peak).
             for c in source {
                 let c = &c[start..start + n];
-                match p.detector {
-                    Detector::Rms { .. } => work
-                        .iter_mut()
+                if rms {
+                    work.iter_mut()
                         .zip(c)
-                        .for_each(|(w, x)| *w = larger(*w, x * x)),
-                    Detector::Peak => work
-                        .iter_mut()
-                        .zip(c)
-                        .for_each(|(w, x)| *w = larger(*w, x.abs())),
-                }
-            }
-            // Level in dB.
-            match p.detector {
-                Detector::Rms { .. } => {
-                    let mut ms = self.mean_square;
-                    for w in work.iter_mut() {
-                        ms += self.rms * (*w - ms);
-                        *w = ms;
-                    }
-                    self.mean_square = ms;
-                    work.iter_mut().for_each(|w| *w = power_to_db(*w));
-                }
-                Detector::Peak => work.iter_mut().for_each(|w| *w = amplitude_to_db(*w)),
-            }
-            // Static curve, then the attack/release smoothing (the serial part).
-            work.iter_mut().for_each(|w| *w = p.gain_db(*w));
-            let mut gain_db = self.gain_db;
-            for w in work.iter_mut() {
-                let coef = if *w < gain_db {
-                    self.attack
+                        .for_each(|(w, x)| *w = larger(*w, x * x));
                 } else {
-                    self.release
-                };
-                gain_db += coef * (*w - gain_db);
-                most = most.min(gain_db);
-                *w = gain_db + self.makeup_db;
+                    work.iter_mut()
+                        .zip(c)
+                        .for_each(|(w, x)| *w = larger(*w, x.abs()));
+                }
             }
-            self.gain_db = gain_db;
-            // To linear gain, applied to every channel.
-            work.iter_mut().for_each(|w| *w = db_to_amplitude(*w));
+            // Per tick, the detector level (the RMS average folded over the tick)...
+            let ticks = n.div_ceil(TICK);
+            let mut level = [0.0f32; CHUNK / TICK];
+            let level = &mut level[..ticks];
+            for (l, tick) in level.iter_mut().zip(work.chunks(TICK)) {
+                let full = <&[f32; TICK]>::try_from(tick).ok();
+                *l = if rms {
+                    self.mean_square = match full {
+                        Some(t) => {
+                            self.mean_square * self.rms_decay + dot_tick(t, &self.rms_weights)
+                        }
+                        None => tick
+                            .iter()
+                            .fold(self.mean_square, |ms, w| ms + self.rms * (w - ms)),
+                    };
+                    self.mean_square
+                } else {
+                    match full {
+                        Some(t) => max_tick(t, &[1.0; TICK]),
+                        None => tick.iter().fold(0.0, |m, &w| larger(m, w)),
+                    }
+                };
+            }
+            // ...in dB and through the static curve (vector passes over the ticks)...
+            if rms {
+                level
+                    .iter_mut()
+                    .for_each(|l| *l = p.gain_db(power_to_db(*l)));
+            } else {
+                level
+                    .iter_mut()
+                    .for_each(|l| *l = p.gain_db(amplitude_to_db(*l)));
+            }
+            // ...smoothed with the attack and release (the serial part)...
+            for (target, tick) in level.iter_mut().zip(work.chunks(TICK)) {
+                let attacking = *target < self.gain_db;
+                if tick.len() == TICK {
+                    let coef = if attacking {
+                        self.attack_tick
+                    } else {
+                        self.release_tick
+                    };
+                    self.gain_db += coef * (*target - self.gain_db);
+                } else {
+                    let coef = if attacking { self.attack } else { self.release };
+                    for _ in 0..tick.len() {
+                        self.gain_db += coef * (*target - self.gain_db);
+                    }
+                }
+                most = most.min(self.gain_db);
+                *target = self.gain_db + self.makeup_db;
+            }
+            // ...to linear gains, ramped across each tick.
+            level.iter_mut().for_each(|l| *l = db_to_amplitude(*l));
+            for (&gain, tick) in level.iter().zip(work.chunks_mut(TICK)) {
+                ramp_tick(tick, self.gain, gain);
+                self.gain = gain;
+            }
             apply_gains(bufs, start, work);
             start += n;
         }
@@ -219,5 +271,6 @@ impl Compressor {
     pub fn continue_from(&mut self, old: &Compressor) {
         self.mean_square = old.mean_square;
         self.gain_db = old.gain_db;
+        self.gain = old.gain;
     }
 }

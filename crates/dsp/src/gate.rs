@@ -1,7 +1,9 @@
 //! A noise gate with hysteresis (it opens above one level and closes below a lower
 //! one), hold, attack, release and a range (how far it closes).
 
-use crate::dynamics::{CHUNK, apply_gains, loudest_channel, one_pole};
+use crate::dynamics::{
+    CHUNK, TICK, apply_gains, loudest_channel, max_tick, one_pole, per_tick, ramp_tick, tick_powers,
+};
 use crate::fastmath::amplitude_to_db;
 use crate::gain::db_to_gain;
 
@@ -43,7 +45,14 @@ pub struct Gate {
     sample_rate: u32,
     attack: f32,
     release: f32,
+    /// `attack` and `release` for a whole tick.
+    attack_tick: f32,
+    release_tick: f32,
     detector_release: f32,
+    /// The detector over a full tick: `max(envelope · detector_tick, max_k level_k ·
+    /// detector_powers[k])`, the per-frame peak follower folded exactly.
+    detector_tick: f32,
+    detector_powers: [f32; TICK],
     floor: f32,
     /// The thresholds as linear levels, so the detector needs no dB conversion.
     open_level: f32,
@@ -63,7 +72,11 @@ impl Gate {
             sample_rate,
             attack: 0.0,
             release: 0.0,
+            attack_tick: 0.0,
+            release_tick: 0.0,
             detector_release: 1.0 - one_pole(DETECTOR_RELEASE_MS, sample_rate),
+            detector_tick: 0.0,
+            detector_powers: [0.0; TICK],
             floor: 0.0,
             open_level: 0.0,
             close_level: 0.0,
@@ -73,6 +86,8 @@ impl Gate {
             hold_left: 0,
             gain: db_to_gain(params.range_db),
         };
+        g.detector_tick = g.detector_release.powi(TICK as i32);
+        g.detector_powers = tick_powers(g.detector_release);
         g.set_params(params);
         g
     }
@@ -82,6 +97,8 @@ impl Gate {
         self.params = params;
         self.attack = one_pole(params.attack_ms, self.sample_rate);
         self.release = one_pole(params.release_ms, self.sample_rate);
+        self.attack_tick = per_tick(self.attack);
+        self.release_tick = per_tick(self.release);
         self.floor = db_to_gain(params.range_db);
         self.open_level = db_to_gain(params.open_db);
         self.close_level = db_to_gain(params.close_db);
@@ -101,6 +118,9 @@ impl Gate {
 
     /// Audio thread: gates `frames` frames of every channel of `bufs` in place (linked).
     /// Returns the largest gain reduction in the block, dB.
+    ///
+    /// The detector follows every frame; the open/hold/close decision and the gain
+    /// smoothing run once per [`TICK`], and the gain ramps linearly between ticks.
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
         let mut lowest = 1.0f32;
         let mut start = 0;
@@ -109,18 +129,27 @@ impl Gate {
             let mut work = [0.0f32; CHUNK];
             let work = &mut work[..n];
             loudest_channel(bufs, start, work);
-            for w in work.iter_mut() {
-                let level = *w;
-                self.envelope = if level > self.envelope {
-                    level
+            for tick in work.chunks_mut(TICK) {
+                let full = <&[f32; TICK]>::try_from(&*tick).is_ok();
+                if let Ok(t) = <&[f32; TICK]>::try_from(&*tick) {
+                    let decayed = self.envelope * self.detector_tick;
+                    let peak = max_tick(t, &self.detector_powers);
+                    self.envelope = if peak > decayed { peak } else { decayed };
                 } else {
-                    self.envelope * self.detector_release
-                };
+                    for &level in tick.iter() {
+                        self.envelope = if level > self.envelope {
+                            level
+                        } else {
+                            self.envelope * self.detector_release
+                        };
+                    }
+                }
+                let frames = tick.len() as u32;
                 if self.open {
                     if self.envelope >= self.close_level {
                         self.hold_left = self.hold_samples;
                     } else if self.hold_left > 0 {
-                        self.hold_left -= 1;
+                        self.hold_left = self.hold_left.saturating_sub(frames);
                     } else {
                         self.open = false;
                     }
@@ -128,14 +157,23 @@ impl Gate {
                     self.open = true;
                     self.hold_left = self.hold_samples;
                 }
-                let (target, coef) = if self.open {
-                    (1.0, self.attack)
+                let target = if self.open { 1.0 } else { self.floor };
+                let previous = self.gain;
+                if full {
+                    let coef = if self.open {
+                        self.attack_tick
+                    } else {
+                        self.release_tick
+                    };
+                    self.gain += coef * (target - self.gain);
                 } else {
-                    (self.floor, self.release)
-                };
-                self.gain += coef * (target - self.gain);
+                    let coef = if self.open { self.attack } else { self.release };
+                    for _ in 0..frames {
+                        self.gain += coef * (target - self.gain);
+                    }
+                }
                 lowest = lowest.min(self.gain);
-                *w = self.gain;
+                ramp_tick(tick, previous, self.gain);
             }
             apply_gains(bufs, start, work);
             start += n;
