@@ -1,7 +1,11 @@
 //! `troubadour`: the command line of the Troubadour mixer.
 
+mod alloc;
 mod cmd;
 mod progress;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +69,24 @@ enum Command {
         #[arg(long, value_parser = ["s16", "s24", "s32", "f32"])]
         format: Option<String>,
     },
+    /// Run a session offline as fast as possible: real-time factor, DSP load, time per
+    /// stage and peak heap (default: the standard workload of DESIGN.md).
+    Bench {
+        /// Session file (TOML); without one, the standard workload.
+        session: Option<PathBuf>,
+        /// Size of the standard workload: STRIPSxBUSES (stereo each).
+        #[arg(long, default_value = "8x4", value_parser = cmd::bench::parse_size)]
+        size: (usize, usize),
+        /// Timed rounds (the median is reported).
+        #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rounds: u32,
+        /// Seconds of audio per round.
+        #[arg(long, default_value_t = 1.0, value_parser = cmd::bench::parse_seconds)]
+        seconds: f64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
     Check {
         /// Session file (TOML).
@@ -93,6 +115,21 @@ fn main() -> ExitCode {
             format.parse().expect("clap checked the format"),
         ),
         Command::Check { session } => cmd::check::check(&session),
+        Command::Bench {
+            session,
+            size,
+            rounds,
+            seconds,
+            json,
+        } => cmd::bench::bench(
+            session.as_deref(),
+            &cmd::bench::BenchOptions {
+                size,
+                rounds: rounds as usize,
+                seconds,
+                json,
+            },
+        ),
         Command::Resample {
             input,
             output,

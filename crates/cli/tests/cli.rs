@@ -488,3 +488,63 @@ fn hot_reload_applies_valid_edits_and_rejects_invalid_ones_without_stopping() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+/// The number after `"key": ` in `troubadour bench --json`'s one-line object.
+fn json_number(json: &str, key: &str) -> f64 {
+    let at = json
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    let end = rest.find([',', '}']).expect("a number ends");
+    rest[..end].trim().parse().expect("a number")
+}
+
+#[test]
+fn bench_reports_stages_and_memory_and_processing_allocates_nothing() {
+    // DESIGN.md's scale target: 64 stereo strips into 16 buses with full processing.
+    let o = troubadour(&[
+        "bench",
+        "--size",
+        "64x16",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let json = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(json_number(&json, "strips"), 64.0);
+    assert_eq!(json_number(&json, "buses"), 16.0);
+    assert_eq!(json_number(&json, "allocations_while_processing"), 0.0);
+    let heap = json_number(&json, "peak_heap_bytes");
+    assert!(
+        heap > 1e5 && heap <= 16e6,
+        "peak heap {heap} bytes: the target is at most 16 MB"
+    );
+    let stages: f64 = ["sources", "strip_dsp", "mixing", "bus_dsp", "output"]
+        .iter()
+        .map(|s| json_number(&json, s))
+        .sum();
+    let rtf = json_number(&json, "real_time_factor_median");
+    assert!(stages > 0.0 && rtf > 0.0, "{json}");
+    // The table form names every stage and the allocation count.
+    let podcast = examples().join("podcast.toml");
+    let podcast = podcast.to_str().expect("UTF-8 path");
+    let o = troubadour(&["bench", podcast, "--rounds", "1", "--seconds", "0.1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let table = text(&o);
+    for want in [
+        "real time",
+        "DSP load",
+        "strip_dsp",
+        "bus_dsp",
+        "peak heap",
+        "allocations  0",
+    ] {
+        assert!(table.contains(want), "{want:?} missing from\n{table}");
+    }
+    let o = troubadour(&["bench", "--size", "8"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("expected STRIPSxBUSES"), "{}", text(&o));
+}

@@ -12,73 +12,16 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use troubadour_engine::session::{
-    Bus, Compressor, DetectorKind, EqBand, EqKind, Gate, Limiter, LoadedSession, Send, Session,
-    Source, Strip,
-};
+use troubadour_engine::session::{Bus, LoadedSession, Send, Session, Source, Strip};
+use troubadour_engine::workload;
 use troubadour_engine::{Engine, EngineOptions, create};
 
 const RATE: u32 = 48_000;
 const BUSES: usize = 4;
 
-fn eq4() -> Vec<EqBand> {
-    let band = |kind, freq, gain_db| EqBand {
-        kind,
-        freq,
-        q: 1.0,
-        gain_db,
-        slope: None,
-        on: true,
-    };
-    vec![
-        band(EqKind::Highpass, 80.0, 0.0),
-        band(EqKind::Lowshelf, 200.0, 2.0),
-        band(EqKind::Peak, 3000.0, -3.0),
-        band(EqKind::Highshelf, 10_000.0, 1.5),
-    ]
-}
-
-fn compressor() -> Compressor {
-    Compressor {
-        threshold_db: -24.0,
-        ratio: 3.0,
-        attack_ms: 5.0,
-        release_ms: 120.0,
-        knee_db: 6.0,
-        makeup_db: 0.0,
-        auto_makeup: false,
-        detector: DetectorKind::Rms,
-        rms_ms: 10.0,
-        sidechain: None,
-    }
-}
-
-/// DESIGN.md's standard workload: `strips` stereo strips with gate + 4-band EQ +
-/// compressor into 4 stereo buses with 4-band EQ + compressor + limiter.
-fn standard(strips: usize, block: u32) -> LoadedSession {
-    let mut s = session(strips, block);
-    for strip in &mut s.session.strips {
-        strip.gate = Some(Gate {
-            open_db: -50.0,
-            close_db: -60.0,
-            attack_ms: 1.0,
-            hold_ms: 50.0,
-            release_ms: 100.0,
-            range_db: -60.0,
-        });
-        strip.eq = eq4();
-        strip.compressor = Some(compressor());
-    }
-    for bus in &mut s.session.buses {
-        bus.eq = eq4();
-        bus.compressor = Some(compressor());
-        bus.limiter = Some(Limiter {
-            ceiling_db: -1.0,
-            lookahead_ms: 1.5,
-            release_ms: 80.0,
-        });
-    }
-    s
+/// DESIGN.md's standard workload with `strips` stereo strips into `buses` buses.
+fn standard(strips: usize, buses: usize, block: u32) -> LoadedSession {
+    workload::standard(strips, buses, block, workload::Inputs::Devices)
 }
 
 fn session(strips: usize, block: u32) -> LoadedSession {
@@ -220,24 +163,9 @@ fn real_time_factors(mut rigs: Vec<Rig>, rounds: usize) -> Vec<(f64, f64)> {
 
 fn standard_workload(c: &mut Criterion) {
     let mut g = c.benchmark_group("standard");
-    for strips in [8, 64] {
-        let buses_note = if strips == 64 { "64x16" } else { "8x4" };
-        let mut s = standard(strips, 256);
-        if strips == 64 {
-            // 64 × 16: the scale target of DESIGN.md, every strip sending to every bus.
-            let extra: Vec<Bus> = (BUSES..16)
-                .map(|b| Bus {
-                    name: format!("B{b}"),
-                    ..s.session.buses[0].clone()
-                })
-                .collect();
-            s.session.buses.extend(extra);
-            for strip in &mut s.session.strips {
-                for b in BUSES..16 {
-                    strip.sends.insert(format!("B{b}"), Send::default());
-                }
-            }
-        }
+    for (strips, buses) in [(8, 4), (64, 16)] {
+        let buses_note = format!("{strips}x{buses}");
+        let s = standard(strips, buses, 256);
         let mut rig = Rig::with(s, 256);
         g.throughput(Throughput::Elements(256));
         g.bench_function(BenchmarkId::from_parameter(buses_note), |b| {
@@ -272,7 +200,7 @@ fn main() {
                 100.0 / median
             );
         }
-        let rigs = vec![Rig::with(standard(8, 256), 256)];
+        let rigs = vec![Rig::with(standard(8, BUSES, 256), 256)];
         let (median, best) = real_time_factors(rigs, rounds)[0];
         println!(
             "standard workload (8 stereo strips: gate + 4-band EQ + compressor; 4 stereo buses: 4-band EQ + compressor + limiter):\n  median {median:.0}x, best {best:.0}x real time ({:.3} % of a core at the median)",

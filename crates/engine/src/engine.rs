@@ -8,6 +8,7 @@ use troubadour_rt::ring::{Consumer, Producer};
 
 use crate::command::Tagged;
 use crate::graph::{Graph, OutputCounts};
+use crate::profile::{Lap, StageClock};
 use crate::stats::EngineStats;
 
 /// The mixer's audio side. Created with its [`Controller`](crate::Controller) by
@@ -55,6 +56,31 @@ impl Engine {
     /// count is accepted (split into sub-blocks of at most the session's `block_frames`);
     /// missing input channels read as silence, surplus output channels are zeroed.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], frames: usize) {
+        self.process_with(inputs, outputs, frames, &mut ());
+    }
+
+    /// [`process`](Self::process), timing each stage into `clock` (see
+    /// [`profile`](crate::profile)). For offline measurement (`troubadour bench`), not
+    /// for a live audio callback: it reads the clock several times per strip and bus.
+    pub fn process_profiled(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        frames: usize,
+        clock: &mut StageClock,
+    ) {
+        clock.start();
+        self.process_with(inputs, outputs, frames, clock);
+    }
+
+    #[inline]
+    fn process_with<L: Lap>(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        frames: usize,
+        lap: &mut L,
+    ) {
         let _ftz = DenormalGuard::new();
         self.receive();
         let max = self.graph.max_block();
@@ -62,7 +88,7 @@ impl Engine {
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(max);
-            let c = self.graph.process_block(inputs, outputs, done, n);
+            let c = self.graph.process_block(inputs, outputs, done, n, lap);
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
             done += n;

@@ -21,8 +21,10 @@ mod controller;
 mod engine;
 mod graph;
 pub mod meters;
+pub mod profile;
 pub mod session;
 mod stats;
+pub mod workload;
 
 pub use command::{Command, Tagged, Target};
 pub use controller::{

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the exit code, or an error message for the
 //! user (printed by `main`).
 
+pub mod bench;
 pub mod check;
 pub mod render;
 pub mod resample;

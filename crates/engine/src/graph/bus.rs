@@ -7,6 +7,8 @@ use troubadour_dsp::kernels::output_stage;
 use troubadour_dsp::limiter::Limiter;
 use troubadour_rt::smooth::LinearRamp;
 
+use crate::profile::{Lap, Stage};
+
 use super::Scratch;
 use crate::meters::BusMeter;
 
@@ -46,6 +48,7 @@ impl BusState {
         scratch: &mut Scratch,
         meter: &BusMeter,
         alpha: f32,
+        lap: &mut impl Lap,
     ) -> OutputCounts {
         {
             let bufs = &mut bus_bufs[self.first..self.first + self.channels];
@@ -61,6 +64,7 @@ impl BusState {
                 meter.limiter_reduction.raise(limiter.process(bufs, n));
             }
         }
+        lap.lap(Stage::BusDsp);
 
         let (a, (b, _, _)) = scratch.split();
         let gain = match (
@@ -102,6 +106,7 @@ impl BusState {
                 }
             }
         }
+        lap.lap(Stage::Output);
         counts
     }
 

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use troubadour_dsp::compressor::Compressor;
 use troubadour_dsp::eq::Equalizer;
+
+use crate::profile::{Lap, Stage};
 use troubadour_dsp::gain::db_to_gain;
 use troubadour_dsp::gate::Gate;
 use troubadour_dsp::generator::{Generator, GeneratorSpec, Waveform};
@@ -410,18 +412,20 @@ impl Graph {
     }
 
     /// Runs one sub-block of `n <= max_block` frames.
-    pub(crate) fn process_block(
+    pub(crate) fn process_block<L: Lap>(
         &mut self,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
+        lap: &mut L,
     ) -> OutputCounts {
         debug_assert!(n <= self.max_block);
         for b in self.bus_bufs.iter_mut() {
             b[..n].fill(0.0);
         }
         let alpha = rms_alpha(n, self.sample_rate);
+        lap.lap(Stage::Mixing);
         for &i in self.order.iter() {
             let i = i as usize;
             let meter = &self.meters.strips[i];
@@ -441,6 +445,7 @@ impl Graph {
                 meter,
                 alpha,
                 sidechain,
+                lap,
             );
         }
         let mut counts = OutputCounts::default();
@@ -453,6 +458,7 @@ impl Graph {
                 &mut self.scratch,
                 meter,
                 alpha,
+                lap,
             );
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;

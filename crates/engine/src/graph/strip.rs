@@ -10,6 +10,8 @@ use troubadour_dsp::kernels::{
 };
 use troubadour_rt::smooth::LinearRamp;
 
+use crate::profile::{Lap, Stage};
+
 use super::source::SourcePlayer;
 use super::{BlockGain, Scratch};
 use crate::meters::StripMeter;
@@ -129,8 +131,10 @@ impl StripState {
         meter: &StripMeter,
         alpha: f32,
         sidechain: Option<&[Box<[f32]>]>,
+        lap: &mut impl Lap,
     ) {
         self.source.render(inputs, offset, &mut self.buf, n);
+        lap.lap(Stage::Sources);
 
         // Trim.
         match self.trim.next_block(&mut scratch.a[..n]) {
@@ -153,6 +157,7 @@ impl StripState {
                 .compressor_reduction
                 .raise(compressor.process(&mut self.buf, sidechain, n));
         }
+        lap.lap(Stage::StripDsp);
 
         for (ch, b) in self.buf.iter().enumerate() {
             let (peak, energy) = peak_and_energy(&b[..n], 1.0);
@@ -224,6 +229,7 @@ impl StripState {
                 }
             }
         }
+        lap.lap(Stage::Mixing);
     }
 
     /// Carries running state over from the same strip in the previous graph: the source
