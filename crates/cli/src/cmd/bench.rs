@@ -16,7 +16,7 @@ use troubadour_engine::workload::{self, Inputs};
 use troubadour_engine::{EngineOptions, create};
 
 use super::load;
-use crate::alloc;
+use troubadour_rt::alloc_guard as alloc;
 
 /// What to run and how long.
 pub struct BenchOptions {
@@ -73,7 +73,7 @@ struct Report {
 }
 
 pub fn bench(path: Option<&Path>, options: &BenchOptions) -> Result<ExitCode, String> {
-    alloc::reset_peak();
+    alloc::reset_peak_bytes();
     let loading = Instant::now();
     let (loaded, what) = match path {
         Some(p) => (load(p)?, p.display().to_string()),
@@ -135,7 +135,7 @@ pub fn bench(path: Option<&Path>, options: &BenchOptions) -> Result<ExitCode, St
         median: factors[factors.len() / 2],
         best: factors[factors.len() - 1],
         stages_us: Stage::ALL.map(|s| clock.total(s).as_secs_f64() * 1e6 / blocks as f64),
-        peak_heap: alloc::peak(),
+        peak_heap: alloc::peak_bytes(),
         allocations_while_processing,
         load_ms,
     };

@@ -1,0 +1,273 @@
+//! The stress test: the engine on the null backend (and on JACK, when a server is
+//! already running) under random control traffic at 1 kHz, structural swaps included.
+//!
+//! ```text
+//! cargo test --release --test stress -- --ignored --nocapture
+//! TROUBADOUR_STRESS_SECS=86400 cargo test --release --test stress -- --ignored   # 24 h
+//! ```
+//!
+//! It fails on any engine-caused late callback (processing that took longer than its
+//! period), on resident memory growing by more than 1 MB after the warm-up, and on a
+//! meter that disagrees with the signal: a -12 dBFS sine strip into its own bus, which
+//! the traffic never touches, must read -12 dBFS at every look while everything around
+//! it changes and graphs are swapped under it.
+
+use std::time::{Duration, Instant};
+
+use troubadour_dsp::rng::Rng;
+use troubadour_engine::session::{
+    Bus, EqBand, EqKind, GeneratorKind, GeneratorSource, LoadedSession, Send, Session, Source,
+    Strip,
+};
+use troubadour_engine::workload::{self, Inputs};
+use troubadour_engine::{ControlError, Controller, EngineOptions, create};
+
+/// Resident set size of this process, bytes (from /proc/self/statm).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages");
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { sysconf(30) }; // _SC_PAGESIZE on Linux
+    pages * page as u64
+}
+
+unsafe extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+/// The standard workload (8 stereo strips of pink noise → 4 buses, full processing)
+/// plus the reference: a -12 dBFS 1 kHz sine on a mono strip into a mono bus.
+fn session() -> LoadedSession {
+    let mut loaded = workload::standard(8, 4, 256, Inputs::Noise);
+    let s = &mut loaded.session;
+    s.buses.push(Bus {
+        name: "Check".into(),
+        channels: 1,
+        fader_db: 0.0,
+        mute: false,
+        sink: None,
+        eq: vec![],
+        compressor: None,
+        limiter: None,
+    });
+    s.strips.push(Strip {
+        name: "Tone".into(),
+        source: Source::Generator(GeneratorSource {
+            kind: GeneratorKind::Sine,
+            freq: 1000.0,
+            level_db: -12.0,
+            seed: None,
+            interval_ms: 500.0,
+        }),
+        channels: 1,
+        gain_db: 0.0,
+        fader_db: 0.0,
+        pan: 0.0,
+        mute: false,
+        solo: false,
+        gate: None,
+        eq: vec![],
+        compressor: None,
+        sends: [("Check".to_string(), Send::default())].into(),
+    });
+    loaded
+}
+
+/// A structural variant of `base`: an extra strip comes or goes, an EQ band is added
+/// or removed, a send appears or disappears.
+fn restructure(base: &Session, rng: &mut Rng, k: u64) -> Session {
+    let mut s = base.clone();
+    let strip = (rng.next_u32() % 8) as usize;
+    match k % 3 {
+        0 => {
+            let mut extra = s.strips[strip].clone();
+            extra.name = format!("Extra{k}");
+            s.strips.insert(0, extra);
+        }
+        1 => {
+            s.strips[strip].eq.push(EqBand {
+                kind: EqKind::Peak,
+                freq: 500.0 + 100.0 * (k % 50) as f64,
+                q: 2.0,
+                gain_db: 4.0,
+                slope: None,
+                on: true,
+            });
+        }
+        _ => {
+            s.strips[strip].sends.remove("B3");
+        }
+    }
+    s
+}
+
+/// Counts of what the traffic did.
+#[derive(Debug, Default)]
+struct Traffic {
+    changes: u64,
+    refused: u64,
+    swaps: u64,
+    looks: u64,
+}
+
+/// Drives `controller` with 1000 random changes a second for `seconds`; every 100 ms
+/// checks the reference meter, every 500 ms applies a structural change. Calls
+/// `warmed_up` once, after the first tenth of the run (at least 2 s).
+fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl FnMut()) -> Traffic {
+    let base = controller.session().clone();
+    let mut rng = Rng::new(2024);
+    let mut t = Traffic::default();
+    let start = Instant::now();
+    let warm = Duration::from_secs_f64((seconds / 10.0).max(2.0).min(seconds / 2.0));
+    let mut warmed = false;
+    let mut k = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        let due = start + Duration::from_millis(k);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        if !warmed && start.elapsed() >= warm {
+            warmed = true;
+            warmed_up();
+        }
+        let strip = format!("S{}", rng.next_u32() % 8);
+        let bus = format!("B{}", rng.next_u32() % 4);
+        let x = (rng.next_u32() % 1000) as f32 / 1000.0;
+        let result = match rng.next_u32() % 5 {
+            0 => controller.set_strip_fader(&strip, -30.0 + 36.0 * x),
+            1 => controller.set_strip_pan(&strip, 2.0 * x - 1.0),
+            2 => controller.set_strip_mute(&strip, x < 0.2),
+            3 => controller.set_bus_fader(&bus, -20.0 + 20.0 * x),
+            _ => controller.set_send(
+                &strip,
+                &bus,
+                Send {
+                    level_db: -24.0 * x,
+                    ..Send::default()
+                },
+            ),
+        };
+        match result {
+            Ok(()) => t.changes += 1,
+            // A send removed by the current structural variant, or a full queue: both
+            // are the controller saying no, cleanly.
+            Err(ControlError::UnknownSend { .. } | ControlError::QueueFull(_)) => t.refused += 1,
+            Err(e) => panic!("change {k} refused: {e}"),
+        }
+        if k % 500 == 250 {
+            let next = if (k / 500) % 2 == 0 {
+                restructure(&base, &mut rng, k / 500)
+            } else {
+                base.clone()
+            };
+            match controller.apply_session(next) {
+                Ok(_) => t.swaps += 1,
+                Err(ControlError::GraphPending) => t.refused += 1,
+                Err(e) => panic!("structural change {k} refused: {e}"),
+            }
+        }
+        if k % 100 == 99 {
+            let meters = controller.read_meters();
+            let check = meters
+                .buses
+                .iter()
+                .find(|b| b.name == "Check")
+                .expect("the Check bus");
+            let peak = check.post[0].peak_db;
+            assert!(
+                (peak + 12.0).abs() < 0.1,
+                "at {:.1} s the reference bus read {peak} dBFS peak, not -12",
+                start.elapsed().as_secs_f64()
+            );
+            t.looks += 1;
+        }
+        controller.collect_garbage();
+        k += 1;
+    }
+    t
+}
+
+fn seconds() -> f64 {
+    std::env::var("TROUBADOUR_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60.0)
+}
+
+#[test]
+#[ignore = "long: cargo test --release --test stress -- --ignored (TROUBADOUR_STRESS_SECS)"]
+fn null_backend_under_random_traffic_and_swaps() {
+    let loaded = session();
+    let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
+    let backend = troubadour_io::null::NullBackend::start(engine, 256).unwrap();
+    let seconds = seconds();
+    let mut rss_after_warm_up = 0;
+    let t = traffic(&mut controller, seconds, || {
+        rss_after_warm_up = resident_bytes();
+    });
+    let rss_end = resident_bytes();
+    let s = backend.stats();
+    let e = controller.stats();
+    drop(backend.stop());
+    println!(
+        "null backend, {seconds} s: {} changes, {} refused, {} structural changes, {} meter looks; \
+         {} callbacks, {} overruns, {} late wake-ups, mean load {:.3} %; {} graph swaps; \
+         resident {:.1} MB after warm-up, {:.1} MB at the end",
+        t.changes,
+        t.refused,
+        t.swaps,
+        t.looks,
+        s.callbacks,
+        s.overruns,
+        s.late_wakeups,
+        s.load_mean * 100.0,
+        e.graph_swaps,
+        rss_after_warm_up as f64 / 1e6,
+        rss_end as f64 / 1e6
+    );
+    assert_eq!(s.overruns, 0, "callbacks took longer than their period");
+    assert!(e.graph_swaps >= t.swaps.saturating_sub(1), "{e:?}");
+    assert!(
+        t.looks >= (seconds * 9.0) as u64,
+        "the meter was read {} times",
+        t.looks
+    );
+    let growth = rss_end.saturating_sub(rss_after_warm_up);
+    assert!(
+        growth <= 1 << 20,
+        "resident memory grew by {growth} bytes after the warm-up"
+    );
+}
+
+#[test]
+#[ignore = "long: cargo test --release --test stress -- --ignored (TROUBADOUR_STRESS_SECS)"]
+fn jack_under_random_traffic_and_swaps_when_a_server_runs() {
+    let Ok(connection) = troubadour_io::jack::JackConnection::open("troubadour-stress") else {
+        println!("no JACK server is running: the JACK half of the stress test is skipped");
+        return;
+    };
+    let loaded = session();
+    let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
+    let (backend, notes) = connection.start(engine, &loaded.session).unwrap();
+    for n in notes {
+        println!("note: {n}");
+    }
+    let seconds = seconds();
+    let t = traffic(&mut controller, seconds, || {});
+    let s = backend.stats();
+    drop(backend.stop());
+    println!(
+        "JACK, {seconds} s: {} changes, {} structural changes; {} callbacks, {} server xruns, {} late, mean load {:.3} %",
+        t.changes,
+        t.swaps,
+        s.callbacks,
+        s.xruns,
+        s.late,
+        s.load_mean * 100.0
+    );
+    assert_eq!(s.late, 0, "callbacks took longer than their period");
+}
