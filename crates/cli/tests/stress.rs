@@ -159,7 +159,7 @@ fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl FnMut(
             Err(e) => panic!("change {k} refused: {e}"),
         }
         if k % 500 == 250 {
-            let next = if (k / 500) % 2 == 0 {
+            let next = if (k / 500).is_multiple_of(2) {
                 restructure(&base, &mut rng, k / 500)
             } else {
                 base.clone()
