@@ -96,6 +96,8 @@ impl CompressorParams {
 /// A running compressor.
 #[derive(Debug, Clone)]
 pub struct Compressor {
+    /// Run the AVX2 build of the loop ([`crate::simd`]).
+    avx2: bool,
     params: CompressorParams,
     sample_rate: u32,
     attack: f32,
@@ -121,6 +123,7 @@ impl Compressor {
     /// A compressor at rest (no gain reduction).
     pub fn new(params: CompressorParams, sample_rate: u32) -> Self {
         let mut c = Compressor {
+            avx2: crate::simd::avx2_fma(),
             params,
             sample_rate,
             attack: 0.0,
@@ -176,6 +179,42 @@ impl Compressor {
     /// smoothing run once per [`TICK`] (the RMS average folded over the tick exactly);
     /// the gain ramps linearly between ticks.
     pub fn process(
+        &mut self,
+        bufs: &mut [Box<[f32]>],
+        sidechain: Option<&[Box<[f32]>]>,
+        frames: usize,
+    ) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU.
+            return unsafe { self.process_avx2(bufs, sidechain, frames) };
+        }
+        self.process_any(bufs, sidechain, frames)
+    }
+
+    /// The same processor on the baseline build of its loop, whatever the CPU: for
+    /// checking that both builds agree.
+    pub fn portable(mut self) -> Self {
+        self.avx2 = false;
+        self
+    }
+
+    /// [`process`](Self::process) compiled for AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn process_avx2(
+        &mut self,
+        bufs: &mut [Box<[f32]>],
+        sidechain: Option<&[Box<[f32]>]>,
+        frames: usize,
+    ) -> f32 {
+        self.process_any(bufs, sidechain, frames)
+    }
+
+    /// The processing loop, compiled into both versions.
+    #[inline(always)]
+    fn process_any(
         &mut self,
         bufs: &mut [Box<[f32]>],
         sidechain: Option<&[Box<[f32]>]>,

@@ -57,18 +57,6 @@ impl MulAdd for Fused {
     }
 }
 
-/// Whether this CPU runs the fused kernel.
-fn fma_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The first `L` lanes of `k`, starting at band `first`.
 #[inline(always)]
 fn lanes<const L: usize>(k: &LaneCoefs, first: usize) -> [[f64; L]; 5] {
@@ -368,7 +356,7 @@ impl Equalizer {
             channels: vec![Channel::default(); channels],
             sample_rate,
             glide_steps,
-            fma: fma_available(),
+            fma: crate::simd::avx2_fma(),
         }
     }
 
@@ -428,7 +416,7 @@ impl Equalizer {
             };
             #[cfg(target_arch = "x86_64")]
             if self.fma {
-                // SAFETY: `fma` is only true when `fma_available` found AVX2 and FMA on
+                // SAFETY: `fma` is only true when `simd::avx2_fma` found AVX2 and FMA on
                 // this CPU (see `Equalizer::new`).
                 unsafe { process_avx(&coefs, bands, &mut self.channels, bufs, start, n) };
                 start += n;

@@ -41,6 +41,8 @@ pub struct GateParams {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gate {
+    /// Run the AVX2 build of the loop ([`crate::simd`]).
+    avx2: bool,
     params: GateParams,
     sample_rate: u32,
     attack: f32,
@@ -68,6 +70,7 @@ impl Gate {
     /// A closed gate.
     pub fn new(params: GateParams, sample_rate: u32) -> Self {
         let mut g = Gate {
+            avx2: crate::simd::avx2_fma(),
             params,
             sample_rate,
             attack: 0.0,
@@ -122,6 +125,32 @@ impl Gate {
     /// The detector follows every frame; the open/hold/close decision and the gain
     /// smoothing run once per [`TICK`], and the gain ramps linearly between ticks.
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU.
+            return unsafe { self.process_avx2(bufs, frames) };
+        }
+        self.process_any(bufs, frames)
+    }
+
+    /// The same processor on the baseline build of its loop, whatever the CPU: for
+    /// checking that both builds agree.
+    pub fn portable(mut self) -> Self {
+        self.avx2 = false;
+        self
+    }
+
+    /// [`process`](Self::process) compiled for AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn process_avx2(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        self.process_any(bufs, frames)
+    }
+
+    /// The processing loop, compiled into both versions.
+    #[inline(always)]
+    fn process_any(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
         let mut lowest = 1.0f32;
         let mut start = 0;
         while start < frames {

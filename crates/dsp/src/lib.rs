@@ -24,3 +24,4 @@ pub mod kernels;
 pub mod limiter;
 pub mod resample;
 pub mod rng;
+pub mod simd;

@@ -44,6 +44,8 @@ pub struct LimiterParams {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Limiter {
+    /// Run the AVX2 build of the loop ([`crate::simd`]).
+    avx2: bool,
     params: LimiterParams,
     sample_rate: u32,
     ceiling: f32,
@@ -66,6 +68,9 @@ pub struct Limiter {
     avg_ring: Box<[f32]>,
     avg_pos: usize,
     avg_sum: f64,
+    /// Consecutive frames, up to the window, whose envelope was exactly 1 (no gain
+    /// reduction): at the window the limiter is at rest.
+    rest: usize,
     /// Samples the final clamp had to cut: 0 unless the gain computation failed.
     clamped: u64,
 }
@@ -78,6 +83,7 @@ impl Limiter {
             .round() as usize;
         let window = delay + 1;
         let mut l = Limiter {
+            avx2: crate::simd::avx2_fma(),
             params,
             sample_rate,
             ceiling: 1.0,
@@ -97,6 +103,7 @@ impl Limiter {
             avg_ring: vec![1.0; window].into_boxed_slice(),
             avg_pos: 0,
             avg_sum: window as f64,
+            rest: window,
             clamped: 0,
         };
         l.set_params(params);
@@ -128,6 +135,32 @@ impl Limiter {
     /// Audio thread: limits `frames` frames of every channel of `bufs` in place (linked:
     /// the loudest channel sets the gain). Returns the largest gain reduction, dB.
     pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU.
+            return unsafe { self.process_avx2(bufs, frames) };
+        }
+        self.process_any(bufs, frames)
+    }
+
+    /// The same processor on the baseline build of its loop, whatever the CPU: for
+    /// checking that both builds agree.
+    pub fn portable(mut self) -> Self {
+        self.avx2 = false;
+        self
+    }
+
+    /// [`process`](Self::process) compiled for AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn process_avx2(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
+        self.process_any(bufs, frames)
+    }
+
+    /// The processing loop, compiled into both versions.
+    #[inline(always)]
+    fn process_any(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
         let window = self.delay + 1;
         let mut lowest = 1.0f32;
         let mut start = 0;
@@ -136,13 +169,24 @@ impl Limiter {
             let mut work = [0.0f32; CHUNK];
             let work = &mut work[..n];
             loudest_channel(bufs, start, work);
+            let loudest = work.iter().fold(0.0f32, |m, &w| if w > m { w } else { m });
+            if self.rest >= window && loudest <= self.target {
+                // At rest and nothing to limit: every gain in the window is 1, so the
+                // output is the input delayed. Only the bookkeeping moves on.
+                self.pass_through(bufs, start, n);
+                start += n;
+                continue;
+            }
+            // The gain each frame needs on its own (a vector pass: the division).
             for w in work.iter_mut() {
-                let peak = *w;
-                let required = if peak > self.target {
-                    self.target / peak
+                *w = if *w > self.target {
+                    self.target / *w
                 } else {
                     1.0
                 };
+            }
+            for w in work.iter_mut() {
+                let required = *w;
 
                 // Sliding minimum over the last `window` required gains (ring indices
                 // wrap by comparison: no integer division per frame). The entry that
@@ -166,9 +210,20 @@ impl Limiter {
                 self.min_len += 1;
                 let window_min = self.min_gain[self.min_head];
 
-                // Drop at once, recover with the release time.
+                // Drop at once, recover with the release time. The last step to 1 is
+                // taken outright: the recursion alone would stall an ulp below it.
                 let recovered = self.envelope + self.release * (1.0 - self.envelope);
+                let recovered = if recovered > 1.0 - 1e-6 {
+                    1.0
+                } else {
+                    recovered
+                };
                 self.envelope = recovered.min(window_min);
+                self.rest = if self.envelope == 1.0 {
+                    (self.rest + 1).min(window)
+                } else {
+                    0
+                };
 
                 // Moving average over the window.
                 self.avg_sum += f64::from(self.envelope) - f64::from(self.avg_ring[self.avg_pos]);
@@ -207,6 +262,36 @@ impl Limiter {
         -amplitude_to_db(lowest)
     }
 
+    /// Frames `start..start + n` at rest: the input delayed by the look-ahead, gain 1.
+    /// Keeps the window state exact: the newest frame is the deque's only entry (every
+    /// required gain in the window is 1), the average ring holds ones, and the running
+    /// sum is reset to the window (clearing any rounding it gathered).
+    fn pass_through(&mut self, bufs: &mut [Box<[f32]>], start: usize, n: usize) {
+        let window = self.delay + 1;
+        self.frame += n as u64;
+        self.min_head = 0;
+        self.min_len = 1;
+        self.min_frame[0] = self.frame - 1;
+        self.min_gain[0] = 1.0;
+        self.avg_ring.fill(1.0);
+        self.avg_sum = window as f64;
+        self.avg_pos = wrap(self.avg_pos + n % window, window);
+        if self.delay == 0 {
+            return;
+        }
+        let pos = self.line_pos;
+        for (c, line) in bufs.iter_mut().zip(self.lines.iter_mut()) {
+            let mut p = pos;
+            for x in c[start..start + n].iter_mut() {
+                let d = line[p];
+                line[p] = *x;
+                p = wrap(p + 1, self.delay);
+                *x = d;
+            }
+        }
+        self.line_pos = wrap(pos + n % self.delay, self.delay);
+    }
+
     /// Takes over the state of another limiter with the same look-ahead and channels.
     /// Copies into the buffers this one already has: it runs on the audio thread when a
     /// new graph is swapped in, so it must not allocate (no `clone`).
@@ -227,5 +312,6 @@ impl Limiter {
         self.avg_ring.copy_from_slice(&old.avg_ring);
         self.avg_pos = old.avg_pos;
         self.avg_sum = old.avg_sum;
+        self.rest = old.rest;
     }
 }

@@ -39,6 +39,8 @@ impl BusState {
     /// Applies the bus gain to its summed channels in `bus_bufs`, writes them to
     /// `outputs[first + ch][offset..offset + n]` and meters them.
     #[allow(clippy::too_many_arguments)]
+    // Inlined so that it is compiled into both builds of `Graph::process_block`.
+    #[inline(always)]
     pub(crate) fn process(
         &mut self,
         bus_bufs: &mut [Box<[f32]>],

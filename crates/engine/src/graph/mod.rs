@@ -97,6 +97,8 @@ pub struct Graph {
     pub(crate) generation: u32,
     sample_rate: u32,
     max_block: usize,
+    /// Run the AVX2 build of `process_block` ([`troubadour_dsp::simd`]).
+    avx2: bool,
     strips: Box<[StripState]>,
     /// Strip indices in processing order: a sidechain source before its listener.
     order: Box<[u32]>,
@@ -335,6 +337,7 @@ impl Graph {
             generation,
             sample_rate: session.sample_rate,
             max_block,
+            avx2: troubadour_dsp::simd::avx2_fma(),
             strips: strips.into_boxed_slice(),
             order,
             buses,
@@ -413,6 +416,40 @@ impl Graph {
 
     /// Runs one sub-block of `n <= max_block` frames.
     pub(crate) fn process_block<L: Lap>(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        offset: usize,
+        n: usize,
+        lap: &mut L,
+    ) -> OutputCounts {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU (see `Graph::build`).
+            return unsafe { self.process_block_avx2(inputs, outputs, offset, n, lap) };
+        }
+        self.process_block_any(inputs, outputs, offset, n, lap)
+    }
+
+    /// [`process_block`](Self::process_block) compiled for AVX2 and FMA: the mixing,
+    /// metering and gain kernels inlined into it use 8-lane vectors (the processors
+    /// choose their own build).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn process_block_avx2<L: Lap>(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        offset: usize,
+        n: usize,
+        lap: &mut L,
+    ) -> OutputCounts {
+        self.process_block_any(inputs, outputs, offset, n, lap)
+    }
+
+    #[inline(always)]
+    fn process_block_any<L: Lap>(
         &mut self,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],

@@ -121,6 +121,8 @@ impl StripState {
 
     /// Processes `n` frames and adds them into `bus_bufs`.
     #[allow(clippy::too_many_arguments)]
+    // Inlined so that it is compiled into both builds of `Graph::process_block`.
+    #[inline(always)]
     pub(crate) fn process(
         &mut self,
         inputs: &[&[f32]],
