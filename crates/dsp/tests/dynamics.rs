@@ -356,7 +356,8 @@ fn both_builds_of_the_dynamics_loops_agree_to_the_bit() {
             level * rng.next_bipolar()
         })
         .collect();
-    let run = |f: &mut dyn FnMut(&mut Vec<Box<[f32]>>)| {
+    type Bufs = Vec<Box<[f32]>>;
+    let run = |f: &mut dyn FnMut(&mut Bufs)| {
         let mut b = bufs(&[x.clone(), x.iter().map(|v| -0.5 * v).collect()]);
         f(&mut b);
         b
