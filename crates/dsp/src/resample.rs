@@ -256,6 +256,8 @@ pub struct Resampler<S: Sample = f32> {
     produced: u64,
     /// Input frames taken since the start.
     consumed: u64,
+    /// Run the AVX2 build of the rendering loop ([`crate::simd`]).
+    avx2: bool,
 }
 
 impl<S: Sample> Resampler<S> {
@@ -368,6 +370,7 @@ impl<S: Sample> Resampler<S> {
             scratch,
             produced: 0,
             consumed: 0,
+            avx2: crate::simd::avx2_fma(),
         })
     }
 
@@ -591,6 +594,25 @@ impl<S: Sample> Resampler<S> {
 
     /// Produces output frames while the history covers the next kernel.
     fn render(&mut self, output: &mut [S]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU.
+            return unsafe { self.render_avx2(output) };
+        }
+        self.render_any(output)
+    }
+
+    /// [`render`](Self::render) compiled for AVX2 (8-lane dot products).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn render_avx2(&mut self, output: &mut [S]) -> usize {
+        self.render_any(output)
+    }
+
+    /// The rendering loop, compiled into both builds.
+    #[inline(always)]
+    fn render_any(&mut self, output: &mut [S]) -> usize {
         let ch = self.channels;
         let max = output.len() / ch;
         let mut n = 0;
@@ -634,7 +656,7 @@ impl<S: Sample> Resampler<S> {
     }
 
     /// The fractional position of the next frame and the table row(s) it uses.
-    #[inline]
+    #[inline(always)]
     fn kernel_position(&self) -> (f64, RowPick) {
         match (&self.stepper, &self.kernel) {
             (Stepper::Exact { phase, inv_den, .. }, _) => {
@@ -652,7 +674,7 @@ impl<S: Sample> Resampler<S> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn advance(&mut self) {
         match &mut self.stepper {
             Stepper::Exact {
@@ -719,7 +741,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// Dot product in `LANES` independent partial sums, so it vectorises; both slices are a
 /// multiple of `LANES` long.
-#[inline]
+#[inline(always)]
 fn dot<S: Sample>(a: &[S], b: &[S]) -> S {
     let mut acc = [S::default(); LANES];
     for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
