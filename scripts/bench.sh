@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh all                every criterion benchmark, then the ratio tables
 #   scripts/bench.sh GROUP              one bench target (ring, kernels, processors,
-#                                       resample, mixer, memory) or any criterion filter
+#                                       resample, mixer, memory, parallel) or any criterion filter
 #                                       (e.g. 'eq/', 'standard/8x4')
 #   scripts/bench.sh save NAME          run everything and save criterion baseline NAME
 #   scripts/bench.sh compare NAME       run everything and compare against baseline NAME
@@ -26,7 +26,7 @@ package_of() {
     case "$1" in
         ring) echo troubadour-rt ;;
         kernels | processors | resample) echo troubadour-dsp ;;
-        mixer | memory) echo troubadour-engine ;;
+        mixer | memory | parallel) echo troubadour-engine ;;
         *) return 1 ;;
     esac
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check the project has, on a fresh machine: installs what the tests need
 # (Debian packages), then format, lints, unit/integration/doc tests, the release-mode
-# ring-buffer stress test, the loom model checks, and one quick pass of every benchmark.
+# ring-buffer stress test, the loom model checks, a short engine stress test and one
+# quick pass of every benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,5 +33,7 @@ echo "== ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
 echo "== loom model checks"
 RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
+echo "== stress test, null backend, 10 s (the full run: cargo test --release --test stress -- --ignored)"
+TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored null_backend
 echo "== benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches

@@ -200,8 +200,23 @@ fn main() {
                 100.0 / median
             );
         }
-        let rigs = vec![Rig::with(standard(8, BUSES, 256), 256)];
-        let (median, best) = real_time_factors(rigs, rounds)[0];
+        let counts = [8, 16, 32, 128];
+        let rigs = counts
+            .iter()
+            .map(|&n| Rig::with(standard(n, BUSES, 256), 256))
+            .collect();
+        let factors = real_time_factors(rigs, rounds);
+        println!(
+            "\nstandard workload, N stereo strips -> 4 buses ({rounds} interleaved rounds): cost per block relative to 8 strips"
+        );
+        for (strips, (median, _)) in counts.iter().zip(&factors) {
+            println!(
+                "  {strips:>3} strips: median {median:>6.1}x real time, cost {:>5.2}x the 8-strip cost (linear: {:.0}x)",
+                factors[0].0 / median,
+                *strips as f64 / 8.0
+            );
+        }
+        let (median, best) = factors[0];
         println!(
             "standard workload (8 stereo strips: gate + 4-band EQ + compressor; 4 stereo buses: 4-band EQ + compressor + limiter):\n  median {median:.0}x, best {best:.0}x real time ({:.3} % of a core at the median)",
             100.0 / median
