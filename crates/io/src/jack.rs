@@ -220,6 +220,15 @@ impl JackConnection {
         Ok(JackConnection { client })
     }
 
+    /// [`open`](Self::open) without libjack's messages on stderr when no server answers:
+    /// for retrying every few seconds while a server is away.
+    pub fn open_quietly(name: &str) -> Result<Self, JackError> {
+        jack::set_logger(jack::LoggerType::None);
+        let result = Self::open(name);
+        jack::set_logger(jack::LoggerType::Stdio);
+        result
+    }
+
     /// The server's sample rate.
     pub fn sample_rate(&self) -> u32 {
         self.client.sample_rate()
@@ -277,11 +286,12 @@ impl JackConnection {
             stats: Arc::clone(&stats),
         };
         let active = client.activate_async(notifications, process).map_err(err)?;
-        let backend = JackBackend {
+        let mut backend = JackBackend {
             client: Some(active),
             stats,
             in_names,
             out_names,
+            offline: Vec::new(),
         };
         let notes = backend.connect(session);
         Ok((backend, notes))
@@ -294,6 +304,8 @@ pub struct JackBackend {
     stats: Arc<JackStats>,
     in_names: Vec<String>,
     out_names: Vec<String>,
+    /// Strips and buses whose device matched no port (yet).
+    offline: Vec<String>,
 }
 
 impl JackBackend {
@@ -327,9 +339,46 @@ impl JackBackend {
     }
 
     /// Connects the session's device sources and sinks; returns a line for each strip or
-    /// bus left offline, or connection that failed.
-    pub fn connect(&self, session: &Session) -> Vec<String> {
-        let mut notes = Vec::new();
+    /// bus left offline, or connection that failed. Those left offline are remembered
+    /// for [`connect_missing`](Self::connect_missing).
+    pub fn connect(&mut self, session: &Session) -> Vec<String> {
+        let (notes, offline, _) = self.connect_items(session, None);
+        self.offline = offline;
+        notes
+    }
+
+    /// Tries the strips and buses left offline again: a peer whose ports appear later
+    /// is connected then. Returns a line for each that came online. Control side (it
+    /// asks the server for its ports); cheap enough to call a few times a second.
+    pub fn connect_missing(&mut self, session: &Session) -> Vec<String> {
+        // Ports are registered once per connection: a session whose structure changed
+        // since (hot reload) no longer lines up with them.
+        if self.offline.is_empty()
+            || port_names(session) != (self.in_names.clone(), self.out_names.clone())
+        {
+            return Vec::new();
+        }
+        let only = std::mem::take(&mut self.offline);
+        let (_, offline, online) = self.connect_items(session, Some(&only));
+        self.offline = offline;
+        online
+    }
+
+    /// Names of the strips and buses whose device matched no port.
+    pub fn offline(&self) -> &[String] {
+        &self.offline
+    }
+
+    /// Connects the device sources and sinks of the session's strips and buses (only
+    /// those named in `only`, if given). Returns (notes, names left offline, lines for
+    /// those connected).
+    fn connect_items(
+        &self,
+        session: &Session,
+        only: Option<&[String]>,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let wanted = |name: &String| only.is_none_or(|o| o.contains(name));
+        let (mut notes, mut offline, mut online) = (Vec::new(), Vec::new(), Vec::new());
         let mut next_in = 0;
         for strip in &session.strips {
             let Source::Device(spec) = &strip.source else {
@@ -337,12 +386,16 @@ impl JackBackend {
             };
             let ours = &self.in_names[next_in..next_in + usize::from(strip.channels)];
             next_in += usize::from(strip.channels);
+            if !wanted(&strip.name) {
+                continue;
+            }
             let theirs = self.resolve(spec, PortFlags::IS_OUTPUT);
             if theirs.is_empty() {
                 notes.push(format!(
                     "strip \"{}\": no JACK port matches \"{spec}\"; the strip is offline (silent)",
                     strip.name
                 ));
+                offline.push(strip.name.clone());
                 continue;
             }
             for (k, port) in ours.iter().enumerate() {
@@ -352,6 +405,11 @@ impl JackBackend {
                     notes.push(format!("cannot connect {from} to {port}: {e}"));
                 }
             }
+            online.push(format!(
+                "strip \"{}\": connected to {}",
+                strip.name,
+                theirs.join(", ")
+            ));
         }
         let mut next_out = 0;
         for bus in &session.buses {
@@ -360,12 +418,16 @@ impl JackBackend {
             let Some(Sink::Device(spec)) = &bus.sink else {
                 continue;
             };
+            if !wanted(&bus.name) {
+                continue;
+            }
             let theirs = self.resolve(spec, PortFlags::IS_INPUT);
             if theirs.is_empty() {
                 notes.push(format!(
                     "bus \"{}\": no JACK port matches \"{spec}\"; the bus is offline (not heard)",
                     bus.name
                 ));
+                offline.push(bus.name.clone());
                 continue;
             }
             for (k, to) in theirs.iter().enumerate() {
@@ -375,8 +437,13 @@ impl JackBackend {
                     notes.push(format!("cannot connect {port} to {to}: {e}"));
                 }
             }
+            online.push(format!(
+                "bus \"{}\": connected to {}",
+                bus.name,
+                theirs.join(", ")
+            ));
         }
-        notes
+        (notes, offline, online)
     }
 
     /// True once the server has shut this client down.

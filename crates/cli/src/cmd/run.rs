@@ -3,7 +3,9 @@
 //! Picks a backend (`auto`: JACK when a server answers, else null, saying why), runs the
 //! session, shows a status line (or a log line a second when stdout is not a terminal),
 //! applies edits of the session file live (hot reload) and stops cleanly on Ctrl-C or
-//! SIGTERM.
+//! SIGTERM. When the JACK server goes away it keeps running, says so, and reconnects
+//! with backoff once a server answers again, rebuilding the engine for that server's
+//! rate and period and restoring its ports and connections.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -26,6 +28,42 @@ const CLIENT_NAME: &str = "troubadour";
 enum Live {
     Null(NullBackend),
     Jack(JackBackend),
+    /// The JACK server went away: trying to reconnect, with backoff.
+    Waiting(Reconnect),
+}
+
+/// First and longest wait between reconnection attempts.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(4);
+
+/// Reconnection attempts to a JACK server: the wait doubles after each failure, up to
+/// [`RECONNECT_MAX`].
+struct Reconnect {
+    since: Instant,
+    next_try: Instant,
+    wait: Duration,
+    attempts: u32,
+}
+
+impl Reconnect {
+    fn new() -> Self {
+        Reconnect {
+            since: Instant::now(),
+            next_try: Instant::now() + RECONNECT_FIRST,
+            wait: RECONNECT_FIRST,
+            attempts: 0,
+        }
+    }
+
+    fn due(&self) -> bool {
+        Instant::now() >= self.next_try
+    }
+
+    fn failed(&mut self) {
+        self.attempts += 1;
+        self.wait = (self.wait * 2).min(RECONNECT_MAX);
+        self.next_try = Instant::now() + self.wait;
+    }
 }
 
 impl Live {
@@ -51,6 +89,14 @@ impl Live {
                     s.late
                 )
             }
+            Live::Waiting(r) => format!(
+                "JACK server gone {:.0} s ago: {} reconnection attempts, next in {:.1} s",
+                r.since.elapsed().as_secs_f64(),
+                r.attempts,
+                r.next_try
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+            ),
         }
     }
 
@@ -99,8 +145,53 @@ impl Live {
                     histogram.join(", ")
                 )
             }
+            Live::Waiting(r) => format!(
+                "stopped after {:.1} s, waiting for a JACK server since {:.1} s",
+                elapsed.as_secs_f64(),
+                r.since.elapsed().as_secs_f64()
+            ),
         }
     }
+}
+
+/// Builds an engine for `session` at the server's rate and period and starts it on
+/// JACK: ports registered, connections made (what cannot be connected is reported
+/// offline), latency reported. Returns the new controller with the backend.
+fn start_jack(
+    connection: JackConnection,
+    mut session: LoadedSession,
+) -> Result<(Controller, JackBackend, u32), String> {
+    let rate = connection.sample_rate();
+    let period = connection.buffer_size() as usize;
+    if rate != session.session.sample_rate {
+        println!(
+            "note: the session asks for {} Hz; running at the server's {rate} Hz",
+            session.session.sample_rate
+        );
+        session.session.sample_rate = rate;
+    }
+    let options = EngineOptions {
+        max_block_frames: Some(period.max(session.session.block_frames as usize)),
+        ..Default::default()
+    };
+    let (controller, engine) = create(&session, &options).map_err(|e| e.to_string())?;
+    // The slowest bus's limiter look-ahead, as the engine computed it.
+    let engine_latency = (0..session.session.buses.len())
+        .map(|b| engine.bus_latency_frames(b))
+        .max()
+        .unwrap_or(0) as u32;
+    let (backend, notes) = connection
+        .start(engine, &session.session)
+        .map_err(|e| e.to_string())?;
+    for n in notes {
+        println!("offline: {n}");
+    }
+    let (capture, playback) = backend.port_latency();
+    println!(
+        "latency: the engine adds {engine_latency} frames (limiter look-ahead); JACK reports {capture} frames capture + {playback} playback; total {:.2} ms",
+        f64::from(capture + playback + engine_latency) * 1000.0 / f64::from(rate)
+    );
+    Ok((controller, backend, rate))
 }
 
 pub fn run(
@@ -109,7 +200,7 @@ pub fn run(
     latency_frames: Option<usize>,
     seconds: Option<f64>,
 ) -> Result<ExitCode, String> {
-    let mut loaded = match path {
+    let loaded = match path {
         Some(p) => load(p)?,
         None => {
             println!("session: built-in default (2 strips, 2 buses)");
@@ -164,49 +255,29 @@ pub fn run(
         }
         None => (loaded.session.sample_rate, period),
     };
-    if rate != loaded.session.sample_rate {
-        println!(
-            "note: the session asks for {} Hz; running at the server's {rate} Hz",
-            loaded.session.sample_rate
-        );
-        loaded.session.sample_rate = rate;
-    }
-    let options = EngineOptions {
-        max_block_frames: Some(period.max(loaded.session.block_frames as usize)),
-        ..Default::default()
-    };
-    let (mut controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
-
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
     let started = Instant::now();
-    // The slowest bus's limiter look-ahead, as the engine computed it.
-    let engine_latency = (0..loaded.session.buses.len())
-        .map(|b| engine.bus_latency_frames(b))
-        .max()
-        .unwrap_or(0) as u32;
-    let live = match jack {
+    // Relative file paths of the session resolve against this on a reconnection too.
+    let loaded_base = loaded.base_dir.clone();
+    let (mut controller, mut live, mut rate) = match jack {
         Some(c) => {
-            let (b, notes) = c
-                .start(engine, &loaded.session)
-                .map_err(|e| e.to_string())?;
-            for n in notes {
-                println!("offline: {n}");
-            }
-            let (capture, playback) = b.port_latency();
-            println!(
-                "latency: the engine adds {engine_latency} frames (limiter look-ahead); JACK reports {capture} frames capture + {playback} playback; total {:.2} ms",
-                f64::from(capture + playback + engine_latency) * 1000.0 / f64::from(rate)
-            );
-            Live::Jack(b)
+            let (controller, backend, rate) = start_jack(c, loaded)?;
+            (controller, Live::Jack(backend), rate)
         }
-        None => Live::Null(
-            NullBackend::start(engine, period)
-                .map_err(|e| format!("cannot start the null backend: {e}"))?,
-        ),
+        None => {
+            let options = EngineOptions {
+                max_block_frames: Some(period.max(loaded.session.block_frames as usize)),
+                ..Default::default()
+            };
+            let (controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
+            let backend = NullBackend::start(engine, period)
+                .map_err(|e| format!("cannot start the null backend: {e}"))?;
+            (controller, Live::Null(backend), rate)
+        }
     };
     println!(
         "running at {rate} Hz, period {period} frames ({:.2} ms); Ctrl-C stops",
@@ -220,6 +291,7 @@ pub fn run(
         Duration::from_secs(1)
     };
     let mut next = Instant::now() + interval;
+    let mut next_port_check = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
@@ -227,8 +299,49 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(10));
         controller.collect_garbage();
         if live.server_gone() {
-            println!("\nthe JACK server went away; stopping (reconnecting is not built yet)");
-            break;
+            println!(
+                "\nthe JACK server went away; the mixer keeps its session and reconnects when a server answers"
+            );
+            let gone = std::mem::replace(&mut live, Live::Waiting(Reconnect::new()));
+            println!("the lost connection: {}", gone.stop(started.elapsed()));
+        }
+        if let Live::Waiting(r) = &mut live
+            && r.due()
+        {
+            match JackConnection::open_quietly(CLIENT_NAME) {
+                Ok(c) => {
+                    let session = LoadedSession {
+                        session: controller.session().clone(),
+                        path: controller.path().to_path_buf(),
+                        base_dir: loaded_base.clone(),
+                        warnings: Vec::new(),
+                    };
+                    let after = r.attempts + 1;
+                    match start_jack(c, session) {
+                        Ok((c, b, new_rate)) => {
+                            println!(
+                                "\nreconnected to the JACK server after {after} attempts ({new_rate} Hz, period {} frames): ports and connections restored",
+                                b.stats().buffer_size
+                            );
+                            (controller, live, rate) = (c, Live::Jack(b), new_rate);
+                        }
+                        Err(e) => {
+                            println!("\nreconnection failed: {e}");
+                            r.failed();
+                        }
+                    }
+                }
+                Err(_) => r.failed(),
+            }
+        }
+        if let Live::Jack(b) = &mut live
+            && Instant::now() >= next_port_check
+        {
+            // Peers that appear after we started (or after a reconnection) get connected.
+            next_port_check = Instant::now() + Duration::from_millis(500);
+            for line in b.connect_missing(controller.session()) {
+                println!("\nonline: {line}");
+            }
         }
         if let Some(w) = watch.as_mut()
             && w.changed()

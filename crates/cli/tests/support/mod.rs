@@ -25,54 +25,17 @@ impl Server {
         // and give a server that does not come up a second chance.
         static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let mut alone = Some(ALONE.lock().unwrap_or_else(|e| e.into_inner()));
-        // A jackd that died uncleanly leaves files in /dev/shm that make the next one exit
-        // silently. With no jackd running, none of them is in use: clear them.
-        let running = Command::new("pgrep").args(["-x", "jackd"]).output();
-        if running.is_ok_and(|o| !o.status.success()) {
-            for entry in std::fs::read_dir("/dev/shm")
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if entry.file_name().to_string_lossy().starts_with("jack") {
-                    let _ = std::fs::remove_file(entry.path())
-                        .or_else(|_| std::fs::remove_dir_all(entry.path()));
-                }
-            }
-        }
+        clear_stale_shm();
         let name = format!("troubadour-{tag}-{}", std::process::id());
         for attempt in 1..=3 {
-            let jackd = Command::new("jackd")
-                .args([
-                    "-n",
-                    &name,
-                    "--no-realtime",
-                    "-d",
-                    "dummy",
-                    "-r",
-                    "48000",
-                    "-p",
-                    "1024",
-                ])
-                .args(["-C", "2", "-P", "2"])
-                .env("JACK_NO_AUDIO_RESERVATION", "1")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("jackd is not installed: run scripts/test.sh, which installs jackd2");
+            let jackd = spawn_jackd(&name);
             let server = Server {
                 alone: alone.take(),
                 name: name.clone(),
                 jackd,
                 peers: Vec::new(),
             };
-            let ok = server
-                .command("jack_wait")
-                .args(["-w", "-t", "10"])
-                .stdout(Stdio::null())
-                .status()
-                .expect("jack_wait");
-            if ok.success() {
+            if server.answers() {
                 return server;
             }
             eprintln!("jackd {name} did not come up (attempt {attempt})");
@@ -82,6 +45,37 @@ impl Server {
             std::thread::sleep(Duration::from_millis(500));
         }
         panic!("jackd {name} did not come up in 3 attempts");
+    }
+
+    /// Waits up to 10 s for the server to answer.
+    fn answers(&self) -> bool {
+        self.command("jack_wait")
+            .args(["-w", "-t", "10"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("jack_wait")
+            .success()
+    }
+
+    /// Kills jackd outright, as a crash would, and starts a new one under the same name.
+    /// Peer programs die with their server; `troubadour` is expected to survive.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.jackd.kill();
+        let _ = self.jackd.wait();
+        // Peers exit when their server goes; reap them so they are not signalled later.
+        std::thread::sleep(Duration::from_millis(300));
+        clear_stale_shm();
+        for attempt in 1..=3 {
+            self.jackd = spawn_jackd(&self.name);
+            if self.answers() {
+                return;
+            }
+            eprintln!("jackd {} did not come back (attempt {attempt})", self.name);
+            let _ = self.jackd.kill();
+            let _ = self.jackd.wait();
+            clear_stale_shm();
+        }
+        panic!("jackd {} did not come back in 3 attempts", self.name);
     }
 
     /// A command talking to this server.
@@ -110,6 +104,28 @@ impl Server {
             .lines()
             .map(str::to_string)
             .collect()
+    }
+
+    /// The ports `port` is connected to (from `jack_lsp -c`).
+    pub fn connections(&self, port: &str) -> Vec<String> {
+        let out = self
+            .command("jack_lsp")
+            .arg("-c")
+            .output()
+            .expect("jack_lsp");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut found = Vec::new();
+        let mut inside = false;
+        for line in text.lines() {
+            if line.starts_with(char::is_whitespace) {
+                if inside {
+                    found.push(line.trim().to_string());
+                }
+            } else {
+                inside = line == port;
+            }
+        }
+        found
     }
 
     pub fn wait_for_port(&self, port: &str) {
@@ -169,6 +185,46 @@ impl Drop for Server {
         }
         let _ = self.jackd.kill();
         let _ = self.jackd.wait();
+    }
+}
+
+/// A jackd with the dummy driver (no sound card here), 48 kHz, 1024-frame periods.
+fn spawn_jackd(name: &str) -> Child {
+    Command::new("jackd")
+        .args([
+            "-n",
+            name,
+            "--no-realtime",
+            "-d",
+            "dummy",
+            "-r",
+            "48000",
+            "-p",
+            "1024",
+        ])
+        .args(["-C", "2", "-P", "2"])
+        .env("JACK_NO_AUDIO_RESERVATION", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("jackd is not installed: run scripts/test.sh, which installs jackd2")
+}
+
+/// A jackd that died uncleanly leaves files in /dev/shm that make the next one exit
+/// silently. With no jackd running, none of them is in use: clear them.
+fn clear_stale_shm() {
+    let running = Command::new("pgrep").args(["-x", "jackd"]).output();
+    if running.is_ok_and(|o| !o.status.success()) {
+        for entry in std::fs::read_dir("/dev/shm")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().starts_with("jack") {
+                let _ = std::fs::remove_file(entry.path())
+                    .or_else(|_| std::fs::remove_dir_all(entry.path()));
+            }
+        }
     }
 }
 
