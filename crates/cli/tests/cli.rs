@@ -314,6 +314,15 @@ fn run_on_the_null_backend_plays_and_stops_cleanly() {
     assert!((200..=300).contains(&periods), "{last}");
     // The status lines carry the bus meters: the default session's A1 is playing.
     assert!(out.lines().any(|l| l.contains(" A1 -1")), "{out}");
+    assert!(out.contains("first audio callback"), "{out}");
+    // Resident memory of the default session, peak included: the target is 20 MB.
+    let peak: f64 = last
+        .split("; peak ")
+        .nth(1)
+        .and_then(|r| r.split(" MB").next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no peak resident memory in {last}"));
+    assert!(peak > 1.0 && peak <= 20.0, "peak resident memory {peak} MB");
 }
 
 #[test]

@@ -100,6 +100,15 @@ impl Live {
         }
     }
 
+    /// Callbacks processed so far on the current connection.
+    fn callbacks(&self) -> u64 {
+        match self {
+            Live::Null(b) => b.stats().callbacks,
+            Live::Jack(b) => b.stats().callbacks,
+            Live::Waiting(_) => 0,
+        }
+    }
+
     fn server_gone(&self) -> bool {
         matches!(self, Live::Jack(b) if b.server_gone())
     }
@@ -200,6 +209,8 @@ pub fn run(
     latency_frames: Option<usize>,
     seconds: Option<f64>,
 ) -> Result<ExitCode, String> {
+    // Start-to-first-audio is measured from here: session loading included.
+    let launched = Instant::now();
     let loaded = match path {
         Some(p) => load(p)?,
         None => {
@@ -283,6 +294,18 @@ pub fn run(
         "running at {rate} Hz, period {period} frames ({:.2} ms); Ctrl-C stops",
         period as f64 * 1000.0 / f64::from(rate)
     );
+    // The first callback, waited for here (briefly) so the figure is exact to a
+    // millisecond rather than to the status loop's tick.
+    let first_deadline = Instant::now() + Duration::from_secs(2);
+    while live.callbacks() == 0 && Instant::now() < first_deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if live.callbacks() > 0 {
+        println!(
+            "first audio callback {:.0} ms after start",
+            launched.elapsed().as_secs_f64() * 1e3
+        );
+    }
 
     let terminal = std::io::stdout().is_terminal();
     let interval = if terminal {
@@ -364,9 +387,10 @@ pub fn run(
     }
     let s = controller.stats();
     println!(
-        "{}; {} non-finite samples caught",
+        "{}; {} non-finite samples caught; {}",
         live.stop(started.elapsed()),
-        s.non_finite
+        s.non_finite,
+        resident_memory()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -470,6 +494,32 @@ fn status(m: &MeterSnapshot, live: &Live, elapsed: Duration) -> String {
     line.push_str("| ");
     line.push_str(&live.status());
     line
+}
+
+/// Resident memory now and at its peak, from /proc/self/status (Linux), with the part
+/// that is ours (anonymous), mapped files (the binary, libraries) and shared memory (a
+/// JACK server's segments, mapped into every client) told apart.
+fn resident_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mb = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    match (
+        mb("VmRSS:"),
+        mb("VmHWM:"),
+        mb("RssAnon:"),
+        mb("RssFile:"),
+        mb("RssShmem:"),
+    ) {
+        (Some(now), Some(peak), Some(anon), Some(file), Some(shmem)) => format!(
+            "resident memory {now:.1} MB (ours {anon:.1}, files {file:.1}, shared {shmem:.1}; peak {peak:.1} MB)"
+        ),
+        _ => "resident memory unknown".into(),
+    }
 }
 
 fn fmt_db(x: f32) -> String {
