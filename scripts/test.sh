@@ -15,6 +15,15 @@ pkg-config --exists soxr 2>/dev/null || missing+=(libsoxr-dev)
 # A real JACK server (dummy driver) and its peer programs for the end-to-end tests
 # (jackd, jack_simple_client, jack_rec, jack_iodelay, jack_lsp, jack_connect).
 command -v jackd >/dev/null 2>&1 && command -v jack_rec >/dev/null 2>&1 || missing+=(jackd2)
+# The cpal backend (feature `cpal`): ALSA's headers to build; and a private PipeWire
+# (with its Pulse interface, a session bus and pw-record) for its end-to-end test.
+pkg-config --exists alsa 2>/dev/null || missing+=(libasound2-dev)
+command -v pipewire >/dev/null 2>&1 || missing+=(pipewire)
+command -v pw-record >/dev/null 2>&1 || missing+=(pipewire-bin)
+command -v pipewire-pulse >/dev/null 2>&1 || missing+=(pipewire-pulse)
+command -v wireplumber >/dev/null 2>&1 || missing+=(wireplumber)
+command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -25,15 +34,16 @@ fi
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+echo "== cargo clippy (default features, then with cpal)"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo test"
-cargo test --workspace
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== cargo test (with the cpal backend and its PipeWire test)"
+cargo test --workspace --all-features
 echo "== ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
 echo "== loom model checks"
 RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
 echo "== stress test, null backend, 10 s (the full run: cargo test --release --test stress -- --ignored)"
-TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored null_backend
+TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --all-features --test stress -- --ignored null_backend
 echo "== benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches

@@ -30,9 +30,11 @@ enum Command {
     Run {
         /// Session file (TOML).
         session: Option<PathBuf>,
-        /// Audio backend: jack, or null (a deadline-paced clock for machines without
-        /// audio hardware); `auto` picks JACK when a server answers, else null.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "null"])]
+        /// Audio backend: jack, cpal (audio devices through PulseAudio/PipeWire or ALSA;
+        /// builds with `--features cpal`), or null (a deadline-paced clock for machines
+        /// without audio hardware); `auto` picks JACK when a server answers, else cpal
+        /// when its default host has an output device, else null.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "cpal", "null"])]
         backend: String,
         /// Period in frames (default: the session's block_frames).
         #[arg(long)]
@@ -90,6 +92,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every audio host and device (channels, rates, defaults) and the JACK
+    /// server's ports when one answers.
+    Devices {
+        /// Print one JSON object instead of a list.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
     Check {
         /// Session file (TOML).
@@ -118,6 +127,7 @@ fn main() -> ExitCode {
             format.parse().expect("clap checked the format"),
         ),
         Command::Check { session } => cmd::check::check(&session),
+        Command::Devices { json } => cmd::devices::devices(json),
         Command::Bench {
             session,
             size,

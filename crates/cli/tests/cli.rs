@@ -557,3 +557,26 @@ fn bench_reports_stages_and_memory_and_processing_allocates_nothing() {
     assert!(!o.status.success());
     assert!(text(&o).contains("expected STRIPSxBUSES"), "{}", text(&o));
 }
+
+#[test]
+fn devices_lists_hosts_as_json_and_says_what_this_build_has() {
+    let o = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["devices", "--json"])
+        .env("JACK_DEFAULT_SERVER", "troubadour-no-such-server")
+        .output()
+        .expect("run troubadour");
+    assert!(o.status.success(), "{}", text(&o));
+    let json = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
+    assert!(
+        json.contains(&format!("\"cpal\": {}", cfg!(feature = "cpal"))),
+        "{json}"
+    );
+    assert!(json.contains("\"jack\": null"), "no JACK server runs: {json}");
+    let o = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .arg("devices")
+        .env("JACK_DEFAULT_SERVER", "troubadour-no-such-server")
+        .output()
+        .expect("run troubadour");
+    assert!(text(&o).contains("JACK: no server answers"), "{}", text(&o));
+}

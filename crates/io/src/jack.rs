@@ -17,7 +17,7 @@
 //! reading the monotonic clock (vDSO `clock_gettime`, no system call on Linux/x86-64).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use jack::{
@@ -26,13 +26,12 @@ use jack::{
 };
 use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source};
-use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
+
+use crate::accounting::CallbackStats;
+pub use crate::accounting::{CallbackSnapshot as JackSnapshot, LOAD_BUCKETS};
 
 /// Most ports on each side (stack arrays in the callback).
 pub const MAX_PORTS: usize = 256;
-
-/// Buckets of the DSP-load histogram: 0–10 %, 10–20 %, ..., 90–100 %, over 100 %.
-pub const LOAD_BUCKETS: usize = 11;
 
 /// Why the JACK backend could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,66 +45,6 @@ pub enum JackError {
     /// More channels than the callback's fixed arrays hold.
     #[error("{0} ports on one side; the JACK backend handles up to {MAX_PORTS}")]
     TooManyPorts(usize),
-}
-
-/// Counters shared with the callback.
-#[derive(Debug, Default)]
-pub struct JackStats {
-    callbacks: AtomicU64,
-    xruns: AtomicU64,
-    late: AtomicU64,
-    busy_ns: AtomicU64,
-    period_ns: AtomicU64,
-    load_last: AtomicF32,
-    load_max: PeakHold,
-    histogram: [AtomicU64; LOAD_BUCKETS],
-    buffer_size: AtomicU32,
-    sample_rate: AtomicU32,
-    server_gone: AtomicBool,
-}
-
-/// A reading of the backend's counters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JackSnapshot {
-    /// Process callbacks run.
-    pub callbacks: u64,
-    /// Xruns the server reported.
-    pub xruns: u64,
-    /// Callbacks that took longer than their period (engine-caused).
-    pub late: u64,
-    /// Callback time over period for the last callback.
-    pub load_last: f32,
-    /// Highest load since the previous reading.
-    pub load_max: f32,
-    /// Callback time over period time since the start.
-    pub load_mean: f64,
-    /// Callbacks per load bucket (see [`LOAD_BUCKETS`]).
-    pub histogram: [u64; LOAD_BUCKETS],
-    /// The server's period in frames.
-    pub buffer_size: u32,
-    /// The server's rate.
-    pub sample_rate: u32,
-    /// The server shut the client down (it quit or kicked us out).
-    pub server_gone: bool,
-}
-
-impl JackStats {
-    fn snapshot(&self) -> JackSnapshot {
-        let busy = self.busy_ns.load(Ordering::Relaxed) as f64;
-        let total = self.period_ns.load(Ordering::Relaxed).max(1) as f64;
-        JackSnapshot {
-            callbacks: self.callbacks.load(Ordering::Relaxed),
-            xruns: self.xruns.load(Ordering::Relaxed),
-            late: self.late.load(Ordering::Relaxed),
-            load_last: self.load_last.load(),
-            load_max: self.load_max.take(),
-            load_mean: busy / total,
-            histogram: std::array::from_fn(|i| self.histogram[i].load(Ordering::Relaxed)),
-            buffer_size: self.buffer_size.load(Ordering::Relaxed),
-            sample_rate: self.sample_rate.load(Ordering::Relaxed),
-            server_gone: self.server_gone.load(Ordering::Relaxed),
-        }
-    }
 }
 
 /// The short port names of a session: (inputs in engine order, outputs in engine
@@ -138,7 +77,7 @@ struct Process {
     engine: Engine,
     inputs: Vec<Port<AudioIn>>,
     outputs: Vec<Port<AudioOut>>,
-    stats: Arc<JackStats>,
+    stats: Arc<CallbackStats>,
     /// Nanoseconds per frame at the server's rate.
     ns_per_frame: f64,
 }
@@ -161,18 +100,7 @@ impl ProcessHandler for Process {
             .process(&ins[..n_in], &mut outs[..n_out], frames);
         let busy = start.elapsed().as_nanos() as u64;
         let period = (frames as f64 * self.ns_per_frame) as u64;
-        let load = busy as f32 / period.max(1) as f32;
-        let s = &self.stats;
-        s.callbacks.fetch_add(1, Ordering::Relaxed);
-        s.busy_ns.fetch_add(busy, Ordering::Relaxed);
-        s.period_ns.fetch_add(period, Ordering::Relaxed);
-        s.load_last.store(load);
-        s.load_max.raise(load);
-        let bucket = ((load * 10.0) as usize).min(LOAD_BUCKETS - 1);
-        s.histogram[bucket].fetch_add(1, Ordering::Relaxed);
-        if busy > period {
-            s.late.fetch_add(1, Ordering::Relaxed);
-        }
+        self.stats.record(busy, period);
         Control::Continue
     }
 
@@ -185,13 +113,13 @@ impl ProcessHandler for Process {
 }
 
 struct Notifications {
-    stats: Arc<JackStats>,
+    stats: Arc<CallbackStats>,
 }
 
 impl NotificationHandler for Notifications {
     unsafe fn shutdown(&mut self, _status: ClientStatus, _reason: &str) {
         // Async-signal context: only an atomic store.
-        self.stats.server_gone.store(true, Ordering::Relaxed);
+        self.stats.gone.store(true, Ordering::Relaxed);
     }
 
     fn sample_rate(&mut self, _: &Client, rate: Frames) -> Control {
@@ -227,6 +155,22 @@ impl JackConnection {
         let result = Self::open(name);
         jack::set_logger(jack::LoggerType::Stdio);
         result
+    }
+
+    /// Every audio port on the server: (name, true for an output port, i.e. one to
+    /// record from), for `troubadour devices`.
+    pub fn audio_ports(&self) -> Vec<(String, bool)> {
+        self.client
+            .ports(None, Some("audio"), PortFlags::empty())
+            .into_iter()
+            .map(|name| {
+                let output = self
+                    .client
+                    .port_by_name(&name)
+                    .is_some_and(|p| p.flags().contains(PortFlags::IS_OUTPUT));
+                (name, output)
+            })
+            .collect()
     }
 
     /// The server's sample rate.
@@ -267,7 +211,7 @@ impl JackConnection {
             .iter()
             .map(|n| client.register_port(n, AudioOut::default()).map_err(err))
             .collect::<Result<Vec<_>, _>>()?;
-        let stats = Arc::new(JackStats::default());
+        let stats = Arc::new(CallbackStats::default());
         stats
             .buffer_size
             .store(client.buffer_size(), Ordering::Relaxed);
@@ -301,7 +245,7 @@ impl JackConnection {
 /// A running JACK client.
 pub struct JackBackend {
     client: Option<jack::AsyncClient<Notifications, Process>>,
-    stats: Arc<JackStats>,
+    stats: Arc<CallbackStats>,
     in_names: Vec<String>,
     out_names: Vec<String>,
     /// Strips and buses whose device matched no port (yet).
@@ -448,7 +392,7 @@ impl JackBackend {
 
     /// True once the server has shut this client down.
     pub fn server_gone(&self) -> bool {
-        self.stats.server_gone.load(Ordering::Relaxed)
+        self.stats.gone.load(Ordering::Relaxed)
     }
 
     /// Counters since the start (the load maximum is since the previous reading).
@@ -486,7 +430,7 @@ impl JackBackend {
     /// the client could not be deactivated cleanly).
     pub fn stop(mut self) -> Option<Engine> {
         let client = self.client.take()?;
-        if self.stats.server_gone.load(Ordering::Relaxed) {
+        if self.stats.gone.load(Ordering::Relaxed) {
             // The server closed the connection: deactivating would talk to nobody. The
             // client and its engine are dropped here, off the audio thread.
             drop(client);

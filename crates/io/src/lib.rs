@@ -9,7 +9,10 @@
 //!   asynchronous resampler, PI controller on the fill level).
 //! - [`jack`]: the JACK backend: the engine inside the server's process callback.
 
+pub mod accounting;
 pub mod bridge;
+#[cfg(feature = "cpal")]
+pub mod device;
 pub mod jack;
 pub mod null;
 pub mod render;

@@ -15,7 +15,7 @@ use troubadour_engine::profile::{Stage, StageClock};
 use troubadour_engine::workload::{self, Inputs};
 use troubadour_engine::{EngineOptions, create};
 
-use super::load;
+use super::{json_string, load};
 use troubadour_rt::alloc_guard as alloc;
 
 /// What to run and how long.
@@ -226,22 +226,6 @@ impl Report {
             self.load_ms
         )
     }
-}
-
-/// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod devices;
 pub mod render;
 pub mod resample;
 pub mod run;
@@ -28,4 +29,20 @@ pub fn db(x: f64) -> String {
     } else {
         "-inf".into()
     }
+}
+
+/// `text` as a JSON string literal.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -1,4 +1,4 @@
-//! `troubadour run [SESSION.toml] [--backend auto|jack|null] [--latency-frames N]`
+//! `troubadour run [SESSION.toml] [--backend auto|jack|cpal|null] [--latency-frames N]`
 //!
 //! Picks a backend (`auto`: JACK when a server answers, else null, saying why), runs the
 //! session, shows a status line (or a log line a second when stdout is not a terminal),
@@ -30,6 +30,52 @@ enum Live {
     Jack(JackBackend),
     /// The JACK server went away: trying to reconnect, with backoff.
     Waiting(Reconnect),
+    /// A cpal output device drives the engine.
+    #[cfg(feature = "cpal")]
+    Device(troubadour_io::device::DeviceBackend),
+}
+
+/// cpal's default host and its default output device, or why there is none.
+fn device_output() -> Result<(String, String), String> {
+    #[cfg(feature = "cpal")]
+    {
+        troubadour_io::device::default_output()
+            .ok_or_else(|| "cpal's default host has no output device".to_string())
+    }
+    #[cfg(not(feature = "cpal"))]
+    {
+        Err("this build has no cpal backend (`--features cpal`)".into())
+    }
+}
+
+/// Starts the engine on cpal's default host (the first bus's device, or the default
+/// output), printing what is left offline.
+fn start_device(
+    engine: troubadour_engine::Engine,
+    session: &Session,
+    period: usize,
+    why: &str,
+) -> Result<Live, String> {
+    #[cfg(feature = "cpal")]
+    {
+        let (b, notes) = troubadour_io::device::DeviceBackend::start(engine, session, period)
+            .map_err(|e| e.to_string())?;
+        println!(
+            "backend: cpal ({}, output \"{}\"{}{why})",
+            b.host(),
+            b.device(),
+            if why.is_empty() { "" } else { "; " }
+        );
+        for n in notes {
+            println!("offline: {n}");
+        }
+        Ok(Live::Device(b))
+    }
+    #[cfg(not(feature = "cpal"))]
+    {
+        let _ = (engine, session, period, why);
+        Err("this build has no cpal backend: build with `--features cpal`".into())
+    }
 }
 
 /// First and longest wait between reconnection attempts.
@@ -89,6 +135,18 @@ impl Live {
                     s.late
                 )
             }
+            #[cfg(feature = "cpal")]
+            Live::Device(b) => {
+                let s = b.stats();
+                format!(
+                    "load {:.2}% (max {:.2}%) | xruns {} | late {}{}",
+                    s.load_last * 100.0,
+                    s.load_max * 100.0,
+                    s.xruns,
+                    s.late,
+                    if s.gone { " | device gone" } else { "" }
+                )
+            }
             Live::Waiting(r) => format!(
                 "JACK server gone {:.0} s ago: {} reconnection attempts, next in {:.1} s",
                 r.since.elapsed().as_secs_f64(),
@@ -105,6 +163,8 @@ impl Live {
         match self {
             Live::Null(b) => b.stats().callbacks,
             Live::Jack(b) => b.stats().callbacks,
+            #[cfg(feature = "cpal")]
+            Live::Device(b) => b.stats().callbacks,
             Live::Waiting(_) => 0,
         }
     }
@@ -152,6 +212,19 @@ impl Live {
                     s.late,
                     s.load_mean * 100.0,
                     histogram.join(", ")
+                )
+            }
+            #[cfg(feature = "cpal")]
+            Live::Device(b) => {
+                let s = b.stats();
+                drop(b);
+                format!(
+                    "stopped after {:.1} s: {} callbacks, {} xruns (device), {} late callbacks (engine), mean DSP load {:.3}%",
+                    elapsed.as_secs_f64(),
+                    s.callbacks,
+                    s.xruns,
+                    s.late,
+                    s.load_mean * 100.0
                 )
             }
             Live::Waiting(r) => format!(
@@ -231,17 +304,35 @@ pub fn run(
         return Err(format!("--latency-frames {period} is outside 1..=65536"));
     }
 
-    // Which backend, and why.
+    // Which backend, and why: JACK when a server answers, else cpal's default host when
+    // it has an output device (builds with the `cpal` feature), else null.
+    let mut use_device = false;
+    let mut auto_why = String::new();
     let jack = match backend {
         "null" => {
             println!("backend: null");
             None
         }
         "jack" => Some(JackConnection::open(CLIENT_NAME).map_err(|e| e.to_string())?),
+        "cpal" => {
+            if !cfg!(feature = "cpal") {
+                return Err(
+                    "this build has no cpal backend: build with `--features cpal` (needs libasound2-dev)".into(),
+                );
+            }
+            use_device = true;
+            None
+        }
         _ => match JackConnection::open(CLIENT_NAME) {
             Ok(c) => Some(c),
             Err(e) => {
-                println!("backend: null (auto: {e}; this build has no cpal backend yet)");
+                match device_output() {
+                    Ok((host, _)) => {
+                        auto_why = format!("auto: {e}; {host} has an output device");
+                        use_device = true;
+                    }
+                    Err(why) => println!("backend: null (auto: {e}; {why})"),
+                }
                 None
             }
         },
@@ -284,10 +375,35 @@ pub fn run(
                 max_block_frames: Some(period.max(loaded.session.block_frames as usize)),
                 ..Default::default()
             };
-            let (controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
-            let backend = NullBackend::start(engine, period)
-                .map_err(|e| format!("cannot start the null backend: {e}"))?;
-            (controller, Live::Null(backend), rate)
+            let (mut controller, engine) = create(&loaded, &options).map_err(|e| e.to_string())?;
+            let mut engine = Some(engine);
+            let mut live = None;
+            if use_device {
+                match start_device(
+                    engine.take().expect("unused"),
+                    &loaded.session,
+                    period,
+                    &auto_why,
+                ) {
+                    Ok(l) => live = Some(l),
+                    // `auto` falls back to the null backend when the device will not open.
+                    Err(e) if backend == "auto" => {
+                        println!("backend: null (auto: the cpal device did not start: {e})");
+                        let (c, e) = create(&loaded, &options).map_err(|e| e.to_string())?;
+                        (controller, engine) = (c, Some(e));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let live = match (live, engine) {
+                (Some(l), _) => l,
+                (None, Some(engine)) => Live::Null(
+                    NullBackend::start(engine, period)
+                        .map_err(|e| format!("cannot start the null backend: {e}"))?,
+                ),
+                (None, None) => unreachable!("the engine went to a backend that started"),
+            };
+            (controller, live, rate)
         }
     };
     println!(

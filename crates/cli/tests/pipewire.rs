@@ -1,0 +1,249 @@
+//! End-to-end on PipeWire (its Pulse interface, which cpal's PulseAudio host speaks): a
+//! generator strip played by `troubadour run --backend cpal` into a null sink, captured
+//! from outside with `pw-record`, is at the expected level and frequency.
+//!
+//! The test starts a private session bus, PipeWire, WirePlumber and pipewire-pulse in a
+//! runtime directory of its own (no sound card needed). Needs the `cpal` feature and
+//! Debian's pipewire, pipewire-bin, pipewire-pulse, wireplumber, pulseaudio-utils and
+//! dbus packages, which `scripts/test.sh` installs.
+#![cfg(feature = "cpal")]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{Dir, expect_line, lines};
+
+/// A private PipeWire with a 48 kHz stereo null sink `test_sink`; stopped on drop.
+struct PipeWire {
+    runtime: PathBuf,
+    children: Vec<Child>,
+}
+
+impl PipeWire {
+    fn start(dir: &Dir) -> Self {
+        let runtime = dir.0.join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let mut pw = PipeWire {
+            runtime,
+            children: Vec::new(),
+        };
+        let bus = format!("unix:path={}", pw.runtime.join("bus").display());
+        pw.spawn(
+            "dbus-daemon",
+            &[
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                &format!("--address={bus}"),
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        for program in ["pipewire", "wireplumber", "pipewire-pulse"] {
+            pw.spawn(program, &[]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !pw
+            .command("pactl")
+            .arg("info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(Instant::now() < deadline, "pipewire-pulse never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let ok = pw
+            .command("pactl")
+            .args([
+                "load-module",
+                "module-null-sink",
+                "sink_name=test_sink",
+                "sink_properties=device.description=test_sink",
+                "rate=48000",
+                "channels=2",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pactl could not create the null sink");
+        pw
+    }
+
+    /// A command that talks to this PipeWire.
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("XDG_RUNTIME_DIR", &self.runtime)
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", self.runtime.join("bus").display()),
+            )
+            .env_remove("PULSE_SERVER")
+            .env_remove("JACK_DEFAULT_SERVER");
+        c
+    }
+
+    fn spawn(&mut self, program: &str, args: &[&str]) {
+        let child = self
+            .command(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {program} ({e}): run scripts/test.sh, which installs PipeWire")
+            });
+        self.children.push(child);
+    }
+}
+
+impl Drop for PipeWire {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_generator_strip_plays_through_pipewire_at_the_expected_level() {
+    let dir = Dir::new("pipewire");
+    let pw = PipeWire::start(&dir);
+    let session = dir.0.join("session.toml");
+    std::fs::write(
+        &session,
+        r#"
+version = 1
+[[strip]]
+name = "Tone"
+channels = 2
+source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
+sends = { A1 = {} }
+[[bus]]
+name = "A1"
+channels = 2
+sink = { device = "test_sink" }
+"#,
+    )
+    .unwrap();
+    let mut troubadour = pw
+        .command(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
+        .args(["--seconds", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run troubadour");
+    let rx = lines(troubadour.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    expect_line(
+        &rx,
+        "backend: cpal (PulseAudio, output \"test_sink\")",
+        &mut seen,
+    );
+    expect_line(&rx, "first audio callback", &mut seen);
+
+    // Record what reaches the sink, from outside, for about 2 s.
+    let wav = dir.0.join("rec.wav");
+    let mut rec = pw
+        .command("pw-record")
+        .args([
+            "--target",
+            "test_sink",
+            "--rate",
+            "48000",
+            "--channels",
+            "2",
+        ])
+        .args(["--format", "f32", wav.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pw-record");
+    std::thread::sleep(Duration::from_millis(2500));
+    // SIGINT lets pw-record finish the file.
+    let _ = Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status();
+    let _ = rec.wait();
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+
+    let mut reader = hound::WavReader::open(&wav).expect("pw-record wrote a WAV file");
+    assert_eq!(reader.spec().channels, 2);
+    assert_eq!(reader.spec().sample_rate, 48_000);
+    let samples: Vec<f32> = match reader.spec().sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (reader.spec().bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.unwrap() as f32 * scale)
+                .collect()
+        }
+    };
+    // The left channel, skipping the first 0.5 s (the recorder starting up).
+    let left: Vec<f64> = samples
+        .chunks_exact(2)
+        .map(|f| f64::from(f[0]))
+        .skip(24_000)
+        .collect();
+    assert!(
+        left.len() > 24_000,
+        "only {} frames recorded after the first 0.5 s",
+        left.len()
+    );
+    let rms = (left.iter().map(|x| x * x).sum::<f64>() / left.len() as f64).sqrt();
+    let rms_db = 20.0 * rms.log10();
+    println!(
+        "captured {} frames, RMS {rms_db:.3} dBFS; troubadour said:\n{}",
+        left.len(),
+        seen.join("\n")
+    );
+    // A -12 dBFS-peak sine has an RMS of -15.01 dBFS.
+    assert!(
+        (rms_db + 15.01).abs() < 0.2,
+        "captured RMS {rms_db:.2} dBFS, expected -15.01 (a -12 dBFS sine); troubadour said:\n{}",
+        seen.join("\n")
+    );
+    let crossings = left
+        .windows(2)
+        .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+        .count();
+    let freq = crossings as f64 / (left.len() as f64 / 48_000.0);
+    assert!(
+        (freq - 1000.0).abs() < 5.0,
+        "captured {freq:.1} Hz, expected 1000"
+    );
+
+    // `troubadour devices` sees the same server: the null sink, as a stereo output.
+    let out = pw
+        .command(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["devices", "--json"])
+        .output()
+        .expect("troubadour devices");
+    assert!(out.status.success());
+    let json = String::from_utf8_lossy(&out.stdout);
+    let at = json
+        .find("\"id\": \"test_sink\"")
+        .unwrap_or_else(|| panic!("test_sink not listed: {json}"));
+    let entry = &json[at..json[at..].find('}').map_or(json.len(), |e| at + e)];
+    assert!(
+        entry.contains("\"outputs\": ") && !entry.contains("\"outputs\": 0"),
+        "{entry}"
+    );
+    assert!(json.contains("\"host\": \"PulseAudio\""), "{json}");
+}

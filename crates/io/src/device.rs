@@ -1,0 +1,337 @@
+//! The cpal backend: audio devices through cpal's hosts (PulseAudio, which PipeWire also
+//! serves through pipewire-pulse, then ALSA on Linux; WASAPI or CoreAudio elsewhere).
+//!
+//! The first bus's output device is the clock master: its stream's callback runs
+//! `Engine::process` and plays that bus. The device is the session's sink of the first
+//! bus (`sink = { device = "NAME" }`, matched against the host's device ids and names),
+//! or the host's default output device. What this backend does not do yet is said at
+//! start and the strip or bus is left offline: other buses' devices, and device inputs
+//! (the clock bridge that would carry them, `crate::bridge`, is built and tested in
+//! simulation, not wired to devices here).
+//!
+//! Real-time rules in the callback: the planar buffers the engine writes into are
+//! allocated before the stream starts; the callback only fills them, interleaves the
+//! bus into the device's buffer and updates atomic counters.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use troubadour_engine::Engine;
+use troubadour_engine::session::{Session, Sink, Source};
+
+pub use crate::accounting::CallbackSnapshot as DeviceSnapshot;
+use crate::accounting::CallbackStats;
+
+/// Most frames one engine call handles inside the callback; longer device buffers are
+/// processed in pieces of this size.
+const MAX_FRAMES: usize = 4096;
+
+/// Why the cpal backend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The host has no output device (or none matching).
+    #[error("{0}")]
+    NoDevice(String),
+    /// cpal refused the stream or the device.
+    #[error("{host}: {message}")]
+    Host {
+        /// The host's name.
+        host: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One device as `troubadour devices` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceInfo {
+    /// The host (PulseAudio, ALSA, ...).
+    pub host: String,
+    /// The id a session names the device by.
+    pub id: String,
+    /// A readable name.
+    pub name: String,
+    /// Most input channels (0: no input).
+    pub inputs: u16,
+    /// Most output channels (0: no output).
+    pub outputs: u16,
+    /// Lowest and highest supported rates over every configuration.
+    pub rates: Option<(u32, u32)>,
+    /// The default configuration's rate.
+    pub default_rate: Option<u32>,
+    /// The host's default input device.
+    pub default_input: bool,
+    /// The host's default output device.
+    pub default_output: bool,
+}
+
+/// Every host cpal has here and each one's devices (a host that fails to open is
+/// listed with no devices and its error).
+pub fn list_devices() -> Vec<(String, Result<Vec<DeviceInfo>, String>)> {
+    cpal::available_hosts()
+        .into_iter()
+        .map(|id| {
+            let name = id.name().to_string();
+            let devices = cpal::host_from_id(id)
+                .map_err(|e| e.to_string())
+                .and_then(|host| describe_host(&host, &name));
+            (name, devices)
+        })
+        .collect()
+}
+
+fn describe_host(host: &cpal::Host, host_name: &str) -> Result<Vec<DeviceInfo>, String> {
+    let id_of = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
+    let default_in = host.default_input_device().and_then(|d| id_of(&d));
+    let default_out = host.default_output_device().and_then(|d| id_of(&d));
+    let devices = host.devices().map_err(|e| e.to_string())?;
+    Ok(devices
+        .map(|d| {
+            let id = id_of(&d).unwrap_or_default();
+            let name = d
+                .description()
+                .map(|x| x.name().to_string())
+                .unwrap_or_else(|_| d.to_string());
+            let mut rates: Option<(u32, u32)> = None;
+            let mut widen = |lo: u32, hi: u32| {
+                rates = Some(rates.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            };
+            let inputs = d
+                .supported_input_configs()
+                .map(|c| {
+                    c.map(|r| {
+                        widen(r.min_sample_rate(), r.max_sample_rate());
+                        r.channels()
+                    })
+                    .max()
+                    .unwrap_or(0)
+                })
+                .unwrap_or(0);
+            let outputs = d
+                .supported_output_configs()
+                .map(|c| {
+                    c.map(|r| {
+                        widen(r.min_sample_rate(), r.max_sample_rate());
+                        r.channels()
+                    })
+                    .max()
+                    .unwrap_or(0)
+                })
+                .unwrap_or(0);
+            let default_rate = d
+                .default_output_config()
+                .or_else(|_| d.default_input_config())
+                .map(|c| c.sample_rate())
+                .ok();
+            DeviceInfo {
+                host: host_name.to_string(),
+                default_input: default_in.as_deref() == Some(id.as_str()),
+                default_output: default_out.as_deref() == Some(id.as_str()),
+                id,
+                name,
+                inputs,
+                outputs,
+                rates,
+                default_rate,
+            }
+        })
+        .collect())
+}
+
+/// The host `auto` and `--backend cpal` use: cpal's default (PulseAudio when a server
+/// answers, else ALSA, on Linux), and its default output device's name if it has one.
+pub fn default_output() -> Option<(String, String)> {
+    let host = cpal::default_host();
+    let device = host.default_output_device()?;
+    let name = device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string());
+    Some((host.id().name().to_string(), name))
+}
+
+/// Finds the output device `spec` names: its id, or its name, exactly; else the one
+/// device whose name contains it.
+fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
+    let devices: Vec<cpal::Device> = host.output_devices().ok()?.collect();
+    let name = |d: &cpal::Device| d.description().map(|x| x.name().to_string()).ok();
+    let id = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
+    if let Some(d) = devices
+        .iter()
+        .find(|d| id(d).as_deref() == Some(spec) || name(d).as_deref() == Some(spec))
+    {
+        return Some(d.clone());
+    }
+    let mut partial = devices.iter().filter(|d| {
+        name(d).is_some_and(|n| n.contains(spec)) || id(d).is_some_and(|n| n.contains(spec))
+    });
+    match (partial.next(), partial.next()) {
+        (Some(d), None) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// A running cpal output stream with the engine in its callback.
+pub struct DeviceBackend {
+    _stream: cpal::Stream,
+    stats: Arc<CallbackStats>,
+    host: String,
+    device: String,
+}
+
+impl DeviceBackend {
+    /// Opens the first bus's device (or the default output) at the session's rate with
+    /// `period`-frame buffers and starts it. Returns the backend and a line for each
+    /// strip or bus left offline.
+    pub fn start(
+        engine: Engine,
+        session: &Session,
+        period: usize,
+    ) -> Result<(DeviceBackend, Vec<String>), DeviceError> {
+        let host = cpal::default_host();
+        let host_name = host.id().name().to_string();
+        let err = |message: String| DeviceError::Host {
+            host: host_name.clone(),
+            message,
+        };
+        let first = session
+            .buses
+            .first()
+            .ok_or_else(|| DeviceError::NoDevice("the session has no bus to play".into()))?;
+        let mut notes = Vec::new();
+        let device = match &first.sink {
+            Some(Sink::Device(spec)) => match find_output(&host, spec) {
+                Some(d) => d,
+                None => {
+                    notes.push(format!(
+                        "bus \"{}\": no {host_name} output device matches \"{spec}\"; playing to the default output instead",
+                        first.name
+                    ));
+                    host.default_output_device().ok_or_else(|| {
+                        DeviceError::NoDevice(format!("{host_name} has no output device"))
+                    })?
+                }
+            },
+            _ => host.default_output_device().ok_or_else(|| {
+                DeviceError::NoDevice(format!("{host_name} has no output device"))
+            })?,
+        };
+        let device_name = device
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_else(|_| device.to_string());
+        for bus in session.buses.iter().skip(1) {
+            if let Some(Sink::Device(spec)) = &bus.sink {
+                notes.push(format!(
+                    "bus \"{}\": device \"{spec}\" not opened (the cpal backend plays the first bus's device only, for now); the bus is offline (not heard)",
+                    bus.name
+                ));
+            }
+        }
+        for strip in &session.strips {
+            if let Source::Device(spec) = &strip.source {
+                notes.push(format!(
+                    "strip \"{}\": device input \"{spec}\" not opened (cpal inputs are not bridged yet); the strip is offline (silent)",
+                    strip.name
+                ));
+            }
+        }
+
+        let channels = usize::from(first.channels);
+        let config = cpal::StreamConfig {
+            channels: first.channels,
+            sample_rate: session.sample_rate,
+            buffer_size: cpal::BufferSize::Fixed(period as u32),
+        };
+        let stats = Arc::new(CallbackStats::default());
+        stats
+            .sample_rate
+            .store(session.sample_rate, Ordering::Relaxed);
+        stats.buffer_size.store(period as u32, Ordering::Relaxed);
+        let mut engine = engine;
+        // Every bus channel the engine writes; only the first bus's reach the device.
+        let mut planar: Vec<Box<[f32]>> = (0..engine.output_channels())
+            .map(|_| vec![0.0f32; MAX_FRAMES].into_boxed_slice())
+            .collect();
+        let ns_per_frame = 1e9 / f64::from(session.sample_rate);
+        let cb_stats = Arc::clone(&stats);
+        let err_stats = Arc::clone(&stats);
+        let stream = device
+            .build_output_stream::<f32, _, _>(
+                config,
+                move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                    let start = Instant::now();
+                    let frames = data.len() / channels;
+                    let mut done = 0;
+                    while done < frames {
+                        let n = (frames - done).min(MAX_FRAMES);
+                        {
+                            let mut outs: [&mut [f32]; crate::jack::MAX_PORTS] =
+                                std::array::from_fn(|_| &mut [][..]);
+                            let count = planar.len().min(outs.len());
+                            for (slot, buf) in outs.iter_mut().zip(planar.iter_mut()) {
+                                *slot = &mut buf[..n];
+                            }
+                            engine.process(&[], &mut outs[..count], n);
+                        }
+                        let dst = &mut data[done * channels..(done + n) * channels];
+                        for (c, src) in planar.iter().take(channels).enumerate() {
+                            for (frame, &x) in dst.chunks_exact_mut(channels).zip(&src[..n]) {
+                                frame[c] = x;
+                            }
+                        }
+                        done += n;
+                    }
+                    cb_stats.buffer_size.store(frames as u32, Ordering::Relaxed);
+                    let busy = start.elapsed().as_nanos() as u64;
+                    cb_stats.record(busy, (frames as f64 * ns_per_frame) as u64);
+                },
+                move |e: cpal::Error| match e.kind() {
+                    cpal::ErrorKind::DeviceNotAvailable
+                    | cpal::ErrorKind::HostUnavailable
+                    | cpal::ErrorKind::StreamInvalidated => {
+                        err_stats.gone.store(true, Ordering::Relaxed);
+                    }
+                    _ => {
+                        err_stats.xruns.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+                None,
+            )
+            .map_err(|e| err(format!("cannot open \"{device_name}\": {e}")))?;
+        stream
+            .play()
+            .map_err(|e| err(format!("cannot start \"{device_name}\": {e}")))?;
+        Ok((
+            DeviceBackend {
+                _stream: stream,
+                stats,
+                host: host_name,
+                device: device_name,
+            },
+            notes,
+        ))
+    }
+
+    /// Counters since the start (the load maximum since the previous reading).
+    pub fn stats(&self) -> DeviceSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// The host's name (PulseAudio, ALSA, ...).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The master device's name.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// True once the device or its server went away.
+    pub fn gone(&self) -> bool {
+        self.stats.gone.load(Ordering::Relaxed)
+    }
+}
