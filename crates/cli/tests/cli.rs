@@ -572,7 +572,10 @@ fn devices_lists_hosts_as_json_and_says_what_this_build_has() {
         json.contains(&format!("\"cpal\": {}", cfg!(feature = "cpal"))),
         "{json}"
     );
-    assert!(json.contains("\"jack\": null"), "no JACK server runs: {json}");
+    assert!(
+        json.contains("\"jack\": null"),
+        "no JACK server runs: {json}"
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_troubadour"))
         .arg("devices")
         .env("JACK_DEFAULT_SERVER", "troubadour-no-such-server")
