@@ -42,6 +42,16 @@ enum Command {
         /// Stop after this many seconds (default: run until Ctrl-C).
         #[arg(long)]
         seconds: Option<f64>,
+        /// Pin the audio thread to this CPU (the null backend's own thread; JACK's and
+        /// cpal's threads are set up by the server and by cpal).
+        #[arg(long)]
+        cpu: Option<usize>,
+        /// Do not ask for real-time scheduling for the audio thread.
+        #[arg(long)]
+        no_realtime: bool,
+        /// Lock the process's memory (mlockall), so no page of it is ever swapped out.
+        #[arg(long)]
+        mlock: bool,
     },
     /// Render a session offline into one WAV file per bus.
     Render {
@@ -108,13 +118,35 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Like any Unix tool: when the reader of our output goes away (`| head`), end
+    // quietly instead of panicking on the next print. Not for `run`: libjack writes to
+    // the server's socket, and a server that dies must not take us with it (run's own
+    // prints ignore a closed stdout instead).
+    if !matches!(cli.command, Command::Run { .. }) {
+        // SAFETY: restoring a signal's default disposition before any other thread
+        // exists races with nothing.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Run {
             session,
             backend,
             latency_frames,
             seconds,
-        } => cmd::run::run(session.as_deref(), &backend, latency_frames, seconds),
+            cpu,
+            no_realtime,
+            mlock,
+        } => cmd::run::run(
+            session.as_deref(),
+            &backend,
+            latency_frames,
+            seconds,
+            &cmd::run::ThreadOptions {
+                cpu,
+                realtime: !no_realtime,
+                mlock,
+            },
+        ),
         Command::Render {
             session,
             out,

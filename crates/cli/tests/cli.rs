@@ -1,6 +1,8 @@
 //! The `troubadour` binary, driven as a user would, its files checked from outside
 //! (hound reads them back; sox measures them).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -582,4 +584,58 @@ fn devices_lists_hosts_as_json_and_says_what_this_build_has() {
         .output()
         .expect("run troubadour");
     assert!(text(&o).contains("JACK: no server answers"), "{}", text(&o));
+}
+
+/// The null backend's thread (`troubadour-null`) of a running troubadour: its
+/// `/proc/PID/task/TID` directory.
+fn audio_thread(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|t| {
+            std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "troubadour-null")
+        })
+}
+
+#[test]
+fn run_pins_the_audio_thread_and_reports_its_scheduling_truthfully() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", "--backend", "null", "--cpu", "0", "--seconds", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = support::lines(child.stdout.take().unwrap());
+    let mut said = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !said.iter().any(|l: &String| l.starts_with("running at")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => said.push(l),
+            Err(_) => panic!("troubadour never said it was running: {said:?}"),
+        }
+    }
+    let task = audio_thread(child.id()).expect("the troubadour-null thread");
+    let status = std::fs::read_to_string(task.join("status")).unwrap();
+    let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = said.join("\n");
+    assert!(text.contains("audio thread: pinned to CPU 0"), "{text}");
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim();
+    assert_eq!(allowed, "0", "the thread may run on CPUs {allowed}");
+    // /proc/.../stat: fields after the command's closing parenthesis; rt_priority and
+    // policy are fields 40 and 41 of the whole line.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let (rt_priority, policy) = (fields[40 - 3], fields[41 - 3]);
+    if text.contains("real-time priority 60 (SCHED_FIFO)") {
+        assert_eq!((policy, rt_priority), ("1", "60"), "{text}");
+    } else {
+        assert!(text.contains("real-time priority denied"), "{text}");
+        assert_eq!(policy, "0", "said denied but the policy is {policy}");
+    }
 }

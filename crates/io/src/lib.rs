@@ -16,4 +16,5 @@ pub mod device;
 pub mod jack;
 pub mod null;
 pub mod render;
+pub mod thread;
 pub mod wav;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use troubadour_engine::Engine;
 use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
 
+use crate::thread::ThreadSetup;
+
 /// Channels allocated up front on each side; a graph swapped in later with more device
 /// inputs or bus outputs than this has the surplus read as silence / not delivered
 /// (the engine still processes and meters them).
@@ -73,7 +75,19 @@ pub struct NullBackend {
 
 impl NullBackend {
     /// Starts the clock thread; `engine` moves onto it.
-    pub fn start(mut engine: Engine, period_frames: usize) -> std::io::Result<Self> {
+    pub fn start(engine: Engine, period_frames: usize) -> std::io::Result<Self> {
+        Self::start_with(engine, period_frames, ThreadSetup::default()).map(|(b, _)| b)
+    }
+
+    /// [`start`](Self::start), with the clock thread set up as `setup` asks (real-time
+    /// priority, CPU) before its loop begins. Returns the backend and a line per
+    /// request saying what the system granted.
+    pub fn start_with(
+        mut engine: Engine,
+        period_frames: usize,
+        setup: ThreadSetup,
+    ) -> std::io::Result<(Self, Vec<String>)> {
+        let (setup_tx, setup_rx) = std::sync::mpsc::channel();
         let period_frames = period_frames.max(1);
         let rate = f64::from(engine.sample_rate());
         let period = Duration::from_secs_f64(period_frames as f64 / rate);
@@ -83,6 +97,7 @@ impl NullBackend {
         let handle = std::thread::Builder::new()
             .name("troubadour-null".into())
             .spawn(move || {
+                let _ = setup_tx.send(crate::thread::apply(&setup));
                 let inputs_store =
                     vec![vec![0.0f32; period_frames]; engine.input_channels().max(MAX_CHANNELS)];
                 let mut outputs_store =
@@ -127,12 +142,16 @@ impl NullBackend {
                 }
                 engine
             })?;
-        Ok(NullBackend {
-            handle: Some(handle),
-            stop,
-            stats,
-            period,
-        })
+        let granted = setup_rx.recv().unwrap_or_default();
+        Ok((
+            NullBackend {
+                handle: Some(handle),
+                stop,
+                stats,
+                period,
+            },
+            granted,
+        ))
     }
 
     /// The period, as a duration.

@@ -18,8 +18,18 @@ use troubadour_engine::session::{self, LoadedSession, Session};
 use troubadour_engine::{Applied, Controller, EngineOptions, MeterSnapshot, create};
 use troubadour_io::jack::{JackBackend, JackConnection, port_names};
 use troubadour_io::null::NullBackend;
+use troubadour_io::thread::{DEFAULT_PRIORITY, ThreadSetup};
 
 use super::load;
+
+/// `println!` that ignores a closed stdout: `run` keeps running (SIGPIPE stays ignored
+/// for libjack's sake, see `main`), and a status line nobody reads is no reason to stop.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// The JACK client name.
 const CLIENT_NAME: &str = "troubadour";
@@ -69,6 +79,7 @@ fn start_device(
         for n in notes {
             println!("offline: {n}");
         }
+        println!("audio thread: cpal's callback thread (cpal asks for real-time priority itself)");
         Ok(Live::Device(b))
     }
     #[cfg(not(feature = "cpal"))]
@@ -276,11 +287,22 @@ fn start_jack(
     Ok((controller, backend, rate))
 }
 
+/// How `run` sets up the audio thread and memory.
+pub struct ThreadOptions {
+    /// Pin the audio thread to this CPU.
+    pub cpu: Option<usize>,
+    /// Ask for real-time scheduling.
+    pub realtime: bool,
+    /// Lock the process's memory.
+    pub mlock: bool,
+}
+
 pub fn run(
     path: Option<&Path>,
     backend: &str,
     latency_frames: Option<usize>,
     seconds: Option<f64>,
+    threads: &ThreadOptions,
 ) -> Result<ExitCode, String> {
     // Start-to-first-audio is measured from here: session loading included.
     let launched = Instant::now();
@@ -357,6 +379,14 @@ pub fn run(
         }
         None => (loaded.session.sample_rate, period),
     };
+    if threads.mlock {
+        println!("{}", troubadour_io::thread::lock_memory());
+    }
+    if !matches!(backend, "null") && threads.cpu.is_some() {
+        println!(
+            "note: --cpu pins the null backend's own thread; JACK's and cpal's audio threads are the server's and cpal's"
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -368,6 +398,7 @@ pub fn run(
     let (mut controller, mut live, mut rate) = match jack {
         Some(c) => {
             let (controller, backend, rate) = start_jack(c, loaded)?;
+            println!("audio thread: JACK's process thread (the server sets its scheduling)");
             (controller, Live::Jack(backend), rate)
         }
         None => {
@@ -397,10 +428,18 @@ pub fn run(
             }
             let live = match (live, engine) {
                 (Some(l), _) => l,
-                (None, Some(engine)) => Live::Null(
-                    NullBackend::start(engine, period)
-                        .map_err(|e| format!("cannot start the null backend: {e}"))?,
-                ),
+                (None, Some(engine)) => {
+                    let setup = ThreadSetup {
+                        realtime_priority: threads.realtime.then_some(DEFAULT_PRIORITY),
+                        cpu: threads.cpu,
+                    };
+                    let (b, granted) = NullBackend::start_with(engine, period, setup)
+                        .map_err(|e| format!("cannot start the null backend: {e}"))?;
+                    for line in granted {
+                        println!("{line}");
+                    }
+                    Live::Null(b)
+                }
                 (None, None) => unreachable!("the engine went to a backend that started"),
             };
             (controller, live, rate)
