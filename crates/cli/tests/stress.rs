@@ -6,8 +6,9 @@
 //! TROUBADOUR_STRESS_SECS=86400 cargo test --release --test stress -- --ignored   # 24 h
 //! ```
 //!
-//! It fails on any engine-caused late callback (processing that took longer than its
-//! period), on resident memory growing by more than 1 MB after the warm-up, and on a
+//! It fails on any engine-caused late callback (processing that used more CPU time than
+//! its period; wall-clock overruns, which include the thread being preempted or the
+//! virtual machine being paused by its host, are printed), on resident memory growing by more than 1 MB after the warm-up, and on a
 //! meter that disagrees with the signal: a -12 dBFS sine strip into its own bus, which
 //! the traffic never touches, must read -12 dBFS at every look while everything around
 //! it changes and graphs are swapped under it.
@@ -203,7 +204,16 @@ fn seconds() -> f64 {
 fn null_backend_under_random_traffic_and_swaps() {
     let loaded = session();
     let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
-    let backend = troubadour_io::null::NullBackend::start(engine, 256).unwrap();
+    // The clock thread set up as `troubadour run` sets it up: real-time scheduling
+    // where the system grants it (without it, a CI run here saw one preempted period in
+    // 10 s at 2.7 % mean load).
+    let setup = troubadour_io::thread::ThreadSetup {
+        realtime_priority: Some(troubadour_io::thread::DEFAULT_PRIORITY),
+        cpu: None,
+    };
+    let (backend, granted) =
+        troubadour_io::null::NullBackend::start_with(engine, 256, setup).unwrap();
+    println!("{}", granted.join("; "));
     let seconds = seconds();
     let mut rss_after_warm_up = 0;
     let t = traffic(&mut controller, seconds, || {
@@ -215,7 +225,7 @@ fn null_backend_under_random_traffic_and_swaps() {
     drop(backend.stop());
     println!(
         "null backend, {seconds} s: {} changes, {} refused, {} structural changes, {} meter looks; \
-         {} callbacks, {} overruns, {} late wake-ups, mean load {:.3} %; {} graph swaps; \
+         {} callbacks, {} overruns by the wall clock ({} by CPU time), {} late wake-ups, mean load {:.3} %; {} graph swaps; \
          resident {:.1} MB after warm-up, {:.1} MB at the end",
         t.changes,
         t.refused,
@@ -223,13 +233,19 @@ fn null_backend_under_random_traffic_and_swaps() {
         t.looks,
         s.callbacks,
         s.overruns,
+        s.engine_overruns,
         s.late_wakeups,
         s.load_mean * 100.0,
         e.graph_swaps,
         rss_after_warm_up as f64 / 1e6,
         rss_end as f64 / 1e6
     );
-    assert_eq!(s.overruns, 0, "callbacks took longer than their period");
+    // Engine-caused: the callback's own CPU time exceeded the period. Wall-clock overruns
+    // (the thread was not running: preemption, a VM host stealing the CPU) are printed.
+    assert_eq!(
+        s.engine_overruns, 0,
+        "callbacks used more CPU time than their period"
+    );
     assert!(e.graph_swaps >= t.swaps.saturating_sub(1), "{e:?}");
     assert!(
         t.looks >= (seconds * 9.0) as u64,

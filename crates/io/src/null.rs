@@ -26,6 +26,7 @@ pub struct NullStats {
     callbacks: AtomicU64,
     late_wakeups: AtomicU64,
     overruns: AtomicU64,
+    engine_overruns: AtomicU64,
     busy_ns: AtomicU64,
     period_ns: AtomicU64,
     load_last: AtomicF32,
@@ -40,8 +41,13 @@ pub struct NullSnapshot {
     /// Times the thread woke more than a period after its deadline (the equivalent of
     /// an xrun: a device would have run dry).
     pub late_wakeups: u64,
-    /// Callbacks whose processing took longer than the period (engine-caused).
+    /// Callbacks whose processing took longer than the period by the wall clock: the
+    /// engine's own cost, or the thread losing the CPU while it ran (preemption, a
+    /// virtual machine's host stealing the CPU).
     pub overruns: u64,
+    /// Callbacks whose processing used more CPU time than the period: engine-caused
+    /// for certain (the thread's own CPU time excludes time it was not running).
+    pub engine_overruns: u64,
     /// Processing time over period time for the last callback.
     pub load_last: f32,
     /// Highest load since the last reading (reset by reading).
@@ -58,6 +64,7 @@ impl NullStats {
             callbacks: self.callbacks.load(Ordering::Relaxed),
             late_wakeups: self.late_wakeups.load(Ordering::Relaxed),
             overruns: self.overruns.load(Ordering::Relaxed),
+            engine_overruns: self.engine_overruns.load(Ordering::Relaxed),
             load_last: self.load_last.load(),
             load_max: self.load_max.take(),
             load_mean: busy / total,
@@ -121,6 +128,7 @@ impl NullBackend {
                         k = 0;
                     }
                     let t0 = Instant::now();
+                    let cpu0 = thread_cpu_ns();
                     let n_in = engine.input_channels().min(inputs.len());
                     let n_out = engine.output_channels().min(outputs.len());
                     engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
@@ -137,6 +145,12 @@ impl NullBackend {
                     thread_stats.callbacks.fetch_add(1, Ordering::Relaxed);
                     if busy > period {
                         thread_stats.overruns.fetch_add(1, Ordering::Relaxed);
+                        // Wall time or CPU time? (Reading the thread's CPU time is a
+                        // system call, made on this clock thread around the engine,
+                        // never inside `Engine::process`.)
+                        if thread_cpu_ns().saturating_sub(cpu0) > period.as_nanos() as u64 {
+                            thread_stats.engine_overruns.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     k += 1;
                 }
@@ -178,4 +192,18 @@ impl Drop for NullBackend {
             let _ = h.join();
         }
     }
+}
+
+/// CPU time the calling thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -191,11 +191,12 @@ impl Live {
                 let s = b.stats();
                 drop(b.stop());
                 format!(
-                    "stopped after {:.1} s: {} periods, {} late wake-ups, {} overruns, mean DSP load {:.3}%",
+                    "stopped after {:.1} s: {} periods, {} late wake-ups, {} overruns ({} engine-caused), mean DSP load {:.3}%",
                     elapsed.as_secs_f64(),
                     s.callbacks,
                     s.late_wakeups,
                     s.overruns,
+                    s.engine_overruns,
                     s.load_mean * 100.0
                 )
             }
