@@ -290,3 +290,41 @@ sink = { device = "jack_delay:in" }
         "through troubadour {through} frames vs direct {direct}: the engine added latency"
     );
 }
+
+#[test]
+fn a_hot_reload_that_adds_a_bus_brings_its_port_up_and_keeps_the_connections() {
+    let dir = Dir::new("ports");
+    let mut server = Server::start("ports");
+    server.peer("jack_simple_client", &[]);
+    server.wait_for_port("jack_simple_client:output1");
+    let session = dir.0.join("session.toml");
+    std::fs::write(&session, PEER_SESSION).unwrap();
+    let rx = server.troubadour(session.to_str().unwrap());
+    let mut seen = Vec::new();
+    expect_line(&rx, "running at 48000 Hz", &mut seen);
+    server.wait_for_port("troubadour:A1_out");
+    // A second bus, fed by the same strip: a port that did not exist.
+    let edited = PEER_SESSION.replace("sends = { A1 = {} }", "sends = { A1 = {}, B1 = {} }")
+        + "[[bus]]\nname = \"B1\"\nchannels = 1\n";
+    // Past the watch's modification-time granularity.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&session, edited).unwrap();
+    expect_line(&rx, "JACK client restarted with the new ports", &mut seen);
+    server.wait_for_port("troubadour:B1_out");
+    assert!(
+        server
+            .connections("troubadour:Mic_in")
+            .iter()
+            .any(|p| p == "jack_simple_client:output1"),
+        "the strip lost its connection; troubadour said:\n{}",
+        seen.join("\n")
+    );
+    // And the signal flows through the rebuilt client.
+    let frames = record_peer_and_bus(&server, &dir);
+    let gain_db =
+        20.0 * (rms(frames.iter().map(|f| f.1)) / rms(frames.iter().map(|f| f.0))).log10();
+    assert!(
+        (gain_db + 6.0).abs() <= 0.1,
+        "after the port change, strip fader -6 dB measured {gain_db:.3} dB"
+    );
+}

@@ -524,8 +524,29 @@ pub fn run(
         }
         if let Some(w) = watch.as_mut()
             && w.changed()
+            && reload(&mut controller, w.path(), rate, &live)
         {
-            reload(&mut controller, w.path(), rate, &live);
+            // JACK ports live in the process callback, so the client starts over with the
+            // new set: a gap of a few periods, then ports and connections as the edited
+            // session says (or the reconnection loop, if the server does not answer).
+            println!("JACK ports changed: restarting the client with the new ports");
+            let old = std::mem::replace(&mut live, Live::Waiting(Reconnect::new()));
+            drop(old.stop(started.elapsed()));
+            if let Ok(c) = JackConnection::open(CLIENT_NAME) {
+                let session = LoadedSession {
+                    session: controller.session().clone(),
+                    path: controller.path().to_path_buf(),
+                    base_dir: loaded_base.clone(),
+                    warnings: Vec::new(),
+                };
+                match start_jack(c, session) {
+                    Ok((c, b, new_rate)) => {
+                        println!("JACK client restarted with the new ports");
+                        (controller, live, rate) = (c, Live::Jack(b), new_rate);
+                    }
+                    Err(e) => println!("restarting the JACK client failed: {e}; retrying"),
+                }
+            }
         }
         if Instant::now() >= next {
             next += interval;
@@ -592,13 +613,14 @@ impl Watch {
     }
 }
 
-/// Applies an edited session live, or says why not and keeps the running one.
-fn reload(controller: &mut Controller, path: &Path, rate: u32, live: &Live) {
+/// Applies an edited session live, or says why not and keeps the running one. Returns
+/// true when the change needs other JACK ports than the running client has.
+fn reload(controller: &mut Controller, path: &Path, rate: u32, live: &Live) -> bool {
     let mut loaded = match session::load(path) {
         Ok(l) => l,
         Err(e) => {
             println!("\nreload rejected, the running session is unchanged:\n{e}");
-            return;
+            return false;
         }
     };
     loaded.session.sample_rate = rate;
@@ -617,14 +639,11 @@ fn reload(controller: &mut Controller, path: &Path, rate: u32, live: &Live) {
                 "\nreloaded {}: structure changed, new graph swapped in",
                 path.display()
             );
-            if matches!(live, Live::Jack(_)) && ports_before != ports_after {
-                println!(
-                    "note: the JACK ports of this session changed; new ports appear on restart (live port changes are not built yet)"
-                );
-            }
+            return matches!(live, Live::Jack(_)) && ports_before != ports_after;
         }
         Err(e) => println!("\nreload rejected, the running session is unchanged: {e}"),
     }
+    false
 }
 
 fn status(m: &MeterSnapshot, live: &Live, elapsed: Duration) -> String {
