@@ -8,10 +8,12 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use support::{Dir, Server, expect_line, lines};
+use support::{Dir, Server, expect_line, lines, read_wav};
 
 #[test]
 fn a_peer_sine_flows_through_a_strip_to_a_bus_sample_exact_and_a_missing_port_is_offline() {
@@ -120,22 +122,8 @@ fn record_peer_and_bus(server: &Server, dir: &Dir) -> Vec<(f64, f64)> {
         .status()
         .expect("jack_rec");
     assert!(rec.success());
-    let mut reader = hound::WavReader::open(&wav).unwrap();
-    assert_eq!(reader.spec().channels, 2);
-    let scale = match reader.spec().sample_format {
-        hound::SampleFormat::Float => 1.0,
-        hound::SampleFormat::Int => 1.0 / (1u64 << (reader.spec().bits_per_sample - 1)) as f64,
-    };
-    let samples: Vec<f64> = match reader.spec().sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .map(|s| f64::from(s.unwrap()))
-            .collect(),
-        hound::SampleFormat::Int => reader
-            .samples::<i32>()
-            .map(|s| f64::from(s.unwrap()) * scale)
-            .collect(),
-    };
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!(spec.channels, 2);
     let frames: Vec<(f64, f64)> = samples
         .chunks_exact(2)
         .map(|f| (f[0], f[1]))
@@ -168,10 +156,12 @@ name = "A1"
 channels = 1
 "#;
 
-#[test]
-fn after_jackd_is_killed_and_restarted_troubadour_reconnects_and_the_signal_flows_again() {
-    let dir = Dir::new("reconnect");
-    let mut server = Server::start("reconnect");
+/// A private server with `jack_simple_client` playing and `troubadour run` on
+/// [`PEER_SESSION`], running with its bus port up. Returns the test directory, the
+/// server, troubadour's output lines, the lines seen so far and the session file.
+fn peer_session(tag: &str) -> (Dir, Server, Receiver<String>, Vec<String>, PathBuf) {
+    let dir = Dir::new(tag);
+    let mut server = Server::start(tag);
     server.peer("jack_simple_client", &[]);
     server.wait_for_port("jack_simple_client:output1");
     let session = dir.0.join("session.toml");
@@ -180,6 +170,12 @@ fn after_jackd_is_killed_and_restarted_troubadour_reconnects_and_the_signal_flow
     let mut seen = Vec::new();
     expect_line(&rx, "running at 48000 Hz", &mut seen);
     server.wait_for_port("troubadour:A1_out");
+    (dir, server, rx, seen, session)
+}
+
+#[test]
+fn after_jackd_is_killed_and_restarted_troubadour_reconnects_and_the_signal_flows_again() {
+    let (dir, mut server, rx, mut seen, _) = peer_session("reconnect");
 
     server.crash_and_restart();
     expect_line(&rx, "the JACK server went away", &mut seen);
@@ -293,16 +289,7 @@ sink = { device = "jack_delay:in" }
 
 #[test]
 fn a_hot_reload_that_adds_a_bus_brings_its_port_up_and_keeps_the_connections() {
-    let dir = Dir::new("ports");
-    let mut server = Server::start("ports");
-    server.peer("jack_simple_client", &[]);
-    server.wait_for_port("jack_simple_client:output1");
-    let session = dir.0.join("session.toml");
-    std::fs::write(&session, PEER_SESSION).unwrap();
-    let rx = server.troubadour(session.to_str().unwrap());
-    let mut seen = Vec::new();
-    expect_line(&rx, "running at 48000 Hz", &mut seen);
-    server.wait_for_port("troubadour:A1_out");
+    let (dir, server, rx, mut seen, session) = peer_session("ports");
     // A second bus, fed by the same strip: a port that did not exist.
     let edited = PEER_SESSION.replace("sends = { A1 = {} }", "sends = { A1 = {}, B1 = {} }")
         + "[[bus]]\nname = \"B1\"\nchannels = 1\n";

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Dir, expect_line, lines};
+use support::{Dir, expect_line, lines, read_wav};
 
 /// A private PipeWire with a 48 kHz stereo null sink `test_sink`; stopped on drop.
 struct PipeWire {
@@ -182,25 +182,11 @@ sink = { device = "test_sink" }
         .status();
     let _ = troubadour.wait();
 
-    let mut reader = hound::WavReader::open(&wav).expect("pw-record wrote a WAV file");
-    assert_eq!(reader.spec().channels, 2);
-    assert_eq!(reader.spec().sample_rate, 48_000);
-    let samples: Vec<f32> = match reader.spec().sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.unwrap()).collect(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (reader.spec().bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.unwrap() as f32 * scale)
-                .collect()
-        }
-    };
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!(spec.channels, 2);
+    assert_eq!(spec.sample_rate, 48_000);
     // The left channel, skipping the first 0.5 s (the recorder starting up).
-    let left: Vec<f64> = samples
-        .chunks_exact(2)
-        .map(|f| f64::from(f[0]))
-        .skip(24_000)
-        .collect();
+    let left: Vec<f64> = samples.chunks_exact(2).map(|f| f[0]).skip(24_000).collect();
     assert!(
         left.len() > 24_000,
         "only {} frames recorded after the first 0.5 s",

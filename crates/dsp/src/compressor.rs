@@ -169,47 +169,23 @@ impl Compressor {
         -self.gain_db
     }
 
-    /// Audio thread: compresses `frames` frames of every channel of `bufs` in place. The
-    /// detector listens to `sidechain` if given (any channel count), else to `bufs`
-    /// itself; channels are linked (the loudest drives them all). Returns the largest
-    /// gain reduction in the block, dB.
-    ///
-    /// Works in chunks of [`CHUNK`] frames, pass by pass: the detector input is a vector
-    /// pass over every frame; the level, the static curve and the attack/release
-    /// smoothing run once per [`TICK`] (the RMS average folded over the tick exactly);
-    /// the gain ramps linearly between ticks.
-    pub fn process(
-        &mut self,
-        bufs: &mut [Box<[f32]>],
-        sidechain: Option<&[Box<[f32]>]>,
-        frames: usize,
-    ) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
-            // CPU.
-            return unsafe { self.process_avx2(bufs, sidechain, frames) };
-        }
-        self.process_any(bufs, sidechain, frames)
-    }
-
-    /// The same processor on the baseline build of its loop, whatever the CPU: for
-    /// checking that both builds agree.
-    pub fn portable(mut self) -> Self {
-        self.avx2 = false;
-        self
-    }
-
-    /// [`process`](Self::process) compiled for AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn process_avx2(
-        &mut self,
-        bufs: &mut [Box<[f32]>],
-        sidechain: Option<&[Box<[f32]>]>,
-        frames: usize,
-    ) -> f32 {
-        self.process_any(bufs, sidechain, frames)
+    crate::simd::dispatch! {
+        /// Audio thread: compresses `frames` frames of every channel of `bufs` in place. The
+        /// detector listens to `sidechain` if given (any channel count), else to `bufs`
+        /// itself; channels are linked (the loudest drives them all). Returns the largest
+        /// gain reduction in the block, dB.
+        ///
+        /// Works in chunks of [`CHUNK`] frames, pass by pass: the detector input is a vector
+        /// pass over every frame; the level, the static curve and the attack/release
+        /// smoothing run once per [`TICK`] (the RMS average folded over the tick exactly);
+        /// the gain ramps linearly between ticks.
+        pub fn process(
+            &mut self,
+            bufs: &mut [Box<[f32]>],
+            sidechain: Option<&[Box<[f32]>]>,
+            frames: usize,
+        ) -> f32;
+        avx2: process_avx2, any: process_any
     }
 
     /// The processing loop, compiled into both versions.

@@ -119,33 +119,14 @@ impl Gate {
         -amplitude_to_db(self.gain)
     }
 
-    /// Audio thread: gates `frames` frames of every channel of `bufs` in place (linked).
-    /// Returns the largest gain reduction in the block, dB.
-    ///
-    /// The detector follows every frame; the open/hold/close decision and the gain
-    /// smoothing run once per [`TICK`], and the gain ramps linearly between ticks.
-    pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
-            // CPU.
-            return unsafe { self.process_avx2(bufs, frames) };
-        }
-        self.process_any(bufs, frames)
-    }
-
-    /// The same processor on the baseline build of its loop, whatever the CPU: for
-    /// checking that both builds agree.
-    pub fn portable(mut self) -> Self {
-        self.avx2 = false;
-        self
-    }
-
-    /// [`process`](Self::process) compiled for AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn process_avx2(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
-        self.process_any(bufs, frames)
+    crate::simd::dispatch! {
+        /// Audio thread: gates `frames` frames of every channel of `bufs` in place (linked).
+        /// Returns the largest gain reduction in the block, dB.
+        ///
+        /// The detector follows every frame; the open/hold/close decision and the gain
+        /// smoothing run once per [`TICK`], and the gain ramps linearly between ticks.
+        pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32;
+        avx2: process_avx2, any: process_any
     }
 
     /// The processing loop, compiled into both versions.

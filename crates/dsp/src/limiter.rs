@@ -132,30 +132,11 @@ impl Limiter {
         self.delay
     }
 
-    /// Audio thread: limits `frames` frames of every channel of `bufs` in place (linked:
-    /// the loudest channel sets the gain). Returns the largest gain reduction, dB.
-    pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
-            // CPU.
-            return unsafe { self.process_avx2(bufs, frames) };
-        }
-        self.process_any(bufs, frames)
-    }
-
-    /// The same processor on the baseline build of its loop, whatever the CPU: for
-    /// checking that both builds agree.
-    pub fn portable(mut self) -> Self {
-        self.avx2 = false;
-        self
-    }
-
-    /// [`process`](Self::process) compiled for AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn process_avx2(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32 {
-        self.process_any(bufs, frames)
+    crate::simd::dispatch! {
+        /// Audio thread: limits `frames` frames of every channel of `bufs` in place (linked:
+        /// the loudest channel sets the gain). Returns the largest gain reduction, dB.
+        pub fn process(&mut self, bufs: &mut [Box<[f32]>], frames: usize) -> f32;
+        avx2: process_avx2, any: process_any
     }
 
     /// The processing loop, compiled into both versions.
@@ -264,8 +245,9 @@ impl Limiter {
 
     /// Frames `start..start + n` at rest: the input delayed by the look-ahead, gain 1.
     /// Keeps the window state exact: the newest frame is the deque's only entry (every
-    /// required gain in the window is 1), the average ring holds ones, and the running
-    /// sum is reset to the window (clearing any rounding it gathered).
+    /// required gain in the window is 1), and the running sum is reset to the window,
+    /// clearing any rounding it gathered (the average ring already holds only ones: at
+    /// rest, the last `window` envelope values were all exactly 1).
     fn pass_through(&mut self, bufs: &mut [Box<[f32]>], start: usize, n: usize) {
         let window = self.delay + 1;
         self.frame += n as u64;
@@ -273,7 +255,6 @@ impl Limiter {
         self.min_len = 1;
         self.min_frame[0] = self.frame - 1;
         self.min_gain[0] = 1.0;
-        self.avg_ring.fill(1.0);
         self.avg_sum = window as f64;
         self.avg_pos = wrap(self.avg_pos + n % window, window);
         if self.delay == 0 {

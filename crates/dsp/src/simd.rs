@@ -20,3 +20,42 @@ pub fn avx2_fma() -> bool {
         false
     }
 }
+
+/// Inside an `impl` of a processor with an `avx2: bool` field (set from [`avx2_fma`]
+/// when it is built): defines `pub fn $name`, which runs the `#[inline(always)]` loop
+/// `$any` compiled for AVX2 + FMA when `avx2` is set and as baseline code otherwise,
+/// and `pub fn portable`, which makes a processor use the baseline build (to check that
+/// both builds agree).
+macro_rules! dispatch {
+    (
+        $(#[$doc:meta])*
+        pub fn $name:ident(&mut self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        avx2: $avx2:ident, any: $any:ident
+    ) => {
+        $(#[$doc])*
+        pub fn $name(&mut self $(, $arg: $ty)*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if self.avx2 {
+                // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on
+                // this CPU.
+                return unsafe { self.$avx2($($arg),*) };
+            }
+            self.$any($($arg),*)
+        }
+
+        /// The same processor on the baseline build of its loop, whatever the CPU: for
+        /// checking that both builds agree.
+        pub fn portable(mut self) -> Self {
+            self.avx2 = false;
+            self
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        fn $avx2(&mut self $(, $arg: $ty)*) -> $ret {
+            self.$any($($arg),*)
+        }
+    };
+}
+
+pub(crate) use dispatch;

@@ -8,13 +8,14 @@
 //! After criterion's report, the headline figure (8 stereo strips → 4 buses, 256-frame
 //! blocks) is printed as a real-time factor from the median of interleaved runs.
 
-use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use troubadour_engine::session::{Bus, LoadedSession, Send, Session, Source, Strip};
+mod rig;
+
+use rig::Rig;
+use troubadour_engine::session::LoadedSession;
 use troubadour_engine::workload;
-use troubadour_engine::{Engine, EngineOptions, create};
 
 const RATE: u32 = 48_000;
 const BUSES: usize = 4;
@@ -24,98 +25,19 @@ fn standard(strips: usize, buses: usize, block: u32) -> LoadedSession {
     workload::standard(strips, buses, block, workload::Inputs::Devices)
 }
 
+/// The same routing with no processing.
 fn session(strips: usize, block: u32) -> LoadedSession {
-    let buses: Vec<Bus> = (0..BUSES)
-        .map(|b| Bus {
-            name: format!("B{b}"),
-            channels: 2,
-            fader_db: -3.0,
-            mute: false,
-            sink: None,
-            eq: vec![],
-            compressor: None,
-            limiter: None,
-        })
-        .collect();
-    let strips = (0..strips)
-        .map(|s| Strip {
-            name: format!("S{s}"),
-            source: Source::Device(format!("in_{s}")),
-            channels: 2,
-            gain_db: 0.0,
-            fader_db: -6.0,
-            pan: 0.1,
-            mute: false,
-            solo: false,
-            gate: None,
-            eq: vec![],
-            compressor: None,
-            sends: (0..BUSES)
-                .map(|b| {
-                    (
-                        format!("B{b}"),
-                        Send {
-                            level_db: -(b as f32),
-                            ..Send::default()
-                        },
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    LoadedSession {
-        session: Session {
-            version: 1,
-            sample_rate: RATE,
-            block_frames: block,
-            strips,
-            buses,
-        },
-        path: "bench.toml".into(),
-        base_dir: ".".into(),
-        warnings: vec![],
-    }
+    workload::plain(strips, BUSES, block, workload::Inputs::Devices)
 }
 
-struct Rig {
-    engine: Engine,
-    inputs: Vec<Vec<f32>>,
-    outputs: Vec<Vec<f32>>,
-    block: usize,
-}
-
-impl Rig {
-    fn new(strips: usize, block: usize) -> Self {
-        Self::with(session(strips, block as u32), block)
-    }
-
-    fn with(session: LoadedSession, block: usize) -> Self {
-        let (_c, engine) = create(&session, &EngineOptions::default()).unwrap();
-        let mut rng = troubadour_dsp::rng::Rng::new(1);
-        let inputs = (0..engine.input_channels())
-            .map(|_| (0..block).map(|_| 0.5 * rng.next_bipolar()).collect())
-            .collect();
-        let outputs = vec![vec![0.0; block]; engine.output_channels()];
-        Rig {
-            engine,
-            inputs,
-            outputs,
-            block,
-        }
-    }
-
-    fn block(&mut self) {
-        let ins: Vec<&[f32]> = self.inputs.iter().map(|c| c.as_slice()).collect();
-        let mut outs: Vec<&mut [f32]> = self.outputs.iter_mut().map(|c| c.as_mut_slice()).collect();
-        self.engine.process(black_box(&ins), &mut outs, self.block);
-        black_box(&self.outputs);
-    }
+fn plain_rig(strips: usize, block: usize) -> Rig {
+    Rig::with(session(strips, block as u32), block)
 }
 
 fn scaling(c: &mut Criterion) {
     let mut g = c.benchmark_group("mixer/strips");
     for strips in [2, 8, 32, 128] {
-        let mut rig = Rig::new(strips, 256);
+        let mut rig = plain_rig(strips, 256);
         g.throughput(Throughput::Elements(256));
         g.bench_function(BenchmarkId::from_parameter(strips), |b| {
             b.iter(|| rig.block())
@@ -127,7 +49,7 @@ fn scaling(c: &mut Criterion) {
 fn block_sizes(c: &mut Criterion) {
     let mut g = c.benchmark_group("mixer/block");
     for block in [64, 128, 256, 512, 1024, 2048] {
-        let mut rig = Rig::new(8, block);
+        let mut rig = plain_rig(8, block);
         g.throughput(Throughput::Elements(block as u64));
         g.bench_function(BenchmarkId::from_parameter(block), |b| {
             b.iter(|| rig.block())
@@ -193,7 +115,7 @@ fn main() {
         println!(
             "\nreal-time factor, 48 kHz, 256-frame blocks, no DSP ({rounds} interleaved rounds of 1 s of audio):"
         );
-        let rigs = counts.iter().map(|&n| Rig::new(n, 256)).collect();
+        let rigs = counts.iter().map(|&n| plain_rig(n, 256)).collect();
         for (strips, (median, best)) in counts.iter().zip(real_time_factors(rigs, rounds)) {
             println!(
                 "  {strips:>3} stereo strips -> 4 stereo buses: median {median:>6.0}x, best {best:>6.0}x real time ({:.4} % of a core at the median)",

@@ -16,43 +16,23 @@
 //! `cargo bench -p troubadour-engine --bench parallel` (a short pass under
 //! `cargo test --benches`).
 
-use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod rig;
+
+use rig::Rig;
 use troubadour_engine::workload::{self, Inputs};
-use troubadour_engine::{Engine, EngineOptions, create};
 
 const BLOCK: usize = 256;
 
-struct Rig {
-    engine: Engine,
-    inputs: Vec<Vec<f32>>,
-    outputs: Vec<Vec<f32>>,
-}
-
-impl Rig {
-    fn new(strips: usize) -> Self {
-        let loaded = workload::standard(strips, 4, BLOCK as u32, Inputs::Devices);
-        let (_c, engine) = create(&loaded, &EngineOptions::default()).unwrap();
-        let mut rng = troubadour_dsp::rng::Rng::new(strips as u64);
-        let inputs = (0..engine.input_channels())
-            .map(|_| (0..BLOCK).map(|_| 0.5 * rng.next_bipolar()).collect())
-            .collect();
-        let outputs = vec![vec![0.0; BLOCK]; engine.output_channels()];
-        Rig {
-            engine,
-            inputs,
-            outputs,
-        }
-    }
-
-    fn block(&mut self) {
-        let ins: Vec<&[f32]> = self.inputs.iter().map(|c| c.as_slice()).collect();
-        let mut outs: Vec<&mut [f32]> = self.outputs.iter_mut().map(|c| c.as_mut_slice()).collect();
-        self.engine.process(black_box(&ins), &mut outs, BLOCK);
-    }
+/// The standard workload with `strips` strips into 4 buses.
+fn rig(strips: usize) -> Rig {
+    Rig::with(
+        workload::standard(strips, 4, BLOCK as u32, Inputs::Devices),
+        BLOCK,
+    )
 }
 
 /// A worker that runs its rig's block whenever `go` moves past `done`.
@@ -131,9 +111,9 @@ fn main() {
         "  strips   one core: median / worst µs   two cores: median / worst µs   speed-up (median)"
     );
     for strips in [16, 32, 64] {
-        let mut single = Rig::new(strips);
-        let mut half = Rig::new(strips / 2);
-        let mut worker = Worker::start(Rig::new(strips / 2));
+        let mut single = rig(strips);
+        let mut half = rig(strips / 2);
+        let mut worker = Worker::start(rig(strips / 2));
         let (mut one, mut two) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             for _ in 0..blocks {

@@ -49,9 +49,10 @@ fn compressor() -> Compressor {
     }
 }
 
-/// The workload with `strips` stereo strips and `buses` stereo buses at 48 kHz and
-/// `block_frames`-frame blocks (8 × 4 at 256 is the headline configuration).
-pub fn standard(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> LoadedSession {
+/// The workload's routing with no processing at all: `strips` stereo strips (fader
+/// -6 dB, balance 0.1), each sending post-fader to every one of `buses` stereo buses (at
+/// 0, -1, -2, ... dB; buses at -3 dB). The mixer benchmark's case.
+pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> LoadedSession {
     let buses: Vec<Bus> = (0..buses)
         .map(|b| Bus {
             name: format!("B{b}"),
@@ -59,13 +60,9 @@ pub fn standard(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) 
             fader_db: -3.0,
             mute: false,
             sink: None,
-            eq: eq4(),
-            compressor: Some(compressor()),
-            limiter: Some(Limiter {
-                ceiling_db: -1.0,
-                lookahead_ms: 1.5,
-                release_ms: 80.0,
-            }),
+            eq: vec![],
+            compressor: None,
+            limiter: None,
         })
         .collect();
     let strips = (0..strips)
@@ -87,16 +84,9 @@ pub fn standard(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) 
             pan: 0.1,
             mute: false,
             solo: false,
-            gate: Some(Gate {
-                open_db: -50.0,
-                close_db: -60.0,
-                attack_ms: 1.0,
-                hold_ms: 50.0,
-                release_ms: 100.0,
-                range_db: -60.0,
-            }),
-            eq: eq4(),
-            compressor: Some(compressor()),
+            gate: None,
+            eq: vec![],
+            compressor: None,
             sends: buses
                 .iter()
                 .enumerate()
@@ -124,4 +114,33 @@ pub fn standard(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) 
         base_dir: ".".into(),
         warnings: vec![],
     }
+}
+
+/// The workload with `strips` stereo strips and `buses` stereo buses at 48 kHz and
+/// `block_frames`-frame blocks (8 × 4 at 256 is the headline configuration): the
+/// [`plain`] routing with the full processing on every strip and bus.
+pub fn standard(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> LoadedSession {
+    let mut loaded = plain(strips, buses, block_frames, inputs);
+    for bus in &mut loaded.session.buses {
+        bus.eq = eq4();
+        bus.compressor = Some(compressor());
+        bus.limiter = Some(Limiter {
+            ceiling_db: -1.0,
+            lookahead_ms: 1.5,
+            release_ms: 80.0,
+        });
+    }
+    for strip in &mut loaded.session.strips {
+        strip.gate = Some(Gate {
+            open_db: -50.0,
+            close_db: -60.0,
+            attack_ms: 1.0,
+            hold_ms: 50.0,
+            release_ms: 100.0,
+            range_db: -60.0,
+        });
+        strip.eq = eq4();
+        strip.compressor = Some(compressor());
+    }
+    loaded
 }

@@ -95,31 +95,21 @@ fn describe_host(host: &cpal::Host, host_name: &str) -> Result<Vec<DeviceInfo>, 
                 .map(|x| x.name().to_string())
                 .unwrap_or_else(|_| d.to_string());
             let mut rates: Option<(u32, u32)> = None;
-            let mut widen = |lo: u32, hi: u32| {
-                rates = Some(rates.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            // Most channels over a direction's configurations, widening `rates` with each.
+            let mut scan = |configs: Result<Vec<cpal::SupportedStreamConfigRange>, _>| {
+                configs.map_or(0, |list| {
+                    list.iter()
+                        .map(|r| {
+                            let (lo, hi) = (r.min_sample_rate(), r.max_sample_rate());
+                            rates = Some(rates.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                            r.channels()
+                        })
+                        .max()
+                        .unwrap_or(0)
+                })
             };
-            let inputs = d
-                .supported_input_configs()
-                .map(|c| {
-                    c.map(|r| {
-                        widen(r.min_sample_rate(), r.max_sample_rate());
-                        r.channels()
-                    })
-                    .max()
-                    .unwrap_or(0)
-                })
-                .unwrap_or(0);
-            let outputs = d
-                .supported_output_configs()
-                .map(|c| {
-                    c.map(|r| {
-                        widen(r.min_sample_rate(), r.max_sample_rate());
-                        r.channels()
-                    })
-                    .max()
-                    .unwrap_or(0)
-                })
-                .unwrap_or(0);
+            let inputs = scan(d.supported_input_configs().map(Iterator::collect));
+            let outputs = scan(d.supported_output_configs().map(Iterator::collect));
             let default_rate = d
                 .default_output_config()
                 .or_else(|_| d.default_input_config())

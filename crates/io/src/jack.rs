@@ -297,9 +297,11 @@ impl JackBackend {
     pub fn connect_missing(&mut self, session: &Session) -> Vec<String> {
         // Ports are registered once per connection: a session whose structure changed
         // since (hot reload) no longer lines up with them.
-        if self.offline.is_empty()
-            || port_names(session) != (self.in_names.clone(), self.out_names.clone())
-        {
+        if self.offline.is_empty() {
+            return Vec::new();
+        }
+        let (ins, outs) = port_names(session);
+        if ins != self.in_names || outs != self.out_names {
             return Vec::new();
         }
         let only = std::mem::take(&mut self.offline);

@@ -276,3 +276,25 @@ pub fn expect_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<Str
         seen.join("\n")
     );
 }
+
+/// A WAV file's samples as f64 in -1..1, interleaved, with its spec (float or integer
+/// files alike).
+pub fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<f64>) {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let spec = reader.spec();
+    let samples = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .map(|s| f64::from(s.unwrap()))
+            .collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
+            reader
+                .samples::<i32>()
+                .map(|s| f64::from(s.unwrap()) * scale)
+                .collect()
+        }
+    };
+    (spec, samples)
+}
