@@ -66,10 +66,11 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     let e = controller.stats();
     drop(backend.stop());
     println!(
-        "{k} changes in {seconds} s: {} callbacks, {} xruns, {} late, mean load {:.3}%, histogram {:?}; {} commands applied",
+        "{k} changes in {seconds} s: {} callbacks, {} xruns, {} late (+{} stalled), mean load {:.3}%, histogram {:?}; {} commands applied",
         s.callbacks,
         s.xruns,
         s.late,
+        s.late_stalled,
         s.load_mean * 100.0,
         s.histogram,
         e.commands
@@ -77,8 +78,10 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     assert!(s.callbacks as f64 >= 0.95 * seconds as f64 * 48_000.0 / 1024.0);
     // Server xruns are printed, not asserted: on this 2-vCPU VM the dummy driver's timer
     // reported some (34 in one 60 s run) while no callback of ours ran late, i.e. they
-    // were the timer's, not the engine's. Engine-caused lateness must be zero.
-    assert_eq!(s.late, 0, "callbacks ran past their period");
+    // were the timer's, not the engine's. Callbacks late by the wall clock while their
+    // thread was not running (the VM stalled: one in a CI run, in a callback whose usual
+    // cost is 0.1 ms) are printed too. Engine-caused lateness must be zero.
+    assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
     assert!(
         e.commands >= k - 10,
         "only {} of {k} changes reached the engine",

@@ -22,7 +22,7 @@ use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source};
 
 pub use crate::accounting::CallbackSnapshot as DeviceSnapshot;
-use crate::accounting::CallbackStats;
+use crate::accounting::{CallbackStats, Watcher};
 
 /// Most frames one engine call handles inside the callback; longer device buffers are
 /// processed in pieces of this size.
@@ -166,6 +166,7 @@ fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
 /// A running cpal output stream with the engine in its callback.
 pub struct DeviceBackend {
     _stream: cpal::Stream,
+    _watcher: Watcher,
     stats: Arc<CallbackStats>,
     host: String,
     device: String,
@@ -297,6 +298,7 @@ impl DeviceBackend {
         Ok((
             DeviceBackend {
                 _stream: stream,
+                _watcher: Watcher::spawn(Arc::clone(&stats)),
                 stats,
                 host: host_name,
                 device: device_name,

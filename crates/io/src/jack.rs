@@ -9,8 +9,9 @@
 //!
 //! The engine runs in the server's own cycle, so it adds no latency (beyond a bus
 //! limiter's look-ahead). The callback measures its own duration: a callback that took
-//! longer than its period is counted as engine-caused lateness, apart from the xruns the
-//! server reports.
+//! longer than its period is counted as late, apart from the xruns the server reports,
+//! and a watcher thread tells engine-caused lateness from stalls by the process thread's
+//! CPU time (see [`crate::accounting`]).
 //!
 //! Real-time rules in the callback: port buffers are gathered into fixed arrays on the
 //! stack (no allocation), statistics are atomics, and the only call outside our code is
@@ -27,8 +28,8 @@ use jack::{
 use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source};
 
-use crate::accounting::CallbackStats;
 pub use crate::accounting::{CallbackSnapshot as JackSnapshot, LOAD_BUCKETS};
+use crate::accounting::{CallbackStats, Watcher};
 
 /// Most ports on each side (stack arrays in the callback).
 pub const MAX_PORTS: usize = 256;
@@ -117,6 +118,11 @@ struct Notifications {
 }
 
 impl NotificationHandler for Notifications {
+    fn thread_init(&self, _: &Client) {
+        // Once, in the process thread before its first callback: not the audio path.
+        self.stats.set_audio_thread();
+    }
+
     unsafe fn shutdown(&mut self, _status: ClientStatus, _reason: &str) {
         // Async-signal context: only an atomic store.
         self.stats.gone.store(true, Ordering::Relaxed);
@@ -229,9 +235,11 @@ impl JackConnection {
         let notifications = Notifications {
             stats: Arc::clone(&stats),
         };
+        let watcher = Watcher::spawn(Arc::clone(&stats));
         let active = client.activate_async(notifications, process).map_err(err)?;
         let mut backend = JackBackend {
             client: Some(active),
+            _watcher: watcher,
             stats,
             in_names,
             out_names,
@@ -245,6 +253,7 @@ impl JackConnection {
 /// A running JACK client.
 pub struct JackBackend {
     client: Option<jack::AsyncClient<Notifications, Process>>,
+    _watcher: Watcher,
     stats: Arc<CallbackStats>,
     in_names: Vec<String>,
     out_names: Vec<String>,

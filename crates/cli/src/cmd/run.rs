@@ -139,11 +139,12 @@ impl Live {
             Live::Jack(b) => {
                 let s = b.stats();
                 format!(
-                    "load {:.2}% (max {:.2}%) | xruns {} | late {}",
+                    "load {:.2}% (max {:.2}%) | xruns {} | late {} (+{} stalled)",
                     s.load_last * 100.0,
                     s.load_max * 100.0,
                     s.xruns,
-                    s.late
+                    s.late,
+                    s.late_stalled
                 )
             }
             #[cfg(feature = "cpal")]
@@ -217,11 +218,12 @@ impl Live {
                     })
                     .collect();
                 format!(
-                    "stopped after {:.1} s: {} callbacks, {} xruns (server), {} late callbacks (engine), mean DSP load {:.3}%, load histogram [{}]",
+                    "stopped after {:.1} s: {} callbacks, {} xruns (server), {} late callbacks (engine; {} more while the thread was stalled), mean DSP load {:.3}%, load histogram [{}]",
                     elapsed.as_secs_f64(),
                     s.callbacks,
                     s.xruns,
                     s.late,
+                    s.late_stalled,
                     s.load_mean * 100.0,
                     histogram.join(", ")
                 )
