@@ -19,7 +19,7 @@ fn sine(freq: f64, rate: u32, frames: usize, amplitude: f64) -> Vec<f32> {
 
 fn sine_of<S: Sample>(freq: f64, rate: u32, frames: usize, amplitude: f64) -> Vec<S> {
     (0..frames)
-        .map(|k| S::from_f64(amplitude * (TAU * freq * k as f64 / f64::from(rate)).sin()))
+        .map(|k| S::of_f64(amplitude * (TAU * freq * k as f64 / f64::from(rate)).sin()))
         .collect()
 }
 
@@ -192,6 +192,45 @@ fn output_length_is_exact() {
     }
 }
 
+#[test]
+fn a_click_lands_on_its_output_frame() {
+    // A click at input frame from/20 (50 ms) must peak exactly at output frame to/20,
+    // with the kernel's ringing symmetric around it: every path (one stage, two stages
+    // with a second-stage kernel, two stages keeping every frame or every second one,
+    // asynchronous) keeps output frame 0 on input frame 0.
+    for (from, to) in [
+        (44_100, 48_000),
+        (48_000, 44_100),
+        (44_100, 88_200),
+        (96_000, 48_000),
+        (8_000, 48_000),
+        (96_000, 44_100),
+    ] {
+        let mut x = vec![0.0f32; from as usize / 5];
+        x[from as usize / 20] = 0.9;
+        let fixed = resample_interleaved(&x, 1, from, to, Quality::High).unwrap();
+        let mut rs = Resampler::new_async(1, from, to, Quality::High).unwrap();
+        let tail = vec![0.0f32; rs.lookahead_input_frames() + 1];
+        let mut asynchronous = vec![0.0f32; rs.max_output_frames(x.len() + tail.len())];
+        let n = rs.process(&x, &mut asynchronous).output_frames;
+        let m = rs.process(&tail, &mut asynchronous[n..]).output_frames;
+        asynchronous.truncate(n + m);
+        for (name, y) in [("fixed", &fixed), ("async", &asynchronous)] {
+            let peak = (0..y.len())
+                .max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs()))
+                .unwrap();
+            assert_eq!(peak, to as usize / 20, "{name} {from} -> {to}");
+            for k in 1..4 {
+                let (left, right) = (y[peak - k], y[peak + k]);
+                assert!(
+                    (left - right).abs() <= 1e-4 * y[peak].abs(),
+                    "{name} {from} -> {to}: frame ±{k} around the click: {left} vs {right}"
+                );
+            }
+        }
+    }
+}
+
 /// Streams `input` through `rs` in chunks of `chunk` input frames with an output buffer
 /// just large enough, and returns everything produced.
 fn stream(rs: &mut Resampler, input: &[f32], chunk: usize) -> Vec<f32> {
@@ -214,9 +253,17 @@ fn output_does_not_depend_on_chunking() {
         .flat_map(|(&l, r)| [l, r])
         .collect();
     type Maker = (&'static str, fn() -> Resampler);
-    let makers: [Maker; 5] = [
+    let makers: [Maker; 7] = [
         ("high 44.1->48", || {
             Resampler::new(2, 44_100, 48_000, Quality::High).unwrap()
+        }),
+        // The first stage alone at twice the rate (its output every frame kept) ...
+        ("high 44.1->88.2", || {
+            Resampler::new(2, 44_100, 88_200, Quality::High).unwrap()
+        }),
+        // ... and at the input rate, computing only every second frame.
+        ("high 96->48", || {
+            Resampler::new(2, 96_000, 48_000, Quality::High).unwrap()
         }),
         ("best 44.1->96", || {
             Resampler::new(2, 44_100, 96_000, Quality::Best).unwrap()
@@ -234,8 +281,15 @@ fn output_does_not_depend_on_chunking() {
         }),
     ];
     for (name, make) in makers {
-        let reference = stream(&mut make(), &input, 4096);
-        assert!(reference.len() > 30_000, "{name}");
+        let mut rs = make();
+        // All but the latency's worth of the 20 000 stereo input frames came out.
+        let expected = (20_000 - rs.lookahead_input_frames()) as f64 * rs.nominal_ratio() * 2.0;
+        let reference = stream(&mut rs, &input, 4096);
+        assert!(
+            reference.len() as f64 >= expected - 4.0,
+            "{name}: {}",
+            reference.len()
+        );
         for chunk in [1, 17, 256] {
             let got = stream(&mut make(), &input, chunk);
             assert_eq!(got.len(), reference.len(), "{name}, chunk {chunk}");
@@ -349,11 +403,15 @@ fn processing_never_allocates() {
         .collect::<Vec<_>>();
     for quality in [Quality::Fast, Quality::High, Quality::Best] {
         let mut fixed = Resampler::new(2, 44_100, 48_000, quality).unwrap();
+        let mut packed = Resampler::new(2, 44_100, 88_200, quality).unwrap();
+        let mut decimating = Resampler::new(2, 44_100, 22_050, quality).unwrap();
         let mut asynchronous = Resampler::new_async(2, 44_100, 48_000, quality).unwrap();
-        let mut out = vec![0.0; fixed.max_output_frames(4096) * 2];
+        let mut out = vec![0.0; packed.max_output_frames(4096) * 2];
         forbid_alloc(|| {
             for piece in input.chunks(2 * 256) {
                 fixed.process(piece, &mut out);
+                packed.process(piece, &mut out);
+                decimating.process(piece, &mut out);
                 asynchronous.set_ratio_adjust(1.0001);
                 asynchronous.process(piece, &mut out);
             }

@@ -166,7 +166,7 @@ fn convert<S: Sample>(
         loop {
             piece.clear();
             for s in samples.by_ref().take(PIECE * ch) {
-                piece.push(S::from_f64(s.map_err(|e| e.to_string())?));
+                piece.push(S::of_f64(s.map_err(|e| e.to_string())?));
             }
             // A truncated last frame: keep whole frames only.
             piece.truncate(piece.len() / ch * ch);

@@ -1,8 +1,9 @@
-//! Sample-rate conversion: bypass, linear, and band-limited polyphase (windowed sinc).
+//! Sample-rate conversion: bypass, linear, and band-limited (windowed sinc), in one
+//! stage or, at fixed ratios, two.
 //!
 //! One [`Resampler`] converts an interleaved stream of any channel count. It is built off
-//! the audio thread (the filter table is computed then) and afterwards
-//! [`process`](Resampler::process) only reads the table and writes caller-provided
+//! the audio thread (the filter tables and transform plans are computed then) and
+//! afterwards [`process`](Resampler::process) only reads them and writes caller-provided
 //! buffers: no allocation, no locks, so it may run in a device callback.
 //!
 //! # How it works
@@ -15,24 +16,41 @@
 //! The band-limited qualities evaluate a Kaiser-windowed sinc centred on `t(n)`. The
 //! kernel is tabulated per phase: when the ratio reduces to `L / M` with `L` small enough
 //! (44.1 → 48 kHz is 160 / 147) every phase the stream can hit has its own exact row; any
-//! other ratio, and every asynchronous stream, interpolates linearly between the rows of
-//! a finer table (2048 or 4096 phases, which keeps the interpolation error below the
-//! quality's noise floor up to 0.9 × Nyquist).
+//! other ratio, and every asynchronous stream, interpolates linearly between the results
+//! of the two rows either side of the phase, in a finer table (2048 or 4096 phases,
+//! which keeps the interpolation error below the quality's noise floor up to 0.9 ×
+//! Nyquist).
 //!
 //! The filter's band edges follow the lower of the two rates: flat to 0.9 × its Nyquist
 //! frequency, fully attenuated from its Nyquist frequency on, so nothing above the output
 //! Nyquist frequency folds back when downsampling and no image survives upsampling.
 //!
+//! Asynchronous streams use that kernel directly (about 190 taps at `high`), which keeps
+//! their latency at half the kernel. Fixed-ratio `high` and `best` split the work (see
+//! `sharp`): a first stage makes the band edges sharp by FFT convolution, at twice the
+//! input rate (or at the input rate when that is at least twice the output's, keeping
+//! only the frames needed where the output rate divides it); the second stage then only
+//! has to stop the images of a band far below its Nyquist frequency, which takes about 20
+//! taps, or nothing at all where the rates divide. Same stopband, same passband, several
+//! times less work (docs/PERFORMANCE.md has the figures); the price is latency (a
+//! transform block: about 20 ms), which files do not mind.
+//!
 //! # Alignment and delay
 //!
-//! Output frame 0 lines up with input frame 0; the filter needs
+//! Output frame 0 lines up with input frame 0; the converter needs
 //! [`lookahead_input_frames`](Resampler::lookahead_input_frames) input frames past `t(n)`
-//! before it can produce frame `n`, which is the stream's latency. Feed that many frames
-//! of silence at the end of a stream (see [`resample_interleaved`]) to get every frame out.
+//! before it can produce frame `n`, which is the stream's latency. Output follows input
+//! frame by frame at that distance, never in bursts (the first stage's blocks are held
+//! back by a block to that end). Feed that many frames of silence at the end of a stream
+//! (see [`resample_interleaved`]) to get every frame out.
+
+mod sharp;
 
 use std::f64::consts::PI;
 use std::fmt::Debug;
 use std::ops::{Add, Mul, Sub};
+
+use sharp::Sharp;
 
 /// A sample type the resampler converts: `f32` for streams, `f64` where the last ~10 dB
 /// matter (f32 itself limits any conversion to about 140 dB SNR: its rounding of input
@@ -48,24 +66,120 @@ pub trait Sample:
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
+    + realfft::FftNum
 {
     /// Converts (rounding) from f64.
-    fn from_f64(x: f64) -> Self;
+    fn of_f64(x: f64) -> Self;
     /// Converts (exactly) to f64.
     fn to_f64(self) -> f64;
+
+    /// Dot product of two slices of equal length, a multiple of 8; `avx2` says the
+    /// caller runs in the AVX2+FMA build (see [`crate::simd`]), where a type may use it.
+    #[inline(always)]
+    fn dot(a: &[Self], b: &[Self], avx2: bool) -> Self {
+        let _ = avx2;
+        dot(a, b)
+    }
+
+    /// Four dot products at once (`a[k]` with `b[k]`, all of one length).
+    #[inline(always)]
+    fn dot4(a: [&[Self]; 4], b: [&[Self]; 4], avx2: bool) -> [Self; 4] {
+        std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
+    }
 }
 
 impl Sample for f32 {
-    fn from_f64(x: f64) -> Self {
+    fn of_f64(x: f64) -> Self {
         x as f32
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    #[inline(always)]
+    fn dot(a: &[Self], b: &[Self], avx2: bool) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true in the AVX2+FMA build, which runs only where
+            // `simd::avx2_fma` found both.
+            return unsafe { dot_f32_avx2(a, b) };
+        }
+        let _ = avx2;
+        dot(a, b)
+    }
+    #[inline(always)]
+    fn dot4(a: [&[Self]; 4], b: [&[Self]; 4], avx2: bool) -> [Self; 4] {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: as in `dot`.
+            return unsafe { dot4_f32_avx2(a, b) };
+        }
+        std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
+    }
+}
+
+/// Four [`dot_f32_avx2`]s sharing one horizontal reduction: three `hadd`s and one add
+/// turn the four 8-lane accumulators into the four sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn dot4_f32_avx2(a: [&[f32]; 4], b: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let n = (0..4)
+        .map(|k| a[k].len().min(b[k].len()))
+        .min()
+        .unwrap_or(0)
+        / LANES;
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for i in 0..n {
+        for k in 0..4 {
+            // SAFETY: chunk i lies within a[k] and b[k] (i < n chunks of 8, n taken
+            // over the shortest slice).
+            unsafe {
+                let x = _mm256_loadu_ps(a[k].as_ptr().add(i * LANES));
+                let y = _mm256_loadu_ps(b[k].as_ptr().add(i * LANES));
+                acc[k] = _mm256_fmadd_ps(x, y, acc[k]);
+            }
+        }
+    }
+    let ab = _mm256_hadd_ps(acc[0], acc[1]);
+    let cd = _mm256_hadd_ps(acc[2], acc[3]);
+    let abcd = _mm256_hadd_ps(ab, cd);
+    let sums = _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+    let mut out = [0.0f32; 4];
+    // SAFETY: `out` holds four f32s.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+    out
+}
+
+/// [`dot`] for f32 on 8-lane registers with fused multiply-adds, summed in exactly the
+/// order of [`dot4_f32_avx2`] (one accumulator, the same reduction), so an output sample
+/// does not depend on which of the two computed it. (The generic version, compiled for
+/// AVX2, came out as 2-lane operations.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len()) / LANES;
+    let mut acc = _mm256_setzero_ps();
+    for i in 0..n {
+        // SAFETY: chunk i lies within both slices (i < n chunks of 8).
+        unsafe {
+            let x = _mm256_loadu_ps(a.as_ptr().add(i * LANES));
+            let y = _mm256_loadu_ps(b.as_ptr().add(i * LANES));
+            acc = _mm256_fmadd_ps(x, y, acc);
+        }
+    }
+    let pairs = _mm256_hadd_ps(acc, acc);
+    let quads = _mm256_hadd_ps(pairs, pairs);
+    _mm_cvtss_f32(_mm_add_ps(
+        _mm256_castps256_ps128(quads),
+        _mm256_extractf128_ps(quads, 1),
+    ))
 }
 
 impl Sample for f64 {
-    fn from_f64(x: f64) -> Self {
+    fn of_f64(x: f64) -> Self {
         x
     }
     fn to_f64(self) -> f64 {
@@ -82,7 +196,7 @@ pub enum Quality {
     Fast,
     /// Windowed sinc, 140 dB stopband, flat to 0.9 × the lower Nyquist frequency.
     High,
-    /// Windowed sinc, 170 dB stopband, longer kernel and finer phase table.
+    /// Windowed sinc, 170 dB stopband, longer kernels and finer phase table.
     Best,
 }
 
@@ -163,6 +277,8 @@ const FRAC_BITS: u32 = 44;
 const FRAC_SCALE: f64 = 1.0 / (1u64 << FRAC_BITS) as f64;
 /// Lanes of the dot product; kernels are padded to a multiple of this.
 const LANES: usize = 8;
+/// Output frames planned at a time by the band-limited rendering loops.
+const RENDER_BATCH: usize = 32;
 /// Output frames over which a new asynchronous ratio is approached (time constant of a
 /// one-pole glide): ~5 ms at 48 kHz, fast enough for a drift controller, slow enough that
 /// a step in the ratio is a smooth bend in phase, never a click.
@@ -208,6 +324,9 @@ enum Kernel<S> {
     Bypass,
     /// Two-tap linear interpolation.
     Linear,
+    /// Every k-th frame of the history, as it is (after a first stage whose rate is a
+    /// multiple of the output rate).
+    Pick,
     /// Windowed sinc table: `rows + 1` rows of `taps` coefficients (the last row is phase
     /// 1.0, so interpolation never needs a bounds check).
     Sinc {
@@ -247,9 +366,21 @@ pub struct Resampler<S: Sample = f32> {
     index: usize,
     /// Frames of history the kernel spans (taps, padded).
     span: usize,
-    /// Kernel taps past `t(n)`: the stream's look-ahead in input frames.
+    /// Kernel taps past `t(n)`, in frames of the kernel's input (the first stage's
+    /// output when there is one).
     lookahead: usize,
-    /// Interpolated kernel of the current frame (asynchronous and inexact ratios).
+    /// The sharp first stage of fixed-ratio `high` and `best`: the history then holds
+    /// its output, at once or twice the input rate.
+    pre: Option<Box<Sharp<S>>>,
+    /// Input frames the output is held back by, beyond the kernel's needs, so that the
+    /// first stage's blocks never make output come in bursts (0 without it).
+    hold: usize,
+    /// The stream's latency in input frames.
+    latency: usize,
+    /// Frames written into the history since the start.
+    fed: u64,
+    /// The two dot products (rows either side of the phase) of each output sample of a
+    /// batch (asynchronous and inexact ratios).
     scratch: Vec<S>,
     /// Output frames produced since the start (for the exact stepper's bookkeeping and
     /// for callers aligning streams).
@@ -302,8 +433,27 @@ impl<S: Sample> Resampler<S> {
             return Err(ResampleError::Channels(channels));
         }
 
-        let g = gcd(u64::from(from), u64::from(to));
-        let (up, down) = (u64::from(to) / g, u64::from(from) / g);
+        // Fixed-ratio `high` and `best` run in two stages (see `sharp`): the kernel then
+        // converts the first stage's output, at `factor` times the input rate, with a
+        // wide transition band. Factor 2 widens it to over half that rate; where the
+        // input rate is well above the output's, the band is wide enough at factor 1.
+        // Where the input rate is a power-of-two multiple of the output's, the first stage
+        // computes only the frames kept and the second has nothing left to do.
+        let two_stage = !asynchronous && from != to && quality != Quality::Fast;
+        let factor: u32 = if two_stage && from < 2 * to { 2 } else { 1 };
+        let decimate: u32 = match from / to {
+            d if two_stage && d * to == from && d.is_power_of_two() && d <= 16 => d,
+            _ => 1,
+        };
+        let (attenuation, fine_rows) = quality.design();
+        let kernel_from = factor * from / decimate;
+        let band = if two_stage {
+            band_after_sharp(from, to, factor)
+        } else {
+            band(from, to)
+        };
+        let g = gcd(u64::from(kernel_from), u64::from(to));
+        let (up, down) = (u64::from(to) / g, u64::from(kernel_from) / g);
         let exact = !asynchronous && (quality == Quality::Fast || up <= MAX_EXACT_PHASES);
 
         let kernel = if !asynchronous && from == to {
@@ -311,10 +461,12 @@ impl<S: Sample> Resampler<S> {
         } else {
             match quality {
                 Quality::Fast => Kernel::Linear,
+                // The first stage's rate is a multiple of the output's: every output frame
+                // is one of its frames.
+                Quality::High | Quality::Best if two_stage && up == 1 => Kernel::Pick,
                 Quality::High | Quality::Best => {
-                    let (attenuation, fine_rows) = quality.design();
                     let rows = if exact { up as usize } else { fine_rows };
-                    let (table, taps) = sinc_table(from, to, attenuation, rows);
+                    let (table, taps) = sinc_table(band, attenuation, rows);
                     Kernel::Sinc { table, taps, rows }
                 }
             }
@@ -323,9 +475,30 @@ impl<S: Sample> Resampler<S> {
         let (span, lookahead) = match &kernel {
             Kernel::Bypass => (1, 0),
             Kernel::Linear => (2, 1),
+            Kernel::Pick => (1, 0),
             // The kernel is 2·half taps left-padded to a multiple of LANES; its last tap
             // sits `half` frames past t(n).
-            Kernel::Sinc { taps, .. } => (*taps, half_width(from, to, quality.design().0)),
+            Kernel::Sinc { taps, .. } => (*taps, half_width(band, attenuation)),
+        };
+        let pre = two_stage.then(|| {
+            let lower_nyquist = 0.5 * f64::from(from.min(to));
+            Box::new(Sharp::new(
+                channels,
+                from,
+                (factor as usize, decimate as usize),
+                lower_nyquist,
+                attenuation,
+            ))
+        });
+        // With a first stage, its frame j (input time j/2) enters the history only once
+        // the input has reached j/2 + hold: by then the block holding it has surely run
+        // (a block ends at most `hop` frames after its first frame, and the filter's delay
+        // after that), so output follows input frame by frame, never in blocks.
+        let hold = pre.as_ref().map_or(0, |p| p.hop() + p.delay());
+        let latency = if pre.is_some() {
+            hold + lookahead.div_ceil(2) + 1
+        } else {
+            lookahead
         };
         let stepper = if exact {
             Stepper::Exact {
@@ -336,7 +509,7 @@ impl<S: Sample> Resampler<S> {
                 inv_den: 1.0 / up as f64,
             }
         } else {
-            let nominal = f64::from(from) / f64::from(to);
+            let nominal = f64::from(kernel_from) / f64::from(to);
             Stepper::Async {
                 phase: 0,
                 step: to_fixed(nominal),
@@ -350,8 +523,10 @@ impl<S: Sample> Resampler<S> {
         let cap = span + CHUNK;
         // Frames before input frame 0 are silence: pre-fill so the first kernel has them.
         let prefill = span - lookahead - 1;
-        let scratch = match &kernel {
-            Kernel::Sinc { taps, .. } => vec![S::default(); *taps],
+        let scratch = match (&kernel, &stepper) {
+            (Kernel::Sinc { .. }, Stepper::Async { .. }) => {
+                vec![S::default(); RENDER_BATCH * channels * 2]
+            }
             _ => Vec::new(),
         };
         Ok(Resampler {
@@ -367,6 +542,10 @@ impl<S: Sample> Resampler<S> {
             index: 0,
             span,
             lookahead,
+            pre,
+            hold,
+            latency,
+            fed: 0,
             scratch,
             produced: 0,
             consumed: 0,
@@ -412,25 +591,32 @@ impl<S: Sample> Resampler<S> {
         )
     }
 
-    /// Kernel taps per output frame and channel (0 for bypass).
+    /// Kernel taps per output frame and channel (0 for bypass); with a first stage, the
+    /// second stage's taps (the first one's length is [`first_stage_taps`](Self::first_stage_taps)).
     pub fn taps(&self) -> usize {
         match &self.kernel {
             Kernel::Bypass => 0,
+            Kernel::Pick => 1,
             Kernel::Linear => 2,
             Kernel::Sinc { taps, .. } => *taps,
         }
     }
 
+    /// Taps of the sharp first stage (at twice the input rate), 0 without one.
+    pub fn first_stage_taps(&self) -> usize {
+        self.pre.as_ref().map_or(0, |p| p.taps())
+    }
+
     /// Input frames the converter must see past an instant before it can produce the
     /// output frame at that instant: its latency in input frames.
     pub fn lookahead_input_frames(&self) -> usize {
-        self.lookahead
+        self.latency
     }
 
     /// The latency in output frames: [`lookahead_input_frames`](Self::lookahead_input_frames)
     /// at the output rate.
     pub fn delay_output_frames(&self) -> f64 {
-        self.lookahead as f64 * f64::from(self.to) / f64::from(self.from)
+        self.latency as f64 * f64::from(self.to) / f64::from(self.from)
     }
 
     /// The nominal ratio, output rate over input rate.
@@ -443,8 +629,8 @@ impl<S: Sample> Resampler<S> {
         match &self.stepper {
             Stepper::Exact {
                 den, whole, step, ..
-            } => *den as f64 / (*whole as u64 * *den + *step) as f64,
-            Stepper::Async { step_now, .. } => 1.0 / step_now,
+            } => self.stage_factor() * *den as f64 / (*whole as u64 * *den + *step) as f64,
+            Stepper::Async { step_now, .. } => self.stage_factor() / step_now,
         }
     }
 
@@ -474,8 +660,16 @@ impl<S: Sample> Resampler<S> {
         };
         // History index `index` holds input frame `consumed - len + index` shifted by the
         // kernel's left half.
-        let first_tap = self.consumed as f64 - self.len as f64 + self.index as f64;
-        first_tap + (self.span - self.lookahead) as f64 - 1.0 + frac
+        let first_tap = self.fed as f64 - self.len as f64 + self.index as f64;
+        (first_tap + (self.span - self.lookahead) as f64 - 1.0 + frac) / self.stage_factor()
+    }
+
+    /// Frames of the history per input frame: the first stage's ratio, or 1.
+    fn stage_factor(&self) -> f64 {
+        self.pre.as_ref().map_or(1.0, |p| {
+            let (up, down) = p.ratio();
+            up as f64 / down as f64
+        })
     }
 
     /// Output frames produced so far.
@@ -506,6 +700,10 @@ impl<S: Sample> Resampler<S> {
         self.index = 0;
         self.produced = 0;
         self.consumed = 0;
+        self.fed = 0;
+        if let Some(pre) = &mut self.pre {
+            pre.reset();
+        }
         match &mut self.stepper {
             Stepper::Exact { phase, .. } => *phase = 0,
             Stepper::Async {
@@ -541,12 +739,16 @@ impl<S: Sample> Resampler<S> {
             output[..n * ch].copy_from_slice(&input[..n * ch]);
             self.consumed += n as u64;
             self.produced += n as u64;
+            self.fed += n as u64;
             return Processed {
                 input_frames: n,
                 output_frames: n,
             };
         }
 
+        if self.pre.is_some() {
+            return self.process_two_stage(input, output);
+        }
         let mut done = Processed::default();
         loop {
             done.output_frames += self.render(&mut output[done.output_frames * ch..]);
@@ -554,7 +756,58 @@ impl<S: Sample> Resampler<S> {
                 break;
             }
             self.compact();
-            done.input_frames += self.fill(&input[done.input_frames * ch..]);
+            let n = self.fill(&input[done.input_frames * ch..]);
+            done.input_frames += n;
+            self.fed += n as u64;
+        }
+        self.consumed += done.input_frames as u64;
+        self.produced += done.output_frames as u64;
+        done
+    }
+
+    /// [`process`](Self::process) through the first stage: input goes into its blocks,
+    /// its output into the history as far as the hold allows.
+    fn process_two_stage(&mut self, input: &[S], output: &mut [S]) -> Processed {
+        let ch = self.channels;
+        let in_frames = input.len() / ch;
+        let out_frames = output.len() / ch;
+        let mut done = Processed::default();
+        loop {
+            done.output_frames += self.render(&mut output[done.output_frames * ch..]);
+            if done.output_frames == out_frames {
+                break;
+            }
+            self.compact();
+            let Some(pre) = self.pre.as_mut() else {
+                unreachable!("two-stage processing has a first stage")
+            };
+            // First-stage frames released by the input taken so far.
+            let consumed = self.consumed + done.input_frames as u64;
+            let (up, down) = pre.ratio();
+            let released = up as u64 * consumed.saturating_sub(self.hold as u64) / down as u64;
+            let wanted = (released - self.fed.min(released)) as usize;
+            let room = self.cap - self.len;
+            if wanted > 0 && room > 0 {
+                if pre.ready() == 0 && pre.run() {
+                    continue;
+                }
+                let n = pre.take(wanted.min(room), &mut self.history, self.cap, self.len);
+                if n > 0 {
+                    self.len += n;
+                    self.fed += n as u64;
+                    continue;
+                }
+            }
+            if done.input_frames == in_frames {
+                break;
+            }
+            if pre.room() == 0 && !pre.run() {
+                // The block is full and its predecessor not yet taken: cannot happen,
+                // the hold releases all of a block before the next one fills.
+                debug_assert!(false, "first stage stalled");
+                break;
+            }
+            done.input_frames += pre.push(&input[done.input_frames * ch..]);
         }
         self.consumed += done.input_frames as u64;
         self.produced += done.output_frames as u64;
@@ -600,126 +853,253 @@ impl<S: Sample> Resampler<S> {
             // CPU.
             return unsafe { self.render_avx2(output) };
         }
-        self.render_any(output)
+        self.render_any::<false>(output)
     }
 
     /// [`render`](Self::render) compiled for AVX2 (8-lane dot products).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn render_avx2(&mut self, output: &mut [S]) -> usize {
-        self.render_any(output)
+        self.render_any::<true>(output)
     }
 
-    /// The rendering loop, compiled into both builds.
+    /// Exact phases, one table row per frame, nothing computed that it does not use;
+    /// `TAPS` is the kernel's length when known at compile time, else 0.
     #[inline(always)]
-    fn render_any(&mut self, output: &mut [S]) -> usize {
+    fn render_exact<const AVX2: bool, const TAPS: usize>(&mut self, output: &mut [S]) -> usize {
         let ch = self.channels;
         let max = output.len() / ch;
-        let mut n = 0;
-        while n < max && self.index + self.span <= self.len {
-            let frame = &mut output[n * ch..(n + 1) * ch];
-            let (frac, row) = self.kernel_position();
-            match &self.kernel {
-                Kernel::Bypass => unreachable!("bypass never renders"),
-                Kernel::Linear => {
-                    let f = S::from_f64(frac);
-                    for (c, out) in frame.iter_mut().enumerate() {
-                        let x = &self.history[c * self.cap + self.index..];
-                        *out = x[0] + f * (x[1] - x[0]);
-                    }
-                }
-                Kernel::Sinc { table, taps, rows } => {
-                    let taps = *taps;
-                    let coeffs: &[S] = match row {
-                        RowPick::Exact(r) => &table[r * taps..(r + 1) * taps],
-                        RowPick::Between(r, w) => {
-                            let a = &table[r * taps..(r + 1) * taps];
-                            let b = &table[(r + 1) * taps..(r + 2) * taps];
-                            let w = S::from_f64(w);
-                            for ((s, &a), &b) in self.scratch.iter_mut().zip(a).zip(b) {
-                                *s = a + w * (b - a);
-                            }
-                            debug_assert!(r < *rows);
-                            &self.scratch
-                        }
-                    };
-                    for (c, out) in frame.iter_mut().enumerate() {
-                        let start = c * self.cap + self.index;
-                        *out = dot(coeffs, &self.history[start..start + taps]);
-                    }
-                }
-            }
-            self.advance();
-            n += 1;
-        }
-        n
-    }
-
-    /// The fractional position of the next frame and the table row(s) it uses.
-    #[inline(always)]
-    fn kernel_position(&self) -> (f64, RowPick) {
-        match (&self.stepper, &self.kernel) {
-            (Stepper::Exact { phase, inv_den, .. }, _) => {
-                (*phase as f64 * inv_den, RowPick::Exact(*phase as usize))
-            }
-            (Stepper::Async { phase, .. }, Kernel::Sinc { rows, .. }) => {
-                // rows is a power of two: the phase's top bits pick the row, the rest
-                // weight the interpolation.
-                let shift = FRAC_BITS - rows.trailing_zeros();
-                let r = (*phase >> shift) as usize;
-                let low = *phase & ((1 << shift) - 1);
-                (0.0, RowPick::Between(r, low as f64 * pow2_neg(shift)))
-            }
-            (Stepper::Async { phase, .. }, _) => (*phase as f64 * FRAC_SCALE, RowPick::Exact(0)),
-        }
-    }
-
-    #[inline(always)]
-    fn advance(&mut self) {
-        match &mut self.stepper {
+        let (
+            Kernel::Sinc { table, taps, .. },
             Stepper::Exact {
                 phase,
                 den,
                 whole,
                 step,
                 ..
-            } => {
-                *phase += *step;
-                self.index += *whole;
-                if *phase >= *den {
-                    *phase -= *den;
-                    self.index += 1;
+            },
+        ) = (&self.kernel, &mut self.stepper)
+        else {
+            unreachable!("called for exact sinc kernels only")
+        };
+        let taps = if TAPS > 0 { TAPS } else { *taps };
+        let (mut at, mut index) = (*phase, self.index);
+        let mut n = 0;
+        // Frames are planned in batches (row and history position of each), then
+        // their output samples computed four at a time in output order, whatever the
+        // channel count: four dot products share one horizontal reduction and one
+        // store.
+        const BATCH: usize = RENDER_BATCH;
+        let mut rows = [0usize; BATCH];
+        let mut starts = [0usize; BATCH];
+        while n < max && index + taps <= self.len {
+            let mut m = 0;
+            while m < BATCH && n + m < max && index + taps <= self.len {
+                rows[m] = at as usize * taps;
+                starts[m] = index;
+                m += 1;
+                at += *step;
+                index += *whole;
+                if at >= *den {
+                    at -= *den;
+                    index += 1;
                 }
             }
-            Stepper::Async {
-                phase,
-                step,
-                step_now,
-                step_target,
-                ..
-            } => {
-                *phase += *step;
-                self.index += (*phase >> FRAC_BITS) as usize;
-                *phase &= (1 << FRAC_BITS) - 1;
-                if *step_now != *step_target {
-                    let next = *step_now + (*step_target - *step_now) / GLIDE_FRAMES;
-                    // Land exactly once the remaining distance is below one step unit.
-                    *step_now = if to_fixed((next - *step_target).abs()) == 0 {
-                        *step_target
-                    } else {
-                        next
-                    };
-                    *step = to_fixed(*step_now);
+            let out = &mut output[n * ch..(n + m) * ch];
+            // (frame in batch, channel) of the next output sample.
+            let (mut f, mut c) = (0, 0);
+            let slot = |f: &mut usize, c: &mut usize| {
+                let coeffs = &table[rows[*f]..rows[*f] + taps];
+                let start = *c * self.cap + starts[*f];
+                let hist = &self.history[start..start + taps];
+                *c += 1;
+                if *c == ch {
+                    *c = 0;
+                    *f += 1;
                 }
+                (coeffs, hist)
+            };
+            let mut chunks = out.chunks_exact_mut(4);
+            for quad in &mut chunks {
+                let (c0, h0) = slot(&mut f, &mut c);
+                let (c1, h1) = slot(&mut f, &mut c);
+                let (c2, h2) = slot(&mut f, &mut c);
+                let (c3, h3) = slot(&mut f, &mut c);
+                quad.copy_from_slice(&S::dot4([c0, c1, c2, c3], [h0, h1, h2, h3], AVX2));
             }
+            for y in chunks.into_remainder() {
+                let (coeffs, hist) = slot(&mut f, &mut c);
+                *y = S::dot(coeffs, hist, AVX2);
+            }
+            n += m;
         }
+        *phase = at;
+        self.index = index;
+        n
+    }
+
+    /// The rendering loop, compiled into both builds.
+    #[inline(always)]
+    fn render_any<const AVX2: bool>(&mut self, output: &mut [S]) -> usize {
+        let ch = self.channels;
+        let max = output.len() / ch;
+        if let (Kernel::Pick, Stepper::Exact { whole, .. }) = (&self.kernel, &self.stepper) {
+            let step = *whole;
+            // The next frame may lie past the history's end (the last pick stepped over
+            // it): then there is nothing to take yet.
+            let n = max.min(self.len.saturating_sub(self.index).div_ceil(step));
+            if n == 0 {
+                return 0;
+            }
+            let out = &mut output[..n * ch];
+            for c in 0..ch {
+                let src = &self.history[c * self.cap + self.index..][..(n - 1) * step + 1];
+                for k in 0..n {
+                    out[k * ch + c] = src[k * step];
+                }
+            }
+            self.index += n * step;
+            return n;
+        }
+        // The common case on its own: exact phases, one table row per frame. The
+        // second stage's kernel length is known at compile time, so its dot products
+        // unroll completely.
+        if let (Kernel::Sinc { taps, .. }, Stepper::Exact { .. }) = (&self.kernel, &self.stepper) {
+            return match *taps {
+                24 => self.render_exact::<AVX2, 24>(output),
+                _ => self.render_exact::<AVX2, 0>(output),
+            };
+        }
+        // Asynchronous (or inexact) phases: each output sample is interpolated between
+        // the dot products with the two table rows either side of its phase, which is
+        // the dot product with the interpolated row, without building that row.
+        if let (Kernel::Sinc { table, taps, rows }, Stepper::Async { .. }) =
+            (&self.kernel, &self.stepper)
+        {
+            let taps = *taps;
+            let shift = FRAC_BITS - rows.trailing_zeros();
+            let mask = (1u64 << shift) - 1;
+            let scale = pow2_neg(shift);
+            let mut row_at = [0usize; RENDER_BATCH];
+            let mut weight = [S::default(); RENDER_BATCH];
+            let mut starts = [0usize; RENDER_BATCH];
+            let mut n = 0;
+            while n < max && self.index + taps <= self.len {
+                let mut m = 0;
+                while m < RENDER_BATCH && n + m < max && self.index + taps <= self.len {
+                    let Stepper::Async { phase, .. } = &self.stepper else {
+                        unreachable!("matched above")
+                    };
+                    row_at[m] = (phase >> shift) as usize * taps;
+                    weight[m] = S::of_f64((phase & mask) as f64 * scale);
+                    starts[m] = self.index;
+                    step(&mut self.stepper, &mut self.index);
+                    m += 1;
+                }
+                let dots = &mut self.scratch[..m * ch * 2];
+                // (frame in batch, channel, row 0 or 1) of the next dot product.
+                let (mut f, mut c, mut k) = (0, 0, 0);
+                let slot = |f: &mut usize, c: &mut usize, k: &mut usize| {
+                    let at = row_at[*f] + *k * taps;
+                    let start = *c * self.cap + starts[*f];
+                    let pair = (&table[at..at + taps], &self.history[start..start + taps]);
+                    *k += 1;
+                    if *k == 2 {
+                        *k = 0;
+                        *c += 1;
+                        if *c == ch {
+                            *c = 0;
+                            *f += 1;
+                        }
+                    }
+                    pair
+                };
+                let mut chunks = dots.chunks_exact_mut(4);
+                for quad in &mut chunks {
+                    let (c0, h0) = slot(&mut f, &mut c, &mut k);
+                    let (c1, h1) = slot(&mut f, &mut c, &mut k);
+                    let (c2, h2) = slot(&mut f, &mut c, &mut k);
+                    let (c3, h3) = slot(&mut f, &mut c, &mut k);
+                    quad.copy_from_slice(&S::dot4([c0, c1, c2, c3], [h0, h1, h2, h3], AVX2));
+                }
+                for y in chunks.into_remainder() {
+                    let (coeffs, hist) = slot(&mut f, &mut c, &mut k);
+                    *y = S::dot(coeffs, hist, AVX2);
+                }
+                let out = &mut output[n * ch..(n + m) * ch];
+                for ((frame, pairs), &w) in out
+                    .chunks_exact_mut(ch)
+                    .zip(dots.chunks_exact(2 * ch))
+                    .zip(&weight[..m])
+                {
+                    for (y, d) in frame.iter_mut().zip(pairs.chunks_exact(2)) {
+                        *y = d[0] + w * (d[1] - d[0]);
+                    }
+                }
+                n += m;
+            }
+            return n;
+        }
+        // Linear interpolation.
+        let mut n = 0;
+        while n < max && self.index + self.span <= self.len {
+            let frac = match &self.stepper {
+                Stepper::Exact { phase, inv_den, .. } => *phase as f64 * inv_den,
+                Stepper::Async { phase, .. } => *phase as f64 * FRAC_SCALE,
+            };
+            let f = S::of_f64(frac);
+            let frame = &mut output[n * ch..(n + 1) * ch];
+            for (c, out) in frame.iter_mut().enumerate() {
+                let x = &self.history[c * self.cap + self.index..];
+                *out = x[0] + f * (x[1] - x[0]);
+            }
+            step(&mut self.stepper, &mut self.index);
+            n += 1;
+        }
+        n
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum RowPick {
-    Exact(usize),
-    Between(usize, f64),
+/// Moves `index` and the stepper's phase on by one output frame.
+#[inline(always)]
+fn step(stepper: &mut Stepper, index: &mut usize) {
+    match stepper {
+        Stepper::Exact {
+            phase,
+            den,
+            whole,
+            step,
+            ..
+        } => {
+            *phase += *step;
+            *index += *whole;
+            if *phase >= *den {
+                *phase -= *den;
+                *index += 1;
+            }
+        }
+        Stepper::Async {
+            phase,
+            step,
+            step_now,
+            step_target,
+            ..
+        } => {
+            *phase += *step;
+            *index += (*phase >> FRAC_BITS) as usize;
+            *phase &= (1 << FRAC_BITS) - 1;
+            if *step_now != *step_target {
+                let next = *step_now + (*step_target - *step_now) / GLIDE_FRAMES;
+                // Land exactly once the remaining distance is below one step unit.
+                *step_now = if to_fixed((next - *step_target).abs()) == 0 {
+                    *step_target
+                } else {
+                    next
+                };
+                *step = to_fixed(*step_now);
+            }
+        }
+    }
 }
 
 /// 2^-n, built from its exponent bits (exact, no division on the audio path).
@@ -760,8 +1140,7 @@ fn dot<S: Sample>(a: &[S], b: &[S]) -> S {
 
 /// Kernel half-width in input frames: the Kaiser length for `attenuation` dB over a
 /// transition band from 0.9 to 1.0 × the lower Nyquist frequency.
-fn half_width(from: u32, to: u32, attenuation: f64) -> usize {
-    let (transition, _) = band(from, to);
+fn half_width((transition, _): (f64, f64), attenuation: f64) -> usize {
     let length = (attenuation - 7.95) / (14.36 * transition) + 1.0;
     (length / 2.0).ceil() as usize
 }
@@ -772,13 +1151,25 @@ fn band(from: u32, to: u32) -> (f64, f64) {
     (0.1 * lower_nyquist, 0.95 * lower_nyquist)
 }
 
+/// The band of the second stage, which converts the first stage's output (at `factor ·
+/// from`, nothing left above the lower Nyquist frequency `c`): flat to `0.9 c` as
+/// before, but it only has to stop the images of that band, which begin at `factor ·
+/// from - c`. In cycles per frame at `factor · from`; the transition is at least 0.4 of
+/// that rate wide (factor 1 is only chosen where `from >= 2 · to`).
+fn band_after_sharp(from: u32, to: u32, factor: u32) -> (f64, f64) {
+    let rate = f64::from(factor * from);
+    let c = 0.5 * f64::from(from.min(to));
+    let (pass, stop) = (0.9 * c, rate - c);
+    ((stop - pass) / rate, 0.5 * (stop + pass) / rate)
+}
+
 /// The tabulated kernel: `rows + 1` rows (phases 0, 1/rows, ..., 1) of `taps` taps, the
 /// first `taps - 2·half` of each zero padding.
-fn sinc_table<S: Sample>(from: u32, to: u32, attenuation: f64, rows: usize) -> (Vec<S>, usize) {
-    let half = half_width(from, to, attenuation);
+fn sinc_table<S: Sample>(band: (f64, f64), attenuation: f64, rows: usize) -> (Vec<S>, usize) {
+    let half = half_width(band, attenuation);
     let taps = (2 * half).div_ceil(LANES) * LANES;
     let pad = taps - 2 * half;
-    let (_, cutoff) = band(from, to);
+    let (_, cutoff) = band;
     let beta = 0.1102 * (attenuation - 8.7);
     let i0_beta = bessel_i0(beta);
     let mut table = vec![S::default(); (rows + 1) * taps];
@@ -800,7 +1191,7 @@ fn sinc_table<S: Sample>(from: u32, to: u32, attenuation: f64, rows: usize) -> (
         let sum: f64 = row.iter().sum();
         let dst = &mut table[r * taps + pad..(r + 1) * taps];
         for (d, h) in dst.iter_mut().zip(&row) {
-            *d = S::from_f64(h / sum);
+            *d = S::of_f64(h / sum);
         }
     }
     (table, taps)
