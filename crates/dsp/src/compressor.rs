@@ -58,7 +58,7 @@ impl CompressorParams {
     /// assert_eq!(p.gain_db(-30.0), 0.0);
     /// assert_eq!(p.gain_db(-8.0), -9.0); // 12 dB over becomes 3 dB over
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn gain_db(&self, level_db: f32) -> f32 {
         let over = level_db - self.threshold_db;
         let slope = 1.0 / self.ratio - 1.0;
@@ -243,13 +243,13 @@ impl Compressor {
             }
             // ...in dB and through the static curve (vector passes over the ticks)...
             if rms {
-                level
-                    .iter_mut()
-                    .for_each(|l| *l = p.gain_db(power_to_db(*l)));
+                for l in level.iter_mut() {
+                    *l = p.gain_db(power_to_db(*l));
+                }
             } else {
-                level
-                    .iter_mut()
-                    .for_each(|l| *l = p.gain_db(amplitude_to_db(*l)));
+                for l in level.iter_mut() {
+                    *l = p.gain_db(amplitude_to_db(*l));
+                }
             }
             // ...smoothed with the attack and release (the serial part)...
             for (target, tick) in level.iter_mut().zip(work.chunks(TICK)) {
@@ -271,7 +271,9 @@ impl Compressor {
                 *target = self.gain_db + self.makeup_db;
             }
             // ...to linear gains, ramped across each tick.
-            level.iter_mut().for_each(|l| *l = db_to_amplitude(*l));
+            for l in level.iter_mut() {
+                *l = db_to_amplitude(*l);
+            }
             for (&gain, tick) in level.iter().zip(work.chunks_mut(TICK)) {
                 ramp_tick(tick, self.gain, gain);
                 self.gain = gain;

@@ -18,7 +18,7 @@ pub const DB_PER_LOG2_AMPLITUDE: f32 = 6.020_6;
 /// assert!((fast_log2(8.0) - 3.0).abs() < 1e-5);
 /// assert!((fast_log2(0.1) - 0.1f32.log2()).abs() < 1e-5);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn fast_log2(x: f32) -> f32 {
     // Smallest normal instead of 0 or denormals: -126, i.e. about -758 dB.
     let x = if x > f32::MIN_POSITIVE {
@@ -47,7 +47,7 @@ pub fn fast_log2(x: f32) -> f32 {
 /// assert!((fast_exp2(3.0) - 8.0).abs() < 1e-5);
 /// assert!((fast_exp2(-0.5) - 0.5f32.sqrt()).abs() < 1e-6);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn fast_exp2(x: f32) -> f32 {
     let x = x.clamp(-126.0, 127.0);
     // floor() without `f32::floor`, which is a libm call on plain SSE2 and would keep
@@ -68,19 +68,21 @@ pub fn fast_exp2(x: f32) -> f32 {
 }
 
 /// Power (a mean square) to dB.
-#[inline]
+// `inline(always)` here and below: the dynamics' AVX2 builds call these in loops, which
+// vectorise only when the body is compiled into them.
+#[inline(always)]
 pub fn power_to_db(power: f32) -> f32 {
     fast_log2(power) * DB_PER_LOG2_POWER
 }
 
 /// Amplitude to dB.
-#[inline]
+#[inline(always)]
 pub fn amplitude_to_db(amplitude: f32) -> f32 {
     fast_log2(amplitude) * DB_PER_LOG2_AMPLITUDE
 }
 
 /// dB to linear amplitude.
-#[inline]
+#[inline(always)]
 pub fn db_to_amplitude(db: f32) -> f32 {
     fast_exp2(db / DB_PER_LOG2_AMPLITUDE)
 }

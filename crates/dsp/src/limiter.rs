@@ -262,12 +262,17 @@ impl Limiter {
         }
         let pos = self.line_pos;
         for (c, line) in bufs.iter_mut().zip(self.lines.iter_mut()) {
+            // Each frame swaps places with the delay line's oldest: done a contiguous run
+            // of the ring at a time, which compiles to vector loads and stores instead
+            // of a frame-by-frame loop with a wrap test.
             let mut p = pos;
-            for x in c[start..start + n].iter_mut() {
-                let d = line[p];
-                line[p] = *x;
-                p = wrap(p + 1, self.delay);
-                *x = d;
+            let mut chan = &mut c[start..start + n];
+            while !chan.is_empty() {
+                let run = chan.len().min(self.delay - p);
+                let (head, rest) = chan.split_at_mut(run);
+                head.swap_with_slice(&mut line[p..p + run]);
+                chan = rest;
+                p = wrap(p + run, self.delay);
             }
         }
         self.line_pos = wrap(pos + n % self.delay, self.delay);
