@@ -155,29 +155,32 @@ impl<const L: usize> Wave<L> {
     }
 }
 
-/// Four bands of `C` channels (1 or 2) as wavefronts in AVX2 registers, one 4-lane
-/// vector per state, the channels' independent recursions interleaved step by step.
+/// Four bands of `C` channels (1, 2 or 4) as wavefronts in AVX2 registers, one 4-lane
+/// vector per state, the channels' independent recursions interleaved step by step (each
+/// with its own coefficients: the channels may belong to different EQs). One chain waits
+/// on its recursion's latency; four in flight keep the FMA units busy.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn wavefront_avx<const C: usize>(
-    k: &[[f64; 4]; 5],
+    ks: [&[[f64; 4]; 5]; C],
     waves: &mut [Wave<4>; C],
     chans: &mut [&mut [f32]; C],
 ) {
     use std::arch::x86_64::*;
     let n = chans[0].len();
-    for (w, chan) in waves.iter_mut().zip(chans.iter_mut()) {
+    for ((w, chan), k) in waves.iter_mut().zip(chans.iter_mut()).zip(ks) {
         w.fill::<Fused>(k, chan);
     }
     if n > 3 {
         let v = |a: &[f64; 4]| _mm256_set_pd(a[3], a[2], a[1], a[0]);
-        let [b0, b1, b2, na1, na2] = k.each_ref().map(v);
+        let coefs: [[__m256d; 5]; C] = std::array::from_fn(|c| ks[c].each_ref().map(v));
         let mut z1: [__m256d; C] = std::array::from_fn(|c| v(&waves[c].z1));
         let mut z2: [__m256d; C] = std::array::from_fn(|c| v(&waves[c].z2));
         let mut y: [__m256d; C] = std::array::from_fn(|c| v(&waves[c].y));
         for t in 3..n {
             for c in 0..C {
                 // x = [input, y0, y1, y2]: the lanes move up one band.
+                let [b0, b1, b2, na1, na2] = coefs[c];
                 let input = _mm256_set1_pd(f64::from(chans[c][t]));
                 let x = _mm256_blend_pd(_mm256_permute4x64_pd(y[c], 0b10_01_00_00), input, 0b0001);
                 let out = _mm256_fmadd_pd(b0, x, z1[c]);
@@ -202,7 +205,7 @@ fn wavefront_avx<const C: usize>(
             };
         }
     }
-    for (w, chan) in waves.iter_mut().zip(chans.iter_mut()) {
+    for ((w, chan), k) in waves.iter_mut().zip(chans.iter_mut()).zip(ks) {
         w.drain::<Fused>(k, chan);
     }
 }
@@ -260,6 +263,40 @@ fn process_avx(
     for pass in 0..bands.div_ceil(4) {
         let first = 4 * pass;
         let k4 = lanes::<4>(k, first);
+        let quads_done = states.len() / 4 * 4;
+        {
+            let mut quads = states.chunks_exact_mut(4).zip(bufs.chunks_exact_mut(4));
+            for (st, buf) in &mut quads {
+                let [a, b, c, d] = st else {
+                    unreachable!("quads")
+                };
+                let [w, x, y, z] = buf else {
+                    unreachable!("quads")
+                };
+                let mut waves = [
+                    Wave::load(&a.s1[first..], &a.s2[first..]),
+                    Wave::load(&b.s1[first..], &b.s2[first..]),
+                    Wave::load(&c.s1[first..], &c.s2[first..]),
+                    Wave::load(&d.s1[first..], &d.s2[first..]),
+                ];
+                wavefront_avx::<4>(
+                    [&k4; 4],
+                    &mut waves,
+                    &mut [
+                        &mut w[start..start + n],
+                        &mut x[start..start + n],
+                        &mut y[start..start + n],
+                        &mut z[start..start + n],
+                    ],
+                );
+                waves[0].store(&mut a.s1[first..], &mut a.s2[first..]);
+                waves[1].store(&mut b.s1[first..], &mut b.s2[first..]);
+                waves[2].store(&mut c.s1[first..], &mut c.s2[first..]);
+                waves[3].store(&mut d.s1[first..], &mut d.s2[first..]);
+            }
+        }
+        let states = &mut states[quads_done..];
+        let bufs = &mut bufs[quads_done..];
         let mut pairs = states.chunks_exact_mut(2).zip(bufs.chunks_exact_mut(2));
         for (st, buf) in &mut pairs {
             let [a, b] = st else { unreachable!("pairs") };
@@ -269,7 +306,7 @@ fn process_avx(
                 Wave::load(&b.s1[first..], &b.s2[first..]),
             ];
             wavefront_avx::<2>(
-                &k4,
+                [&k4; 2],
                 &mut waves,
                 &mut [&mut x[start..start + n], &mut y[start..start + n]],
             );
@@ -281,9 +318,39 @@ fn process_avx(
             let last = states.len() - 1;
             let (a, x) = (&mut states[last], &mut bufs[last]);
             let mut waves = [Wave::load(&a.s1[first..], &a.s2[first..])];
-            wavefront_avx::<1>(&k4, &mut waves, &mut [&mut x[start..start + n]]);
+            wavefront_avx::<1>([&k4], &mut waves, &mut [&mut x[start..start + n]]);
             waves[0].store(&mut a.s1[first..], &mut a.s2[first..]);
         }
+    }
+}
+
+/// Two stereo EQs of up to four bands (see [`Equalizer::process_pair`]): one 4-chain
+/// wavefront over both.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn process_pair_avx(
+    ks: [&LaneCoefs; 2],
+    states: [&mut [Channel]; 2],
+    bufs: [&mut [Box<[f32]>]; 2],
+    n: usize,
+) {
+    let [kx, ky] = ks.map(|k| lanes::<4>(k, 0));
+    let [sx, sy] = states;
+    let [bx, by] = bufs;
+    let ([a, b], [c, d]) = (sx, sy) else {
+        unreachable!("stereo")
+    };
+    let ([w, x], [y, z]) = (bx, by) else {
+        unreachable!("stereo")
+    };
+    let mut waves = [a, &*b, &*c, &*d].map(|s| Wave::load(&s.s1, &s.s2));
+    wavefront_avx::<4>(
+        [&kx, &kx, &ky, &ky],
+        &mut waves,
+        &mut [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
+    );
+    for (wave, s) in waves.iter().zip([a, b, c, d]) {
+        wave.store(&mut s.s1, &mut s.s2);
     }
 }
 
@@ -427,6 +494,44 @@ impl Equalizer {
         }
     }
 
+    /// Filters `x_bufs` through `x` and `y_bufs` through `y`, interleaved where that is
+    /// faster: two stereo EQs of up to four bands, neither gliding, on the AVX2 kernel
+    /// run their four channels' recursions side by side (about 1.5× the throughput of
+    /// one after the other; a single stereo EQ leaves the FMA units waiting). Anything
+    /// else runs one EQ after the other. Same results either way.
+    pub fn process_pair(
+        x: &mut Equalizer,
+        x_bufs: &mut [Box<[f32]>],
+        y: &mut Equalizer,
+        y_bufs: &mut [Box<[f32]>],
+        frames: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if x.fma && y.fma && x.pairable() && y.pairable() {
+            let (kx, ky) = (lane_coefs(&x.coef), lane_coefs(&y.coef));
+            // SAFETY: `fma` is only true when `simd::avx2_fma` found AVX2 and FMA on this
+            // CPU (see `Equalizer::new`).
+            unsafe {
+                process_pair_avx(
+                    [&kx, &ky],
+                    [&mut x.channels, &mut y.channels],
+                    [x_bufs, y_bufs],
+                    frames,
+                )
+            };
+            return;
+        }
+        x.process(x_bufs, frames);
+        y.process(y_bufs, frames);
+    }
+
+    /// Stereo, one to four bands, none gliding.
+    fn pairable(&self) -> bool {
+        self.channels.len() == 2
+            && (1..=4).contains(&self.bands.len())
+            && self.bands.iter().all(|b| b.steps_left == 0)
+    }
+
     /// Takes over the filter states of `old` (same channel layout) for the bands whose
     /// type is unchanged, gliding from `old`'s settings to this EQ's, so a rebuilt graph
     /// continues without a transient.
@@ -516,19 +621,20 @@ mod tests {
         y
     }
 
-    /// The wavefront (both kernels, any block split, 1 to 8 bands, odd and even channel
-    /// counts) computes the same cascade as filtering band after band.
+    /// The wavefront (both kernels, any block split, 1 to 8 bands, channel counts that
+    /// use the AVX2 kernel's groups of four, pairs and single channels) computes the same
+    /// cascade as filtering band after band.
     #[test]
     fn wavefront_matches_the_band_by_band_cascade() {
         let frames = 2000;
         let mut rng = Rng::new(11);
-        let input: Vec<Vec<f32>> = (0..3)
+        let input: Vec<Vec<f32>> = (0..7)
             .map(|_| (0..frames).map(|_| 0.5 * rng.next_bipolar()).collect())
             .collect();
         for bands in 1..=MAX_BANDS {
             let p = settings(bands);
             let want: Vec<Vec<f64>> = input.iter().map(|x| reference(&p, x)).collect();
-            for channels in [1, 2, 3] {
+            for channels in [1, 2, 3, 4, 7] {
                 for portable in [false, true] {
                     for block in [1, 2, 3, 5, 64, 256, 2000] {
                         let mut eq = Equalizer::new(&p, channels, 48_000);
@@ -562,6 +668,53 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Two EQs processed as a pair give exactly what each gives on its own, whether the
+    /// pair runs interleaved (steady, up to four bands) or falls back (more bands, a
+    /// glide under way).
+    #[test]
+    fn a_pair_of_eqs_equals_each_on_its_own() {
+        let frames = 1000;
+        let mut rng = Rng::new(5);
+        let mut noise = || -> Vec<Box<[f32]>> {
+            (0..2)
+                .map(|_| (0..frames).map(|_| 0.5 * rng.next_bipolar()).collect())
+                .collect()
+        };
+        let (input_x, input_y) = (noise(), noise());
+        for (bands_x, bands_y, glide) in [(4, 3, false), (2, 4, false), (6, 4, false), (4, 4, true)]
+        {
+            let make = |bands| Equalizer::new(&settings(bands), 2, 48_000);
+            let (mut alone_x, mut alone_y) = (make(bands_x), make(bands_y));
+            let (mut pair_x, mut pair_y) = (make(bands_x), make(bands_y));
+            if glide {
+                let mut moved = settings(bands_y)[0];
+                moved.freq_hz *= 1.5;
+                alone_y.set_band(0, moved);
+                pair_y.set_band(0, moved);
+            }
+            let (mut ax, mut ay) = (input_x.clone(), input_y.clone());
+            let (mut px, mut py) = (input_x.clone(), input_y.clone());
+            for start in (0..frames).step_by(250) {
+                let part = |bufs: &[Box<[f32]>]| -> Vec<Box<[f32]>> {
+                    bufs.iter().map(|b| b[start..start + 250].into()).collect()
+                };
+                let (mut a, mut b, mut c, mut d) = (part(&ax), part(&ay), part(&px), part(&py));
+                alone_x.process(&mut a, 250);
+                alone_y.process(&mut b, 250);
+                Equalizer::process_pair(&mut pair_x, &mut c, &mut pair_y, &mut d, 250);
+                for (dst, src) in [(&mut ax, &a), (&mut ay, &b), (&mut px, &c), (&mut py, &d)] {
+                    for (t, s) in dst.iter_mut().zip(src.iter()) {
+                        t[start..start + 250].copy_from_slice(s);
+                    }
+                }
+            }
+            assert!(
+                ax == px && ay == py,
+                "{bands_x} + {bands_y} bands, glide {glide}: the pair differs"
+            );
         }
     }
 }

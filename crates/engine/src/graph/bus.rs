@@ -53,10 +53,8 @@ impl BusState {
         lap: &mut impl Lap,
     ) -> OutputCounts {
         {
+            // The EQ has run already (the graph runs the buses' EQs two at a time).
             let bufs = &mut bus_bufs[self.first..self.first + self.channels];
-            if let Some(eq) = &mut self.eq {
-                eq.process(bufs, n);
-            }
             if let Some(compressor) = &mut self.compressor {
                 meter
                     .compressor_reduction

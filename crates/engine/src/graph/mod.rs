@@ -463,6 +463,29 @@ impl Graph {
         }
         let alpha = rms_alpha(n, self.sample_rate);
         lap.lap(Stage::Mixing);
+        // Strips in three passes: sources, trims and gates; the EQs, two strips at a
+        // time; the rest in sidechain order (a compressor's sidechain source is finished
+        // before it is read, as in a single pass).
+        for (strip, meter) in self.strips.iter_mut().zip(self.meters.strips.iter()) {
+            strip.process_front(inputs, offset, n, &mut self.scratch, meter, lap);
+        }
+        let mut waiting: Option<&mut StripState> = None;
+        for strip in self.strips.iter_mut().filter(|s| s.eq.is_some()) {
+            match waiting.take() {
+                None => waiting = Some(strip),
+                Some(x) => {
+                    if let (Some(x_eq), Some(y_eq)) = (&mut x.eq, &mut strip.eq) {
+                        Equalizer::process_pair(x_eq, &mut x.buf, y_eq, &mut strip.buf, n);
+                    }
+                }
+            }
+        }
+        if let Some(x) = waiting {
+            if let Some(eq) = &mut x.eq {
+                eq.process(&mut x.buf, n);
+            }
+        }
+        lap.lap(Stage::StripDsp);
         for &i in self.order.iter() {
             let i = i as usize;
             let meter = &self.meters.strips[i];
@@ -473,9 +496,7 @@ impl Graph {
                 }
                 None => (&mut self.strips[i], None),
             };
-            strip.process(
-                inputs,
-                offset,
+            strip.process_back(
                 n,
                 &mut self.bus_bufs,
                 &mut self.scratch,
@@ -484,6 +505,33 @@ impl Graph {
                 sidechain,
                 lap,
             );
+        }
+        // The buses' EQs two at a time (their channels are disjoint runs of `bus_bufs`,
+        // in bus order), then the rest of each bus.
+        let mut waiting: Option<(&mut BusState, &mut [Box<[f32]>])> = None;
+        let mut rest = &mut self.bus_bufs[..];
+        let mut at = 0;
+        for bus in self.buses.iter_mut() {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(bus.first - at);
+            let (bufs, tail) = tail.split_at_mut(bus.channels);
+            rest = tail;
+            at = bus.first + bus.channels;
+            if bus.eq.is_none() {
+                continue;
+            }
+            match waiting.take() {
+                None => waiting = Some((bus, bufs)),
+                Some((x, x_bufs)) => {
+                    if let (Some(x_eq), Some(y_eq)) = (&mut x.eq, &mut bus.eq) {
+                        Equalizer::process_pair(x_eq, x_bufs, y_eq, bufs, n);
+                    }
+                }
+            }
+        }
+        if let Some((x, bufs)) = waiting {
+            if let Some(eq) = &mut x.eq {
+                eq.process(bufs, n);
+            }
         }
         let mut counts = OutputCounts::default();
         for (bus, meter) in self.buses.iter_mut().zip(self.meters.buses.iter()) {

@@ -119,20 +119,18 @@ impl StripState {
         }
     }
 
-    /// Processes `n` frames and adds them into `bus_bufs`.
-    #[allow(clippy::too_many_arguments)]
+    /// The first part of processing `n` frames: source, trim and gate. The graph runs
+    /// it for every strip, then the EQs (two strips at a time where that is faster, see
+    /// `Equalizer::process_pair`), then [`process_back`](Self::process_back).
     // Inlined so that it is compiled into both builds of `Graph::process_block`.
     #[inline(always)]
-    pub(crate) fn process(
+    pub(crate) fn process_front(
         &mut self,
         inputs: &[&[f32]],
         offset: usize,
         n: usize,
-        bus_bufs: &mut [Box<[f32]>],
         scratch: &mut Scratch,
         meter: &StripMeter,
-        alpha: f32,
-        sidechain: Option<&[Box<[f32]>]>,
         lap: &mut impl Lap,
     ) {
         self.source.render(inputs, offset, &mut self.buf, n);
@@ -151,9 +149,23 @@ impl StripState {
         if let Some(gate) = &mut self.gate {
             meter.gate_reduction.raise(gate.process(&mut self.buf, n));
         }
-        if let Some(eq) = &mut self.eq {
-            eq.process(&mut self.buf, n);
-        }
+        lap.lap(Stage::StripDsp);
+    }
+
+    /// The rest of processing `n` frames, after the EQ: compressor, meters, fader and
+    /// sends, added into `bus_bufs`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn process_back(
+        &mut self,
+        n: usize,
+        bus_bufs: &mut [Box<[f32]>],
+        scratch: &mut Scratch,
+        meter: &StripMeter,
+        alpha: f32,
+        sidechain: Option<&[Box<[f32]>]>,
+        lap: &mut impl Lap,
+    ) {
         if let Some(compressor) = &mut self.compressor {
             meter
                 .compressor_reduction
