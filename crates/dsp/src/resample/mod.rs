@@ -496,7 +496,8 @@ impl<S: Sample> Resampler<S> {
         // after that), so output follows input frame by frame, never in blocks.
         let hold = pre.as_ref().map_or(0, |p| p.hop() + p.delay());
         let latency = if pre.is_some() {
-            hold + lookahead.div_ceil(2) + 1
+            // The kernel's look-ahead is in frames of the first stage's output.
+            hold + (lookahead * decimate as usize).div_ceil(factor as usize) + 1
         } else {
             lookahead
         };
@@ -1250,7 +1251,11 @@ pub fn resample_interleaved<S: Sample>(
     produced += rs
         .process(&tail, &mut output[produced * channels..])
         .output_frames;
-    debug_assert!(produced >= target);
+    debug_assert!(
+        produced >= target,
+        "{from} -> {to} {quality:?}: {produced} of {target} frames ({frames} in, latency {})",
+        rs.lookahead_input_frames()
+    );
     output.truncate(target * channels);
     Ok(output)
 }
