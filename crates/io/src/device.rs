@@ -4,17 +4,21 @@
 //! The first bus's output device is the clock master: its stream's callback runs
 //! `Engine::process` and plays that bus. The device is the session's sink of the first
 //! bus (`sink = { device = "NAME" }`, matched against the host's device ids and names),
-//! or the host's default output device. What this backend does not do yet is said at
-//! start and the strip or bus is left offline: other buses' devices, and device inputs
-//! (the clock bridge that would carry them, `crate::bridge`, is built and tested in
-//! simulation, not wired to devices here).
+//! or the host's default output device.
 //!
-//! Real-time rules in the callback: the planar buffers the engine writes into are
-//! allocated before the stream starts; the callback only fills them, interleaves the
-//! bus into the device's buffer and updates atomic counters.
+//! Every other bus with a device sink plays through a clock bridge (`crate::bridge`):
+//! the master callback pushes the bus through an asynchronous resampler into a ring,
+//! whose fill a PI controller holds by nudging the ratio; the other device's callback
+//! takes from the ring. Two devices' clocks never agree exactly; the bridge absorbs the
+//! drift at the cost of about two periods of latency. Device inputs are not bridged yet:
+//! such strips are left offline, which is said at start.
+//!
+//! Real-time rules in the callbacks: the planar buffers the engine writes into and the
+//! bridges' rings, resamplers and scratch buffers are allocated before the streams
+//! start; the callbacks only fill and copy them and update atomic counters.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -23,6 +27,7 @@ use troubadour_engine::session::{Session, Sink, Source};
 
 pub use crate::accounting::CallbackSnapshot as DeviceSnapshot;
 use crate::accounting::{CallbackStats, Watcher};
+use crate::bridge::{BridgeInput, input_bridge};
 
 /// Most frames one engine call handles inside the callback; longer device buffers are
 /// processed in pieces of this size.
@@ -163,9 +168,35 @@ fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
     }
 }
 
+/// A bus played on another device than the master, through a clock bridge.
+pub struct BridgedBus {
+    /// The bus's name.
+    pub bus: String,
+    /// The device's name.
+    pub device: String,
+    /// Device callbacks that found the bridge's ring short (after it had filled once).
+    pub underruns: Arc<AtomicU64>,
+    /// Master pushes that found the ring full.
+    pub overruns: Arc<AtomicU64>,
+    /// The bridge's latency in engine frames (ring target plus resampler delay).
+    pub latency_frames: f64,
+    _stream: cpal::Stream,
+}
+
+/// The master side of one bridged bus: where its channels sit in the engine's output,
+/// and the bridge it is pushed into.
+struct BridgeFeed {
+    first: usize,
+    channels: usize,
+    input: BridgeInput,
+    interleaved: Vec<f32>,
+    overruns: Arc<AtomicU64>,
+}
+
 /// A running cpal output stream with the engine in its callback.
 pub struct DeviceBackend {
     _stream: cpal::Stream,
+    bridged: Vec<BridgedBus>,
     _watcher: Watcher,
     stats: Arc<CallbackStats>,
     host: String,
@@ -213,12 +244,40 @@ impl DeviceBackend {
             .description()
             .map(|d| d.name().to_string())
             .unwrap_or_else(|_| device.to_string());
+        // The other buses' devices, each through a clock bridge.
+        let epoch = Instant::now();
+        let mut feeds = Vec::new();
+        let mut bridged = Vec::new();
+        let mut first_channel = usize::from(first.channels);
         for bus in session.buses.iter().skip(1) {
-            if let Some(Sink::Device(spec)) = &bus.sink {
-                notes.push(format!(
-                    "bus \"{}\": device \"{spec}\" not opened (the cpal backend plays the first bus's device only, for now); the bus is offline (not heard)",
+            let at = first_channel;
+            first_channel += usize::from(bus.channels);
+            let Some(Sink::Device(spec)) = &bus.sink else {
+                continue;
+            };
+            match open_bridged(&host, spec, bus.channels, session.sample_rate, period, epoch) {
+                Ok((feed_input, stream, name, underruns, latency)) => {
+                    let overruns = Arc::new(AtomicU64::new(0));
+                    feeds.push(BridgeFeed {
+                        first: at,
+                        channels: usize::from(bus.channels),
+                        input: feed_input,
+                        interleaved: vec![0.0; MAX_FRAMES * usize::from(bus.channels)],
+                        overruns: Arc::clone(&overruns),
+                    });
+                    bridged.push(BridgedBus {
+                        bus: bus.name.clone(),
+                        device: name,
+                        underruns,
+                        overruns,
+                        latency_frames: latency,
+                        _stream: stream,
+                    });
+                }
+                Err(why) => notes.push(format!(
+                    "bus \"{}\": device \"{spec}\" not opened ({why}); the bus is offline (not heard)",
                     bus.name
-                ));
+                )),
             }
         }
         for strip in &session.strips {
@@ -273,6 +332,19 @@ impl DeviceBackend {
                                 frame[c] = x;
                             }
                         }
+                        let now_ns = epoch.elapsed().as_nanos() as u64;
+                        for feed in feeds.iter_mut() {
+                            let ch = feed.channels;
+                            let buf = &mut feed.interleaved[..n * ch];
+                            for (c, src) in planar[feed.first..feed.first + ch].iter().enumerate() {
+                                for (frame, &x) in buf.chunks_exact_mut(ch).zip(&src[..n]) {
+                                    frame[c] = x;
+                                }
+                            }
+                            feed.input.push(buf, now_ns);
+                            feed.overruns
+                                .store(feed.input.overruns(), Ordering::Relaxed);
+                        }
                         done += n;
                     }
                     cb_stats.buffer_size.store(frames as u32, Ordering::Relaxed);
@@ -298,6 +370,7 @@ impl DeviceBackend {
         Ok((
             DeviceBackend {
                 _stream: stream,
+                bridged,
                 _watcher: Watcher::spawn(Arc::clone(&stats)),
                 stats,
                 host: host_name,
@@ -305,6 +378,11 @@ impl DeviceBackend {
             },
             notes,
         ))
+    }
+
+    /// The buses played on other devices through clock bridges.
+    pub fn bridged(&self) -> &[BridgedBus] {
+        &self.bridged
     }
 
     /// Counters since the start (the load maximum since the previous reading).
@@ -326,4 +404,61 @@ impl DeviceBackend {
     pub fn gone(&self) -> bool {
         self.stats.gone.load(Ordering::Relaxed)
     }
+}
+
+/// Opens output device `spec` for a `channels`-channel bus fed by an engine at
+/// `engine_rate` with `period`-frame callbacks: the stream (started) whose callback
+/// drains a bridge, and the bridge's pushing end for the master callback. Also returns
+/// the device's name, its underrun counter and the bridge's latency in engine frames.
+#[allow(clippy::type_complexity)]
+fn open_bridged(
+    host: &cpal::Host,
+    spec: &str,
+    channels: u16,
+    engine_rate: u32,
+    period: usize,
+    epoch: Instant,
+) -> Result<(BridgeInput, cpal::Stream, String, Arc<AtomicU64>, f64), String> {
+    let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
+    let name = device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string());
+    // The device runs at the session's rate where it can (a server resamples for it if
+    // need be); its clock is its own all the same, which the bridge absorbs.
+    let device_rate = engine_rate;
+    // The master pushes a period at a time (a longer device buffer in pieces, which
+    // the bridge takes in pieces too); the ring holds two periods.
+    let (input, mut output) = input_bridge(
+        usize::from(channels),
+        engine_rate,
+        device_rate,
+        period,
+        period,
+        troubadour_dsp::resample::Quality::High,
+    )
+    .map_err(|e| e.to_string())?;
+    let latency = output.target() as f64 + input.resampler_delay();
+    let underruns = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&underruns);
+    let config = cpal::StreamConfig {
+        channels,
+        sample_rate: device_rate,
+        buffer_size: cpal::BufferSize::Fixed(period as u32),
+    };
+    let stream = device
+        .build_output_stream::<f32, _, _>(
+            config,
+            move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                output.pull(data, epoch.elapsed().as_nanos() as u64);
+                counted.store(output.underruns(), Ordering::Relaxed);
+            },
+            |_: cpal::Error| {},
+            None,
+        )
+        .map_err(|e| format!("cannot open \"{name}\": {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
+    Ok((input, stream, name, underruns, latency))
 }

@@ -79,6 +79,14 @@ fn start_device(
         for n in notes {
             println!("offline: {n}");
         }
+        for x in b.bridged() {
+            println!(
+                "bridged: bus \"{}\" plays to \"{}\" through a clock bridge ({:.1} ms: ring target and resampler)",
+                x.bus,
+                x.device,
+                x.latency_frames * 1e3 / f64::from(session.sample_rate)
+            );
+        }
         println!("audio thread: cpal's callback thread (cpal asks for real-time priority itself)");
         Ok(Live::Device(b))
     }
@@ -231,14 +239,28 @@ impl Live {
             #[cfg(feature = "cpal")]
             Live::Device(b) => {
                 let s = b.stats();
+                let bridges: Vec<String> = b
+                    .bridged()
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "; bus \"{}\" on \"{}\": {} underruns, {} overruns",
+                            x.bus,
+                            x.device,
+                            x.underruns.load(std::sync::atomic::Ordering::Relaxed),
+                            x.overruns.load(std::sync::atomic::Ordering::Relaxed)
+                        )
+                    })
+                    .collect();
                 drop(b);
                 format!(
-                    "stopped after {:.1} s: {} callbacks, {} xruns (device), {} late callbacks (engine), mean DSP load {:.3}%",
+                    "stopped after {:.1} s: {} callbacks, {} xruns (device), {} late callbacks (engine), mean DSP load {:.3}%{}",
                     elapsed.as_secs_f64(),
                     s.callbacks,
                     s.xruns,
                     s.late,
-                    s.load_mean * 100.0
+                    s.load_mean * 100.0,
+                    bridges.concat()
                 )
             }
             Live::Waiting(r) => format!(
