@@ -12,11 +12,18 @@
 //!         └──────── fill level ─► PI controller ─► ratio ┘
 //! ```
 //!
+//! A device that delivers in bursts (some servers hand a capture stream over a few
+//! periods at a time, with gaps between) would empty a ring sized for steady callbacks.
+//! So the target is adaptive: an underrun doubles it (up to [`MAX_GROWTH`] times the
+//! initial one) and the pulling side waits for the ring to refill before it resumes;
+//! the controller then holds the new level. The latency grows only on a device that
+//! needs it, and [`BridgeOutput::target`] reports it.
+//!
 //! Both halves are real-time safe: buffers are allocated in [`input_bridge`], the
 //! callbacks only copy, convert and read atomics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use troubadour_dsp::resample::{Quality, ResampleError, Resampler};
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
@@ -70,6 +77,11 @@ impl DriftController {
     pub fn target(&self) -> f64 {
         self.target
     }
+
+    /// Holds `target` frames from now on.
+    pub fn set_target(&mut self, target: f64) {
+        self.target = target;
+    }
 }
 
 /// The device side of an input bridge: call [`push`](Self::push) from the device's
@@ -82,6 +94,10 @@ pub struct BridgeInput {
     overruns: u64,
     adjust: f64,
     last_pull_ns: Arc<AtomicU64>,
+    /// The fill target, set by the pulling side.
+    target: Arc<AtomicUsize>,
+    /// The fill level, smoothed (see `push`).
+    smoothed: Option<f64>,
     /// Master periods per nanosecond.
     master_periods_per_ns: f64,
     master_frames: f64,
@@ -93,9 +109,16 @@ pub struct BridgeOutput {
     channels: usize,
     underruns: u64,
     started: bool,
-    target: usize,
+    target: Arc<AtomicUsize>,
+    max_target: usize,
     last_pull_ns: Arc<AtomicU64>,
 }
+
+/// Pushes over which the fill level the controller sees is smoothed.
+pub const FILL_SMOOTHING: f64 = 32.0;
+
+/// How far an underrun-driven target may grow, as a multiple of the initial one.
+pub const MAX_GROWTH: usize = 8;
 
 /// Builds a bridge from a device at `device_rate` into an engine at `engine_rate`, for
 /// device periods up to `max_device_frames` and master periods of `master_frames`.
@@ -113,10 +136,11 @@ pub fn input_bridge(
         (max_device_frames as f64 * f64::from(engine_rate) / f64::from(device_rate)).ceil();
     // Target: the larger period twice over, so neither side's burst can empty it.
     let target = 2 * master_frames.max(device_in_engine_frames as usize);
-    let capacity = (4 * target + out_frames).next_power_of_two() * channels;
+    let capacity = (2 * MAX_GROWTH * target + out_frames).next_power_of_two() * channels;
     let (producer, consumer) = LockFreeRingBuffer::with_capacity(capacity);
     let controller = DriftController::new(target as f64, device_in_engine_frames, 1e-3);
     let last_pull_ns = Arc::new(AtomicU64::new(0));
+    let shared_target = Arc::new(AtomicUsize::new(target));
     Ok((
         BridgeInput {
             resampler,
@@ -126,6 +150,8 @@ pub fn input_bridge(
             overruns: 0,
             adjust: 1.0,
             last_pull_ns: Arc::clone(&last_pull_ns),
+            target: Arc::clone(&shared_target),
+            smoothed: None,
             master_periods_per_ns: f64::from(engine_rate) / (master_frames as f64 * 1e9),
             master_frames: master_frames as f64,
         },
@@ -134,7 +160,8 @@ pub fn input_bridge(
             channels,
             underruns: 0,
             started: false,
-            target,
+            target: shared_target,
+            max_target: MAX_GROWTH * target,
             last_pull_ns,
         },
     ))
@@ -155,7 +182,21 @@ impl BridgeInput {
         let last = self.last_pull_ns.load(Ordering::Acquire);
         let elapsed = (now_ns.saturating_sub(last) as f64 * self.master_periods_per_ns).min(1.0);
         let fill = raw - elapsed * self.master_frames;
-        self.adjust = self.controller.update(fill);
+        let target = self.target.load(Ordering::Relaxed) as f64;
+        if target != self.controller.target() {
+            self.controller.set_target(target);
+        }
+        // A device that delivers several periods at once swings the level by a burst
+        // each time, far faster than any drift; followed raw, those swings would wobble
+        // the ratio (audibly: a 1e-3 square wave on a 441 Hz tone left -30 dB of
+        // sidebands). The controller sees the level through a one-pole smoother whose
+        // time constant (FILL_SMOOTHING pushes) is short beside its own settling.
+        self.smoothed = match self.smoothed {
+            None => fill,
+            Some(s) => s + (fill - s) / FILL_SMOOTHING,
+        }
+        .into();
+        self.adjust = self.controller.update(self.smoothed.unwrap_or(fill));
         self.resampler.set_ratio_adjust(self.adjust);
         let mut rest = frames;
         while !rest.is_empty() {
@@ -196,8 +237,9 @@ impl BridgeOutput {
     pub fn pull(&mut self, out: &mut [f32], now_ns: u64) {
         let ch = self.channels;
         self.last_pull_ns.store(now_ns, Ordering::Release);
+        let target = self.target.load(Ordering::Relaxed);
         if !self.started {
-            if self.consumer.len() / ch >= self.target {
+            if self.consumer.len() / ch >= target {
                 self.started = true;
             } else {
                 out.fill(0.0);
@@ -208,6 +250,12 @@ impl BridgeOutput {
         if got < out.len() {
             out[got..].fill(0.0);
             self.underruns += 1;
+            // Too little slack for this device: twice the target, and refill first.
+            if target < self.max_target {
+                self.target
+                    .store((2 * target).min(self.max_target), Ordering::Relaxed);
+                self.started = false;
+            }
         }
     }
 
@@ -222,8 +270,14 @@ impl BridgeOutput {
     }
 
     /// The fill level the bridge holds: its latency in engine frames, plus the
-    /// resampler's delay.
+    /// resampler's delay. Starts at two periods; underruns raise it (see the module
+    /// notes).
     pub fn target(&self) -> usize {
-        self.target
+        self.target.load(Ordering::Relaxed)
+    }
+
+    /// A handle on the target for the control side (it moves after underruns).
+    pub fn target_handle(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.target)
     }
 }

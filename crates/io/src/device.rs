@@ -10,8 +10,11 @@
 //! the master callback pushes the bus through an asynchronous resampler into a ring,
 //! whose fill a PI controller holds by nudging the ratio; the other device's callback
 //! takes from the ring. Two devices' clocks never agree exactly; the bridge absorbs the
-//! drift at the cost of about two periods of latency. Device inputs are not bridged yet:
-//! such strips are left offline, which is said at start.
+//! drift at the cost of about two periods of latency. A strip's device input comes the
+//! other way: its device's callback pushes into a bridge, the master callback pulls
+//! from it before `Engine::process`. A device that delivers in bursts raises its bridge's
+//! target (see `crate::bridge`). A device that does not open leaves its strip or bus
+//! offline, which is said at start.
 //!
 //! Real-time rules in the callbacks: the planar buffers the engine writes into and the
 //! bridges' rings, resamplers and scratch buffers are allocated before the streams
@@ -27,7 +30,7 @@ use troubadour_engine::session::{Session, Sink, Source};
 
 pub use crate::accounting::CallbackSnapshot as DeviceSnapshot;
 use crate::accounting::{CallbackStats, Watcher};
-use crate::bridge::{BridgeInput, input_bridge};
+use crate::bridge::{BridgeInput, BridgeOutput, input_bridge};
 
 /// Most frames one engine call handles inside the callback; longer device buffers are
 /// processed in pieces of this size.
@@ -168,18 +171,24 @@ fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
     }
 }
 
-/// A bus played on another device than the master, through a clock bridge.
+/// A bus played on another device than the master, or a strip's device input, through
+/// a clock bridge.
 pub struct BridgedBus {
-    /// The bus's name.
+    /// The bus's (or, for an input, the strip's) name.
     pub bus: String,
+    /// A device input (the device pushes, the master pulls) rather than an output.
+    pub input: bool,
     /// The device's name.
     pub device: String,
     /// Device callbacks that found the bridge's ring short (after it had filled once).
     pub underruns: Arc<AtomicU64>,
     /// Master pushes that found the ring full.
     pub overruns: Arc<AtomicU64>,
-    /// The bridge's latency in engine frames (ring target plus resampler delay).
+    /// The bridge's latency in engine frames at the start (ring target plus resampler
+    /// delay).
     pub latency_frames: f64,
+    /// The ring's fill target in engine frames now (underruns raise it).
+    pub target: Arc<std::sync::atomic::AtomicUsize>,
     _stream: cpal::Stream,
 }
 
@@ -191,6 +200,16 @@ struct BridgeFeed {
     input: BridgeInput,
     interleaved: Vec<f32>,
     overruns: Arc<AtomicU64>,
+}
+
+/// The master side of one bridged device input: where its channels go among the
+/// engine's inputs, and the bridge they are pulled from.
+struct BridgeTap {
+    first: usize,
+    channels: usize,
+    output: BridgeOutput,
+    interleaved: Vec<f32>,
+    underruns: Arc<AtomicU64>,
 }
 
 /// A running cpal output stream with the engine in its callback.
@@ -256,7 +275,7 @@ impl DeviceBackend {
                 continue;
             };
             match open_bridged(&host, spec, bus.channels, session.sample_rate, period, epoch) {
-                Ok((feed_input, stream, name, underruns, latency)) => {
+                Ok((feed_input, stream, name, underruns, latency, target)) => {
                     let overruns = Arc::new(AtomicU64::new(0));
                     feeds.push(BridgeFeed {
                         first: at,
@@ -271,6 +290,8 @@ impl DeviceBackend {
                         underruns,
                         overruns,
                         latency_frames: latency,
+                        target,
+                        input: false,
                         _stream: stream,
                     });
                 }
@@ -280,14 +301,48 @@ impl DeviceBackend {
                 )),
             }
         }
+        // Device inputs, each through a clock bridge into the master's domain. The
+        // engine takes the device-source strips' channels in strip order; a strip whose
+        // device does not open gets silence.
+        let mut taps = Vec::new();
+        let mut input_channels = 0;
         for strip in &session.strips {
-            if let Source::Device(spec) = &strip.source {
-                notes.push(format!(
-                    "strip \"{}\": device input \"{spec}\" not opened (cpal inputs are not bridged yet); the strip is offline (silent)",
+            let Source::Device(spec) = &strip.source else {
+                continue;
+            };
+            let at = input_channels;
+            input_channels += usize::from(strip.channels);
+            match open_input(&host, spec, strip.channels, session.sample_rate, period, epoch) {
+                Ok((output, stream, name, overruns, latency)) => {
+                    let target = output.target_handle();
+                    let underruns = Arc::new(AtomicU64::new(0));
+                    taps.push(BridgeTap {
+                        first: at,
+                        channels: usize::from(strip.channels),
+                        output,
+                        interleaved: vec![0.0; MAX_FRAMES * usize::from(strip.channels)],
+                        underruns: Arc::clone(&underruns),
+                    });
+                    bridged.push(BridgedBus {
+                        bus: strip.name.clone(),
+                        device: name,
+                        underruns,
+                        overruns,
+                        latency_frames: latency,
+                        target,
+                        input: true,
+                        _stream: stream,
+                    });
+                }
+                Err(why) => notes.push(format!(
+                    "strip \"{}\": device input \"{spec}\" not opened ({why}); the strip is offline (silent)",
                     strip.name
-                ));
+                )),
             }
         }
+        let mut inputs: Vec<Box<[f32]>> = (0..input_channels)
+            .map(|_| vec![0.0f32; MAX_FRAMES].into_boxed_slice())
+            .collect();
 
         let channels = usize::from(first.channels);
         let config = cpal::StreamConfig {
@@ -317,14 +372,34 @@ impl DeviceBackend {
                     let mut done = 0;
                     while done < frames {
                         let n = (frames - done).min(MAX_FRAMES);
+                        let now_ns = epoch.elapsed().as_nanos() as u64;
+                        for tap in taps.iter_mut() {
+                            let ch = tap.channels;
+                            let buf = &mut tap.interleaved[..n * ch];
+                            tap.output.pull(buf, now_ns);
+                            tap.underruns
+                                .store(tap.output.underruns(), Ordering::Relaxed);
+                            for (c, dst) in inputs[tap.first..tap.first + ch].iter_mut().enumerate()
+                            {
+                                for (d, frame) in dst[..n].iter_mut().zip(buf.chunks_exact(ch)) {
+                                    *d = frame[c];
+                                }
+                            }
+                        }
                         {
+                            let empty: &[f32] = &[];
+                            let mut ins = [empty; crate::jack::MAX_PORTS];
+                            let n_in = inputs.len().min(ins.len());
+                            for (slot, buf) in ins.iter_mut().zip(inputs.iter()) {
+                                *slot = &buf[..n];
+                            }
                             let mut outs: [&mut [f32]; crate::jack::MAX_PORTS] =
                                 std::array::from_fn(|_| &mut [][..]);
                             let count = planar.len().min(outs.len());
                             for (slot, buf) in outs.iter_mut().zip(planar.iter_mut()) {
                                 *slot = &mut buf[..n];
                             }
-                            engine.process(&[], &mut outs[..count], n);
+                            engine.process(&ins[..n_in], &mut outs[..count], n);
                         }
                         let dst = &mut data[done * channels..(done + n) * channels];
                         for (c, src) in planar.iter().take(channels).enumerate() {
@@ -332,7 +407,6 @@ impl DeviceBackend {
                                 frame[c] = x;
                             }
                         }
-                        let now_ns = epoch.elapsed().as_nanos() as u64;
                         for feed in feeds.iter_mut() {
                             let ch = feed.channels;
                             let buf = &mut feed.interleaved[..n * ch];
@@ -418,7 +492,17 @@ fn open_bridged(
     engine_rate: u32,
     period: usize,
     epoch: Instant,
-) -> Result<(BridgeInput, cpal::Stream, String, Arc<AtomicU64>, f64), String> {
+) -> Result<
+    (
+        BridgeInput,
+        cpal::Stream,
+        String,
+        Arc<AtomicU64>,
+        f64,
+        Arc<std::sync::atomic::AtomicUsize>,
+    ),
+    String,
+> {
     let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
     let name = device
         .description()
@@ -439,6 +523,7 @@ fn open_bridged(
     )
     .map_err(|e| e.to_string())?;
     let latency = output.target() as f64 + input.resampler_delay();
+    let target = output.target_handle();
     let underruns = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&underruns);
     let config = cpal::StreamConfig {
@@ -460,5 +545,78 @@ fn open_bridged(
     stream
         .play()
         .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
-    Ok((input, stream, name, underruns, latency))
+    Ok((input, stream, name, underruns, latency, target))
+}
+
+/// Finds the input device `spec` names, as [`find_output`] does for outputs.
+fn find_input(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
+    let devices: Vec<cpal::Device> = host.input_devices().ok()?.collect();
+    let name = |d: &cpal::Device| d.description().map(|x| x.name().to_string()).ok();
+    let id = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
+    if let Some(d) = devices
+        .iter()
+        .find(|d| id(d).as_deref() == Some(spec) || name(d).as_deref() == Some(spec))
+    {
+        return Some(d.clone());
+    }
+    let mut partial = devices.iter().filter(|d| {
+        name(d).is_some_and(|n| n.contains(spec)) || id(d).is_some_and(|n| n.contains(spec))
+    });
+    match (partial.next(), partial.next()) {
+        (Some(d), None) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// Opens input device `spec` for a `channels`-channel strip of an engine at
+/// `engine_rate` with `period`-frame callbacks: the stream (started) whose callback
+/// feeds a bridge, and the bridge's pulling end for the master callback. Also returns
+/// the device's name, its overrun counter and the bridge's latency in engine frames.
+#[allow(clippy::type_complexity)]
+fn open_input(
+    host: &cpal::Host,
+    spec: &str,
+    channels: u16,
+    engine_rate: u32,
+    period: usize,
+    epoch: Instant,
+) -> Result<(BridgeOutput, cpal::Stream, String, Arc<AtomicU64>, f64), String> {
+    let device = find_input(host, spec).ok_or_else(|| "no such input device".to_string())?;
+    let name = device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string());
+    let device_rate = engine_rate;
+    let (mut input, output) = input_bridge(
+        usize::from(channels),
+        device_rate,
+        engine_rate,
+        period,
+        period,
+        troubadour_dsp::resample::Quality::High,
+    )
+    .map_err(|e| e.to_string())?;
+    let latency = output.target() as f64 + input.resampler_delay();
+    let overruns = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&overruns);
+    let config = cpal::StreamConfig {
+        channels,
+        sample_rate: device_rate,
+        buffer_size: cpal::BufferSize::Fixed(period as u32),
+    };
+    let stream = device
+        .build_input_stream::<f32, _, _>(
+            config,
+            move |data: &[f32], _: &cpal::InputCallbackInfo| {
+                input.push(data, epoch.elapsed().as_nanos() as u64);
+                counted.store(input.overruns(), Ordering::Relaxed);
+            },
+            |_: cpal::Error| {},
+            None,
+        )
+        .map_err(|e| format!("cannot open \"{name}\": {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
+    Ok((output, stream, name, overruns, latency))
 }

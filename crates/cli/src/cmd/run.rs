@@ -81,8 +81,10 @@ fn start_device(
         }
         for x in b.bridged() {
             println!(
-                "bridged: bus \"{}\" plays to \"{}\" through a clock bridge ({:.1} ms: ring target and resampler)",
+                "bridged: {} \"{}\" {} \"{}\" through a clock bridge ({:.1} ms: ring target and resampler)",
+                if x.input { "strip" } else { "bus" },
                 x.bus,
+                if x.input { "takes" } else { "plays to" },
                 x.device,
                 x.latency_frames * 1e3 / f64::from(session.sample_rate)
             );
@@ -244,11 +246,13 @@ impl Live {
                     .iter()
                     .map(|x| {
                         format!(
-                            "; bus \"{}\" on \"{}\": {} underruns, {} overruns",
+                            "; {} \"{}\" on \"{}\": {} underruns, {} overruns, ring target {} frames",
+                            if x.input { "strip" } else { "bus" },
                             x.bus,
                             x.device,
                             x.underruns.load(std::sync::atomic::Ordering::Relaxed),
-                            x.overruns.load(std::sync::atomic::Ordering::Relaxed)
+                            x.overruns.load(std::sync::atomic::Ordering::Relaxed),
+                            x.target.load(std::sync::atomic::Ordering::Relaxed)
                         )
                     })
                     .collect();
