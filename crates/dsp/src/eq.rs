@@ -249,7 +249,8 @@ fn process_portable(
     }
 }
 
-/// The same on AVX2 + FMA: four bands per pass, channels in pairs.
+/// The same on AVX2 + FMA: four bands per pass, channels four at a time, then in a
+/// pair, then alone.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn process_avx(
@@ -260,67 +261,71 @@ fn process_avx(
     start: usize,
     n: usize,
 ) {
+    let quads = states.len() / 4 * 4;
+    let pairs = quads + (states.len() - quads) / 2 * 2;
     for pass in 0..bands.div_ceil(4) {
         let first = 4 * pass;
         let k4 = lanes::<4>(k, first);
-        let quads_done = states.len() / 4 * 4;
-        {
-            let mut quads = states.chunks_exact_mut(4).zip(bufs.chunks_exact_mut(4));
-            for (st, buf) in &mut quads {
-                let [a, b, c, d] = st else {
-                    unreachable!("quads")
-                };
-                let [w, x, y, z] = buf else {
-                    unreachable!("quads")
-                };
-                let mut waves = [
-                    Wave::load(&a.s1[first..], &a.s2[first..]),
-                    Wave::load(&b.s1[first..], &b.s2[first..]),
-                    Wave::load(&c.s1[first..], &c.s2[first..]),
-                    Wave::load(&d.s1[first..], &d.s2[first..]),
-                ];
-                wavefront_avx::<4>(
-                    [&k4; 4],
-                    &mut waves,
-                    &mut [
-                        &mut w[start..start + n],
-                        &mut x[start..start + n],
-                        &mut y[start..start + n],
-                        &mut z[start..start + n],
-                    ],
-                );
-                waves[0].store(&mut a.s1[first..], &mut a.s2[first..]);
-                waves[1].store(&mut b.s1[first..], &mut b.s2[first..]);
-                waves[2].store(&mut c.s1[first..], &mut c.s2[first..]);
-                waves[3].store(&mut d.s1[first..], &mut d.s2[first..]);
-            }
-        }
-        let states = &mut states[quads_done..];
-        let bufs = &mut bufs[quads_done..];
-        let mut pairs = states.chunks_exact_mut(2).zip(bufs.chunks_exact_mut(2));
-        for (st, buf) in &mut pairs {
-            let [a, b] = st else { unreachable!("pairs") };
-            let [x, y] = buf else { unreachable!("pairs") };
-            let mut waves = [
-                Wave::load(&a.s1[first..], &a.s2[first..]),
-                Wave::load(&b.s1[first..], &b.s2[first..]),
-            ];
-            wavefront_avx::<2>(
-                [&k4; 2],
-                &mut waves,
-                &mut [&mut x[start..start + n], &mut y[start..start + n]],
-            );
-            waves[0].store(&mut a.s1[first..], &mut a.s2[first..]);
-            waves[1].store(&mut b.s1[first..], &mut b.s2[first..]);
-        }
-        // An odd channel count leaves one channel on its own.
-        if states.len() % 2 == 1 {
-            let last = states.len() - 1;
-            let (a, x) = (&mut states[last], &mut bufs[last]);
-            let mut waves = [Wave::load(&a.s1[first..], &a.s2[first..])];
-            wavefront_avx::<1>([&k4], &mut waves, &mut [&mut x[start..start + n]]);
-            waves[0].store(&mut a.s1[first..], &mut a.s2[first..]);
-        }
+        let run = start..start + n;
+        groups::<4>(
+            &k4,
+            &mut states[..quads],
+            &mut bufs[..quads],
+            first,
+            run.clone(),
+        );
+        groups::<2>(
+            &k4,
+            &mut states[quads..pairs],
+            &mut bufs[quads..pairs],
+            first,
+            run.clone(),
+        );
+        groups::<1>(&k4, &mut states[pairs..], &mut bufs[pairs..], first, run);
+    }
+}
+
+/// Bands `first..first + 4` of `states.len()` channels (a multiple of `C`), `C` at a
+/// time, over frames `run` of `bufs`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn groups<const C: usize>(
+    k4: &[[f64; 4]; 5],
+    states: &mut [Channel],
+    bufs: &mut [Box<[f32]>],
+    first: usize,
+    run: std::ops::Range<usize>,
+) {
+    for (st, buf) in states.chunks_exact_mut(C).zip(bufs.chunks_exact_mut(C)) {
+        let (Ok(st), Ok(buf)) = (
+            <&mut [Channel; C]>::try_from(st),
+            <&mut [Box<[f32]>; C]>::try_from(buf),
+        ) else {
+            unreachable!("chunks of C")
+        };
+        let chans = buf.each_mut().map(|b| &mut b[run.clone()]);
+        group([k4; C], st.each_mut(), chans, first);
+    }
+}
+
+/// One wavefront over `C` channels, each with its own coefficients: states loaded from
+/// band `first` on, run, stored back.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn group<const C: usize>(
+    ks: [&[[f64; 4]; 5]; C],
+    states: [&mut Channel; C],
+    mut chans: [&mut [f32]; C],
+    first: usize,
+) {
+    let mut waves = states
+        .each_ref()
+        .map(|s| Wave::load(&s.s1[first..], &s.s2[first..]));
+    wavefront_avx::<C>(ks, &mut waves, &mut chans);
+    for (wave, s) in waves.iter().zip(states) {
+        wave.store(&mut s.s1[first..], &mut s.s2[first..]);
     }
 }
 
@@ -337,21 +342,15 @@ fn process_pair_avx(
     let [kx, ky] = ks.map(|k| lanes::<4>(k, 0));
     let [sx, sy] = states;
     let [bx, by] = bufs;
-    let ([a, b], [c, d]) = (sx, sy) else {
+    let (([a, b], [c, d]), ([w, x], [y, z])) = ((sx, sy), (bx, by)) else {
         unreachable!("stereo")
     };
-    let ([w, x], [y, z]) = (bx, by) else {
-        unreachable!("stereo")
-    };
-    let mut waves = [a, &*b, &*c, &*d].map(|s| Wave::load(&s.s1, &s.s2));
-    wavefront_avx::<4>(
+    group(
         [&kx, &kx, &ky, &ky],
-        &mut waves,
-        &mut [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
+        [a, b, c, d],
+        [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
+        0,
     );
-    for (wave, s) in waves.iter().zip([a, b, c, d]) {
-        wave.store(&mut s.s1, &mut s.s2);
-    }
 }
 
 /// The lane-major coefficients of `coef` (unused bands are identities).

@@ -91,17 +91,13 @@ pub fn list_devices() -> Vec<(String, Result<Vec<DeviceInfo>, String>)> {
 }
 
 fn describe_host(host: &cpal::Host, host_name: &str) -> Result<Vec<DeviceInfo>, String> {
-    let id_of = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
     let default_in = host.default_input_device().and_then(|d| id_of(&d));
     let default_out = host.default_output_device().and_then(|d| id_of(&d));
     let devices = host.devices().map_err(|e| e.to_string())?;
     Ok(devices
         .map(|d| {
             let id = id_of(&d).unwrap_or_default();
-            let name = d
-                .description()
-                .map(|x| x.name().to_string())
-                .unwrap_or_else(|_| d.to_string());
+            let name = name_of(&d);
             let mut rates: Option<(u32, u32)> = None;
             // Most channels over a direction's configurations, widening `rates` with each.
             let mut scan = |configs: Result<Vec<cpal::SupportedStreamConfigRange>, _>| {
@@ -143,32 +139,51 @@ fn describe_host(host: &cpal::Host, host_name: &str) -> Result<Vec<DeviceInfo>, 
 pub fn default_output() -> Option<(String, String)> {
     let host = cpal::default_host();
     let device = host.default_output_device()?;
-    let name = device
-        .description()
-        .map(|d| d.name().to_string())
-        .unwrap_or_else(|_| device.to_string());
+    let name = name_of(&device);
     Some((host.id().name().to_string(), name))
 }
 
-/// Finds the output device `spec` names: its id, or its name, exactly; else the one
-/// device whose name contains it.
-fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
-    let devices: Vec<cpal::Device> = host.output_devices().ok()?.collect();
+/// The device among `devices` that `spec` names: its id, or its name, exactly; else the
+/// one device whose id or name contains it.
+fn find(devices: impl Iterator<Item = cpal::Device>, spec: &str) -> Option<cpal::Device> {
+    let devices: Vec<cpal::Device> = devices.collect();
     let name = |d: &cpal::Device| d.description().map(|x| x.name().to_string()).ok();
-    let id = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
     if let Some(d) = devices
         .iter()
-        .find(|d| id(d).as_deref() == Some(spec) || name(d).as_deref() == Some(spec))
+        .find(|d| id_of(d).as_deref() == Some(spec) || name(d).as_deref() == Some(spec))
     {
         return Some(d.clone());
     }
     let mut partial = devices.iter().filter(|d| {
-        name(d).is_some_and(|n| n.contains(spec)) || id(d).is_some_and(|n| n.contains(spec))
+        name(d).is_some_and(|n| n.contains(spec)) || id_of(d).is_some_and(|n| n.contains(spec))
     });
     match (partial.next(), partial.next()) {
         (Some(d), None) => Some(d.clone()),
         _ => None,
     }
+}
+
+/// The output device `spec` names (see [`find`]).
+fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
+    find(host.output_devices().ok()?, spec)
+}
+
+/// The input device `spec` names (see [`find`]).
+fn find_input(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
+    find(host.input_devices().ok()?, spec)
+}
+
+/// The id a session names a device by.
+fn id_of(device: &cpal::Device) -> Option<String> {
+    device.id().map(|i| i.id().to_string()).ok()
+}
+
+/// A device's readable name (its description, else what cpal prints for it).
+fn name_of(device: &cpal::Device) -> String {
+    device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string())
 }
 
 /// A bus played on another device than the master, or a strip's device input, through
@@ -259,10 +274,7 @@ impl DeviceBackend {
                 DeviceError::NoDevice(format!("{host_name} has no output device"))
             })?,
         };
-        let device_name = device
-            .description()
-            .map(|d| d.name().to_string())
-            .unwrap_or_else(|_| device.to_string());
+        let device_name = name_of(&device);
         // The other buses' devices, each through a clock bridge.
         let epoch = Instant::now();
         let mut feeds = Vec::new();
@@ -504,10 +516,7 @@ fn open_bridged(
     String,
 > {
     let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
-    let name = device
-        .description()
-        .map(|d| d.name().to_string())
-        .unwrap_or_else(|_| device.to_string());
+    let name = name_of(&device);
     // The device runs at the session's rate where it can (a server resamples for it if
     // need be); its clock is its own all the same, which the bridge absorbs.
     let device_rate = engine_rate;
@@ -548,26 +557,6 @@ fn open_bridged(
     Ok((input, stream, name, underruns, latency, target))
 }
 
-/// Finds the input device `spec` names, as [`find_output`] does for outputs.
-fn find_input(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
-    let devices: Vec<cpal::Device> = host.input_devices().ok()?.collect();
-    let name = |d: &cpal::Device| d.description().map(|x| x.name().to_string()).ok();
-    let id = |d: &cpal::Device| d.id().map(|i| i.id().to_string()).ok();
-    if let Some(d) = devices
-        .iter()
-        .find(|d| id(d).as_deref() == Some(spec) || name(d).as_deref() == Some(spec))
-    {
-        return Some(d.clone());
-    }
-    let mut partial = devices.iter().filter(|d| {
-        name(d).is_some_and(|n| n.contains(spec)) || id(d).is_some_and(|n| n.contains(spec))
-    });
-    match (partial.next(), partial.next()) {
-        (Some(d), None) => Some(d.clone()),
-        _ => None,
-    }
-}
-
 /// Opens input device `spec` for a `channels`-channel strip of an engine at
 /// `engine_rate` with `period`-frame callbacks: the stream (started) whose callback
 /// feeds a bridge, and the bridge's pulling end for the master callback. Also returns
@@ -582,10 +571,7 @@ fn open_input(
     epoch: Instant,
 ) -> Result<(BridgeOutput, cpal::Stream, String, Arc<AtomicU64>, f64), String> {
     let device = find_input(host, spec).ok_or_else(|| "no such input device".to_string())?;
-    let name = device
-        .description()
-        .map(|d| d.name().to_string())
-        .unwrap_or_else(|_| device.to_string());
+    let name = name_of(&device);
     let device_rate = engine_rate;
     let (mut input, output) = input_bridge(
         usize::from(channels),

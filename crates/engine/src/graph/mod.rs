@@ -469,22 +469,12 @@ impl Graph {
         for (strip, meter) in self.strips.iter_mut().zip(self.meters.strips.iter()) {
             strip.process_front(inputs, offset, n, &mut self.scratch, meter, lap);
         }
-        let mut waiting: Option<&mut StripState> = None;
-        for strip in self.strips.iter_mut().filter(|s| s.eq.is_some()) {
-            match waiting.take() {
-                None => waiting = Some(strip),
-                Some(x) => {
-                    if let (Some(x_eq), Some(y_eq)) = (&mut x.eq, &mut strip.eq) {
-                        Equalizer::process_pair(x_eq, &mut x.buf, y_eq, &mut strip.buf, n);
-                    }
-                }
-            }
-        }
-        if let Some(x) = waiting {
-            if let Some(eq) = &mut x.eq {
-                eq.process(&mut x.buf, n);
-            }
-        }
+        eqs_in_pairs(
+            self.strips
+                .iter_mut()
+                .filter_map(|s| Some((s.eq.as_mut()?, &mut s.buf[..]))),
+            n,
+        );
         lap.lap(Stage::StripDsp);
         for &i in self.order.iter() {
             let i = i as usize;
@@ -506,33 +496,17 @@ impl Graph {
                 lap,
             );
         }
-        // The buses' EQs two at a time (their channels are disjoint runs of `bus_bufs`,
-        // in bus order), then the rest of each bus.
-        let mut waiting: Option<(&mut BusState, &mut [Box<[f32]>])> = None;
+        // The buses' EQs two at a time (their channels are consecutive runs of
+        // `bus_bufs`, in bus order), then the rest of each bus.
         let mut rest = &mut self.bus_bufs[..];
-        let mut at = 0;
-        for bus in self.buses.iter_mut() {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(bus.first - at);
-            let (bufs, tail) = tail.split_at_mut(bus.channels);
-            rest = tail;
-            at = bus.first + bus.channels;
-            if bus.eq.is_none() {
-                continue;
-            }
-            match waiting.take() {
-                None => waiting = Some((bus, bufs)),
-                Some((x, x_bufs)) => {
-                    if let (Some(x_eq), Some(y_eq)) = (&mut x.eq, &mut bus.eq) {
-                        Equalizer::process_pair(x_eq, x_bufs, y_eq, bufs, n);
-                    }
-                }
-            }
-        }
-        if let Some((x, bufs)) = waiting {
-            if let Some(eq) = &mut x.eq {
-                eq.process(bufs, n);
-            }
-        }
+        eqs_in_pairs(
+            self.buses.iter_mut().filter_map(|bus| {
+                let (bufs, tail) = std::mem::take(&mut rest).split_at_mut(bus.channels);
+                rest = tail;
+                Some((bus.eq.as_mut()?, bufs))
+            }),
+            n,
+        );
         let mut counts = OutputCounts::default();
         for (bus, meter) in self.buses.iter_mut().zip(self.meters.buses.iter()) {
             let c = bus.process(
@@ -690,6 +664,24 @@ impl Graph {
             let audible = !s.mute && (!any_solo || s.solo);
             s.on.set_target(if audible { 1.0 } else { 0.0 });
         }
+    }
+}
+
+/// Runs each EQ over its buffers, two at a time through `Equalizer::process_pair` (which
+/// interleaves them where that is faster), the odd one out alone.
+fn eqs_in_pairs<'a>(
+    eqs: impl Iterator<Item = (&'a mut Equalizer, &'a mut [Box<[f32]>])>,
+    n: usize,
+) {
+    let mut waiting = None;
+    for (eq, bufs) in eqs {
+        match waiting.take() {
+            None => waiting = Some((eq, bufs)),
+            Some((x, x_bufs)) => Equalizer::process_pair(x, x_bufs, eq, bufs, n),
+        }
+    }
+    if let Some((eq, bufs)) = waiting {
+        eq.process(bufs, n);
     }
 }
 
