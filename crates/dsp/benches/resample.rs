@@ -333,10 +333,15 @@ fn print_tables() {
         (44_100, 48_000, 2, 1024),
         (44_100, 48_000, 2, 2048),
     ];
+    // RESAMPLE_TABLE=fixed or =async prints only that table (and no SNR lines).
+    let only = std::env::var("RESAMPLE_TABLE").ok();
     for (kinds, title) in [
         (&Kind::FIXED[..], "fixed ratio"),
         (&Kind::ASYNC[..], "asynchronous"),
     ] {
+        if only.as_deref().is_some_and(|o| !title.starts_with(o)) {
+            continue;
+        }
         println!(
             "\n{title}: {}",
             kinds
@@ -346,6 +351,10 @@ fn print_tables() {
                 .join(" | ")
         );
         for &(from, to, ch, chunk) in cases {
+            // RESAMPLE_CHANNELS=N keeps only the cases with N channels.
+            if std::env::var("RESAMPLE_CHANNELS").is_ok_and(|n| n != ch.to_string()) {
+                continue;
+            }
             let rtf = table(from, to, ch, chunk, kinds, rounds);
             let cells: Vec<String> = rtf
                 .iter()
@@ -363,6 +372,9 @@ fn print_tables() {
         }
     }
     println!("\n(ratios in parentheses are against the second column: ours high, or rubato Async)");
+    if only.is_some() {
+        return;
+    }
     println!("\nSNR in dB, 44.1 -> 48 kHz, 1 kHz / 15 kHz:");
     for kind in Kind::FIXED.iter().chain(&Kind::ASYNC) {
         let low = snr_of(*kind, 44_100, 48_000, 1_000.0);

@@ -21,6 +21,19 @@ pub fn avx2_fma() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-512F (with AVX2 and FMA): 16-lane registers and masked
+/// loads. Asked once, like [`avx2_fma`].
+pub fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Inside an `impl` of a processor with an `avx2: bool` field (set from [`avx2_fma`]
 /// when it is built): defines `pub fn $name`, which runs the `#[inline(always)]` loop
 /// `$any` compiled for AVX2 + FMA when `avx2` is set and as baseline code otherwise,

@@ -86,6 +86,28 @@ pub trait Sample:
     fn dot4(a: [&[Self]; 4], b: [&[Self]; 4], avx2: bool) -> [Self; 4] {
         std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
     }
+
+    /// The asynchronous kernel on 16-lane registers, where this type and CPU have
+    /// them (see [`AsyncFrames`]); false leaves the frames to the caller.
+    #[inline(always)]
+    fn async_frames(frames: &AsyncFrames<'_, Self>, out: &mut [Self], avx512: bool) -> bool {
+        let _ = (frames, out, avx512);
+        false
+    }
+}
+
+/// A batch of asynchronous output frames, planned: frame `f` interpolates between table
+/// rows `row_at[f]` and `row_at[f] + taps` by `weight[f]` and reads the history of
+/// each channel from `starts[f]`.
+pub struct AsyncFrames<'a, S> {
+    table: &'a [S],
+    taps: usize,
+    row_at: &'a [usize],
+    weight: &'a [S],
+    starts: &'a [usize],
+    history: &'a [S],
+    cap: usize,
+    channels: usize,
 }
 
 impl Sample for f32 {
@@ -115,6 +137,115 @@ impl Sample for f32 {
         }
         std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
     }
+    #[inline(always)]
+    fn async_frames(frames: &AsyncFrames<'_, Self>, out: &mut [Self], avx512: bool) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if avx512 {
+            // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F, AVX2
+            // and FMA.
+            unsafe { async_frames_f32_avx512(frames, out) };
+            return true;
+        }
+        let _ = (frames, out, avx512);
+        false
+    }
+}
+
+/// [`AsyncFrames`] on 16-lane registers. Each frame's interpolated row is built on the
+/// fly, sixteen taps at a time (`a + w·(b - a)`, one fused multiply-add), and applied at
+/// once to up to four channels' histories: per sixteen taps two table loads serve four
+/// channels, where interpolating the dot products' results reads both rows per channel.
+/// The summation order depends only on the tap count and the channel's place in its
+/// group, never on the batch, so output stays independent of chunking.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
+    let &AsyncFrames {
+        table,
+        taps,
+        row_at,
+        weight,
+        starts,
+        history,
+        cap,
+        channels,
+    } = frames;
+    let m = row_at.len().min(weight.len()).min(starts.len());
+    assert!(out.len() >= m * channels, "output shorter than the batch");
+    for f in 0..m {
+        assert!(
+            row_at[f] + 2 * taps <= table.len(),
+            "table rows out of range"
+        );
+        let rows = &table[row_at[f]..row_at[f] + 2 * taps];
+        let w = weight[f];
+        let frame = &mut out[f * channels..(f + 1) * channels];
+        let hist = |c: usize| &history[c * cap + starts[f]..c * cap + starts[f] + taps];
+        let mut c = 0;
+        while c < channels {
+            let group = (channels - c).min(4);
+            let sums = &mut frame[c..c + group];
+            match group {
+                4 => sums.copy_from_slice(&lerp_dots_f32_avx512(
+                    rows,
+                    w,
+                    [hist(c), hist(c + 1), hist(c + 2), hist(c + 3)],
+                    taps,
+                )),
+                3 => sums.copy_from_slice(&lerp_dots_f32_avx512(
+                    rows,
+                    w,
+                    [hist(c), hist(c + 1), hist(c + 2)],
+                    taps,
+                )),
+                2 => sums.copy_from_slice(&lerp_dots_f32_avx512(
+                    rows,
+                    w,
+                    [hist(c), hist(c + 1)],
+                    taps,
+                )),
+                _ => sums.copy_from_slice(&lerp_dots_f32_avx512(rows, w, [hist(c)], taps)),
+            }
+            c += group;
+        }
+    }
+}
+
+/// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
+/// with `N` (up to four) histories of `taps` frames (`taps` a multiple of 16, the rows
+/// starting cache lines: the table is built so).
+///
+/// The histories start anywhere, so their loads straddle cache lines; shifting the
+/// kernel with a permute to read them aligned measured slower (one more shuffle per
+/// register, on the port the multiply-adds need).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn lerp_dots_f32_avx512<const N: usize>(
+    rows: &[f32],
+    w: f32,
+    hist: [&[f32]; N],
+    taps: usize,
+) -> [f32; N] {
+    use std::arch::x86_64::*;
+    assert!(taps.is_multiple_of(16) && rows.len() >= 2 * taps);
+    assert!(hist.iter().all(|h| h.len() >= taps));
+    let (a, b) = (rows.as_ptr(), rows[taps..].as_ptr());
+    let wv = _mm512_set1_ps(w);
+    let mut acc = [_mm512_setzero_ps(); N];
+    for i in 0..taps / 16 {
+        // SAFETY: register i (16 floats from 16 i) lies within both rows and every
+        // history (asserted above).
+        unsafe {
+            let x = _mm512_loadu_ps(a.add(16 * i));
+            let y = _mm512_loadu_ps(b.add(16 * i));
+            let k = _mm512_fmadd_ps(wv, _mm512_sub_ps(y, x), x);
+            for (s, h) in acc.iter_mut().zip(&hist) {
+                *s = _mm512_fmadd_ps(k, _mm512_loadu_ps(h.as_ptr().add(16 * i)), *s);
+            }
+        }
+    }
+    acc.map(|s| _mm512_reduce_add_ps(s))
 }
 
 /// Four [`dot_f32_avx2`]s sharing one horizontal reduction: three `hadd`s and one add
@@ -319,7 +450,7 @@ enum Stepper {
 }
 
 #[derive(Debug, Clone)]
-enum Kernel<S> {
+enum Kernel<S: Sample> {
     /// Input and output rates equal, fixed ratio: frames are copied through.
     Bypass,
     /// Two-tap linear interpolation.
@@ -330,7 +461,7 @@ enum Kernel<S> {
     /// Windowed sinc table: `rows + 1` rows of `taps` coefficients (the last row is phase
     /// 1.0, so interpolation never needs a bounds check).
     Sinc {
-        table: Vec<S>,
+        table: CacheAligned<S>,
         taps: usize,
         rows: usize,
     },
@@ -389,6 +520,8 @@ pub struct Resampler<S: Sample = f32> {
     consumed: u64,
     /// Run the AVX2 build of the rendering loop ([`crate::simd`]).
     avx2: bool,
+    /// Run asynchronous kernels on 16-lane registers ([`Sample::async_frames`]).
+    avx512: bool,
 }
 
 impl<S: Sample> Resampler<S> {
@@ -466,7 +599,14 @@ impl<S: Sample> Resampler<S> {
                 Quality::High | Quality::Best if two_stage && up == 1 => Kernel::Pick,
                 Quality::High | Quality::Best => {
                     let rows = if exact { up as usize } else { fine_rows };
-                    let (table, taps) = sinc_table(band, attenuation, rows);
+                    // The 16-lane asynchronous kernel wants rows of whole registers,
+                    // each starting a cache line.
+                    let multiple = if !exact && crate::simd::avx512() {
+                        16
+                    } else {
+                        LANES
+                    };
+                    let (table, taps) = sinc_table(band, attenuation, rows, multiple);
                     Kernel::Sinc { table, taps, rows }
                 }
             }
@@ -551,6 +691,7 @@ impl<S: Sample> Resampler<S> {
             produced: 0,
             consumed: 0,
             avx2: crate::simd::avx2_fma(),
+            avx512: crate::simd::avx512(),
         })
     }
 
@@ -997,6 +1138,20 @@ impl<S: Sample> Resampler<S> {
                     step(&mut self.stepper, &mut self.index);
                     m += 1;
                 }
+                let frames = AsyncFrames {
+                    table,
+                    taps,
+                    row_at: &row_at[..m],
+                    weight: &weight[..m],
+                    starts: &starts[..m],
+                    history: &self.history,
+                    cap: self.cap,
+                    channels: ch,
+                };
+                if S::async_frames(&frames, &mut output[n * ch..(n + m) * ch], self.avx512) {
+                    n += m;
+                    continue;
+                }
                 let dots = &mut self.scratch[..m * ch * 2];
                 // (frame in batch, channel, row 0 or 1) of the next dot product.
                 let (mut f, mut c, mut k) = (0, 0, 0);
@@ -1166,14 +1321,19 @@ fn band_after_sharp(from: u32, to: u32, factor: u32) -> (f64, f64) {
 
 /// The tabulated kernel: `rows + 1` rows (phases 0, 1/rows, ..., 1) of `taps` taps, the
 /// first `taps - 2·half` of each zero padding.
-fn sinc_table<S: Sample>(band: (f64, f64), attenuation: f64, rows: usize) -> (Vec<S>, usize) {
+fn sinc_table<S: Sample>(
+    band: (f64, f64),
+    attenuation: f64,
+    rows: usize,
+    multiple: usize,
+) -> (CacheAligned<S>, usize) {
     let half = half_width(band, attenuation);
-    let taps = (2 * half).div_ceil(LANES) * LANES;
+    let taps = (2 * half).div_ceil(multiple) * multiple;
     let pad = taps - 2 * half;
     let (_, cutoff) = band;
     let beta = 0.1102 * (attenuation - 8.7);
     let i0_beta = bessel_i0(beta);
-    let mut table = vec![S::default(); (rows + 1) * taps];
+    let mut table = CacheAligned::zeroed((rows + 1) * taps);
     let mut row = vec![0.0f64; 2 * half];
     for r in 0..=rows {
         let p = r as f64 / rows as f64;
@@ -1196,6 +1356,50 @@ fn sinc_table<S: Sample>(band: (f64, f64), attenuation: f64, rows: usize) -> (Ve
         }
     }
     (table, taps)
+}
+
+/// A buffer whose first element starts a cache line (64 bytes, one 16-lane register):
+/// with rows a multiple of 64 bytes long, no row's load straddles two lines.
+#[derive(Debug)]
+struct CacheAligned<S> {
+    buf: Vec<S>,
+    start: usize,
+    len: usize,
+}
+
+impl<S: Copy + Default> CacheAligned<S> {
+    const LINE: usize = 64;
+
+    fn zeroed(len: usize) -> Self {
+        let slack = Self::LINE / std::mem::size_of::<S>();
+        let buf = vec![S::default(); len + slack];
+        // The allocator aligns to the element at least, so the offset is below `slack`
+        // (`align_offset` may refuse and say usize::MAX: then stay unaligned).
+        let start = buf.as_ptr().align_offset(Self::LINE).min(slack);
+        CacheAligned { buf, start, len }
+    }
+}
+
+impl<S: Copy + Default> Clone for CacheAligned<S> {
+    /// A copy in its own aligned buffer (a cloned `Vec` could start anywhere).
+    fn clone(&self) -> Self {
+        let mut copy = Self::zeroed(self.len);
+        copy.copy_from_slice(self);
+        copy
+    }
+}
+
+impl<S> std::ops::Deref for CacheAligned<S> {
+    type Target = [S];
+    fn deref(&self) -> &[S] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+impl<S> std::ops::DerefMut for CacheAligned<S> {
+    fn deref_mut(&mut self) -> &mut [S] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
 }
 
 fn sinc(x: f64) -> f64 {
