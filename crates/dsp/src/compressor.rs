@@ -206,16 +206,15 @@ impl Compressor {
             let work = &mut work[..n];
             let source: &[Box<[f32]>] = sidechain.unwrap_or(&*bufs);
             // Detector input: the loudest channel, squared (RMS) or rectified (peak).
+            // `f32::max`, not a select: `if a > *w` became a masked store here.
             for c in source {
                 let c = &c[start..start + n];
                 if rms {
-                    work.iter_mut()
-                        .zip(c)
-                        .for_each(|(w, x)| *w = larger(*w, x * x));
+                    work.iter_mut().zip(c).for_each(|(w, x)| *w = w.max(x * x));
                 } else {
                     work.iter_mut()
                         .zip(c)
-                        .for_each(|(w, x)| *w = larger(*w, x.abs()));
+                        .for_each(|(w, x)| *w = w.max(x.abs()));
                 }
             }
             // Per tick, the detector level (the RMS average folded over the tick)...

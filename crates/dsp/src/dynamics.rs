@@ -20,7 +20,7 @@ pub fn one_pole(ms: f32, sample_rate: u32) -> f32 {
 
 /// Frames the dynamics processors handle per pass (a stack buffer, so nothing
 /// allocates): long enough for the vector passes to pay off, short enough to stay in L1.
-pub const CHUNK: usize = 64;
+pub const CHUNK: usize = 256;
 
 /// `work[i] = max over channels of |bufs[c][start + i]|`: the linked detector input.
 #[inline]
@@ -30,11 +30,9 @@ pub(crate) fn loudest_channel(bufs: &[Box<[f32]>], start: usize, work: &mut [f32
     for c in bufs {
         work.iter_mut()
             .zip(&c[start..start + n])
-            .for_each(|(w, x)| {
-                let a = x.abs();
-                // Not `f32::max`: its NaN rule keeps the loop from vectorising.
-                *w = if a > *w { a } else { *w };
-            });
+            // `f32::max` (which ignores a NaN sample): a select written as `if a > *w`
+            // became a masked store, which stalls the next channel's loads.
+            .for_each(|(w, x)| *w = w.max(x.abs()));
     }
 }
 

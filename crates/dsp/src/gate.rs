@@ -139,6 +139,8 @@ impl Gate {
             let mut work = [0.0f32; CHUNK];
             let work = &mut work[..n];
             loudest_channel(bufs, start, work);
+            // An open gate that has reached unity changes nothing: skip the gains.
+            let mut unity = true;
             for tick in work.chunks_mut(TICK) {
                 let full = <&[f32; TICK]>::try_from(&*tick).is_ok();
                 if let Ok(t) = <&[f32; TICK]>::try_from(&*tick) {
@@ -182,10 +184,18 @@ impl Gate {
                         self.gain += coef * (target - self.gain);
                     }
                 }
+                // The smoothing only approaches unity (in f32 it can stall one step
+                // short): land on it once within -120 dB.
+                if self.open && 1.0 - self.gain < 1e-6 {
+                    self.gain = 1.0;
+                }
                 lowest = lowest.min(self.gain);
+                unity &= previous == 1.0 && self.gain == 1.0;
                 ramp_tick(tick, previous, self.gain);
             }
-            apply_gains(bufs, start, work);
+            if !unity {
+                apply_gains(bufs, start, work);
+            }
             start += n;
         }
         -amplitude_to_db(lowest)
