@@ -249,13 +249,13 @@ sink = { device = "test_sink2" }
     );
     expect_line(&rx, "first audio callback", &mut seen);
 
-    // Record what reaches both sinks, from outside, for about 2 s.
+    // Record what reaches both sinks, from outside, for about 5 s.
     let wavs = [dir.0.join("rec.wav"), dir.0.join("rec2.wav")];
     let mut recs = [
         pw.record("test_sink", &wavs[0]),
         pw.record("test_sink2", &wavs[1]),
     ];
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(5000));
     // SIGINT lets pw-record finish the file.
     for rec in recs.iter_mut() {
         let _ = Command::new("kill")
@@ -273,6 +273,30 @@ sink = { device = "test_sink2" }
     }
 
     println!("troubadour said:\n{}", seen.join("\n"));
+    // The bridge adds one period (1024 frames, 21.3 ms) and the resampler's delay (about
+    // 2 ms), and held that: no underrun, so its target never had to grow.
+    let bridge = seen
+        .iter()
+        .find(|l| l.starts_with("bridged: bus \"A2\""))
+        .expect("bridge line");
+    let ms: f64 = bridge
+        .split('(')
+        .nth(1)
+        .and_then(|r| r.split(" ms").next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no latency in: {bridge}"));
+    assert!(
+        ms > 21.3 && ms < 21.3 + 3.0,
+        "bridge latency {ms} ms: expected one 1024-frame period plus the resampler's ~2 ms"
+    );
+    let closing = seen
+        .iter()
+        .find(|l| l.contains("bus \"A2\" on \"test_sink2\":"))
+        .expect("closing line with the bridge's counts");
+    assert!(
+        closing.contains("0 underruns, 0 overruns, ring target 1024 frames"),
+        "the bridge ran short or over: {closing}"
+    );
     for (wav, role) in wavs.iter().zip(["master", "bridged"]) {
         let (frames, rms_db, freq, silent) = measure(wav);
         println!(

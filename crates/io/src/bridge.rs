@@ -4,8 +4,9 @@
 //! so a plain FIFO between them runs dry or overflows within minutes. The bridge puts an
 //! asynchronous [`Resampler`] on the device side and a [`LockFreeRingBuffer`] between
 //! the two callbacks; a clamped PI controller watches the ring's fill level at every
-//! device period and nudges the resampler's ratio to hold the fill at its target (two
-//! master periods: enough slack for the callbacks' relative jitter, little latency).
+//! device period and nudges the resampler's ratio to hold the fill at its target (one
+//! period, measured as if the master drained continuously, so the raw level keeps about
+//! half a period in hand for the callbacks' relative jitter).
 //!
 //! ```text
 //! device callback ─► Resampler (async) ─► ring ─► master callback (Engine::process)
@@ -134,8 +135,12 @@ pub fn input_bridge(
     let out_frames = resampler.max_output_frames(max_device_frames);
     let device_in_engine_frames =
         (max_device_frames as f64 * f64::from(engine_rate) / f64::from(device_rate)).ceil();
-    // Target: the larger period twice over, so neither side's burst can empty it.
-    let target = 2 * master_frames.max(device_in_engine_frames as usize);
+    // Target: one period (the larger side's). The controller holds the level the ring
+    // would have under a continuous drain, which a device period's push swings by one
+    // period; so the raw level dips to about half a period just after a master pull,
+    // the slack left for the callbacks' jitter. A device that needs more raises it
+    // (an underrun doubles the target).
+    let target = master_frames.max(device_in_engine_frames as usize);
     let capacity = (2 * MAX_GROWTH * target + out_frames).next_power_of_two() * channels;
     let (producer, consumer) = LockFreeRingBuffer::with_capacity(capacity);
     let controller = DriftController::new(target as f64, device_in_engine_frames, 1e-3);
@@ -270,7 +275,7 @@ impl BridgeOutput {
     }
 
     /// The fill level the bridge holds: its latency in engine frames, plus the
-    /// resampler's delay. Starts at two periods; underruns raise it (see the module
+    /// resampler's delay. Starts at one period; underruns raise it (see the module
     /// notes).
     pub fn target(&self) -> usize {
         self.target.load(Ordering::Relaxed)

@@ -10,7 +10,7 @@
 //! the master callback pushes the bus through an asynchronous resampler into a ring,
 //! whose fill a PI controller holds by nudging the ratio; the other device's callback
 //! takes from the ring. Two devices' clocks never agree exactly; the bridge absorbs the
-//! drift at the cost of about two periods of latency. A strip's device input comes the
+//! drift at the cost of one period of latency plus the resampler's ~2 ms. A strip's device input comes the
 //! other way: its device's callback pushes into a bridge, the master callback pulls
 //! from it before `Engine::process`. A device that delivers in bursts raises its bridge's
 //! target (see `crate::bridge`). A device that does not open leaves its strip or bus
@@ -521,7 +521,7 @@ fn open_bridged(
     // need be); its clock is its own all the same, which the bridge absorbs.
     let device_rate = engine_rate;
     // The master pushes a period at a time (a longer device buffer in pieces, which
-    // the bridge takes in pieces too); the ring holds two periods.
+    // the bridge takes in pieces too); the ring holds one period.
     let (input, mut output) = input_bridge(
         usize::from(channels),
         engine_rate,
