@@ -1,7 +1,10 @@
-//! End-to-end on PipeWire (its Pulse interface, which cpal's PulseAudio host speaks): a
-//! generator strip played by `troubadour run --backend cpal` into two null sinks, one
-//! the clock master and one through the clock bridge, captured from outside with
-//! `pw-record`, is at the expected level and frequency on both.
+//! End-to-end on PipeWire (its Pulse interface, which cpal's PulseAudio host speaks):
+//! two generator strips, one per bus, played by `troubadour run --backend cpal` into two
+//! null sinks, one the clock master and one through the clock bridge, captured from
+//! outside with `pw-record`: each sink has its own bus's tone at the expected level and
+//! frequency. And devices that go away (a sink unloaded) and come back: the bridged bus
+//! goes offline without landing on the other sink and is reopened; the master device's
+//! backend is restarted on it.
 //!
 //! Not tested here: device inputs through the bridge. Captured through cpal's
 //! PulseAudio host from a null sink's monitor, this VM's PipeWire delivered 43
@@ -96,29 +99,68 @@ impl PipeWire {
 
     /// Adds the two null sinks.
     fn with_sinks(self) -> Self {
-        let pw = self;
         for name in ["test_sink", "test_sink2"] {
-            let ok = pw
-                .command("pactl")
-                .args([
-                    "load-module",
-                    "module-null-sink",
-                    &format!("sink_name={name}"),
-                    &format!("sink_properties=device.description={name}"),
-                    "rate=48000",
-                    "channels=2",
-                ])
-                .stdout(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(ok.success(), "pactl could not create the null sink {name}");
+            self.load_sink(name);
         }
-        pw
+        self
     }
 
-    /// Starts recording what reaches `sink` into `wav`.
+    /// Creates the 48 kHz stereo null sink `name`.
+    fn load_sink(&self, name: &str) {
+        let ok = self
+            .command("pactl")
+            .args([
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={name}"),
+                &format!("sink_properties=device.description={name}"),
+                "rate=48000",
+                "channels=2",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pactl could not create the null sink {name}");
+    }
+
+    /// Removes the null sink `name` (unloads its module), as if it were unplugged.
+    fn unload_sink(&self, name: &str) {
+        let out = self
+            .command("pactl")
+            .args(["list", "short", "modules"])
+            .output()
+            .unwrap();
+        let list = String::from_utf8_lossy(&out.stdout);
+        let module = list
+            .lines()
+            .find(|l| l.contains(&format!("sink_name={name} ")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no module for {name} in:\n{list}"));
+        let ok = self
+            .command("pactl")
+            .args(["unload-module", module])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pactl could not unload {name}");
+    }
+
+    /// Records what reaches `sink` for `ms` milliseconds into `wav`.
+    fn record_for(&self, sink: &str, wav: &std::path::Path, ms: u64) {
+        let mut rec = self.record(sink, wav);
+        std::thread::sleep(Duration::from_millis(ms));
+        // SIGINT lets pw-record finish the file.
+        let _ = Command::new("kill")
+            .args(["-INT", &rec.id().to_string()])
+            .status();
+        let _ = rec.wait();
+    }
+
+    /// Starts recording what reaches `sink` into `wav`. (Without
+    /// `stream.capture.sink`, a capture stream cannot link to a sink and pw-record
+    /// silently records the default source instead: the default sink's monitor.)
     fn record(&self, sink: &str, wav: &std::path::Path) -> Child {
         self.command("pw-record")
+            .args(["-P", "{ stream.capture.sink = true }"])
             .args(["--target", sink, "--rate", "48000", "--channels", "2"])
             .args(["--format", "f32", wav.to_str().unwrap()])
             .stdout(Stdio::null())
@@ -212,10 +254,15 @@ fn a_generator_strip_plays_through_pipewire_at_the_expected_level() {
         r#"
 version = 1
 [[strip]]
-name = "Tone"
+name = "High"
 channels = 2
 source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
-sends = { A1 = {}, A2 = {} }
+sends = { A1 = {} }
+[[strip]]
+name = "Low"
+channels = 2
+source = { generator = "sine", freq = 440.0, level_db = -12.0 }
+sends = { A2 = {} }
 [[bus]]
 name = "A1"
 channels = 2
@@ -297,25 +344,9 @@ sink = { device = "test_sink2" }
         closing.contains("0 underruns, 0 overruns, ring target 1024 frames"),
         "the bridge ran short or over: {closing}"
     );
-    for (wav, role) in wavs.iter().zip(["master", "bridged"]) {
-        let (frames, rms_db, freq, silent) = measure(wav);
-        println!(
-            "{role}: captured {frames} frames: median 10 ms RMS {rms_db:.3} dBFS, {freq:.1} Hz, {silent} silent windows (dropped buffers)"
-        );
-        // A -12 dBFS-peak sine has an RMS of -15.01 dBFS.
-        assert!(
-            (rms_db + 15.01).abs() < 0.1,
-            "{role}: captured RMS {rms_db:.2} dBFS, expected -15.01 (a -12 dBFS sine)"
-        );
-        assert!(
-            (freq - 1000.0).abs() < 1.0,
-            "{role}: captured {freq:.1} Hz, expected 1000"
-        );
-        assert!(
-            silent * 480 < frames / 20,
-            "{role}: {silent} windows silent: the stream mostly did not play"
-        );
-    }
+    // Each sink has its own bus's tone, alone.
+    assert_tone(&wavs[0], 1000.0, "master");
+    assert_tone(&wavs[1], 440.0, "bridged");
 
     // `troubadour devices` sees the same server: the null sink, as a stereo output.
     let out = pw
@@ -334,4 +365,114 @@ sink = { device = "test_sink2" }
         "{entry}"
     );
     assert!(json.contains("\"host\": \"PulseAudio\""), "{json}");
+}
+
+/// Asserts that `wav` holds a -12 dBFS-peak sine (RMS -15.01 dBFS) at `hz`, alone.
+fn assert_tone(wav: &std::path::Path, hz: f64, what: &str) {
+    let (frames, rms_db, freq, silent) = measure(wav);
+    println!(
+        "{what}: captured {frames} frames: median 10 ms RMS {rms_db:.3} dBFS, {freq:.1} Hz, {silent} silent windows"
+    );
+    assert!(
+        (rms_db + 15.01).abs() < 0.1,
+        "{what}: captured RMS {rms_db:.2} dBFS, expected -15.01 (one -12 dBFS sine)"
+    );
+    assert!(
+        (freq - hz).abs() < 1.0,
+        "{what}: captured {freq:.1} Hz, expected {hz}"
+    );
+    assert!(
+        silent * 480 < frames / 20,
+        "{what}: {silent} windows silent: the stream mostly did not play"
+    );
+}
+
+#[test]
+fn a_device_that_goes_away_is_reopened_when_it_returns() {
+    let dir = Dir::new("pipewire-hotplug");
+    let pw = PipeWire::start(&dir);
+    let session = dir.0.join("session.toml");
+    // Each bus has a tone of its own, so a bus that ends up on the other's device (a
+    // sound server moves the streams of a sink that goes away) is heard there.
+    std::fs::write(
+        &session,
+        r#"
+version = 1
+[[strip]]
+name = "High"
+channels = 2
+source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
+sends = { A1 = {} }
+[[strip]]
+name = "Low"
+channels = 2
+source = { generator = "sine", freq = 440.0, level_db = -12.0 }
+sends = { A2 = {} }
+[[bus]]
+name = "A1"
+channels = 2
+sink = { device = "test_sink" }
+[[bus]]
+name = "A2"
+channels = 2
+sink = { device = "test_sink2" }
+"#,
+    )
+    .unwrap();
+    let mut troubadour = pw
+        .command(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
+        .args(["--latency-frames", "1024", "--seconds", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run troubadour");
+    let rx = lines(troubadour.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    expect_line(&rx, "first audio callback", &mut seen);
+    let wav = |name: &str| dir.0.join(format!("{name}.wav"));
+
+    // The bridged bus's device goes away: that bus goes offline, the master plays on
+    // with its own tone only.
+    pw.unload_sink("test_sink2");
+    expect_line(
+        &rx,
+        "offline: bus \"A2\": device \"test_sink2\" went away",
+        &mut seen,
+    );
+    pw.record_for("test_sink", &wav("master-alone"), 2000);
+    assert_tone(&wav("master-alone"), 1000.0, "master, bridged device gone");
+
+    // It comes back: reopened, its tone plays there again.
+    pw.load_sink("test_sink2");
+    expect_line(
+        &rx,
+        "online: bus \"A2\": device \"test_sink2\" opened again",
+        &mut seen,
+    );
+    pw.record_for("test_sink2", &wav("bridged-back"), 2000);
+    assert_tone(&wav("bridged-back"), 440.0, "bridged device, back");
+
+    // The master device goes away and comes back: the backend starts again on it.
+    pw.unload_sink("test_sink");
+    expect_line(&rx, "the output device \"test_sink\" went away", &mut seen);
+    pw.load_sink("test_sink");
+    expect_line(&rx, "reopened the output device", &mut seen);
+    pw.record_for("test_sink", &wav("master-back"), 2000);
+    assert_tone(&wav("master-back"), 1000.0, "master device, back");
+    pw.record_for("test_sink2", &wav("bridged-after"), 2000);
+    assert_tone(
+        &wav("bridged-after"),
+        440.0,
+        "bridged device, after the restart",
+    );
+
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    println!("troubadour said:\n{}", seen.join("\n"));
 }

@@ -16,13 +16,22 @@
 //! target (see `crate::bridge`). A device that does not open leaves its strip or bus
 //! offline, which is said at start.
 //!
+//! Devices come and go (a USB interface unplugged, a sink unloaded). The control thread
+//! calls [`DeviceBackend::maintain`] regularly: it lists the host's devices about once a
+//! second, takes a bridged device that is no longer listed offline (its stream closed,
+//! its bus or strip silent; a sound server would otherwise move the stream to another
+//! device, where the bus does not belong) and reopens it when it is listed again. The
+//! master callback takes a new or removed bridge through a lock-free mailbox ([`Swap`])
+//! and hands the old one back to be freed off the audio thread. A master device that
+//! goes away stops the backend (`gone`); the caller restarts it when the device returns.
+//!
 //! Real-time rules in the callbacks: the planar buffers the engine writes into and the
 //! bridges' rings, resamplers and scratch buffers are allocated before the streams
 //! start; the callbacks only fill and copy them and update atomic counters.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use troubadour_engine::Engine;
@@ -31,6 +40,7 @@ use troubadour_engine::session::{Session, Sink, Source};
 pub use crate::accounting::CallbackSnapshot as DeviceSnapshot;
 use crate::accounting::{CallbackStats, Watcher};
 use crate::bridge::{BridgeInput, BridgeOutput, input_bridge};
+use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
 /// Most frames one engine call handles inside the callback; longer device buffers are
 /// processed in pieces of this size.
@@ -163,6 +173,14 @@ fn find(devices: impl Iterator<Item = cpal::Device>, spec: &str) -> Option<cpal:
     }
 }
 
+/// Whether cpal's default host lists an output device whose id (or name) is exactly
+/// `id`: a device that went away is back (a partial match could be another device).
+pub fn output_listed(id: &str) -> bool {
+    let list = listed(cpal::default_host().output_devices());
+    list.iter()
+        .any(|(i, n)| i.as_deref() == Some(id) || n == id)
+}
+
 /// The output device `spec` names (see [`find`]).
 fn find_output(host: &cpal::Host, spec: &str) -> Option<cpal::Device> {
     find(host.output_devices().ok()?, spec)
@@ -193,18 +211,99 @@ pub struct BridgedBus {
     pub bus: String,
     /// A device input (the device pushes, the master pulls) rather than an output.
     pub input: bool,
-    /// The device's name.
+    /// The device's name (the session's spec while it has never opened).
     pub device: String,
-    /// Device callbacks that found the bridge's ring short (after it had filled once).
+    /// Device callbacks that found the bridge's ring short (after it had filled once),
+    /// on the current connection.
     pub underruns: Arc<AtomicU64>,
-    /// Master pushes that found the ring full.
+    /// Master pushes that found the ring full, on the current connection.
     pub overruns: Arc<AtomicU64>,
     /// The bridge's latency in engine frames at the start (ring target plus resampler
     /// delay).
     pub latency_frames: f64,
     /// The ring's fill target in engine frames now (underruns raise it).
-    pub target: Arc<std::sync::atomic::AtomicUsize>,
-    _stream: cpal::Stream,
+    pub target: Arc<AtomicUsize>,
+    /// The device is open and playing (or capturing); false: offline, silent.
+    pub online: bool,
+    /// Times the device was reopened after it went away.
+    pub reopened: u32,
+    spec: String,
+    /// The opened device's id, by which its presence is checked.
+    device_id: Option<String>,
+    channels: u16,
+    stream: Option<cpal::Stream>,
+    link: Link,
+    next_try: Instant,
+    wait: Duration,
+}
+
+/// The control side of a bridge's mailbox into the master callback.
+enum Link {
+    Output(SwapControl<BridgeInput>),
+    Input(SwapControl<BridgeOutput>),
+}
+
+/// Capacity of a [`Swap`]'s rings: messages in flight at once (the control thread
+/// sends at most one per device check).
+const SWAP_SLOTS: usize = 4;
+
+/// The audio thread's end of a value the control thread replaces while the stream
+/// runs: replacements (`None`: remove) arrive through one ring, and the values they
+/// replace leave through another, so the audio thread neither allocates nor frees.
+struct Swap<T> {
+    current: Option<Box<T>>,
+    inbox: Consumer<Option<Box<T>>>,
+    retired: Producer<Box<T>>,
+}
+
+/// The control thread's end of a [`Swap`].
+struct SwapControl<T> {
+    outbox: Producer<Option<Box<T>>>,
+    retired: Consumer<Box<T>>,
+}
+
+fn swap_pair<T>(initial: Option<Box<T>>) -> (Swap<T>, SwapControl<T>) {
+    let (outbox, inbox) = LockFreeRingBuffer::with_capacity(SWAP_SLOTS);
+    let (back, retired) = LockFreeRingBuffer::with_capacity(SWAP_SLOTS);
+    (
+        Swap {
+            current: initial,
+            inbox,
+            retired: back,
+        },
+        SwapControl { outbox, retired },
+    )
+}
+
+impl<T> Swap<T> {
+    /// Audio thread: the current value, after taking any replacement sent.
+    fn get(&mut self) -> Option<&mut T> {
+        while let Some(next) = self.inbox.pop() {
+            if let Some(old) = std::mem::replace(&mut self.current, next)
+                && let Err(old) = self.retired.push(old)
+            {
+                // Cannot happen: the control thread empties `retired` before each send
+                // and never has more than SWAP_SLOTS in flight. Leaking beats freeing
+                // on the audio thread.
+                std::mem::forget(old);
+            }
+        }
+        self.current.as_deref_mut()
+    }
+}
+
+impl<T> SwapControl<T> {
+    /// Control thread: frees what the audio thread handed back, then sends `next`.
+    /// False (and `next` dropped here) if the mailbox is full.
+    fn send(&mut self, next: Option<Box<T>>) -> bool {
+        self.collect();
+        self.outbox.push(next).is_ok()
+    }
+
+    /// Control thread: frees what the audio thread handed back.
+    fn collect(&mut self) {
+        while self.retired.pop().is_some() {}
+    }
 }
 
 /// The master side of one bridged bus: where its channels sit in the engine's output,
@@ -212,7 +311,7 @@ pub struct BridgedBus {
 struct BridgeFeed {
     first: usize,
     channels: usize,
-    input: BridgeInput,
+    input: Swap<BridgeInput>,
     interleaved: Vec<f32>,
     overruns: Arc<AtomicU64>,
 }
@@ -222,7 +321,7 @@ struct BridgeFeed {
 struct BridgeTap {
     first: usize,
     channels: usize,
-    output: BridgeOutput,
+    output: Swap<BridgeOutput>,
     interleaved: Vec<f32>,
     underruns: Arc<AtomicU64>,
 }
@@ -235,6 +334,13 @@ pub struct DeviceBackend {
     stats: Arc<CallbackStats>,
     host: String,
     device: String,
+    /// The master device's id, by which its presence is checked.
+    device_id: Option<String>,
+    cpal_host: cpal::Host,
+    engine_rate: u32,
+    period: usize,
+    epoch: Instant,
+    next_check: Instant,
 }
 
 impl DeviceBackend {
@@ -286,32 +392,35 @@ impl DeviceBackend {
             let Some(Sink::Device(spec)) = &bus.sink else {
                 continue;
             };
-            match open_bridged(&host, spec, bus.channels, session.sample_rate, period, epoch) {
-                Ok((feed_input, stream, name, underruns, latency, target)) => {
-                    let overruns = Arc::new(AtomicU64::new(0));
-                    feeds.push(BridgeFeed {
-                        first: at,
-                        channels: usize::from(bus.channels),
-                        input: feed_input,
-                        interleaved: vec![0.0; MAX_FRAMES * usize::from(bus.channels)],
-                        overruns: Arc::clone(&overruns),
-                    });
-                    bridged.push(BridgedBus {
-                        bus: bus.name.clone(),
-                        device: name,
-                        underruns,
-                        overruns,
-                        latency_frames: latency,
-                        target,
-                        input: false,
-                        _stream: stream,
-                    });
+            let mut entry = BridgedBus::offline(&bus.name, spec, bus.channels, false);
+            let opened = open_bridged(
+                &host,
+                spec,
+                bus.channels,
+                session.sample_rate,
+                period,
+                epoch,
+            );
+            let initial = match opened {
+                Ok(o) => Some(entry.connect_output(o)),
+                Err(why) => {
+                    notes.push(format!(
+                        "bus \"{}\": device \"{spec}\" not opened ({why}); the bus is offline (not heard) until it appears",
+                        bus.name
+                    ));
+                    None
                 }
-                Err(why) => notes.push(format!(
-                    "bus \"{}\": device \"{spec}\" not opened ({why}); the bus is offline (not heard)",
-                    bus.name
-                )),
-            }
+            };
+            let (input, control) = swap_pair(initial);
+            entry.link = Link::Output(control);
+            feeds.push(BridgeFeed {
+                first: at,
+                channels: usize::from(bus.channels),
+                input,
+                interleaved: vec![0.0; MAX_FRAMES * usize::from(bus.channels)],
+                overruns: Arc::clone(&entry.overruns),
+            });
+            bridged.push(entry);
         }
         // Device inputs, each through a clock bridge into the master's domain. The
         // engine takes the device-source strips' channels in strip order; a strip whose
@@ -324,33 +433,35 @@ impl DeviceBackend {
             };
             let at = input_channels;
             input_channels += usize::from(strip.channels);
-            match open_input(&host, spec, strip.channels, session.sample_rate, period, epoch) {
-                Ok((output, stream, name, overruns, latency)) => {
-                    let target = output.target_handle();
-                    let underruns = Arc::new(AtomicU64::new(0));
-                    taps.push(BridgeTap {
-                        first: at,
-                        channels: usize::from(strip.channels),
-                        output,
-                        interleaved: vec![0.0; MAX_FRAMES * usize::from(strip.channels)],
-                        underruns: Arc::clone(&underruns),
-                    });
-                    bridged.push(BridgedBus {
-                        bus: strip.name.clone(),
-                        device: name,
-                        underruns,
-                        overruns,
-                        latency_frames: latency,
-                        target,
-                        input: true,
-                        _stream: stream,
-                    });
+            let mut entry = BridgedBus::offline(&strip.name, spec, strip.channels, true);
+            let opened = open_input(
+                &host,
+                spec,
+                strip.channels,
+                session.sample_rate,
+                period,
+                epoch,
+            );
+            let initial = match opened {
+                Ok(o) => Some(entry.connect_input(o)),
+                Err(why) => {
+                    notes.push(format!(
+                        "strip \"{}\": device input \"{spec}\" not opened ({why}); the strip is offline (silent) until it appears",
+                        strip.name
+                    ));
+                    None
                 }
-                Err(why) => notes.push(format!(
-                    "strip \"{}\": device input \"{spec}\" not opened ({why}); the strip is offline (silent)",
-                    strip.name
-                )),
-            }
+            };
+            let (output, control) = swap_pair(initial);
+            entry.link = Link::Input(control);
+            taps.push(BridgeTap {
+                first: at,
+                channels: usize::from(strip.channels),
+                output,
+                interleaved: vec![0.0; MAX_FRAMES * usize::from(strip.channels)],
+                underruns: Arc::clone(&entry.underruns),
+            });
+            bridged.push(entry);
         }
         let mut inputs: Vec<Box<[f32]>> = (0..input_channels)
             .map(|_| vec![0.0f32; MAX_FRAMES].into_boxed_slice())
@@ -388,9 +499,14 @@ impl DeviceBackend {
                         for tap in taps.iter_mut() {
                             let ch = tap.channels;
                             let buf = &mut tap.interleaved[..n * ch];
-                            tap.output.pull(buf, now_ns);
-                            tap.underruns
-                                .store(tap.output.underruns(), Ordering::Relaxed);
+                            match tap.output.get() {
+                                Some(output) => {
+                                    output.pull(buf, now_ns);
+                                    tap.underruns.store(output.underruns(), Ordering::Relaxed);
+                                }
+                                // Offline: the strip hears silence.
+                                None => buf.fill(0.0),
+                            }
                             for (c, dst) in inputs[tap.first..tap.first + ch].iter_mut().enumerate()
                             {
                                 for (d, frame) in dst[..n].iter_mut().zip(buf.chunks_exact(ch)) {
@@ -420,6 +536,10 @@ impl DeviceBackend {
                             }
                         }
                         for feed in feeds.iter_mut() {
+                            let Some(input) = feed.input.get() else {
+                                // Offline: the bus is not heard.
+                                continue;
+                            };
                             let ch = feed.channels;
                             let buf = &mut feed.interleaved[..n * ch];
                             for (c, src) in planar[feed.first..feed.first + ch].iter().enumerate() {
@@ -427,9 +547,8 @@ impl DeviceBackend {
                                     frame[c] = x;
                                 }
                             }
-                            feed.input.push(buf, now_ns);
-                            feed.overruns
-                                .store(feed.input.overruns(), Ordering::Relaxed);
+                            input.push(buf, now_ns);
+                            feed.overruns.store(input.overruns(), Ordering::Relaxed);
                         }
                         done += n;
                     }
@@ -461,6 +580,12 @@ impl DeviceBackend {
                 stats,
                 host: host_name,
                 device: device_name,
+                device_id: id_of(&device),
+                cpal_host: host,
+                engine_rate: session.sample_rate,
+                period,
+                epoch,
+                next_check: Instant::now() + DEVICE_CHECK,
             },
             notes,
         ))
@@ -486,17 +611,224 @@ impl DeviceBackend {
         &self.device
     }
 
+    /// The master device's id (its name where the host gives none).
+    pub fn device_id(&self) -> &str {
+        self.device_id.as_deref().unwrap_or(&self.device)
+    }
+
     /// True once the device or its server went away.
     pub fn gone(&self) -> bool {
         self.stats.gone.load(Ordering::Relaxed)
+    }
+
+    /// Control thread, called often (it acts about once a second): checks which
+    /// devices the host lists, takes bridged devices that went away offline, reopens
+    /// those that came back (with backoff after a failed attempt), and marks the backend
+    /// `gone` when the master device went away. Returns a line for each change.
+    pub fn maintain(&mut self) -> Vec<String> {
+        let now = Instant::now();
+        let mut notes = Vec::new();
+        if now < self.next_check {
+            return notes;
+        }
+        self.next_check = now + DEVICE_CHECK;
+        let outputs = listed(self.cpal_host.output_devices());
+        let inputs = if self.bridged.iter().any(|b| b.input) {
+            listed(self.cpal_host.input_devices())
+        } else {
+            Vec::new()
+        };
+        if !present(&outputs, self.device_id.as_deref(), &self.device) {
+            self.stats.gone.store(true, Ordering::Relaxed);
+        }
+        for b in &mut self.bridged {
+            let list = if b.input { &inputs } else { &outputs };
+            let here = present(list, b.device_id.as_deref(), &b.device);
+            match (b.online, here) {
+                (true, false) => {
+                    b.take_offline();
+                    notes.push(format!(
+                        "offline: {} \"{}\": device \"{}\" went away; {} until it returns",
+                        if b.input { "strip" } else { "bus" },
+                        b.bus,
+                        b.device,
+                        if b.input { "silent" } else { "not heard" }
+                    ));
+                }
+                (false, _) if now >= b.next_try => {
+                    // Reopened by its id where it had one (a name could match another
+                    // device), else by the session's spec.
+                    let spec = b.device_id.clone().unwrap_or_else(|| b.spec.clone());
+                    let (rate, period, epoch) = (self.engine_rate, self.period, self.epoch);
+                    let sent = if b.input {
+                        open_input(&self.cpal_host, &spec, b.channels, rate, period, epoch).map(
+                            |o| {
+                                let output = b.connect_input(o);
+                                b.send_input(output)
+                            },
+                        )
+                    } else {
+                        open_bridged(&self.cpal_host, &spec, b.channels, rate, period, epoch).map(
+                            |o| {
+                                let input = b.connect_output(o);
+                                b.send_output(input)
+                            },
+                        )
+                    };
+                    match sent {
+                        Ok(true) => {
+                            b.wait = DEVICE_CHECK;
+                            b.reopened += 1;
+                            notes.push(format!(
+                                "online: {} \"{}\": device \"{}\" opened again",
+                                if b.input { "strip" } else { "bus" },
+                                b.bus,
+                                b.device
+                            ));
+                        }
+                        Ok(false) | Err(_) => {
+                            b.take_offline();
+                            b.wait = (b.wait * 2).min(MAX_RETRY_WAIT);
+                            b.next_try = now + b.wait;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        notes
+    }
+}
+
+/// How often [`DeviceBackend::maintain`] lists the host's devices.
+const DEVICE_CHECK: Duration = Duration::from_secs(1);
+/// Longest wait between attempts to reopen a device that is listed but will not open.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
+
+/// (id, name) of every device of a listing; empty if the host would not list.
+fn listed<I: Iterator<Item = cpal::Device>, E>(
+    devices: Result<I, E>,
+) -> Vec<(Option<String>, String)> {
+    devices
+        .map(|d| d.map(|d| (id_of(&d), name_of(&d))).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the device with `id` (or, without one, `name`) is in `list`.
+fn present(list: &[(Option<String>, String)], id: Option<&str>, name: &str) -> bool {
+    list.iter().any(|(i, n)| match id {
+        Some(id) => i.as_deref() == Some(id),
+        None => n == name,
+    })
+}
+
+/// What opening a bridged output gives: the master's end of the bridge, the stream,
+/// the device's name and id, its underrun counter, the latency and the target.
+type OpenedOutput = (
+    BridgeInput,
+    cpal::Stream,
+    String,
+    Option<String>,
+    Arc<AtomicU64>,
+    f64,
+    Arc<AtomicUsize>,
+);
+
+/// What opening a bridged input gives: the master's end, the stream, the device's
+/// name and id, its overrun counter and the latency.
+type OpenedInput = (
+    BridgeOutput,
+    cpal::Stream,
+    String,
+    Option<String>,
+    Arc<AtomicU64>,
+    f64,
+);
+
+impl BridgedBus {
+    /// An entry for `spec`, not (yet) open.
+    fn offline(name: &str, spec: &str, channels: u16, input: bool) -> Self {
+        let (_, control) = swap_pair::<BridgeInput>(None);
+        BridgedBus {
+            bus: name.to_string(),
+            input,
+            device: spec.to_string(),
+            underruns: Arc::new(AtomicU64::new(0)),
+            overruns: Arc::new(AtomicU64::new(0)),
+            latency_frames: 0.0,
+            target: Arc::new(AtomicUsize::new(0)),
+            online: false,
+            reopened: 0,
+            spec: spec.to_string(),
+            device_id: None,
+            channels,
+            stream: None,
+            // Replaced by the caller with the link to its callback's end.
+            link: Link::Output(control),
+            next_try: Instant::now() + DEVICE_CHECK,
+            wait: DEVICE_CHECK,
+        }
+    }
+
+    /// Takes over an opened output device; returns the master's end of its bridge.
+    fn connect_output(&mut self, opened: OpenedOutput) -> Box<BridgeInput> {
+        let (input, stream, name, id, underruns, latency, target) = opened;
+        self.stream = Some(stream);
+        self.device = name;
+        self.device_id = id;
+        self.underruns = underruns;
+        self.latency_frames = latency;
+        self.target = target;
+        self.online = true;
+        Box::new(input)
+    }
+
+    /// Takes over an opened input device; returns the master's end of its bridge.
+    fn connect_input(&mut self, opened: OpenedInput) -> Box<BridgeOutput> {
+        let (output, stream, name, id, overruns, latency) = opened;
+        self.target = output.target_handle();
+        self.stream = Some(stream);
+        self.device = name;
+        self.device_id = id;
+        self.overruns = overruns;
+        self.latency_frames = latency;
+        self.online = true;
+        Box::new(output)
+    }
+
+    fn send_output(&mut self, input: Box<BridgeInput>) -> bool {
+        match &mut self.link {
+            Link::Output(c) => c.send(Some(input)),
+            Link::Input(_) => false,
+        }
+    }
+
+    fn send_input(&mut self, output: Box<BridgeOutput>) -> bool {
+        match &mut self.link {
+            Link::Input(c) => c.send(Some(output)),
+            Link::Output(_) => false,
+        }
+    }
+
+    /// Closes the device's stream and detaches the bridge from the master callback.
+    fn take_offline(&mut self) {
+        self.stream = None;
+        self.online = false;
+        // A full mailbox cannot happen (one message per check, and the callback empties
+        // it every period); the next check would send again.
+        let _ = match &mut self.link {
+            Link::Output(c) => c.send(None),
+            Link::Input(c) => c.send(None),
+        };
+        self.next_try = Instant::now() + DEVICE_CHECK;
     }
 }
 
 /// Opens output device `spec` for a `channels`-channel bus fed by an engine at
 /// `engine_rate` with `period`-frame callbacks: the stream (started) whose callback
 /// drains a bridge, and the bridge's pushing end for the master callback. Also returns
-/// the device's name, its underrun counter and the bridge's latency in engine frames.
-#[allow(clippy::type_complexity)]
+/// the device's name and id, its underrun counter and the bridge's latency in engine
+/// frames.
 fn open_bridged(
     host: &cpal::Host,
     spec: &str,
@@ -504,19 +836,10 @@ fn open_bridged(
     engine_rate: u32,
     period: usize,
     epoch: Instant,
-) -> Result<
-    (
-        BridgeInput,
-        cpal::Stream,
-        String,
-        Arc<AtomicU64>,
-        f64,
-        Arc<std::sync::atomic::AtomicUsize>,
-    ),
-    String,
-> {
+) -> Result<OpenedOutput, String> {
     let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
     let name = name_of(&device);
+    let id = id_of(&device);
     // The device runs at the session's rate where it can (a server resamples for it if
     // need be); its clock is its own all the same, which the bridge absorbs.
     let device_rate = engine_rate;
@@ -554,14 +877,14 @@ fn open_bridged(
     stream
         .play()
         .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
-    Ok((input, stream, name, underruns, latency, target))
+    Ok((input, stream, name, id, underruns, latency, target))
 }
 
 /// Opens input device `spec` for a `channels`-channel strip of an engine at
 /// `engine_rate` with `period`-frame callbacks: the stream (started) whose callback
 /// feeds a bridge, and the bridge's pulling end for the master callback. Also returns
-/// the device's name, its overrun counter and the bridge's latency in engine frames.
-#[allow(clippy::type_complexity)]
+/// the device's name and id, its overrun counter and the bridge's latency in engine
+/// frames.
 fn open_input(
     host: &cpal::Host,
     spec: &str,
@@ -569,9 +892,10 @@ fn open_input(
     engine_rate: u32,
     period: usize,
     epoch: Instant,
-) -> Result<(BridgeOutput, cpal::Stream, String, Arc<AtomicU64>, f64), String> {
+) -> Result<OpenedInput, String> {
     let device = find_input(host, spec).ok_or_else(|| "no such input device".to_string())?;
     let name = name_of(&device);
+    let id = id_of(&device);
     let device_rate = engine_rate;
     let (mut input, output) = input_bridge(
         usize::from(channels),
@@ -604,5 +928,5 @@ fn open_input(
     stream
         .play()
         .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
-    Ok((output, stream, name, overruns, latency))
+    Ok((output, stream, name, id, overruns, latency))
 }

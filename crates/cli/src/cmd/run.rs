@@ -40,9 +40,13 @@ enum Live {
     Jack(JackBackend),
     /// The JACK server went away: trying to reconnect, with backoff.
     Waiting(Reconnect),
-    /// A cpal output device drives the engine.
+    /// A cpal output device drives the engine (boxed: it is much the largest).
     #[cfg(feature = "cpal")]
-    Device(troubadour_io::device::DeviceBackend),
+    Device(Box<troubadour_io::device::DeviceBackend>),
+    /// The cpal master device (this id) went away: waiting for it to return, with
+    /// backoff.
+    #[cfg(feature = "cpal")]
+    DeviceWaiting(Reconnect, String),
 }
 
 /// cpal's default host and its default output device, or why there is none.
@@ -79,7 +83,7 @@ fn start_device(
         for n in notes {
             println!("offline: {n}");
         }
-        for x in b.bridged() {
+        for x in b.bridged().iter().filter(|x| x.online) {
             println!(
                 "bridged: {} \"{}\" {} \"{}\" through a clock bridge ({:.1} ms: ring target and resampler)",
                 if x.input { "strip" } else { "bus" },
@@ -90,7 +94,7 @@ fn start_device(
             );
         }
         println!("audio thread: cpal's callback thread (cpal asks for real-time priority itself)");
-        Ok(Live::Device(b))
+        Ok(Live::Device(Box::new(b)))
     }
     #[cfg(not(feature = "cpal"))]
     {
@@ -169,6 +173,15 @@ impl Live {
                     if s.gone { " | device gone" } else { "" }
                 )
             }
+            #[cfg(feature = "cpal")]
+            Live::DeviceWaiting(r, _) => format!(
+                "output device gone {:.0} s ago: {} attempts to reopen it, next in {:.1} s",
+                r.since.elapsed().as_secs_f64(),
+                r.attempts,
+                r.next_try
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+            ),
             Live::Waiting(r) => format!(
                 "JACK server gone {:.0} s ago: {} reconnection attempts, next in {:.1} s",
                 r.since.elapsed().as_secs_f64(),
@@ -188,6 +201,8 @@ impl Live {
             #[cfg(feature = "cpal")]
             Live::Device(b) => b.stats().callbacks,
             Live::Waiting(_) => 0,
+            #[cfg(feature = "cpal")]
+            Live::DeviceWaiting(..) => 0,
         }
     }
 
@@ -267,6 +282,12 @@ impl Live {
                     bridges.concat()
                 )
             }
+            #[cfg(feature = "cpal")]
+            Live::DeviceWaiting(r, _) => format!(
+                "stopped after {:.1} s, waiting for the output device since {:.1} s",
+                elapsed.as_secs_f64(),
+                r.since.elapsed().as_secs_f64()
+            ),
             Live::Waiting(r) => format!(
                 "stopped after {:.1} s, waiting for a JACK server since {:.1} s",
                 elapsed.as_secs_f64(),
@@ -537,6 +558,54 @@ pub fn run(
                             r.failed();
                         }
                     }
+                }
+                Err(_) => r.failed(),
+            }
+        }
+        #[cfg(feature = "cpal")]
+        if let Live::Device(b) = &mut live {
+            for line in b.maintain() {
+                println!("\n{line}");
+            }
+            if b.gone() {
+                println!(
+                    "\nthe output device \"{}\" went away; the mixer keeps its session and reopens the device when it returns",
+                    b.device()
+                );
+                let id = b.device_id().to_string();
+                let gone = std::mem::replace(&mut live, Live::DeviceWaiting(Reconnect::new(), id));
+                println!("the lost device: {}", gone.stop(started.elapsed()));
+            }
+        }
+        #[cfg(feature = "cpal")]
+        if let Live::DeviceWaiting(r, id) = &mut live
+            && r.due()
+        {
+            // The same device must be back (else the backend would open whatever else
+            // matches the session, or the default output); then a fresh engine.
+            let master = troubadour_io::device::output_listed(id);
+            let options = EngineOptions {
+                max_block_frames: Some(period.max(controller.session().block_frames as usize)),
+                ..Default::default()
+            };
+            let session = LoadedSession {
+                session: controller.session().clone(),
+                path: controller.path().to_path_buf(),
+                base_dir: loaded_base.clone(),
+                warnings: Vec::new(),
+            };
+            let after = r.attempts + 1;
+            let restarted = if master {
+                create(&session, &options)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(c, e)| Ok((c, start_device(e, &session.session, period, "")?)))
+            } else {
+                Err("not listed".into())
+            };
+            match restarted {
+                Ok((c, l)) => {
+                    println!("\nreopened the output device after {after} attempts");
+                    (controller, live) = (c, l);
                 }
                 Err(_) => r.failed(),
             }
