@@ -5,11 +5,8 @@
 //! frequency. And devices that go away (a sink unloaded) and come back: the bridged bus
 //! goes offline without landing on the other sink and is reopened; the master device's
 //! backend is restarted on it.
-//!
-//! Not tested here: device inputs through the bridge. Captured through cpal's
-//! PulseAudio host from a null sink's monitor, this VM's PipeWire delivered 43
-//! callbacks of 1024 frames in 7.9 s (about an eighth of the stream), in bursts with
-//! gaps of up to seconds, while `pw-record` from the same monitor got everything.
+//! And a device input: a tone played into one sink by `pw-play`, taken by a strip from
+//! that sink's monitor through the clock bridge, reaches the other sink.
 //!
 //! The test starts a private session bus, PipeWire, WirePlumber and pipewire-pulse in a
 //! runtime directory of its own (no sound card needed). Needs the `cpal` feature and
@@ -475,4 +472,84 @@ sink = { device = "test_sink2" }
         seen.push(line);
     }
     println!("troubadour said:\n{}", seen.join("\n"));
+}
+
+#[test]
+fn a_device_input_reaches_a_bus_through_the_bridge() {
+    let dir = Dir::new("pipewire-input");
+    let pw = PipeWire::start(&dir);
+    // A -12 dBFS 440 Hz tone, played into test_sink2 from outside.
+    let tone = dir.0.join("tone.wav");
+    let made = Command::new("sox")
+        .args([
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "2",
+            "-b",
+            "32",
+            "-e",
+            "floating-point",
+        ])
+        .arg(&tone)
+        .args(["synth", "60", "sine", "440", "vol", "-12dB"])
+        .status()
+        .expect("sox (scripts/test.sh installs it)");
+    assert!(made.success());
+    let mut player = pw
+        .command("pw-play")
+        .args(["--target", "test_sink2"])
+        .arg(&tone)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pw-play");
+    let session = dir.0.join("session.toml");
+    std::fs::write(
+        &session,
+        r#"
+version = 1
+[[strip]]
+name = "Mic"
+channels = 2
+source = { device = "test_sink2.monitor" }
+sends = { A1 = {} }
+[[bus]]
+name = "A1"
+channels = 2
+sink = { device = "test_sink" }
+"#,
+    )
+    .unwrap();
+    let mut troubadour = pw
+        .command(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
+        .args(["--latency-frames", "1024", "--seconds", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run troubadour");
+    let rx = lines(troubadour.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    expect_line(
+        &rx,
+        "bridged: strip \"Mic\" takes \"Monitor of test_sink2\" through a clock bridge",
+        &mut seen,
+    );
+    expect_line(&rx, "first audio callback", &mut seen);
+    // What the strip took, as the master's bus plays it.
+    let wav = dir.0.join("bus.wav");
+    pw.record_for("test_sink", &wav, 3000);
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+    let _ = player.kill();
+    let _ = player.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    println!("troubadour said:\n{}", seen.join("\n"));
+    assert_tone(&wav, 440.0, "device input, on the bus");
 }
