@@ -10,6 +10,9 @@
 #   scripts/bench.sh flamegraph [ARGS]  profile `troubadour bench ARGS` (default: the
 #                                       standard workload) into target/flamegraph.svg
 #   scripts/bench.sh quick              one fast pass of every benchmark (what CI runs)
+#   scripts/bench.sh ab N BIN...        `BIN bench` (troubadour binaries, e.g. copies of
+#                                       target/release/troubadour from two commits) in
+#                                       turn, N rounds: median, best and worst of each
 #
 # Benchmarks fight over the CPU: do not build or run anything else meanwhile. Results
 # and their commands are recorded in docs/PERFORMANCE.md.
@@ -17,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -65,8 +68,32 @@ flamegraph() {
     echo "flamegraph: target/flamegraph.svg"
 }
 
+# Alternates short `bench` runs of several binaries, so that they see the same phases
+# of a machine whose speed drifts: one run of each per round.
+ab() {
+    local rounds=$1
+    shift
+    local dir
+    dir=$(mktemp -d)
+    for _ in $(seq "$rounds"); do
+        for bin in "$@"; do
+            "$bin" bench --rounds 3 --seconds 0.5 | awk '/real time/ {print $3+0}' >>"$dir/$(basename "$bin").$(cksum <<<"$bin" | cut -d' ' -f1)"
+        done
+    done
+    for bin in "$@"; do
+        sort -n "$dir/$(basename "$bin").$(cksum <<<"$bin" | cut -d' ' -f1)" |
+            awk -v b="$bin" '{a[NR]=$1} END {printf "%s: median %sx, best %sx, worst %sx (%d rounds)\n", b, a[int((NR+1)/2)], a[NR], a[1], NR}'
+    done
+    rm -r "$dir"
+}
+
 [ $# -ge 1 ] || usage
 case "$1" in
+    ab)
+        [ $# -ge 3 ] || usage
+        shift
+        ab "$@"
+        ;;
     all)
         ensure_soxr
         cargo bench --workspace
