@@ -210,6 +210,104 @@ fn wavefront_avx<const C: usize>(
     }
 }
 
+/// Steps of [`wavefront_avx512`] between its vector passes over the input and output.
+const STEPS: usize = 64;
+
+/// Four channels' wavefronts (four bands each) in two AVX-512 registers, two channels
+/// per register (lanes 0..4 and 4..8): the same multiply-adds lane for lane as
+/// [`wavefront_avx`], so the same output bit for bit, with half the instructions. The
+/// per-step shuffles that fed the AVX2 kernel (input broadcast, output extraction) leave
+/// the loop: the input is widened to f64 pairs and the last band's outputs narrowed in
+/// vector-friendly passes of [`STEPS`] frames, leaving one permute per register and step
+/// (which moves the lanes up one band and brings in both inputs).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn wavefront_avx512(
+    ks: &[&[[f64; 4]; 5]; 4],
+    waves: &mut [Wave<4>; 4],
+    chans: &mut [&mut [f32]; 4],
+) {
+    use std::arch::x86_64::*;
+    let n = chans[0].len();
+    assert!(chans.iter().all(|c| c.len() == n), "channels of one length");
+    for ((w, chan), k) in waves.iter_mut().zip(chans.iter_mut()).zip(ks) {
+        w.fill::<Fused>(k, chan);
+    }
+    if n > 3 {
+        let v = |a: &[f64; 4], b: &[f64; 4]| {
+            _mm512_setr_pd(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3])
+        };
+        let coefs: [[__m512d; 5]; 2] =
+            std::array::from_fn(|p| std::array::from_fn(|i| v(&ks[2 * p][i], &ks[2 * p + 1][i])));
+        let mut z1: [__m512d; 2] =
+            std::array::from_fn(|p| v(&waves[2 * p].z1, &waves[2 * p + 1].z1));
+        let mut z2: [__m512d; 2] =
+            std::array::from_fn(|p| v(&waves[2 * p].z2, &waves[2 * p + 1].z2));
+        let mut y: [__m512d; 2] = std::array::from_fn(|p| v(&waves[2 * p].y, &waves[2 * p + 1].y));
+        // x = (input, y0, y1, y2 | input', y4, y5, y6): indices 8 and 9 take the second
+        // operand's lanes 0 and 1, the two channels' inputs.
+        let shift = _mm512_setr_epi64(8, 0, 1, 2, 9, 4, 5, 6);
+        let mut ins = [[[0.0f64; 2]; STEPS]; 2];
+        let mut outs = [[[0.0f64; 8]; STEPS]; 2];
+        let mut t = 3;
+        while t < n {
+            let m = (n - t).min(STEPS);
+            for (p, pair) in ins.iter_mut().enumerate() {
+                let (a, b) = (&chans[2 * p][t..t + m], &chans[2 * p + 1][t..t + m]);
+                for ((slot, &x0), &x1) in pair.iter_mut().zip(a).zip(b) {
+                    *slot = [f64::from(x0), f64::from(x1)];
+                }
+            }
+            for j in 0..m {
+                for p in 0..2 {
+                    let [b0, b1, b2, na1, na2] = coefs[p];
+                    // SAFETY: `ins[p][j]` is two f64 (16 bytes), what the load reads.
+                    let input = unsafe { _mm512_castpd128_pd512(_mm_loadu_pd(ins[p][j].as_ptr())) };
+                    let x = _mm512_permutex2var_pd(y[p], shift, input);
+                    let out = _mm512_fmadd_pd(b0, x, z1[p]);
+                    z1[p] = _mm512_fmadd_pd(na1, out, _mm512_fmadd_pd(b1, x, z2[p]));
+                    z2[p] = _mm512_fmadd_pd(na2, out, _mm512_mul_pd(b2, x));
+                    y[p] = out;
+                    // SAFETY: `outs[p][j]` is eight f64 (64 bytes), what the store writes.
+                    unsafe { _mm512_storeu_pd(outs[p][j].as_mut_ptr(), out) };
+                }
+            }
+            // The last band's outputs (lanes 3 and 7) are frames three steps back.
+            for (p, pair) in outs.iter().enumerate() {
+                let [a, b] = &mut chans[2 * p..2 * p + 2] else {
+                    unreachable!("two channels per register")
+                };
+                let (a, b) = (&mut a[t - 3..t - 3 + m], &mut b[t - 3..t - 3 + m]);
+                for ((o, ya), yb) in pair[..m].iter().zip(a.iter_mut()).zip(b.iter_mut()) {
+                    *ya = o[3] as f32;
+                    *yb = o[7] as f32;
+                }
+            }
+            t += m;
+        }
+        let array = |r: __m512d| {
+            let mut a = [0.0f64; 8];
+            // SAFETY: `a` is 8 f64 (64 bytes), what an unaligned 512-bit store writes.
+            unsafe { _mm512_storeu_pd(a.as_mut_ptr(), r) };
+            a
+        };
+        for p in 0..2 {
+            let (a1, a2, ay) = (array(z1[p]), array(z2[p]), array(y[p]));
+            for (h, w) in waves[2 * p..2 * p + 2].iter_mut().enumerate() {
+                let half = |a: &[f64; 8]| std::array::from_fn(|l| a[4 * h + l]);
+                *w = Wave {
+                    z1: half(&a1),
+                    z2: half(&a2),
+                    y: half(&ay),
+                };
+            }
+        }
+    }
+    for ((w, chan), k) in waves.iter_mut().zip(chans.iter_mut()).zip(ks) {
+        w.drain::<Fused>(k, chan);
+    }
+}
+
 /// The state of every band of one channel, stored in f32 between blocks.
 #[derive(Debug, Clone, Copy, Default)]
 struct Channel {
@@ -260,6 +358,7 @@ fn process_avx(
     bufs: &mut [Box<[f32]>],
     start: usize,
     n: usize,
+    avx512: bool,
 ) {
     let quads = states.len() / 4 * 4;
     let pairs = quads + (states.len() - quads) / 2 * 2;
@@ -273,6 +372,7 @@ fn process_avx(
             &mut bufs[..quads],
             first,
             run.clone(),
+            avx512,
         );
         groups::<2>(
             &k4,
@@ -280,8 +380,16 @@ fn process_avx(
             &mut bufs[quads..pairs],
             first,
             run.clone(),
+            avx512,
         );
-        groups::<1>(&k4, &mut states[pairs..], &mut bufs[pairs..], first, run);
+        groups::<1>(
+            &k4,
+            &mut states[pairs..],
+            &mut bufs[pairs..],
+            first,
+            run,
+            avx512,
+        );
     }
 }
 
@@ -296,6 +404,7 @@ fn groups<const C: usize>(
     bufs: &mut [Box<[f32]>],
     first: usize,
     run: std::ops::Range<usize>,
+    avx512: bool,
 ) {
     for (st, buf) in states.chunks_exact_mut(C).zip(bufs.chunks_exact_mut(C)) {
         let (Ok(st), Ok(buf)) = (
@@ -305,7 +414,7 @@ fn groups<const C: usize>(
             unreachable!("chunks of C")
         };
         let chans = buf.each_mut().map(|b| &mut b[run.clone()]);
-        group([k4; C], st.each_mut(), chans, first);
+        group([k4; C], st.each_mut(), chans, first, avx512);
     }
 }
 
@@ -319,11 +428,23 @@ fn group<const C: usize>(
     states: [&mut Channel; C],
     mut chans: [&mut [f32]; C],
     first: usize,
+    avx512: bool,
 ) {
     let mut waves = states
         .each_ref()
         .map(|s| Wave::load(&s.s1[first..], &s.s2[first..]));
-    wavefront_avx::<C>(ks, &mut waves, &mut chans);
+    let four = (
+        <&[_; 4]>::try_from(&ks[..]),
+        <&mut [_; 4]>::try_from(&mut waves[..]),
+        <&mut [_; 4]>::try_from(&mut chans[..]),
+    );
+    if let (true, (Ok(k4), Ok(w4), Ok(c4))) = (avx512, four) {
+        // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F (with AVX2
+        // and FMA) on this CPU.
+        unsafe { wavefront_avx512(k4, w4, c4) };
+    } else {
+        wavefront_avx::<C>(ks, &mut waves, &mut chans);
+    }
     for (wave, s) in waves.iter().zip(states) {
         wave.store(&mut s.s1[first..], &mut s.s2[first..]);
     }
@@ -338,6 +459,7 @@ fn process_pair_avx(
     states: [&mut [Channel]; 2],
     bufs: [&mut [Box<[f32]>]; 2],
     n: usize,
+    avx512: bool,
 ) {
     let [kx, ky] = ks.map(|k| lanes::<4>(k, 0));
     let [sx, sy] = states;
@@ -350,6 +472,7 @@ fn process_pair_avx(
         [a, b, c, d],
         [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
         0,
+        avx512,
     );
 }
 
@@ -393,6 +516,8 @@ pub struct Equalizer {
     glide_steps: u32,
     /// Run the fused (AVX2 + FMA) kernel.
     fma: bool,
+    /// Run groups of four channels on AVX-512 ([`wavefront_avx512`]).
+    avx512: bool,
 }
 
 impl Equalizer {
@@ -423,6 +548,7 @@ impl Equalizer {
             sample_rate,
             glide_steps,
             fma: crate::simd::avx2_fma(),
+            avx512: crate::simd::avx512(),
         }
     }
 
@@ -430,6 +556,7 @@ impl Equalizer {
     /// comparing the two kernels.
     pub fn portable(mut self) -> Self {
         self.fma = false;
+        self.avx512 = false;
         self
     }
 
@@ -484,7 +611,17 @@ impl Equalizer {
             if self.fma {
                 // SAFETY: `fma` is only true when `simd::avx2_fma` found AVX2 and FMA on
                 // this CPU (see `Equalizer::new`).
-                unsafe { process_avx(&coefs, bands, &mut self.channels, bufs, start, n) };
+                unsafe {
+                    process_avx(
+                        &coefs,
+                        bands,
+                        &mut self.channels,
+                        bufs,
+                        start,
+                        n,
+                        self.avx512,
+                    )
+                };
                 start += n;
                 continue;
             }
@@ -516,6 +653,7 @@ impl Equalizer {
                     [&mut x.channels, &mut y.channels],
                     [x_bufs, y_bufs],
                     frames,
+                    x.avx512 && y.avx512,
                 )
             };
             return;

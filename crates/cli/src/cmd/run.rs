@@ -610,6 +610,20 @@ pub fn run(
                 Err(_) => r.failed(),
             }
         }
+        // A new server rate (recorded by the sample-rate callback): the engine is rebuilt
+        // for it off the audio thread, by starting the client over through the
+        // reconnection path. (jackd2 fixes its rate when it starts, so this is for
+        // servers that can change it; a new period needs nothing rebuilt.)
+        if let Live::Jack(b) = &live {
+            let server_rate = b.stats().sample_rate;
+            if server_rate != 0 && server_rate != rate {
+                println!(
+                    "\nthe JACK server now runs at {server_rate} Hz: rebuilding the engine for it"
+                );
+                let old = std::mem::replace(&mut live, Live::Waiting(Reconnect::new()));
+                drop(old.stop(started.elapsed()));
+            }
+        }
         if let Live::Jack(b) = &mut live
             && Instant::now() >= next_port_check
         {
