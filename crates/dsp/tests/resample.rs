@@ -311,6 +311,39 @@ fn output_does_not_depend_on_chunking() {
     }
 }
 
+/// The asynchronous kernel handles channels in groups of up to four (the 16-lane build
+/// sums one, two, three or four channels together): every group size, chunked.
+#[test]
+fn asynchronous_output_does_not_depend_on_chunking_at_any_channel_count() {
+    for channels in [1usize, 3, 5, 8] {
+        let input: Vec<f32> = sine(997.0, 44_100, 6_000, 0.7)
+            .iter()
+            .flat_map(|&x| (0..channels).map(move |c| x * (1.0 - 0.1 * c as f32)))
+            .collect();
+        let make = || {
+            let mut rs = Resampler::new_async(channels, 44_100, 48_000, Quality::High).unwrap();
+            rs.set_ratio_adjust(1.0 - 120e-6);
+            rs
+        };
+        let reference = stream(&mut make(), &input, 4096);
+        assert!(reference.len() > 5_000 * channels, "{channels} channels");
+        for chunk in [1, 17, 333] {
+            let got = stream(&mut make(), &input, chunk);
+            assert_eq!(
+                got.len(),
+                reference.len(),
+                "{channels} channels, chunk {chunk}"
+            );
+            assert!(
+                got.iter()
+                    .zip(&reference)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{channels} channels: chunk {chunk} differs from chunk 4096"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_small_output_buffer_loses_nothing() {
     let input = sine(440.0, 48_000, 5_000, 0.5);

@@ -244,7 +244,11 @@ impl BridgeOutput {
         self.last_pull_ns.store(now_ns, Ordering::Release);
         let target = self.target.load(Ordering::Relaxed);
         if !self.started {
-            if self.consumer.len() / ch >= target {
+            // Start once this pull leaves the target behind: starting at the target
+            // itself would empty the ring at the first pull, and the controller (which
+            // moves the ratio by at most 1e-3) takes seconds to build slack back, so
+            // one late device callback then would underrun.
+            if self.consumer.len() / ch >= target + out.len() / ch {
                 self.started = true;
             } else {
                 out.fill(0.0);

@@ -176,9 +176,10 @@ fn find(devices: impl Iterator<Item = cpal::Device>, spec: &str) -> Option<cpal:
 /// Whether cpal's default host lists an output device whose id (or name) is exactly
 /// `id`: a device that went away is back (a partial match could be another device).
 pub fn output_listed(id: &str) -> bool {
-    let list = listed(cpal::default_host().output_devices());
-    list.iter()
-        .any(|(i, n)| i.as_deref() == Some(id) || n == id)
+    listed(cpal::default_host().output_devices()).is_some_and(|list| {
+        list.iter()
+            .any(|(i, n)| i.as_deref() == Some(id) || n == id)
+    })
 }
 
 /// The output device `spec` names (see [`find`]).
@@ -336,6 +337,8 @@ pub struct DeviceBackend {
     device: String,
     /// The master device's id, by which its presence is checked.
     device_id: Option<String>,
+    /// Whether the master's presence is checked (the session named it).
+    watch_master: bool,
     cpal_host: cpal::Host,
     engine_rate: u32,
     period: usize,
@@ -363,9 +366,16 @@ impl DeviceBackend {
             .first()
             .ok_or_else(|| DeviceError::NoDevice("the session has no bus to play".into()))?;
         let mut notes = Vec::new();
+        // The master is watched for disappearance only where the session named it and
+        // it was found; a default device may be absent from the host's listing (ALSA's
+        // "default" often is) and is left to the stream's error callback.
+        let mut named = false;
         let device = match &first.sink {
             Some(Sink::Device(spec)) => match find_output(&host, spec) {
-                Some(d) => d,
+                Some(d) => {
+                    named = true;
+                    d
+                }
                 None => {
                     notes.push(format!(
                         "bus \"{}\": no {host_name} output device matches \"{spec}\"; playing to the default output instead",
@@ -581,6 +591,7 @@ impl DeviceBackend {
                 host: host_name,
                 device: device_name,
                 device_id: id_of(&device),
+                watch_master: named,
                 cpal_host: host,
                 engine_rate: session.sample_rate,
                 period,
@@ -632,13 +643,19 @@ impl DeviceBackend {
             return notes;
         }
         self.next_check = now + DEVICE_CHECK;
-        let outputs = listed(self.cpal_host.output_devices());
+        // A listing that fails says nothing about the devices: no change this time.
+        let Some(outputs) = listed(self.cpal_host.output_devices()) else {
+            return notes;
+        };
         let inputs = if self.bridged.iter().any(|b| b.input) {
-            listed(self.cpal_host.input_devices())
+            let Some(inputs) = listed(self.cpal_host.input_devices()) else {
+                return notes;
+            };
+            inputs
         } else {
             Vec::new()
         };
-        if !present(&outputs, self.device_id.as_deref(), &self.device) {
+        if self.watch_master && !present(&outputs, self.device_id.as_deref(), &self.device) {
             self.stats.gone.store(true, Ordering::Relaxed);
         }
         for b in &mut self.bridged {
@@ -655,10 +672,11 @@ impl DeviceBackend {
                         if b.input { "silent" } else { "not heard" }
                     ));
                 }
-                (false, _) if now >= b.next_try => {
+                (false, true) if now >= b.next_try => {
                     // Reopened by its id where it had one (a name could match another
                     // device), else by the session's spec.
                     let spec = b.device_id.clone().unwrap_or_else(|| b.spec.clone());
+                    let had_opened = b.device_id.is_some();
                     let (rate, period, epoch) = (self.engine_rate, self.period, self.epoch);
                     let sent = if b.input {
                         open_input(&self.cpal_host, &spec, b.channels, rate, period, epoch).map(
@@ -678,12 +696,13 @@ impl DeviceBackend {
                     match sent {
                         Ok(true) => {
                             b.wait = DEVICE_CHECK;
-                            b.reopened += 1;
+                            b.reopened += u32::from(had_opened);
                             notes.push(format!(
-                                "online: {} \"{}\": device \"{}\" opened again",
+                                "online: {} \"{}\": device \"{}\" {}",
                                 if b.input { "strip" } else { "bus" },
                                 b.bus,
-                                b.device
+                                b.device,
+                                if had_opened { "opened again" } else { "opened" }
                             ));
                         }
                         Ok(false) | Err(_) => {
@@ -705,13 +724,13 @@ const DEVICE_CHECK: Duration = Duration::from_secs(1);
 /// Longest wait between attempts to reopen a device that is listed but will not open.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
 
-/// (id, name) of every device of a listing; empty if the host would not list.
+/// (id, name) of every device of a listing; `None` if the host would not list.
 fn listed<I: Iterator<Item = cpal::Device>, E>(
     devices: Result<I, E>,
-) -> Vec<(Option<String>, String)> {
+) -> Option<Vec<(Option<String>, String)>> {
     devices
+        .ok()
         .map(|d| d.map(|d| (id_of(&d), name_of(&d))).collect())
-        .unwrap_or_default()
 }
 
 /// Whether the device with `id` (or, without one, `name`) is in `list`.

@@ -581,8 +581,7 @@ pub fn run(
         if let Live::DeviceWaiting(r, id) = &mut live
             && r.due()
         {
-            // The same device must be back (else the backend would open whatever else
-            // matches the session, or the default output); then a fresh engine.
+            // The same device must be back; then a fresh engine, on that device.
             let master = troubadour_io::device::output_listed(id);
             let options = EngineOptions {
                 max_block_frames: Some(period.max(controller.session().block_frames as usize)),
@@ -595,10 +594,16 @@ pub fn run(
                 warnings: Vec::new(),
             };
             let after = r.attempts + 1;
+            // The backend opens the first bus's device by this id exactly (the session's
+            // spec, or the default output, could now be another device).
+            let mut on_it = session.session.clone();
+            if let Some(bus) = on_it.buses.first_mut() {
+                bus.sink = Some(troubadour_engine::session::Sink::Device(id.clone()));
+            }
             let restarted = if master {
                 create(&session, &options)
                     .map_err(|e| e.to_string())
-                    .and_then(|(c, e)| Ok((c, start_device(e, &session.session, period, "")?)))
+                    .and_then(|(c, e)| Ok((c, start_device(e, &on_it, period, "")?)))
             } else {
                 Err("not listed".into())
             };
