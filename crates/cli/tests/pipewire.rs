@@ -16,6 +16,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 mod support;
@@ -145,11 +146,29 @@ impl PipeWire {
     fn record_for(&self, sink: &str, wav: &std::path::Path, ms: u64) {
         let mut rec = self.record(sink, wav);
         std::thread::sleep(Duration::from_millis(ms));
-        // SIGINT lets pw-record finish the file.
-        let _ = Command::new("kill")
-            .args(["-INT", &rec.id().to_string()])
-            .status();
-        let _ = rec.wait();
+        finish_recording(&mut rec);
+    }
+
+    /// Writes `session` into `dir` and runs `troubadour run` on it with the cpal backend
+    /// at 1024-frame periods, for at most `seconds`; returns it and its output lines.
+    fn troubadour(&self, dir: &Dir, session: &str, seconds: u32) -> (Child, Receiver<String>) {
+        let path = dir.0.join("session.toml");
+        std::fs::write(&path, session).unwrap();
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_troubadour"))
+            .args(["run", path.to_str().unwrap(), "--backend", "cpal"])
+            .args([
+                "--latency-frames",
+                "1024",
+                "--seconds",
+                &seconds.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run troubadour");
+        let rx = lines(child.stdout.take().unwrap());
+        (child, rx)
     }
 
     /// Starts recording what reaches `sink` into `wav`. (Without
@@ -207,6 +226,52 @@ impl Drop for PipeWire {
     }
 }
 
+/// A -12 dBFS sine per bus, each bus on a null sink of its own: 1 kHz on A1 (test_sink,
+/// the clock master) and 440 Hz on A2 (test_sink2, through the clock bridge), so a bus
+/// heard on the wrong sink shows.
+const TWO_TONES: &str = r#"
+version = 1
+[[strip]]
+name = "High"
+channels = 2
+source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
+sends = { A1 = {} }
+[[strip]]
+name = "Low"
+channels = 2
+source = { generator = "sine", freq = 440.0, level_db = -12.0 }
+sends = { A2 = {} }
+[[bus]]
+name = "A1"
+channels = 2
+sink = { device = "test_sink" }
+[[bus]]
+name = "A2"
+channels = 2
+sink = { device = "test_sink2" }
+"#;
+
+/// Stops pw-record with SIGINT, which lets it finish the file, and waits for it.
+fn finish_recording(rec: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status();
+    let _ = rec.wait();
+}
+
+/// Stops troubadour, adds what it says while stopping (its closing line) to `seen`, and
+/// prints everything it said.
+fn stop(troubadour: &mut Child, rx: &Receiver<String>, seen: &mut Vec<String>) {
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    println!("troubadour said:\n{}", seen.join("\n"));
+}
+
 /// What a recording holds after its first 0.5 s (the recorder starting up): frames,
 /// median RMS of 10 ms windows in dBFS, frequency from the median spacing of rising zero
 /// crossings, and windows below -60 dBFS (dropped buffers). Medians, so that a dropped
@@ -245,41 +310,7 @@ fn measure(wav: &std::path::Path) -> (usize, f64, f64, usize) {
 fn a_generator_strip_plays_through_pipewire_at_the_expected_level() {
     let dir = Dir::new("pipewire");
     let pw = PipeWire::start(&dir);
-    let session = dir.0.join("session.toml");
-    std::fs::write(
-        &session,
-        r#"
-version = 1
-[[strip]]
-name = "High"
-channels = 2
-source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
-sends = { A1 = {} }
-[[strip]]
-name = "Low"
-channels = 2
-source = { generator = "sine", freq = 440.0, level_db = -12.0 }
-sends = { A2 = {} }
-[[bus]]
-name = "A1"
-channels = 2
-sink = { device = "test_sink" }
-[[bus]]
-name = "A2"
-channels = 2
-sink = { device = "test_sink2" }
-"#,
-    )
-    .unwrap();
-    let mut troubadour = pw
-        .command(env!("CARGO_BIN_EXE_troubadour"))
-        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
-        .args(["--latency-frames", "1024", "--seconds", "8"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run troubadour");
-    let rx = lines(troubadour.stdout.take().unwrap());
+    let (mut troubadour, rx) = pw.troubadour(&dir, TWO_TONES, 8);
     let mut seen = Vec::new();
     expect_line(
         &rx,
@@ -300,23 +331,9 @@ sink = { device = "test_sink2" }
         pw.record("test_sink2", &wavs[1]),
     ];
     std::thread::sleep(Duration::from_millis(5000));
-    // SIGINT lets pw-record finish the file.
-    for rec in recs.iter_mut() {
-        let _ = Command::new("kill")
-            .args(["-INT", &rec.id().to_string()])
-            .status();
-        let _ = rec.wait();
-    }
-    let _ = Command::new("kill")
-        .arg(troubadour.id().to_string())
-        .status();
-    let _ = troubadour.wait();
-    // The closing line (bridge underruns and overruns).
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen.push(line);
-    }
-
-    println!("troubadour said:\n{}", seen.join("\n"));
+    recs.iter_mut().for_each(finish_recording);
+    // Also collects the closing line (bridge underruns and overruns).
+    stop(&mut troubadour, &rx, &mut seen);
     // The bridge adds one period (1024 frames, 21.3 ms) and the resampler's delay (about
     // 2 ms), and held that: no underrun, so its target never had to grow.
     let bridge = seen
@@ -388,43 +405,9 @@ fn assert_tone(wav: &std::path::Path, hz: f64, what: &str) {
 fn a_device_that_goes_away_is_reopened_when_it_returns() {
     let dir = Dir::new("pipewire-hotplug");
     let pw = PipeWire::start(&dir);
-    let session = dir.0.join("session.toml");
     // Each bus has a tone of its own, so a bus that ends up on the other's device (a
     // sound server moves the streams of a sink that goes away) is heard there.
-    std::fs::write(
-        &session,
-        r#"
-version = 1
-[[strip]]
-name = "High"
-channels = 2
-source = { generator = "sine", freq = 1000.0, level_db = -12.0 }
-sends = { A1 = {} }
-[[strip]]
-name = "Low"
-channels = 2
-source = { generator = "sine", freq = 440.0, level_db = -12.0 }
-sends = { A2 = {} }
-[[bus]]
-name = "A1"
-channels = 2
-sink = { device = "test_sink" }
-[[bus]]
-name = "A2"
-channels = 2
-sink = { device = "test_sink2" }
-"#,
-    )
-    .unwrap();
-    let mut troubadour = pw
-        .command(env!("CARGO_BIN_EXE_troubadour"))
-        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
-        .args(["--latency-frames", "1024", "--seconds", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run troubadour");
-    let rx = lines(troubadour.stdout.take().unwrap());
+    let (mut troubadour, rx) = pw.troubadour(&dir, TWO_TONES, 60);
     let mut seen = Vec::new();
     expect_line(&rx, "first audio callback", &mut seen);
     let wav = |name: &str| dir.0.join(format!("{name}.wav"));
@@ -463,15 +446,7 @@ sink = { device = "test_sink2" }
         440.0,
         "bridged device, after the restart",
     );
-
-    let _ = Command::new("kill")
-        .arg(troubadour.id().to_string())
-        .status();
-    let _ = troubadour.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen.push(line);
-    }
-    println!("troubadour said:\n{}", seen.join("\n"));
+    stop(&mut troubadour, &rx, &mut seen);
 }
 
 #[test]
@@ -505,10 +480,7 @@ fn a_device_input_reaches_a_bus_through_the_bridge() {
         .stderr(Stdio::null())
         .spawn()
         .expect("pw-play");
-    let session = dir.0.join("session.toml");
-    std::fs::write(
-        &session,
-        r#"
+    let session = r#"
 version = 1
 [[strip]]
 name = "Mic"
@@ -519,18 +491,8 @@ sends = { A1 = {} }
 name = "A1"
 channels = 2
 sink = { device = "test_sink" }
-"#,
-    )
-    .unwrap();
-    let mut troubadour = pw
-        .command(env!("CARGO_BIN_EXE_troubadour"))
-        .args(["run", session.to_str().unwrap(), "--backend", "cpal"])
-        .args(["--latency-frames", "1024", "--seconds", "30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run troubadour");
-    let rx = lines(troubadour.stdout.take().unwrap());
+"#;
+    let (mut troubadour, rx) = pw.troubadour(&dir, session, 30);
     let mut seen = Vec::new();
     expect_line(
         &rx,
@@ -541,15 +503,8 @@ sink = { device = "test_sink" }
     // What the strip took, as the master's bus plays it.
     let wav = dir.0.join("bus.wav");
     pw.record_for("test_sink", &wav, 3000);
-    let _ = Command::new("kill")
-        .arg(troubadour.id().to_string())
-        .status();
-    let _ = troubadour.wait();
+    stop(&mut troubadour, &rx, &mut seen);
     let _ = player.kill();
     let _ = player.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen.push(line);
-    }
-    println!("troubadour said:\n{}", seen.join("\n"));
     assert_tone(&wav, 440.0, "device input, on the bus");
 }

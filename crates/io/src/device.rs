@@ -263,12 +263,13 @@ struct SwapControl<T> {
     retired: Consumer<Box<T>>,
 }
 
-fn swap_pair<T>(initial: Option<Box<T>>) -> (Swap<T>, SwapControl<T>) {
+/// An empty mailbox: the audio thread's end holds nothing until a value is sent.
+fn swap_pair<T>() -> (Swap<T>, SwapControl<T>) {
     let (outbox, inbox) = LockFreeRingBuffer::with_capacity(SWAP_SLOTS);
     let (back, retired) = LockFreeRingBuffer::with_capacity(SWAP_SLOTS);
     (
         Swap {
-            current: initial,
+            current: None,
             inbox,
             retired: back,
         },
@@ -402,27 +403,27 @@ impl DeviceBackend {
             let Some(Sink::Device(spec)) = &bus.sink else {
                 continue;
             };
-            let mut entry = BridgedBus::offline(&bus.name, spec, bus.channels, false);
-            let opened = open_bridged(
+            let (input, control) = swap_pair();
+            let mut entry =
+                BridgedBus::offline(&bus.name, spec, bus.channels, Link::Output(control));
+            // Once open, the bridge reaches the callback through the mailbox, as on a
+            // reopening.
+            match open_bridged(
                 &host,
                 spec,
                 bus.channels,
                 session.sample_rate,
                 period,
                 epoch,
-            );
-            let initial = match opened {
-                Ok(o) => Some(entry.connect_output(o)),
-                Err(why) => {
-                    notes.push(format!(
-                        "bus \"{}\": device \"{spec}\" not opened ({why}); the bus is offline (not heard) until it appears",
-                        bus.name
-                    ));
-                    None
+            ) {
+                Ok(o) => {
+                    entry.attach_output(o);
                 }
-            };
-            let (input, control) = swap_pair(initial);
-            entry.link = Link::Output(control);
+                Err(why) => notes.push(format!(
+                    "bus \"{}\": device \"{spec}\" not opened ({why}); the bus is offline (not heard) until it appears",
+                    bus.name
+                )),
+            }
             feeds.push(BridgeFeed {
                 first: at,
                 channels: usize::from(bus.channels),
@@ -443,27 +444,25 @@ impl DeviceBackend {
             };
             let at = input_channels;
             input_channels += usize::from(strip.channels);
-            let mut entry = BridgedBus::offline(&strip.name, spec, strip.channels, true);
-            let opened = open_input(
+            let (output, control) = swap_pair();
+            let mut entry =
+                BridgedBus::offline(&strip.name, spec, strip.channels, Link::Input(control));
+            match open_input(
                 &host,
                 spec,
                 strip.channels,
                 session.sample_rate,
                 period,
                 epoch,
-            );
-            let initial = match opened {
-                Ok(o) => Some(entry.connect_input(o)),
-                Err(why) => {
-                    notes.push(format!(
-                        "strip \"{}\": device input \"{spec}\" not opened ({why}); the strip is offline (silent) until it appears",
-                        strip.name
-                    ));
-                    None
+            ) {
+                Ok(o) => {
+                    entry.attach_input(o);
                 }
-            };
-            let (output, control) = swap_pair(initial);
-            entry.link = Link::Input(control);
+                Err(why) => notes.push(format!(
+                    "strip \"{}\": device input \"{spec}\" not opened ({why}); the strip is offline (silent) until it appears",
+                    strip.name
+                )),
+            }
             taps.push(BridgeTap {
                 first: at,
                 channels: usize::from(strip.channels),
@@ -679,19 +678,11 @@ impl DeviceBackend {
                     let had_opened = b.device_id.is_some();
                     let (rate, period, epoch) = (self.engine_rate, self.period, self.epoch);
                     let sent = if b.input {
-                        open_input(&self.cpal_host, &spec, b.channels, rate, period, epoch).map(
-                            |o| {
-                                let output = b.connect_input(o);
-                                b.send_input(output)
-                            },
-                        )
+                        open_input(&self.cpal_host, &spec, b.channels, rate, period, epoch)
+                            .map(|o| b.attach_input(o))
                     } else {
-                        open_bridged(&self.cpal_host, &spec, b.channels, rate, period, epoch).map(
-                            |o| {
-                                let input = b.connect_output(o);
-                                b.send_output(input)
-                            },
-                        )
+                        open_bridged(&self.cpal_host, &spec, b.channels, rate, period, epoch)
+                            .map(|o| b.attach_output(o))
                     };
                     match sent {
                         Ok(true) => {
@@ -765,12 +756,12 @@ type OpenedInput = (
 );
 
 impl BridgedBus {
-    /// An entry for `spec`, not (yet) open.
-    fn offline(name: &str, spec: &str, channels: u16, input: bool) -> Self {
-        let (_, control) = swap_pair::<BridgeInput>(None);
+    /// An entry for `spec`, not (yet) open, whose bridges go to the master callback
+    /// through `link`.
+    fn offline(name: &str, spec: &str, channels: u16, link: Link) -> Self {
         BridgedBus {
             bus: name.to_string(),
-            input,
+            input: matches!(link, Link::Input(_)),
             device: spec.to_string(),
             underruns: Arc::new(AtomicU64::new(0)),
             overruns: Arc::new(AtomicU64::new(0)),
@@ -782,51 +773,45 @@ impl BridgedBus {
             device_id: None,
             channels,
             stream: None,
-            // Replaced by the caller with the link to its callback's end.
-            link: Link::Output(control),
+            link,
             next_try: Instant::now() + DEVICE_CHECK,
             wait: DEVICE_CHECK,
         }
     }
 
-    /// Takes over an opened output device; returns the master's end of its bridge.
-    fn connect_output(&mut self, opened: OpenedOutput) -> Box<BridgeInput> {
+    /// Takes over an opened output device and sends the master's end of its bridge to
+    /// the callback. False if the mailbox would not take it.
+    fn attach_output(&mut self, opened: OpenedOutput) -> bool {
         let (input, stream, name, id, underruns, latency, target) = opened;
-        self.stream = Some(stream);
-        self.device = name;
-        self.device_id = id;
         self.underruns = underruns;
-        self.latency_frames = latency;
         self.target = target;
-        self.online = true;
-        Box::new(input)
-    }
-
-    /// Takes over an opened input device; returns the master's end of its bridge.
-    fn connect_input(&mut self, opened: OpenedInput) -> Box<BridgeOutput> {
-        let (output, stream, name, id, overruns, latency) = opened;
-        self.target = output.target_handle();
-        self.stream = Some(stream);
-        self.device = name;
-        self.device_id = id;
-        self.overruns = overruns;
-        self.latency_frames = latency;
-        self.online = true;
-        Box::new(output)
-    }
-
-    fn send_output(&mut self, input: Box<BridgeInput>) -> bool {
+        self.opened(stream, name, id, latency);
         match &mut self.link {
-            Link::Output(c) => c.send(Some(input)),
+            Link::Output(c) => c.send(Some(Box::new(input))),
             Link::Input(_) => false,
         }
     }
 
-    fn send_input(&mut self, output: Box<BridgeOutput>) -> bool {
+    /// Takes over an opened input device and sends the master's end of its bridge to
+    /// the callback. False if the mailbox would not take it.
+    fn attach_input(&mut self, opened: OpenedInput) -> bool {
+        let (output, stream, name, id, overruns, latency) = opened;
+        self.overruns = overruns;
+        self.target = output.target_handle();
+        self.opened(stream, name, id, latency);
         match &mut self.link {
-            Link::Input(c) => c.send(Some(output)),
+            Link::Input(c) => c.send(Some(Box::new(output))),
             Link::Output(_) => false,
         }
+    }
+
+    /// What an opened device of either direction sets.
+    fn opened(&mut self, stream: cpal::Stream, name: String, id: Option<String>, latency: f64) {
+        self.stream = Some(stream);
+        self.device = name;
+        self.device_id = id;
+        self.latency_frames = latency;
+        self.online = true;
     }
 
     /// Closes the device's stream and detaches the bridge from the master callback.

@@ -538,12 +538,7 @@ pub fn run(
         {
             match JackConnection::open_quietly(CLIENT_NAME) {
                 Ok(c) => {
-                    let session = LoadedSession {
-                        session: controller.session().clone(),
-                        path: controller.path().to_path_buf(),
-                        base_dir: loaded_base.clone(),
-                        warnings: Vec::new(),
-                    };
+                    let session = running(&controller, &loaded_base);
                     let after = r.attempts + 1;
                     match start_jack(c, session) {
                         Ok((c, b, new_rate)) => {
@@ -587,12 +582,7 @@ pub fn run(
                 max_block_frames: Some(period.max(controller.session().block_frames as usize)),
                 ..Default::default()
             };
-            let session = LoadedSession {
-                session: controller.session().clone(),
-                path: controller.path().to_path_buf(),
-                base_dir: loaded_base.clone(),
-                warnings: Vec::new(),
-            };
+            let session = running(&controller, &loaded_base);
             let after = r.attempts + 1;
             // The backend opens the first bus's device by this id exactly (the session's
             // spec, or the default output, could now be another device).
@@ -649,12 +639,7 @@ pub fn run(
             let old = std::mem::replace(&mut live, Live::Waiting(Reconnect::new()));
             drop(old.stop(started.elapsed()));
             if let Ok(c) = JackConnection::open(CLIENT_NAME) {
-                let session = LoadedSession {
-                    session: controller.session().clone(),
-                    path: controller.path().to_path_buf(),
-                    base_dir: loaded_base.clone(),
-                    warnings: Vec::new(),
-                };
+                let session = running(&controller, &loaded_base);
                 match start_jack(c, session) {
                     Ok((c, b, new_rate)) => {
                         println!("JACK client restarted with the new ports");
@@ -731,6 +716,17 @@ impl Watch {
 
 /// Applies an edited session live, or says why not and keeps the running one. Returns
 /// true when the change needs other JACK ports than the running client has.
+/// The session the controller runs now, to build a new engine from (on a reconnection
+/// or restart); relative file paths resolve against `base_dir` as at the start.
+fn running(controller: &Controller, base_dir: &Path) -> LoadedSession {
+    LoadedSession {
+        session: controller.session().clone(),
+        path: controller.path().to_path_buf(),
+        base_dir: base_dir.to_path_buf(),
+        warnings: Vec::new(),
+    }
+}
+
 fn reload(controller: &mut Controller, path: &Path, rate: u32, live: &Live) -> bool {
     let mut loaded = match session::load(path) {
         Ok(l) => l,

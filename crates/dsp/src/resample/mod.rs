@@ -160,6 +160,7 @@ impl Sample for f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
+    use std::array::from_fn;
     let &AsyncFrames {
         table,
         taps,
@@ -185,26 +186,13 @@ fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
         while c < channels {
             let group = (channels - c).min(4);
             let sums = &mut frame[c..c + group];
+            // The group's histories, as an array of its (compile-time) size.
+            let at = |k: usize| hist(c + k);
             match group {
-                4 => sums.copy_from_slice(&lerp_dots_f32_avx512(
-                    rows,
-                    w,
-                    [hist(c), hist(c + 1), hist(c + 2), hist(c + 3)],
-                    taps,
-                )),
-                3 => sums.copy_from_slice(&lerp_dots_f32_avx512(
-                    rows,
-                    w,
-                    [hist(c), hist(c + 1), hist(c + 2)],
-                    taps,
-                )),
-                2 => sums.copy_from_slice(&lerp_dots_f32_avx512(
-                    rows,
-                    w,
-                    [hist(c), hist(c + 1)],
-                    taps,
-                )),
-                _ => sums.copy_from_slice(&lerp_dots_f32_avx512(rows, w, [hist(c)], taps)),
+                4 => sums.copy_from_slice(&lerp_dots_f32_avx512::<4>(rows, w, from_fn(at), taps)),
+                3 => sums.copy_from_slice(&lerp_dots_f32_avx512::<3>(rows, w, from_fn(at), taps)),
+                2 => sums.copy_from_slice(&lerp_dots_f32_avx512::<2>(rows, w, from_fn(at), taps)),
+                _ => sums.copy_from_slice(&lerp_dots_f32_avx512::<1>(rows, w, from_fn(at), taps)),
             }
             c += group;
         }
