@@ -15,6 +15,9 @@ pkg-config --exists soxr 2>/dev/null || missing+=(libsoxr-dev)
 # A real JACK server (dummy driver) and its peer programs for the end-to-end tests
 # (jackd, jack_simple_client, jack_rec, jack_iodelay, jack_lsp, jack_connect).
 command -v jackd >/dev/null 2>&1 && command -v jack_rec >/dev/null 2>&1 || missing+=(jackd2)
+# The `jack` crate loads libjack at run time, but its build script (jack-sys) still asks
+# pkg-config for `jack` on Linux and fails without the development package.
+pkg-config --exists jack 2>/dev/null || missing+=(libjack-jackd2-dev)
 # The cpal backend (feature `cpal`): ALSA's headers to build; and a private PipeWire
 # (with its Pulse interface, a session bus and pw-record) for its end-to-end test.
 pkg-config --exists alsa 2>/dev/null || missing+=(libasound2-dev)

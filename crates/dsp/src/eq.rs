@@ -18,6 +18,8 @@
 
 use crate::biquad::{Coefficients, FilterKind, FilterParams};
 
+mod block;
+
 /// Most bands one EQ has.
 pub const MAX_BANDS: usize = 8;
 /// Frames between coefficient updates while a band glides.
@@ -358,12 +360,16 @@ fn process_portable(
 }
 
 /// The same on AVX2 + FMA: four bands per pass, channels four at a time, then in a
-/// pair, then alone.
+/// pair, then alone. When `forms` (the bands' block forms, present while no band glides)
+/// is given, a channel left alone runs in block form, and so does a pair where
+/// [`pair_in_blocks`] says that is faster.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 fn process_avx(
     k: &LaneCoefs,
     bands: usize,
+    forms: Option<&[block::BlockForm]>,
     states: &mut [Channel],
     bufs: &mut [Box<[f32]>],
     start: usize,
@@ -372,10 +378,23 @@ fn process_avx(
 ) {
     let quads = states.len() / 4 * 4;
     let pairs = quads + (states.len() - quads) / 2 * 2;
+    let run = start..start + n;
+    // Channels from `alone` on run in block form, the rest on the wavefront.
+    let alone = match forms {
+        Some(_) if pair_in_blocks(bands, avx512) => quads,
+        Some(_) => pairs,
+        None => states.len(),
+    };
+    let (pairs, singles) = (pairs.min(alone), pairs.min(alone)..alone);
+    if let Some(forms) = forms {
+        for (st, buf) in states[alone..].iter_mut().zip(bufs[alone..].iter_mut()) {
+            block::filter_channel(forms, &mut st.s1, &mut st.s2, &mut buf[run.clone()], avx512);
+        }
+    }
     for pass in 0..bands.div_ceil(4) {
         let first = 4 * pass;
         let k4 = lanes::<4>(k, first);
-        let run = start..start + n;
+        let run = run.clone();
         groups::<4>(
             &k4,
             &mut states[..quads],
@@ -394,13 +413,21 @@ fn process_avx(
         );
         groups::<1>(
             &k4,
-            &mut states[pairs..],
-            &mut bufs[pairs..],
+            &mut states[singles.clone()],
+            &mut bufs[singles.clone()],
             first,
             run,
             avx512,
         );
     }
+}
+
+/// Whether the two channels of a pair run faster one after the other in block form than
+/// as a two-channel wavefront (measured: `cargo bench -p troubadour-dsp --bench
+/// processors -- nomatch`): with one or two bands, whose wavefront leaves most lanes
+/// empty, and on AVX-512 with five bands or more (two chains per channel in flight).
+fn pair_in_blocks(bands: usize, avx512: bool) -> bool {
+    bands <= 2 || (avx512 && bands >= 5)
 }
 
 /// Bands `first..first + 4` of `states.len()` channels (a multiple of `C`), `C` at a
@@ -524,6 +551,10 @@ pub struct Equalizer {
     channels: Vec<Channel>,
     sample_rate: f64,
     glide_steps: u32,
+    /// Each band's block form (see [`block`]), for single channels while no band glides.
+    forms: Vec<block::BlockForm>,
+    /// Some band's coefficients changed since `forms` was computed.
+    forms_stale: bool,
     /// Run the fused (AVX2 + FMA) kernel.
     fma: bool,
     /// Run groups of four channels on AVX-512 ([`wavefront_avx512`]).
@@ -548,6 +579,10 @@ impl Equalizer {
         for (c, b) in coef.iter_mut().zip(&bands) {
             *c = Coefficients::design(&b.current, sample_rate).to_array();
         }
+        let forms = coef[..bands.len()]
+            .iter()
+            .map(|&c| block::BlockForm::new(c))
+            .collect();
         let glide_steps = ((GLIDE_SECONDS * sample_rate) / GLIDE_STEP as f64)
             .ceil()
             .max(1.0) as u32;
@@ -557,6 +592,8 @@ impl Equalizer {
             channels: vec![Channel::default(); channels],
             sample_rate,
             glide_steps,
+            forms,
+            forms_stale: false,
             fma: crate::simd::avx2_fma(),
             avx512: crate::simd::avx512(),
         }
@@ -594,6 +631,7 @@ impl Equalizer {
             band.current = params;
             band.steps_left = 0;
             self.coef[index] = Coefficients::design(&params, self.sample_rate).to_array();
+            self.forms_stale = true;
         } else {
             band.steps_left = self.glide_steps;
         }
@@ -613,8 +651,16 @@ impl Equalizer {
                     }
                 }
                 coefs = lane_coefs(&self.coef);
+                self.forms_stale = true;
                 GLIDE_STEP.min(frames - start)
             } else {
+                if self.forms_stale {
+                    // A few hundred multiply-adds per band, no allocation: fine here.
+                    for (form, &c) in self.forms.iter_mut().zip(&self.coef) {
+                        *form = block::BlockForm::new(c);
+                    }
+                    self.forms_stale = false;
+                }
                 frames - start
             };
             #[cfg(target_arch = "x86_64")]
@@ -625,6 +671,7 @@ impl Equalizer {
                     process_avx(
                         &coefs,
                         bands,
+                        (!gliding).then_some(&self.forms[..]),
                         &mut self.channels,
                         bufs,
                         start,
@@ -672,10 +719,12 @@ impl Equalizer {
         y.process(y_bufs, frames);
     }
 
-    /// Stereo, one to four bands, none gliding.
+    /// Stereo, up to four bands and not running in block form on its own (so that the
+    /// pair computes what each computes alone), none gliding.
     fn pairable(&self) -> bool {
         self.channels.len() == 2
-            && (1..=4).contains(&self.bands.len())
+            && self.bands.len() <= 4
+            && !pair_in_blocks(self.bands.len(), self.avx512)
             && self.bands.iter().all(|b| b.steps_left == 0)
     }
 
@@ -692,6 +741,7 @@ impl Equalizer {
             }
             new.current = old_band.current;
             self.coef[b] = old.coef[b];
+            self.forms_stale = true;
             new.steps_left = if new.target != new.current {
                 self.glide_steps
             } else {
@@ -816,6 +866,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A single channel runs in block form while steady and on the wavefront while a band
+    /// glides, on the same state: through a glide, a change of filter type and a rebuild
+    /// (`continue_from`) it computes what the portable wavefront computes throughout.
+    #[test]
+    fn a_single_channel_follows_glides_and_changes_of_type() {
+        let frames = 4000;
+        let mut rng = Rng::new(3);
+        let input: Box<[f32]> = (0..frames).map(|_| 0.5 * rng.next_bipolar()).collect();
+        let p = settings(3);
+        let mut fast = Equalizer::new(&p, 1, 48_000);
+        let mut slow = Equalizer::new(&p, 1, 48_000).portable();
+        let (mut a, mut b) = (input.clone(), input.clone());
+        let block = 100;
+        for (i, start) in (0..frames).step_by(block).enumerate() {
+            match i {
+                5 => {
+                    let mut moved = p[1];
+                    moved.freq_hz *= 2.0;
+                    fast.set_band(1, moved);
+                    slow.set_band(1, moved);
+                }
+                12 => {
+                    let mut other = p[2];
+                    other.kind = FilterKind::LowPass;
+                    fast.set_band(2, other);
+                    slow.set_band(2, other);
+                }
+                20 => {
+                    let mut q = p.clone();
+                    q[0].gain_db += 6.0;
+                    let mut new_fast = Equalizer::new(&q, 1, 48_000);
+                    let mut new_slow = Equalizer::new(&q, 1, 48_000).portable();
+                    new_fast.continue_from(&fast);
+                    new_slow.continue_from(&slow);
+                    (fast, slow) = (new_fast, new_slow);
+                }
+                _ => {}
+            }
+            for (eq, buf) in [(&mut fast, &mut a), (&mut slow, &mut b)] {
+                let mut part: Vec<Box<[f32]>> = vec![buf[start..start + block].into()];
+                eq.process(&mut part, block);
+                buf[start..start + block].copy_from_slice(&part[0]);
+            }
+        }
+        let err = a
+            .iter()
+            .zip(b.iter())
+            .map(|(&x, &y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-5, "error {err}");
+        let moved = a
+            .iter()
+            .zip(input.iter())
+            .any(|(x, y)| (x - y).abs() > 0.01);
+        assert!(moved, "the EQ changed the signal");
     }
 
     /// Two EQs processed as a pair give exactly what each gives on its own, whether the

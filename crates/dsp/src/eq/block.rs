@@ -1,0 +1,427 @@
+//! One channel's EQ in *block form*: eight frames per step instead of one.
+//!
+//! A biquad is linear, so the eight outputs of a block are a fixed linear function of
+//! the block's eight inputs and the filter's state before it: a matrix, computed once
+//! from the coefficients. The state handed from block to block is the last two inputs
+//! and outputs (direct form I history), which the previous block already produced, so
+//! the only loop-carried work per eight frames is broadcasting two outputs and two
+//! multiply-adds: about 11 cycles, against 8 cycles *per frame* for the recursion run
+//! frame by frame. The inputs' share of each block (most of the arithmetic) does not
+//! depend on the previous block, so the CPU runs it ahead, in parallel.
+//!
+//! This is what lets a single channel use the machine: the wavefront
+//! ([`super::wavefront_avx`]) overlaps the bands of one channel, but one channel of few
+//! bands leaves most of its lanes and most of the FMA units idle.
+//!
+//! Between calls the state is kept in the EQ's usual form (transposed direct form II,
+//! two values per band), so this kernel and the wavefront can take turns on the same
+//! channel: a gliding band (coefficients changing every few frames) runs on the
+//! wavefront, a steady one here.
+
+/// Frames per block: two AVX2 registers of f64.
+const FRAMES: usize = 8;
+
+/// Frames widened to f64 at a time (the scratch on the stack).
+const CHUNK: usize = 256;
+
+/// One band's response over a block of [`FRAMES`] frames, column by column: what each
+/// input or state value contributes to each of the block's outputs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BlockForm {
+    /// `x[j]`: the outputs' response to input frame `j` of the block.
+    x: [[f64; FRAMES]; FRAMES],
+    /// Responses to the previous block's last input (`x1`), the one before (`x2`), its
+    /// last output (`y1`) and the one before (`y2`).
+    x1: [f64; FRAMES],
+    x2: [f64; FRAMES],
+    y1: [f64; FRAMES],
+    y2: [f64; FRAMES],
+    /// Responses to the transposed-direct-form state at the start of a call.
+    s1: [f64; FRAMES],
+    s2: [f64; FRAMES],
+    /// `b0, b1, b2, a1, a2`: for the frame-by-frame tail and to hand the state back.
+    coef: [f64; 5],
+}
+
+impl BlockForm {
+    /// The block form of the biquad `b0, b1, b2, a1, a2` (a0 = 1), computed in f64 by
+    /// running the filter on unit inputs and unit states.
+    pub(super) fn new(coef: [f64; 5]) -> Self {
+        let [b0, b1, b2, a1, a2] = coef;
+        // The response over one block to inputs `x` from the state (s1, s2).
+        let run = |x: [f64; FRAMES], mut s1: f64, mut s2: f64| {
+            let mut y = [0.0; FRAMES];
+            for (y, &x) in y.iter_mut().zip(&x) {
+                *y = b0 * x + s1;
+                s1 = b1 * x - a1 * *y + s2;
+                s2 = b2 * x - a2 * *y;
+            }
+            y
+        };
+        let zero = [0.0; FRAMES];
+        let s1 = run(zero, 1.0, 0.0);
+        let s2 = run(zero, 0.0, 1.0);
+        let x = std::array::from_fn(|j| {
+            let mut unit = zero;
+            unit[j] = 1.0;
+            run(unit, 0.0, 0.0)
+        });
+        // The state after a block, from its last inputs and outputs:
+        // s1 = b1·x1 + b2·x2 − a1·y1 − a2·y2 and s2 = b2·x1 − a2·y1.
+        let mix = |c1: f64, c2: f64| std::array::from_fn(|k| c1 * s1[k] + c2 * s2[k]);
+        BlockForm {
+            x,
+            x1: mix(b1, b2),
+            x2: mix(b2, 0.0),
+            y1: mix(-a1, -a2),
+            y2: mix(-a2, 0.0),
+            s1,
+            s2,
+            coef,
+        }
+    }
+}
+
+/// Filters `chan` through the bands `forms` in series, each band's transposed-direct-
+/// form state in `s1[b]`, `s2[b]` (f32 between calls, f64 within one); on AVX-512 where
+/// `avx512` says the CPU has it (`simd::avx512`), else on AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn filter_channel(
+    forms: &[BlockForm],
+    s1: &mut [f32],
+    s2: &mut [f32],
+    chan: &mut [f32],
+    avx512: bool,
+) {
+    if avx512 {
+        // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F on this CPU.
+        unsafe { filter_channel_avx512(forms, s1, s2, chan) }
+    } else {
+        chunks(forms, s1, s2, chan, |forms, states, buf| {
+            for (m, s) in forms.iter().zip(states.iter_mut()) {
+                band(m, s, buf);
+            }
+        });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn filter_channel_avx512(forms: &[BlockForm], s1: &mut [f32], s2: &mut [f32], chan: &mut [f32]) {
+    chunks(forms, s1, s2, chan, |forms, states, buf| {
+        let mut pairs = forms.chunks_exact(2).zip(states.chunks_exact_mut(2));
+        for (m, s) in pairs.by_ref() {
+            let [a, b] = s else { unreachable!("pairs") };
+            bands_avx512([&m[0], &m[1]], [a, b], buf);
+        }
+        if forms.len() % 2 == 1 {
+            let last = forms.len() - 1;
+            bands_avx512([&forms[last]], [&mut states[last]], buf);
+        }
+    });
+}
+
+/// The frame around a band kernel: the channel widened to f64 a chunk at a time, every
+/// band run over the chunk, the result narrowed back; states in and out.
+#[inline(always)]
+fn chunks(
+    forms: &[BlockForm],
+    s1: &mut [f32],
+    s2: &mut [f32],
+    chan: &mut [f32],
+    bands: impl Fn(&[BlockForm], &mut [[f64; 2]], &mut [f64]),
+) {
+    let mut state: [[f64; 2]; super::MAX_BANDS] =
+        std::array::from_fn(|b| match (s1.get(b), s2.get(b)) {
+            (Some(&a), Some(&c)) => [f64::from(a), f64::from(c)],
+            _ => [0.0; 2],
+        });
+    let mut scratch = [0.0f64; CHUNK];
+    for chunk in chan.chunks_mut(CHUNK) {
+        let buf = &mut scratch[..chunk.len()];
+        for (d, &s) in buf.iter_mut().zip(chunk.iter()) {
+            *d = f64::from(s);
+        }
+        bands(forms, &mut state[..forms.len()], buf);
+        for (d, &s) in chunk.iter_mut().zip(buf.iter()) {
+            *d = s as f32;
+        }
+    }
+    for ((st, a), c) in state.iter().zip(s1.iter_mut()).zip(s2.iter_mut()) {
+        *a = st[0] as f32;
+        *c = st[1] as f32;
+    }
+}
+
+/// `N` bands on AVX-512, in series over `buf` in place, their states `ss`. A block is
+/// one register, and every column stays in a register for the whole pass (the AVX2
+/// kernel has too few registers and reloads them, which makes loads its limit). Two
+/// bands run skewed by one block (the second filters block `k − 1`, which the first
+/// finished the step before, while the first filters block `k`), so two loop-carried
+/// chains are in flight instead of one.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn bands_avx512<const N: usize>(ms: [&BlockForm; N], ss: [&mut [f64; 2]; N], buf: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let col = |c: &[f64; FRAMES]| {
+        // SAFETY: `c` is eight f64, what the unaligned 512-bit load reads.
+        unsafe { _mm512_loadu_pd(c.as_ptr()) }
+    };
+    let blocks = buf.len() / FRAMES;
+    let mut last_outputs = [[0.0f64; FRAMES]; N];
+    let mut last_inputs = [[0.0f64; 2]; N];
+    if blocks > 0 {
+        let xs: [[__m512d; FRAMES]; N] = ms.map(|m| std::array::from_fn(|j| col(&m.x[j])));
+        let cx1 = ms.map(|m| col(&m.x1));
+        let cx2 = ms.map(|m| col(&m.x2));
+        let cy1 = ms.map(|m| col(&m.y1));
+        let cy2 = ms.map(|m| col(&m.y2));
+        let (last, before) = (_mm512_set1_epi64(7), _mm512_set1_epi64(6));
+        let zero = _mm512_setzero_pd();
+        let (mut x1, mut x2, mut y) = ([zero; N], [zero; N], [zero; N]);
+        for k in 0..blocks + N - 1 {
+            for i in 0..N {
+                let Some(b) = k.checked_sub(i).filter(|&b| b < blocks) else {
+                    continue;
+                };
+                let at = FRAMES * b;
+                let x = |j: usize| _mm512_set1_pd(buf[at + j]);
+                // The inputs' share of the outputs, two chains.
+                let mut acc = [_mm512_mul_pd(xs[i][0], x(0)), _mm512_mul_pd(xs[i][1], x(1))];
+                for j in 2..FRAMES {
+                    acc[j % 2] = _mm512_fmadd_pd(xs[i][j], x(j), acc[j % 2]);
+                }
+                let mut out = _mm512_add_pd(acc[0], acc[1]);
+                let (n1, n2) = (x(FRAMES - 1), x(FRAMES - 2));
+                if b == 0 {
+                    let (s1, s2) = (_mm512_set1_pd(ss[i][0]), _mm512_set1_pd(ss[i][1]));
+                    out = _mm512_fmadd_pd(col(&ms[i].s1), s1, out);
+                    out = _mm512_fmadd_pd(col(&ms[i].s2), s2, out);
+                } else {
+                    out = _mm512_fmadd_pd(cx2[i], x2[i], _mm512_fmadd_pd(cx1[i], x1[i], out));
+                    // The loop-carried part, last: the previous block's last two outputs.
+                    let y1 = _mm512_permutexvar_pd(last, y[i]);
+                    let y2 = _mm512_permutexvar_pd(before, y[i]);
+                    out = _mm512_fmadd_pd(cy1[i], y1, _mm512_fmadd_pd(cy2[i], y2, out));
+                }
+                let dst = &mut buf[at..at + FRAMES];
+                // SAFETY: `dst` is eight f64, what the store writes.
+                unsafe { _mm512_storeu_pd(dst.as_mut_ptr(), out) };
+                (x1[i], x2[i], y[i]) = (n1, n2, out);
+            }
+        }
+        for i in 0..N {
+            // SAFETY: `last_outputs[i]` is eight f64, what the store writes.
+            unsafe { _mm512_storeu_pd(last_outputs[i].as_mut_ptr(), y[i]) };
+            last_inputs[i] = [_mm512_cvtsd_f64(x1[i]), _mm512_cvtsd_f64(x2[i])];
+        }
+    }
+    for (i, (m, s)) in ms.iter().zip(ss).enumerate() {
+        let [_, b1, b2, a1, a2] = m.coef;
+        let (mut s1, mut s2) = (s[0], s[1]);
+        if blocks > 0 {
+            // Back to the transposed direct form, from the last block's last inputs and
+            // outputs.
+            let [x1, x2] = last_inputs[i];
+            let (y1, y2) = (last_outputs[i][FRAMES - 1], last_outputs[i][FRAMES - 2]);
+            s1 = b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            s2 = b2 * x1 - a2 * y1;
+        }
+        tail(m, &mut s1, &mut s2, &mut buf[FRAMES * blocks..]);
+        *s = [s1, s2];
+    }
+}
+
+/// The frames after the last whole block, one at a time.
+#[inline(always)]
+fn tail(m: &BlockForm, s1: &mut f64, s2: &mut f64, buf: &mut [f64]) {
+    let [b0, b1, b2, a1, a2] = m.coef;
+    for v in buf.iter_mut() {
+        let x = *v;
+        let y = b0.mul_add(x, *s1);
+        *s1 = (-a1).mul_add(y, b1.mul_add(x, *s2));
+        *s2 = (-a2).mul_add(y, b2 * x);
+        *v = y;
+    }
+}
+
+/// One band over `buf` in place, from and back to the state `s` (`s1, s2`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn band(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
+    use std::arch::x86_64::*;
+    // Half `h` (frames 4h..4h + 4) of a column.
+    let col = |c: &[f64; FRAMES], h: usize| {
+        let c = &c[4 * h..4 * h + 4];
+        // SAFETY: `c` is four f64, what the unaligned 256-bit load reads.
+        unsafe { _mm256_loadu_pd(c.as_ptr()) }
+    };
+    let blocks = buf.len() / FRAMES;
+    let [_, b1, b2, a1, a2] = m.coef;
+    let (mut s1, mut s2) = (s[0], s[1]);
+    if blocks > 0 {
+        // The inputs' share of a block's outputs (frames 0..4 and 4..8), two chains each.
+        let inputs = |x: &[__m256d; FRAMES]| {
+            let mut lo = [
+                _mm256_mul_pd(col(&m.x[0], 0), x[0]),
+                _mm256_mul_pd(col(&m.x[1], 0), x[1]),
+            ];
+            let mut hi = [
+                _mm256_mul_pd(col(&m.x[0], 1), x[0]),
+                _mm256_mul_pd(col(&m.x[1], 1), x[1]),
+            ];
+            for j in 2..FRAMES {
+                if j < 4 {
+                    lo[j % 2] = _mm256_fmadd_pd(col(&m.x[j], 0), x[j], lo[j % 2]);
+                }
+                hi[j % 2] = _mm256_fmadd_pd(col(&m.x[j], 1), x[j], hi[j % 2]);
+            }
+            (_mm256_add_pd(lo[0], lo[1]), _mm256_add_pd(hi[0], hi[1]))
+        };
+        let load = |buf: &[f64], at: usize| -> [__m256d; FRAMES] {
+            std::array::from_fn(|j| _mm256_broadcast_sd(&buf[at + j]))
+        };
+        let store = |buf: &mut [f64], at: usize, lo: __m256d, hi: __m256d| {
+            let out = &mut buf[at..at + FRAMES];
+            // SAFETY: `out` is eight f64; each store writes four of them.
+            unsafe {
+                _mm256_storeu_pd(out.as_mut_ptr(), lo);
+                _mm256_storeu_pd(out.as_mut_ptr().add(4), hi);
+            }
+        };
+        // The first block starts from the call's state.
+        let mut x = load(buf, 0);
+        let (mut lo, mut hi) = inputs(&x);
+        let (v1, v2) = (_mm256_set1_pd(s1), _mm256_set1_pd(s2));
+        lo = _mm256_fmadd_pd(col(&m.s2, 0), v2, _mm256_fmadd_pd(col(&m.s1, 0), v1, lo));
+        hi = _mm256_fmadd_pd(col(&m.s2, 1), v2, _mm256_fmadd_pd(col(&m.s1, 1), v1, hi));
+        store(buf, 0, lo, hi);
+        for k in 1..blocks {
+            let (x1, x2) = (x[FRAMES - 1], x[FRAMES - 2]);
+            x = load(buf, FRAMES * k);
+            let (mut l, mut h) = inputs(&x);
+            l = _mm256_fmadd_pd(col(&m.x2, 0), x2, _mm256_fmadd_pd(col(&m.x1, 0), x1, l));
+            h = _mm256_fmadd_pd(col(&m.x2, 1), x2, _mm256_fmadd_pd(col(&m.x1, 1), x1, h));
+            // The loop-carried part, last: the previous block's last two outputs.
+            let y1 = _mm256_permute4x64_pd(hi, 0b11_11_11_11);
+            let y2 = _mm256_permute4x64_pd(hi, 0b10_10_10_10);
+            lo = _mm256_fmadd_pd(col(&m.y1, 0), y1, _mm256_fmadd_pd(col(&m.y2, 0), y2, l));
+            hi = _mm256_fmadd_pd(col(&m.y1, 1), y1, _mm256_fmadd_pd(col(&m.y2, 1), y2, h));
+            store(buf, FRAMES * k, lo, hi);
+        }
+        // Back to the transposed direct form, from the last block's last inputs and
+        // outputs.
+        let end = FRAMES * blocks;
+        let (x1, x2) = (
+            _mm256_cvtsd_f64(x[FRAMES - 1]),
+            _mm256_cvtsd_f64(x[FRAMES - 2]),
+        );
+        let (y1, y2) = (buf[end - 1], buf[end - 2]);
+        s1 = b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        s2 = b2 * x1 - a2 * y1;
+    }
+    tail(m, &mut s1, &mut s2, &mut buf[FRAMES * blocks..]);
+    *s = [s1, s2];
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::biquad::{Coefficients, FilterKind, FilterParams};
+
+    /// Two bands in series, run frame by frame from the states `start`: the outputs and
+    /// the final states.
+    fn recursion(
+        coefs: &[[f64; 5]; 2],
+        start: [[f64; 2]; 2],
+        x: &[f64],
+    ) -> (Vec<f64>, [[f64; 2]; 2]) {
+        let mut y = x.to_vec();
+        let mut end = start;
+        for (&[b0, b1, b2, a1, a2], st) in coefs.iter().zip(end.iter_mut()) {
+            let [mut s1, mut s2] = *st;
+            for v in y.iter_mut() {
+                let out = b0 * *v + s1;
+                s1 = b1 * *v - a1 * out + s2;
+                s2 = b2 * *v - a2 * out;
+                *v = out;
+            }
+            *st = [s1, s2];
+        }
+        (y, end)
+    }
+
+    /// The block form computes the same filters as the recursion run frame by frame, for
+    /// every length (whole blocks, a tail, both, neither), from non-zero states, one band
+    /// at a time (AVX2, AVX-512) and two skewed by a block (AVX-512).
+    #[test]
+    fn block_form_equals_the_recursion() {
+        if !crate::simd::avx2_fma() {
+            return;
+        }
+        let design = |kind, freq_hz, q, gain_db| {
+            let p = FilterParams {
+                kind,
+                freq_hz,
+                q,
+                gain_db,
+                slope: None,
+            };
+            Coefficients::design(&p, 96_000.0).to_array()
+        };
+        // A resonant bell near DC (the hard case for precision), then a high-pass.
+        let coefs = [
+            design(FilterKind::Peak, 30.0, 4.0, 9.0),
+            design(FilterKind::HighPass, 2000.0, 0.7, 0.0),
+        ];
+        let forms = coefs.map(BlockForm::new);
+        let start = [[0.25, -0.125], [-0.5, 0.0625]];
+        let mut rng = crate::rng::Rng::new(7);
+        for n in [0, 1, 7, 8, 9, 16, 100, 257, 1000] {
+            let x: Vec<f64> = (0..n).map(|_| f64::from(rng.next_bipolar())).collect();
+            let (want, want_end) = recursion(&coefs, start, &x);
+            for kernel in ["avx2", "avx512 one by one", "avx512 pair"] {
+                if kernel != "avx2" && !crate::simd::avx512() {
+                    continue;
+                }
+                let mut got = x.clone();
+                let [mut a, mut b] = start;
+                match kernel {
+                    "avx2" => {
+                        // SAFETY: AVX2 and FMA were found above.
+                        unsafe {
+                            band(&forms[0], &mut a, &mut got);
+                            band(&forms[1], &mut b, &mut got);
+                        }
+                    }
+                    "avx512 one by one" => {
+                        // SAFETY: AVX-512F, AVX2 and FMA were found above.
+                        unsafe {
+                            bands_avx512([&forms[0]], [&mut a], &mut got);
+                            bands_avx512([&forms[1]], [&mut b], &mut got);
+                        }
+                    }
+                    _ => {
+                        // SAFETY: AVX-512F, AVX2 and FMA were found above.
+                        unsafe { bands_avx512([&forms[0], &forms[1]], [&mut a, &mut b], &mut got) };
+                    }
+                }
+                let err = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(g, w)| (g - w).abs())
+                    .fold(0.0, f64::max);
+                // f64 rounding, amplified by the resonance: far below the f32 resolution
+                // (6e-8) that samples and states are stored in.
+                assert!(err < 1e-8, "{n} frames, {kernel}: error {err}");
+                for (got, want) in [a, b].iter().zip(&want_end) {
+                    assert!(
+                        (got[0] - want[0]).abs() < 1e-8 && (got[1] - want[1]).abs() < 1e-8,
+                        "{n} frames, {kernel}: state {got:?}, want {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}
