@@ -5,6 +5,7 @@
 # quick pass of every benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/apt.sh
 
 # sox checks rendered files from outside the project; libsoxr is the reference
 # resampler the resampling benchmark compares against (linked through pkg-config).
@@ -27,13 +28,7 @@ command -v pipewire-pulse >/dev/null 2>&1 || missing+=(pipewire-pulse)
 command -v wireplumber >/dev/null 2>&1 || missing+=(wireplumber)
 command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
-if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "== installing ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${missing[@]}"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

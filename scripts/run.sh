@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the mixer from source on a fresh machine with a Rust toolchain: installs what the
+# build needs when it is missing (pkg-config and JACK's development files: the `jack`
+# crate loads libjack at run time, but its build script asks pkg-config for it), then
+# `cargo run --release -- ARGS`. With no ARGS: `run`, the built-in 2-strip, 2-bus
+# session on the backend `auto` picks (the null backend where no audio server answers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/apt.sh
+
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists jack 2>/dev/null || missing+=(libjack-jackd2-dev)
+apt_install "${missing[@]}"
+
+[ $# -gt 0 ] || set -- run
+exec cargo run --release -- "$@"
