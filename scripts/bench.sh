@@ -77,7 +77,7 @@ ab() {
     dir=$(mktemp -d)
     for _ in $(seq "$rounds"); do
         for bin in "$@"; do
-            "$bin" bench --rounds 3 --seconds 0.5 | awk '/real time/ {print $3+0}' >>"$dir/$(basename "$bin").$(cksum <<<"$bin" | cut -d' ' -f1)"
+            "$bin" bench --rounds 3 --seconds "${AB_SECONDS:-0.5}" | awk '/real time/ {print $3+0}' >>"$dir/$(basename "$bin").$(cksum <<<"$bin" | cut -d' ' -f1)"
         done
     done
     for bin in "$@"; do

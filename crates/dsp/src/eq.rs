@@ -215,21 +215,27 @@ fn wavefront_avx<const C: usize>(
 /// Steps of [`wavefront_avx512`] between its vector passes over the input and output.
 const STEPS: usize = 64;
 
-/// Four channels' wavefronts (four bands each) in two AVX-512 registers, two channels
+/// `2R` channels' wavefronts (four bands each) in `R` AVX-512 registers, two channels
 /// per register (lanes 0..4 and 4..8): the same multiply-adds lane for lane as
 /// [`wavefront_avx`], so the same output bit for bit, with half the instructions. The
 /// per-step shuffles that fed the AVX2 kernel (input broadcast, output extraction) leave
 /// the loop: the input is widened to f64 pairs and the last band's outputs narrowed in
 /// vector-friendly passes of [`STEPS`] frames, leaving one permute per register and step
-/// (which moves the lanes up one band and brings in both inputs).
+/// (which moves the lanes up one band and brings in both inputs). Each register is one
+/// loop-carried chain: two leave the FMA units half idle, four (eight channels) fill
+/// them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn wavefront_avx512(
-    ks: &[&[[f64; 4]; 5]; 4],
-    waves: &mut [Wave<4>; 4],
-    chans: &mut [&mut [f32]; 4],
+fn wavefront_avx512<const R: usize>(
+    ks: &[&[[f64; 4]; 5]],
+    waves: &mut [Wave<4>],
+    chans: &mut [&mut [f32]],
 ) {
     use std::arch::x86_64::*;
+    assert!(
+        ks.len() == 2 * R && waves.len() == 2 * R && chans.len() == 2 * R,
+        "two channels per register"
+    );
     let n = chans[0].len();
     assert!(chans.iter().all(|c| c.len() == n), "channels of one length");
     for ((w, chan), k) in waves.iter_mut().zip(chans.iter_mut()).zip(ks) {
@@ -239,13 +245,13 @@ fn wavefront_avx512(
         let v = |a: &[f64; 4], b: &[f64; 4]| {
             _mm512_setr_pd(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3])
         };
-        let coefs: [[__m512d; 5]; 2] =
+        let coefs: [[__m512d; 5]; R] =
             std::array::from_fn(|p| std::array::from_fn(|i| v(&ks[2 * p][i], &ks[2 * p + 1][i])));
-        let mut z1: [__m512d; 2] =
+        let mut z1: [__m512d; R] =
             std::array::from_fn(|p| v(&waves[2 * p].z1, &waves[2 * p + 1].z1));
-        let mut z2: [__m512d; 2] =
+        let mut z2: [__m512d; R] =
             std::array::from_fn(|p| v(&waves[2 * p].z2, &waves[2 * p + 1].z2));
-        let mut y: [__m512d; 2] = std::array::from_fn(|p| v(&waves[2 * p].y, &waves[2 * p + 1].y));
+        let mut y: [__m512d; R] = std::array::from_fn(|p| v(&waves[2 * p].y, &waves[2 * p + 1].y));
         // x = (input, y0, y1, y2 | input', y4, y5, y6): indices 8 and 9 take the second
         // operand's lanes 0 and 1, the two channels' inputs.
         let shift = _mm512_setr_epi64(8, 0, 1, 2, 9, 4, 5, 6);
@@ -253,8 +259,8 @@ fn wavefront_avx512(
         // zeroing these 10 KB on every call cost more than the EQ's own work on short
         // blocks (a memset at 3.7 % of the standard workload's profile).
         use std::mem::MaybeUninit;
-        let mut ins = [[MaybeUninit::<[f64; 2]>::uninit(); STEPS]; 2];
-        let mut outs = [[MaybeUninit::<[f64; 8]>::uninit(); STEPS]; 2];
+        let mut ins = [[MaybeUninit::<[f64; 2]>::uninit(); STEPS]; R];
+        let mut outs = [[MaybeUninit::<[f64; 8]>::uninit(); STEPS]; R];
         let mut t = 3;
         while t < n {
             let m = (n - t).min(STEPS);
@@ -265,7 +271,7 @@ fn wavefront_avx512(
                 }
             }
             for j in 0..m {
-                for p in 0..2 {
+                for p in 0..R {
                     let [b0, b1, b2, na1, na2] = coefs[p];
                     // SAFETY: `ins[p][j]` (j < m) was written above; it is two f64 (16
                     // bytes), what the load reads.
@@ -303,7 +309,7 @@ fn wavefront_avx512(
             unsafe { _mm512_storeu_pd(a.as_mut_ptr(), r) };
             a
         };
-        for p in 0..2 {
+        for p in 0..R {
             let (a1, a2, ay) = (array(z1[p]), array(z2[p]), array(y[p]));
             for (h, w) in waves[2 * p..2 * p + 2].iter_mut().enumerate() {
                 let half = |a: &[f64; 8]| std::array::from_fn(|l| a[4 * h + l]);
@@ -376,7 +382,10 @@ fn process_avx(
     n: usize,
     avx512: bool,
 ) {
-    let quads = states.len() / 4 * 4;
+    // Eight channels at a time only on AVX-512 (four chains in flight; on AVX2 the
+    // registers run out).
+    let octets = if avx512 { states.len() / 8 * 8 } else { 0 };
+    let quads = octets + (states.len() - octets) / 4 * 4;
     let pairs = quads + (states.len() - quads) / 2 * 2;
     let run = start..start + n;
     // Channels from `alone` on run in block form, the rest on the wavefront.
@@ -395,10 +404,18 @@ fn process_avx(
         let first = 4 * pass;
         let k4 = lanes::<4>(k, first);
         let run = run.clone();
+        groups::<8>(
+            &k4,
+            &mut states[..octets],
+            &mut bufs[..octets],
+            first,
+            run.clone(),
+            avx512,
+        );
         groups::<4>(
             &k4,
-            &mut states[..quads],
-            &mut bufs[..quads],
+            &mut states[octets..quads],
+            &mut bufs[octets..quads],
             first,
             run.clone(),
             avx512,
@@ -470,44 +487,40 @@ fn group<const C: usize>(
     let mut waves = states
         .each_ref()
         .map(|s| Wave::load(&s.s1[first..], &s.s2[first..]));
-    let four = (
-        <&[_; 4]>::try_from(&ks[..]),
-        <&mut [_; 4]>::try_from(&mut waves[..]),
-        <&mut [_; 4]>::try_from(&mut chans[..]),
-    );
-    if let (true, (Ok(k4), Ok(w4), Ok(c4))) = (avx512, four) {
+    match (avx512, C) {
         // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F (with AVX2
         // and FMA) on this CPU.
-        unsafe { wavefront_avx512(k4, w4, c4) };
-    } else {
-        wavefront_avx::<C>(ks, &mut waves, &mut chans);
+        (true, 4) => unsafe { wavefront_avx512::<2>(&ks, &mut waves, &mut chans) },
+        // SAFETY: as above.
+        (true, 8) => unsafe { wavefront_avx512::<4>(&ks, &mut waves, &mut chans) },
+        _ => wavefront_avx::<C>(ks, &mut waves, &mut chans),
     }
     for (wave, s) in waves.iter().zip(states) {
         wave.store(&mut s.s1[first..], &mut s.s2[first..]);
     }
 }
 
-/// Two stereo EQs of up to four bands (see [`Equalizer::process_pair`]): one 4-chain
-/// wavefront over both.
+/// `K` stereo EQs of up to four bands (see [`Equalizer::process_pair`]): one wavefront
+/// over their `C` = 2`K` channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn process_pair_avx(
-    ks: [&LaneCoefs; 2],
-    states: [&mut [Channel]; 2],
-    bufs: [&mut [Box<[f32]>]; 2],
+fn process_stereo_avx<const K: usize, const C: usize>(
+    ks: [&LaneCoefs; K],
+    states: [&mut [Channel]; K],
+    bufs: [&mut [Box<[f32]>]; K],
     n: usize,
     avx512: bool,
 ) {
-    let [kx, ky] = ks.map(|k| lanes::<4>(k, 0));
-    let [sx, sy] = states;
-    let [bx, by] = bufs;
-    let (([a, b], [c, d]), ([w, x], [y, z])) = ((sx, sy), (bx, by)) else {
-        unreachable!("stereo")
-    };
+    assert!(C == 2 * K, "two channels per EQ");
+    let k4 = ks.map(|k| lanes::<4>(k, 0));
+    let mut states = states.into_iter().flat_map(|s| s.iter_mut());
+    let mut chans = bufs
+        .into_iter()
+        .flat_map(|b| b.iter_mut().map(|c| &mut c[..n]));
     group(
-        [&kx, &kx, &ky, &ky],
-        [a, b, c, d],
-        [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
+        std::array::from_fn::<_, C, _>(|c| &k4[c / 2]),
+        std::array::from_fn(|_| states.next().expect("stereo")),
+        std::array::from_fn(|_| chans.next().expect("stereo")),
         0,
         avx512,
     );
@@ -705,7 +718,7 @@ impl Equalizer {
             // SAFETY: `fma` is only true when `simd::avx2_fma` found AVX2 and FMA on this
             // CPU (see `Equalizer::new`).
             unsafe {
-                process_pair_avx(
+                process_stereo_avx::<2, 4>(
                     [&kx, &ky],
                     [&mut x.channels, &mut y.channels],
                     [x_bufs, y_bufs],
@@ -818,20 +831,20 @@ mod tests {
         y
     }
 
-    /// The wavefront (both kernels, any block split, 1 to 8 bands, channel counts that
-    /// use the AVX2 kernel's groups of four, pairs and single channels) computes the same
-    /// cascade as filtering band after band.
+    /// The wavefront and the block form (both builds, any block split, 1 to 8 bands,
+    /// channel counts that use groups of eight (AVX-512), four, pairs and single
+    /// channels) compute the same cascade as filtering band after band.
     #[test]
     fn wavefront_matches_the_band_by_band_cascade() {
         let frames = 2000;
         let mut rng = Rng::new(11);
-        let input: Vec<Vec<f32>> = (0..7)
+        let input: Vec<Vec<f32>> = (0..11)
             .map(|_| (0..frames).map(|_| 0.5 * rng.next_bipolar()).collect())
             .collect();
         for bands in 1..=MAX_BANDS {
             let p = settings(bands);
             let want: Vec<Vec<f64>> = input.iter().map(|x| reference(&p, x)).collect();
-            for channels in [1, 2, 3, 4, 7] {
+            for channels in [1, 2, 3, 4, 7, 8, 11] {
                 for portable in [false, true] {
                     for block in [1, 2, 3, 5, 64, 256, 2000] {
                         let mut eq = Equalizer::new(&p, channels, 48_000);
@@ -925,49 +938,59 @@ mod tests {
         assert!(moved, "the EQ changed the signal");
     }
 
-    /// Two EQs processed as a pair give exactly what each gives on its own, whether the
-    /// pair runs interleaved (steady, up to four bands) or falls back (more bands, a
-    /// glide under way).
+    /// EQs processed in pairs give exactly what each gives on its own, whether a pair
+    /// runs interleaved (stereo, steady, three or four bands) or falls back (more bands,
+    /// one or two in block form, a glide under way).
     #[test]
-    fn a_pair_of_eqs_equals_each_on_its_own() {
+    fn paired_eqs_equal_each_on_its_own() {
         let frames = 1000;
         let mut rng = Rng::new(5);
-        let mut noise = || -> Vec<Box<[f32]>> {
+        let inputs: [Vec<Box<[f32]>>; 4] = std::array::from_fn(|_| {
             (0..2)
                 .map(|_| (0..frames).map(|_| 0.5 * rng.next_bipolar()).collect())
                 .collect()
-        };
-        let (input_x, input_y) = (noise(), noise());
-        for (bands_x, bands_y, glide) in [(4, 3, false), (2, 4, false), (6, 4, false), (4, 4, true)]
-        {
-            let make = |bands| Equalizer::new(&settings(bands), 2, 48_000);
-            let (mut alone_x, mut alone_y) = (make(bands_x), make(bands_y));
-            let (mut pair_x, mut pair_y) = (make(bands_x), make(bands_y));
-            if glide {
-                let mut moved = settings(bands_y)[0];
-                moved.freq_hz *= 1.5;
-                alone_y.set_band(0, moved);
-                pair_y.set_band(0, moved);
-            }
-            let (mut ax, mut ay) = (input_x.clone(), input_y.clone());
-            let (mut px, mut py) = (input_x.clone(), input_y.clone());
+        });
+        for (bands, glide) in [
+            ([4, 3, 4, 4], false),
+            ([4, 3, 4, 4], true),
+            ([2, 4, 3, 4], false),
+            ([6, 4, 4, 1], false),
+        ] {
+            let make = || -> [Equalizer; 4] {
+                let mut eqs = bands.map(|b| Equalizer::new(&settings(b), 2, 48_000));
+                if glide {
+                    let mut moved = settings(bands[3])[0];
+                    moved.freq_hz *= 1.5;
+                    eqs[3].set_band(0, moved);
+                }
+                eqs
+            };
+            let (mut alone, mut pairs) = (make(), make());
+            let mut outs = [inputs.clone(), inputs.clone()];
             for start in (0..frames).step_by(250) {
-                let part = |bufs: &[Box<[f32]>]| -> Vec<Box<[f32]>> {
-                    bufs.iter().map(|b| b[start..start + 250].into()).collect()
+                let part = |bufs: &[Vec<Box<[f32]>>; 4]| -> [Vec<Box<[f32]>>; 4] {
+                    bufs.each_ref()
+                        .map(|b| b.iter().map(|c| c[start..start + 250].into()).collect())
                 };
-                let (mut a, mut b, mut c, mut d) = (part(&ax), part(&ay), part(&px), part(&py));
-                alone_x.process(&mut a, 250);
-                alone_y.process(&mut b, 250);
-                Equalizer::process_pair(&mut pair_x, &mut c, &mut pair_y, &mut d, 250);
-                for (dst, src) in [(&mut ax, &a), (&mut ay, &b), (&mut px, &c), (&mut py, &d)] {
-                    for (t, s) in dst.iter_mut().zip(src.iter()) {
-                        t[start..start + 250].copy_from_slice(s);
+                let mut parts = outs.each_ref().map(part);
+                for (eq, bufs) in alone.iter_mut().zip(parts[0].iter_mut()) {
+                    eq.process(bufs, 250);
+                }
+                let [pa, pb, pc, pd] = &mut parts[1];
+                let [ea, eb, ec, ed] = &mut pairs;
+                Equalizer::process_pair(ea, pa, eb, pb, 250);
+                Equalizer::process_pair(ec, pc, ed, pd, 250);
+                for (out, part) in outs.iter_mut().zip(&parts) {
+                    for (o, p) in out.iter_mut().zip(part) {
+                        for (t, s) in o.iter_mut().zip(p) {
+                            t[start..start + 250].copy_from_slice(s);
+                        }
                     }
                 }
             }
             assert!(
-                ax == px && ay == py,
-                "{bands_x} + {bands_y} bands, glide {glide}: the pair differs"
+                outs[0] == outs[1],
+                "{bands:?} bands, glide {glide}: a pair differs"
             );
         }
     }
