@@ -1,13 +1,14 @@
-//! 60 s on a real JACK server (dummy driver, 1024-frame periods) under 100 parameter
-//! changes a second: no xrun, no engine-caused late callback. Its own test binary, so
-//! the process-wide `JACK_DEFAULT_SERVER` it sets is seen by no other test.
-//! `TROUBADOUR_JACK_TRAFFIC_SECS` shortens or lengthens the run.
+//! 60 s on a real JACK server (dummy driver, 1024-frame periods, real-time where this
+//! machine permits) under 100 parameter changes a second: no xrun, no engine-caused
+//! late callback. Its own test binary, so the process-wide `JACK_DEFAULT_SERVER` it
+//! sets is seen by no other test. `TROUBADOUR_JACK_TRAFFIC_SECS` shortens or lengthens
+//! the run.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::Server;
+use support::{Server, StallWatch};
 
 #[test]
 fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
@@ -15,7 +16,7 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     use troubadour_engine::{EngineOptions, create};
     use troubadour_io::jack::JackConnection;
 
-    let mut server = Server::start("traffic");
+    let mut server = Server::start_realtime("traffic");
     server.peer("jack_simple_client", &[]);
     server.wait_for_port("jack_simple_client:output1");
     // The built-in session (2 strips, 2 buses), its first strip fed by the peer.
@@ -43,6 +44,10 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
         .unwrap_or(60);
     let strip = loaded.session.strips[0].name.clone();
     let bus = loaded.session.buses[0].name.clone();
+    // A freeze of the machine long enough to make the dummy driver's timer miss its
+    // period is nobody's xrun but the host's: watched for, to tell it apart.
+    let period = Duration::from_secs_f64(1024.0 / 48_000.0);
+    let watch = StallWatch::start(period / 2);
     let start = Instant::now();
     let mut k = 0u64;
     // 100 changes a second, on an absolute schedule: faders, pans, mutes.
@@ -62,26 +67,42 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
         k += 1;
     }
     std::thread::sleep(Duration::from_millis(100));
+    let stalls = watch.finish();
     let s = backend.stats();
     let e = controller.stats();
     drop(backend.stop());
     println!(
-        "{k} changes in {seconds} s: {} callbacks, {} xruns, {} late (+{} stalled), mean load {:.3}%, histogram {:?}; {} commands applied",
+        "{k} changes in {seconds} s: {} callbacks, {} xruns, {} late (+{} stalled), mean load {:.3}%, histogram {:?}; {} commands applied; real-time server {}; machine stalls over {:?}: {} (longest {:?}, watched at real-time priority: {})",
         s.callbacks,
         s.xruns,
         s.late,
         s.late_stalled,
         s.load_mean * 100.0,
         s.histogram,
-        e.commands
+        e.commands,
+        server.realtime,
+        period / 2,
+        stalls.count,
+        stalls.longest,
+        stalls.realtime,
     );
     assert!(s.callbacks as f64 >= 0.95 * seconds as f64 * 48_000.0 / 1024.0);
-    // Server xruns are printed, not asserted: on this 2-vCPU VM the dummy driver's timer
-    // reported some (34 in one 60 s run) while no callback of ours ran late, i.e. they
-    // were the timer's, not the engine's. Callbacks late by the wall clock while their
-    // thread was not running (the VM stalled: one in a CI run, in a callback whose usual
-    // cost is 0.1 ms) are printed too. Engine-caused lateness must be zero.
+    // Callbacks late by the wall clock while their thread was not running (the VM
+    // stalled: one in a CI run, in a callback whose usual cost is 0.1 ms) are printed;
+    // engine-caused lateness must be zero.
     assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
+    // Server xruns must be zero, except that each freeze of the machine itself (seen by
+    // a real-time thread waking late) may cost one. On a normal-priority server they are
+    // only printed: there the dummy driver's timer thread competes with every process
+    // (34 xruns in one 60 s run on this 2-vCPU VM, while no callback of ours ran late).
+    if server.realtime && stalls.realtime {
+        assert!(
+            s.xruns <= u64::from(stalls.count),
+            "{} xruns with {} machine stalls",
+            s.xruns,
+            stalls.count
+        );
+    }
     assert!(
         e.commands >= k - 10,
         "only {} of {k} changes reached the engine",

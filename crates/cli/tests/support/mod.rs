@@ -14,12 +14,27 @@ pub struct Server {
     /// one was seen never to answer on the CI machine.
     alone: Option<std::sync::MutexGuard<'static, ()>>,
     pub name: String,
+    /// Started with `-R`: its driver thread runs SCHED_FIFO.
+    pub realtime: bool,
     jackd: Child,
     peers: Vec<Child>,
 }
 
 impl Server {
+    /// A server whose threads run at normal priority.
     pub fn start(tag: &str) -> Self {
+        Self::start_with(tag, false)
+    }
+
+    /// A real-time server (`jackd -R`) where this process may use SCHED_FIFO, else a
+    /// normal one (see [`Server::realtime`]). The dummy driver's clock is a timer its
+    /// thread sleeps on: at normal priority any busy process can make it wake late, and
+    /// a wake-up late by a period is an xrun.
+    pub fn start_realtime(tag: &str) -> Self {
+        Self::start_with(tag, realtime_permitted())
+    }
+
+    fn start_with(tag: &str, realtime: bool) -> Self {
         // jackd2 servers starting at the same moment can trip over each other's shared
         // memory registry (seen here: one of two never answers), so start one at a time,
         // and give a server that does not come up a second chance.
@@ -28,10 +43,11 @@ impl Server {
         clear_stale_shm();
         let name = format!("troubadour-{tag}-{}", std::process::id());
         for attempt in 1..=3 {
-            let jackd = spawn_jackd(&name);
+            let jackd = spawn_jackd(&name, realtime);
             let server = Server {
                 alone: alone.take(),
                 name: name.clone(),
+                realtime,
                 jackd,
                 peers: Vec::new(),
             };
@@ -66,7 +82,7 @@ impl Server {
         std::thread::sleep(Duration::from_millis(300));
         clear_stale_shm();
         for attempt in 1..=3 {
-            self.jackd = spawn_jackd(&self.name);
+            self.jackd = spawn_jackd(&self.name, self.realtime);
             if self.answers() {
                 return;
             }
@@ -189,12 +205,12 @@ impl Drop for Server {
 }
 
 /// A jackd with the dummy driver (no sound card here), 48 kHz, 1024-frame periods.
-fn spawn_jackd(name: &str) -> Child {
+fn spawn_jackd(name: &str, realtime: bool) -> Child {
     Command::new("jackd")
         .args([
             "-n",
             name,
-            "--no-realtime",
+            if realtime { "-R" } else { "--no-realtime" },
             "-d",
             "dummy",
             "-r",
@@ -297,4 +313,74 @@ pub fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<f64>) {
         }
     };
     (spec, samples)
+}
+
+/// Whether a thread of this process may switch itself to SCHED_FIFO (root, or an rtprio
+/// limit): asked on a short-lived thread, so no thread of the caller changes policy.
+pub fn realtime_permitted() -> bool {
+    std::thread::spawn(|| set_fifo(1)).join().unwrap_or(false)
+}
+
+/// Switches the calling thread to SCHED_FIFO at `priority`; whether that was granted.
+fn set_fifo(priority: i32) -> bool {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `pthread_self()` is the calling thread, always valid; `param` is a valid,
+    // initialised sched_param that outlives the call.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+}
+
+/// Watches for the machine itself stopping (a virtual machine's CPUs descheduled by its
+/// host): a SCHED_FIFO thread above every audio thread wakes each millisecond and counts
+/// the wake-ups that came later than a threshold. Nothing on the machine can hold it
+/// back that long, so a late wake-up means nothing on the machine ran.
+pub struct StallWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Stalls>,
+}
+
+/// What a [`StallWatch`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Stalls {
+    /// Wake-ups later than the threshold.
+    pub count: u32,
+    /// The latest wake-up.
+    pub longest: Duration,
+    /// Whether the watching thread ran SCHED_FIFO (if not, its counts include ordinary
+    /// scheduling delays).
+    pub realtime: bool,
+}
+
+impl StallWatch {
+    pub fn start(threshold: Duration) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let realtime = set_fifo(90);
+            let mut stalls = Stalls {
+                count: 0,
+                longest: Duration::ZERO,
+                realtime,
+            };
+            let tick = Duration::from_millis(1);
+            while !flag.load(Ordering::Relaxed) {
+                let before = Instant::now();
+                std::thread::sleep(tick);
+                let late = before.elapsed().saturating_sub(tick);
+                stalls.longest = stalls.longest.max(late);
+                if late > threshold {
+                    stalls.count += 1;
+                }
+            }
+            stalls
+        });
+        StallWatch { stop, thread }
+    }
+
+    pub fn finish(self) -> Stalls {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("stall watch")
+    }
 }
