@@ -156,6 +156,15 @@ impl Gate {
                         };
                     }
                 }
+                // Open at unity and held open: nothing moves (the smoothing computes
+                // 1 + c·(1 − 1), exactly 1), so only the hold restarts. The usual state
+                // while someone speaks, and the gain recursion it skips was most of
+                // the loop's time.
+                if self.open && self.gain == 1.0 && self.envelope >= self.close_level {
+                    self.hold_left = self.hold_samples;
+                    tick.fill(1.0);
+                    continue;
+                }
                 let frames = tick.len() as u32;
                 if self.open {
                     if self.envelope >= self.close_level {
