@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check the project has, on a fresh machine: installs what the tests need
-# (Debian packages), then format, lints, unit/integration/doc tests, the release-mode
+# (Debian packages), then format, lints, unit/integration/doc tests (the DSP ones twice:
+# with and without AVX-512), the release-mode
 # ring-buffer stress test, the loom model checks, a short engine stress test and one
 # quick pass of every benchmark.
 set -euo pipefail
@@ -37,6 +38,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test (with the cpal backend and its PipeWire test)"
 cargo test --workspace --all-features
+echo "== the DSP tests again with AVX-512 switched off (its AVX2 kernels run on AVX2-only CPUs)"
+TROUBADOUR_NO_AVX512=1 cargo test -p troubadour-dsp
 echo "== ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
 echo "== loom model checks"

@@ -23,10 +23,17 @@ pub fn avx2_fma() -> bool {
 
 /// Whether this CPU has AVX-512F (with AVX2 and FMA): 16-lane registers and masked
 /// loads. Asked once, like [`avx2_fma`].
+///
+/// The environment variable `TROUBADOUR_NO_AVX512` (any value) makes it false, so that
+/// the AVX2 kernels can be tested and measured on a machine with AVX-512 (the test
+/// script runs the DSP tests both ways). It is read once, at the first call.
 pub fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
+        static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let disabled =
+            *DISABLED.get_or_init(|| std::env::var_os("TROUBADOUR_NO_AVX512").is_some());
+        !disabled && avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
