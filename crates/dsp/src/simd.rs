@@ -31,8 +31,7 @@ pub fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let disabled =
-            *DISABLED.get_or_init(|| std::env::var_os("TROUBADOUR_NO_AVX512").is_some());
+        let disabled = *DISABLED.get_or_init(|| std::env::var_os("TROUBADOUR_NO_AVX512").is_some());
         !disabled && avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]

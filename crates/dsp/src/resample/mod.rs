@@ -87,11 +87,18 @@ pub trait Sample:
         std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
     }
 
-    /// The asynchronous kernel on 16-lane registers, where this type and CPU have
-    /// them (see [`AsyncFrames`]); false leaves the frames to the caller.
+    /// The asynchronous kernel that builds each frame's interpolated row once (see
+    /// [`AsyncFrames`]), where this type has one for the CPU (`avx512`: the CPU has
+    /// AVX-512F; `avx2`: the caller runs in the AVX2+FMA build); false leaves the frames
+    /// to the caller.
     #[inline(always)]
-    fn async_frames(frames: &AsyncFrames<'_, Self>, out: &mut [Self], avx512: bool) -> bool {
-        let _ = (frames, out, avx512);
+    fn async_frames(
+        frames: &AsyncFrames<'_, Self>,
+        out: &mut [Self],
+        avx512: bool,
+        avx2: bool,
+    ) -> bool {
+        let _ = (frames, out, avx512, avx2);
         false
     }
 }
@@ -138,7 +145,12 @@ impl Sample for f32 {
         std::array::from_fn(|k| Self::dot(a[k], b[k], avx2))
     }
     #[inline(always)]
-    fn async_frames(frames: &AsyncFrames<'_, Self>, out: &mut [Self], avx512: bool) -> bool {
+    fn async_frames(
+        frames: &AsyncFrames<'_, Self>,
+        out: &mut [Self],
+        avx512: bool,
+        avx2: bool,
+    ) -> bool {
         #[cfg(target_arch = "x86_64")]
         if avx512 {
             // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F, AVX2
@@ -146,21 +158,43 @@ impl Sample for f32 {
             unsafe { async_frames_f32_avx512(frames, out) };
             return true;
         }
-        let _ = (frames, out, avx512);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true in the AVX2+FMA build, which runs only where
+            // `simd::avx2_fma` found both.
+            unsafe { async_frames_f32_avx2(frames, out) };
+            return true;
+        }
+        let _ = (frames, out, avx512, avx2);
         false
     }
 }
 
-/// [`AsyncFrames`] on 16-lane registers. Each frame's interpolated row is built on the
-/// fly, sixteen taps at a time (`a + w·(b - a)`, one fused multiply-add), and applied at
-/// once to up to four channels' histories: per sixteen taps two table loads serve four
-/// channels, where interpolating the dot products' results reads both rows per channel.
-/// The summation order depends only on the tap count and the channel's place in its
-/// group, never on the batch, so output stays independent of chunking.
+/// A closure for [`async_frames_f32`] that runs `$kernel::<N>` on a group of `N` (up to
+/// four) channels. A closure, so that it inherits its function's target features.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
-    use std::array::from_fn;
+macro_rules! group_dots {
+    ($kernel:ident) => {
+        |rows: &[f32], w: f32, hist: &[&[f32]], taps: usize, sums: &mut [f32]| match *hist {
+            [a, b, c, d] => sums.copy_from_slice(&$kernel::<4>(rows, w, [a, b, c, d], taps)),
+            [a, b, c] => sums.copy_from_slice(&$kernel::<3>(rows, w, [a, b, c], taps)),
+            [a, b] => sums.copy_from_slice(&$kernel::<2>(rows, w, [a, b], taps)),
+            [a] => sums.copy_from_slice(&$kernel::<1>(rows, w, [a], taps)),
+            _ => unreachable!("groups of one to four channels"),
+        }
+    };
+}
+
+/// Each frame of `frames` into `out`, its channels in groups of up to four, each group
+/// through `group_dots(rows, w, histories, taps, sums)`: the dot products of the group's
+/// histories with the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn async_frames_f32(
+    frames: &AsyncFrames<'_, f32>,
+    out: &mut [f32],
+    mut group_dots: impl FnMut(&[f32], f32, &[&[f32]], usize, &mut [f32]),
+) {
     let &AsyncFrames {
         table,
         taps,
@@ -179,24 +213,96 @@ fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
             "table rows out of range"
         );
         let rows = &table[row_at[f]..row_at[f] + 2 * taps];
-        let w = weight[f];
         let frame = &mut out[f * channels..(f + 1) * channels];
         let hist = |c: usize| &history[c * cap + starts[f]..c * cap + starts[f] + taps];
         let mut c = 0;
         while c < channels {
             let group = (channels - c).min(4);
-            let sums = &mut frame[c..c + group];
-            // The group's histories, as an array of its (compile-time) size.
-            let at = |k: usize| hist(c + k);
-            match group {
-                4 => sums.copy_from_slice(&lerp_dots_f32_avx512::<4>(rows, w, from_fn(at), taps)),
-                3 => sums.copy_from_slice(&lerp_dots_f32_avx512::<3>(rows, w, from_fn(at), taps)),
-                2 => sums.copy_from_slice(&lerp_dots_f32_avx512::<2>(rows, w, from_fn(at), taps)),
-                _ => sums.copy_from_slice(&lerp_dots_f32_avx512::<1>(rows, w, from_fn(at), taps)),
-            }
+            let hists: [&[f32]; 4] = std::array::from_fn(|k| hist(c + k.min(group - 1)));
+            group_dots(
+                rows,
+                weight[f],
+                &hists[..group],
+                taps,
+                &mut frame[c..c + group],
+            );
             c += group;
         }
     }
+}
+
+/// [`async_frames_f32_avx512`] on 8-lane registers: the same plan, eight taps at a time.
+/// It replaces interpolating two dot products per channel (each reading its own table
+/// row), which read the table twice per channel and made eight channels slower than
+/// rubato's resampler.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn async_frames_f32_avx2(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
+    async_frames_f32(frames, out, group_dots!(lerp_dots_f32_avx2));
+}
+
+/// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
+/// with `N` (up to four) histories of `taps` frames (`taps` a multiple of 8), on 8-lane
+/// registers, summed in an order that depends only on `taps` and the channel's place.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn lerp_dots_f32_avx2<const N: usize>(
+    rows: &[f32],
+    w: f32,
+    hist: [&[f32]; N],
+    taps: usize,
+) -> [f32; N] {
+    use std::arch::x86_64::*;
+    assert!(taps.is_multiple_of(LANES) && rows.len() >= 2 * taps);
+    assert!(hist.iter().all(|h| h.len() >= taps));
+    let (a, b) = (rows.as_ptr(), rows[taps..].as_ptr());
+    let wv = _mm256_set1_ps(w);
+    // Two accumulators per channel (even and odd registers): with one, each channel's
+    // chain of multiply-adds, not the arithmetic, set the pace.
+    let step = |i: usize, acc: &mut [__m256; N]| {
+        // SAFETY: register i (8 floats from 8 i, i < taps / 8) lies within both rows and
+        // every history (asserted above).
+        unsafe {
+            let x = _mm256_loadu_ps(a.add(LANES * i));
+            let y = _mm256_loadu_ps(b.add(LANES * i));
+            let k = _mm256_fmadd_ps(wv, _mm256_sub_ps(y, x), x);
+            for (s, h) in acc.iter_mut().zip(&hist) {
+                *s = _mm256_fmadd_ps(k, _mm256_loadu_ps(h.as_ptr().add(LANES * i)), *s);
+            }
+        }
+    };
+    let (mut even, mut odd) = ([_mm256_setzero_ps(); N], [_mm256_setzero_ps(); N]);
+    let regs = taps / LANES;
+    for i in (0..regs / 2).map(|i| 2 * i) {
+        step(i, &mut even);
+        step(i + 1, &mut odd);
+    }
+    if regs % 2 == 1 {
+        step(regs - 1, &mut even);
+    }
+    let zero = _mm256_setzero_ps();
+    let acc = std::array::from_fn(|k| {
+        if k < N {
+            _mm256_add_ps(even[k], odd[k])
+        } else {
+            zero
+        }
+    });
+    let sums = reduce4_f32_avx2(acc);
+    std::array::from_fn(|k| sums[k])
+}
+
+/// [`AsyncFrames`] on 16-lane registers. Each frame's interpolated row is built on the
+/// fly, sixteen taps at a time (`a + w·(b - a)`, one fused multiply-add), and applied at
+/// once to up to four channels' histories: per sixteen taps two table loads serve four
+/// channels, where interpolating the dot products' results reads both rows per channel.
+/// The summation order depends only on the tap count and the channel's place in its
+/// group, never on the batch, so output stays independent of chunking.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
+    async_frames_f32(frames, out, group_dots!(lerp_dots_f32_avx512));
 }
 
 /// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
@@ -304,6 +410,15 @@ fn dot4_f32_avx2(a: [&[f32]; 4], b: [&[f32]; 4]) -> [f32; 4] {
             }
         }
     }
+    reduce4_f32_avx2(acc)
+}
+
+/// The sums of four 8-lane registers: three `hadd`s and one add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce4_f32_avx2(acc: [std::arch::x86_64::__m256; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
     let ab = _mm256_hadd_ps(acc[0], acc[1]);
     let cd = _mm256_hadd_ps(acc[2], acc[3]);
     let abcd = _mm256_hadd_ps(ab, cd);
@@ -631,9 +746,9 @@ impl<S: Sample> Resampler<S> {
                 Quality::High | Quality::Best if two_stage && up == 1 => Kernel::Pick,
                 Quality::High | Quality::Best => {
                     let rows = if exact { up as usize } else { fine_rows };
-                    // The 16-lane asynchronous kernel wants rows of whole registers,
-                    // each starting a cache line.
-                    let multiple = if !exact && crate::simd::avx512() {
+                    // The asynchronous kernels want rows that start cache lines (16
+                    // taps: whole 16-lane registers, pairs of 8-lane ones).
+                    let multiple = if !exact && crate::simd::avx2_fma() {
                         16
                     } else {
                         LANES
@@ -1180,7 +1295,8 @@ impl<S: Sample> Resampler<S> {
                     cap: self.cap,
                     channels: ch,
                 };
-                if S::async_frames(&frames, &mut output[n * ch..(n + m) * ch], self.avx512) {
+                let out = &mut output[n * ch..(n + m) * ch];
+                if S::async_frames(&frames, out, self.avx512, AVX2) {
                     n += m;
                     continue;
                 }
