@@ -170,29 +170,46 @@ impl Sample for f32 {
     }
 }
 
-/// A closure for [`async_frames_f32`] that runs `$kernel::<N>` on a group of `N` (up to
-/// four) channels. A closure, so that it inherits its function's target features.
+/// A closure for [`async_frames_f32`] that runs `$kernel::<N>` on a group of `N` (one
+/// to [`MAX_GROUP`]) channels. A closure, so that it inherits its function's target
+/// features.
 #[cfg(target_arch = "x86_64")]
 macro_rules! group_dots {
     ($kernel:ident) => {
         |rows: &[f32], w: f32, hist: &[&[f32]], taps: usize, sums: &mut [f32]| match *hist {
+            [a, b, c, d, e, f, g, h] => {
+                sums.copy_from_slice(&$kernel::<8>(rows, w, [a, b, c, d, e, f, g, h], taps))
+            }
+            [a, b, c, d, e, f, g] => {
+                sums.copy_from_slice(&$kernel::<7>(rows, w, [a, b, c, d, e, f, g], taps))
+            }
+            [a, b, c, d, e, f] => {
+                sums.copy_from_slice(&$kernel::<6>(rows, w, [a, b, c, d, e, f], taps))
+            }
+            [a, b, c, d, e] => sums.copy_from_slice(&$kernel::<5>(rows, w, [a, b, c, d, e], taps)),
             [a, b, c, d] => sums.copy_from_slice(&$kernel::<4>(rows, w, [a, b, c, d], taps)),
             [a, b, c] => sums.copy_from_slice(&$kernel::<3>(rows, w, [a, b, c], taps)),
             [a, b] => sums.copy_from_slice(&$kernel::<2>(rows, w, [a, b], taps)),
             [a] => sums.copy_from_slice(&$kernel::<1>(rows, w, [a], taps)),
-            _ => unreachable!("groups of one to four channels"),
+            _ => unreachable!("groups of one to MAX_GROUP channels"),
         }
     };
 }
 
-/// Each frame of `frames` into `out`, its channels in groups of up to four, each group
-/// through `group_dots(rows, w, histories, taps, sums)`: the dot products of the group's
-/// histories with the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`.
+/// Most channels one pass of an asynchronous kernel serves.
+#[cfg(target_arch = "x86_64")]
+const MAX_GROUP: usize = 8;
+
+/// Each frame of `frames` into `out`, its channels in groups of up to `most` (at most
+/// [`MAX_GROUP`]), each group through `group_dots(rows, w, histories, taps, sums)`: the
+/// dot products of the group's histories with the row interpolated between
+/// `rows[..taps]` and `rows[taps..]` by `w`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn async_frames_f32(
     frames: &AsyncFrames<'_, f32>,
     out: &mut [f32],
+    most: usize,
     mut group_dots: impl FnMut(&[f32], f32, &[&[f32]], usize, &mut [f32]),
 ) {
     let &AsyncFrames {
@@ -217,8 +234,9 @@ fn async_frames_f32(
         let hist = |c: usize| &history[c * cap + starts[f]..c * cap + starts[f] + taps];
         let mut c = 0;
         while c < channels {
-            let group = (channels - c).min(4);
-            let hists: [&[f32]; 4] = std::array::from_fn(|k| hist(c + k.min(group - 1)));
+            let group = (channels - c).min(most).min(MAX_GROUP);
+            let hists: [&[f32]; MAX_GROUP] =
+                std::array::from_fn(|k| if k < group { hist(c + k) } else { &[] });
             group_dots(
                 rows,
                 weight[f],
@@ -238,12 +256,14 @@ fn async_frames_f32(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn async_frames_f32_avx2(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
-    async_frames_f32(frames, out, group_dots!(lerp_dots_f32_avx2));
+    // Four channels at a time: two accumulators each fill half of the sixteen registers.
+    async_frames_f32(frames, out, 4, group_dots!(lerp_dots_f32_avx2));
 }
 
 /// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
-/// with `N` (up to four) histories of `taps` frames (`taps` a multiple of 8), on 8-lane
-/// registers, summed in an order that depends only on `taps` and the channel's place.
+/// with `N` (up to [`MAX_GROUP`]) histories of `taps` frames (`taps` a multiple of 8), on
+/// 8-lane registers, summed in an order that depends only on `taps` and the channel's
+/// place.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -282,32 +302,34 @@ fn lerp_dots_f32_avx2<const N: usize>(
         step(regs - 1, &mut even);
     }
     let zero = _mm256_setzero_ps();
-    let acc = std::array::from_fn(|k| {
-        if k < N {
-            _mm256_add_ps(even[k], odd[k])
-        } else {
-            zero
-        }
-    });
-    let sums = reduce4_f32_avx2(acc);
-    std::array::from_fn(|k| sums[k])
+    let quad = |q: usize| {
+        reduce4_f32_avx2(std::array::from_fn(|k| match 4 * q + k {
+            c if c < N => _mm256_add_ps(even[c], odd[c]),
+            _ => zero,
+        }))
+    };
+    let low = quad(0);
+    let high = if N > 4 { quad(1) } else { [0.0; 4] };
+    std::array::from_fn(|k| if k < 4 { low[k] } else { high[k - 4] })
 }
 
 /// [`AsyncFrames`] on 16-lane registers. Each frame's interpolated row is built on the
 /// fly, sixteen taps at a time (`a + w·(b - a)`, one fused multiply-add), and applied at
-/// once to up to four channels' histories: per sixteen taps two table loads serve four
+/// once to up to eight channels' histories: per sixteen taps two table loads serve eight
 /// channels, where interpolating the dot products' results reads both rows per channel.
 /// The summation order depends only on the tap count and the channel's place in its
 /// group, never on the batch, so output stays independent of chunking.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
-    async_frames_f32(frames, out, group_dots!(lerp_dots_f32_avx512));
+    // Eight channels at a time (eight channels: 2.9-3.1x rubato, against 2.6x in two
+    // groups of four, which built every row twice).
+    async_frames_f32(frames, out, MAX_GROUP, group_dots!(lerp_dots_f32_avx512));
 }
 
 /// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
-/// with `N` (up to four) histories of `taps` frames (`taps` a multiple of 16, the rows
-/// starting cache lines: the table is built so).
+/// with `N` (up to [`MAX_GROUP`]) histories of `taps` frames (`taps` a multiple of 16,
+/// the rows starting cache lines: the table is built so).
 ///
 /// The histories start anywhere, so their loads straddle cache lines; shifting the
 /// kernel with a permute to read them aligned measured slower (one more shuffle per
@@ -343,8 +365,15 @@ fn lerp_dots_f32_avx512<const N: usize>(
         return std::array::from_fn(|k| _mm512_reduce_add_ps(acc[k]));
     }
     let zero = _mm512_setzero_ps();
-    let sums = reduce4_f32_avx512(std::array::from_fn(|k| if k < N { acc[k] } else { zero }));
-    std::array::from_fn(|k| sums[k])
+    let quad = |q: usize| {
+        reduce4_f32_avx512(std::array::from_fn(|k| match 4 * q + k {
+            c if c < N => acc[c],
+            _ => zero,
+        }))
+    };
+    let low = quad(0);
+    let high = if N > 4 { quad(1) } else { [0.0; 4] };
+    std::array::from_fn(|k| if k < 4 { low[k] } else { high[k - 4] })
 }
 
 /// The sums of four 16-lane registers in one tree: the four reductions share their
