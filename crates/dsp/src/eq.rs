@@ -11,6 +11,11 @@
 //! still), so the EQ adds no delay. Up to four bands run in a 4-lane wavefront, five to
 //! eight in an 8-lane one: the recursion's latency, not the lane count, sets the pace.
 //!
+//! A channel on its own (a mono EQ, the odd channel out) has only its bands to overlap
+//! that way; on AVX2 CPUs it runs in *block form* instead (module `block`), eight
+//! frames per step, while no band glides. The two kernels keep the same state, so they
+//! take turns.
+//!
 //! Steps compute in f64 (see [`Biquad`](crate::biquad::Biquad) for why f32 arithmetic
 //! is not accurate enough at low corner frequencies); the state is kept in f64 within a
 //! block and stored in f32 between blocks. On x86-64 CPUs with AVX2 and FMA (detected at
