@@ -293,19 +293,49 @@ fn lerp_dots_f32_avx2<const N: usize>(
         }
     };
     let (mut even, mut odd) = ([_mm256_setzero_ps(); N], [_mm256_setzero_ps(); N]);
-    let regs = taps / LANES;
+    accumulate(taps / LANES, true, &mut even, &mut odd, step);
+    let acc = std::array::from_fn(|c| _mm256_add_ps(even[c], odd[c]));
+    sums_by_quads(acc, _mm256_setzero_ps(), |v| reduce4_f32_avx2(v))
+}
+
+/// Runs `step(i, accumulators)` for registers `0..regs` in order, alternating between
+/// `even` and `odd` where `two` is set (two chains of multiply-adds per channel instead
+/// of one), else all into `even`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn accumulate<A>(
+    regs: usize,
+    two: bool,
+    even: &mut A,
+    odd: &mut A,
+    mut step: impl FnMut(usize, &mut A),
+) {
+    if !two {
+        (0..regs).for_each(|i| step(i, even));
+        return;
+    }
     for i in (0..regs / 2).map(|i| 2 * i) {
-        step(i, &mut even);
-        step(i + 1, &mut odd);
+        step(i, even);
+        step(i + 1, odd);
     }
     if regs % 2 == 1 {
-        step(regs - 1, &mut even);
+        step(regs - 1, even);
     }
-    let zero = _mm256_setzero_ps();
+}
+
+/// The sums of `N` (at most [`MAX_GROUP`]) vector accumulators, four at a time through
+/// `reduce4`, padded with `zero`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sums_by_quads<V: Copy, const N: usize>(
+    acc: [V; N],
+    zero: V,
+    reduce4: impl Fn([V; 4]) -> [f32; 4],
+) -> [f32; N] {
+    const { assert!(N <= 8, "two quads at most") };
     let quad = |q: usize| {
-        reduce4_f32_avx2(std::array::from_fn(|k| match 4 * q + k {
-            c if c < N => _mm256_add_ps(even[c], odd[c]),
-            _ => zero,
+        reduce4(std::array::from_fn(|k| {
+            acc.get(4 * q + k).copied().unwrap_or(zero)
         }))
     };
     let low = quad(0);
@@ -361,39 +391,20 @@ fn lerp_dots_f32_avx512<const N: usize>(
         }
     };
     let (mut acc, mut odd) = ([_mm512_setzero_ps(); N], [_mm512_setzero_ps(); N]);
-    let regs = taps / 16;
-    // One or two channels: two accumulators each (even and odd registers), or their
-    // chains of multiply-adds set the pace (mono 3.0-3.1x -> 3.3-3.4x rubato). More
-    // channels have enough chains in flight.
-    if N <= 2 {
-        for i in (0..regs / 2).map(|i| 2 * i) {
-            step(i, &mut acc);
-            step(i + 1, &mut odd);
-        }
-        if regs % 2 == 1 {
-            step(regs - 1, &mut acc);
-        }
+    // One or two channels: two accumulators each, or their chains of multiply-adds set
+    // the pace (mono 3.0-3.1x -> 3.3-3.4x rubato). More channels have enough chains in
+    // flight.
+    let two = N <= 2;
+    accumulate(taps / 16, two, &mut acc, &mut odd, step);
+    if two {
         for (a, o) in acc.iter_mut().zip(odd) {
             *a = _mm512_add_ps(*a, o);
-        }
-    } else {
-        for i in 0..regs {
-            step(i, &mut acc);
         }
     }
     if N == 1 {
         return std::array::from_fn(|k| _mm512_reduce_add_ps(acc[k]));
     }
-    let zero = _mm512_setzero_ps();
-    let quad = |q: usize| {
-        reduce4_f32_avx512(std::array::from_fn(|k| match 4 * q + k {
-            c if c < N => acc[c],
-            _ => zero,
-        }))
-    };
-    let low = quad(0);
-    let high = if N > 4 { quad(1) } else { [0.0; 4] };
-    std::array::from_fn(|k| if k < 4 { low[k] } else { high[k - 4] })
+    sums_by_quads(acc, _mm512_setzero_ps(), |v| reduce4_f32_avx512(v))
 }
 
 /// The sums of four 16-lane registers in one tree: the four reductions share their
