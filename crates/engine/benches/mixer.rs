@@ -2,12 +2,20 @@
 //! every one of 4 stereo buses, at 48 kHz.
 //!
 //! - `mixer/strips/N` (block 256): scaling from 2 to 128 strips.
-//! - `mixer/block/B` (8 strips): block sizes from 64 to 2048 frames.
+//! - `mixer/block/B` (8 strips): block sizes from 16 to 4096 frames.
+//! - `mixer/routing/S`: 8 strips into 16 buses, each strip sending to S of them (the
+//!   send matrix is compiled into each strip's list of destinations, so the audio path
+//!   looks nothing up: what a routed send costs is its mixing).
+//! - `mixer/create/engine/N`: building a whole engine for N strips (validation, graph
+//!   compilation, every buffer); `mixer/create/add-or-remove-a-strip/N`: a structural
+//!   change made live on an N-strip session (built on the control side, swapped in by
+//!   the next block, the old graph freed back on the control side).
 //!
 //! Throughput is in frames per second; the real-time factor is that divided by 48 000.
 //! After criterion's report, the headline figure (8 stereo strips → 4 buses, 256-frame
 //! blocks) is printed as a real-time factor from the median of interleaved runs.
 
+use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -15,7 +23,7 @@ mod rig;
 
 use rig::Rig;
 use troubadour_engine::session::LoadedSession;
-use troubadour_engine::workload;
+use troubadour_engine::{EngineOptions, create, workload};
 
 const RATE: u32 = 48_000;
 const BUSES: usize = 4;
@@ -48,7 +56,7 @@ fn scaling(c: &mut Criterion) {
 
 fn block_sizes(c: &mut Criterion) {
     let mut g = c.benchmark_group("mixer/block");
-    for block in [64, 128, 256, 512, 1024, 2048] {
+    for block in [16, 32, 64, 128, 256, 512, 1024, 2048, 4096] {
         let mut rig = plain_rig(8, block);
         g.throughput(Throughput::Elements(block as u64));
         g.bench_function(BenchmarkId::from_parameter(block), |b| {
@@ -83,6 +91,55 @@ fn real_time_factors(mut rigs: Vec<Rig>, rounds: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+fn routing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mixer/routing");
+    for sends in [1, 4, 16] {
+        let mut s = workload::plain(8, 16, 256, workload::Inputs::Devices);
+        for strip in &mut s.session.strips {
+            // Buses are named B0, B1, …: keep the first `sends`.
+            strip
+                .sends
+                .retain(|bus, _| bus[1..].parse::<usize>().is_ok_and(|b| b < sends));
+        }
+        let mut rig = Rig::with(s, 256);
+        g.throughput(Throughput::Elements(256));
+        g.bench_function(BenchmarkId::from_parameter(sends), |b| {
+            b.iter(|| rig.block())
+        });
+    }
+    g.finish();
+}
+
+fn strip_creation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mixer/create");
+    // Generator sources: a strip added later needs no device channel.
+    let noise = |strips| workload::plain(strips, BUSES, 256, workload::Inputs::Noise);
+    for strips in [2, 8, 32, 128] {
+        let s = noise(strips);
+        g.bench_function(BenchmarkId::new("engine", strips), |b| {
+            b.iter(|| black_box(create(&s, &EngineOptions::default()).unwrap()))
+        });
+    }
+    for strips in [8, 32] {
+        let base = noise(strips);
+        let sessions = [base.session.clone(), noise(strips + 1).session];
+        let (mut controller, mut engine) = create(&base, &EngineOptions::default()).unwrap();
+        let mut outputs = vec![vec![0.0f32; 256]; engine.output_channels()];
+        let mut k = 0;
+        g.bench_function(BenchmarkId::new("add-or-remove-a-strip", strips), |b| {
+            b.iter(|| {
+                k ^= 1;
+                controller.apply_session(sessions[k].clone()).unwrap();
+                let mut outs: Vec<&mut [f32]> =
+                    outputs.iter_mut().map(|c| c.as_mut_slice()).collect();
+                engine.process(&[], &mut outs, 256);
+                controller.collect_garbage();
+            })
+        });
+    }
+    g.finish();
+}
+
 fn standard_workload(c: &mut Criterion) {
     let mut g = c.benchmark_group("standard");
     for (strips, buses) in [(8, 4), (64, 16)] {
@@ -97,7 +154,14 @@ fn standard_workload(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scaling, block_sizes, standard_workload);
+criterion_group!(
+    benches,
+    scaling,
+    block_sizes,
+    routing,
+    strip_creation,
+    standard_workload
+);
 
 /// `true` under `cargo bench`, as opposed to a quick `cargo test --benches` pass.
 fn bench_mode() -> bool {
