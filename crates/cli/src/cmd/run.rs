@@ -520,6 +520,8 @@ pub fn run(
     };
     let mut next = Instant::now() + interval;
     let mut next_port_check = Instant::now();
+    // The JACK period last reported (0: none yet), to say when the server changes it.
+    let mut jack_period = 0u32;
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
@@ -617,6 +619,20 @@ pub fn run(
                 );
                 let old = std::mem::replace(&mut live, Live::Waiting(Reconnect::new()));
                 drop(old.stop(started.elapsed()));
+            }
+        }
+        // A new period needs nothing rebuilt (the engine takes any frame count), but the
+        // user should know: it changes the latency.
+        if let Live::Jack(b) = &live {
+            let frames = b.stats().buffer_size;
+            if frames != 0 && frames != jack_period {
+                if jack_period != 0 {
+                    println!(
+                        "\nthe JACK server's period is now {frames} frames ({:.2} ms)",
+                        f64::from(frames) * 1000.0 / f64::from(rate)
+                    );
+                }
+                jack_period = frames;
             }
         }
         if let Live::Jack(b) = &mut live
