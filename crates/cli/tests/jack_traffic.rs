@@ -48,6 +48,10 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     // period is nobody's xrun but the host's: watched for, to tell it apart.
     let period = Duration::from_secs_f64(1024.0 / 48_000.0);
     let watch = StallWatch::start(period / 2);
+    // From here on: a new client's first cycles may overrun (page faults while it warms
+    // up), which is not what this test is about.
+    std::thread::sleep(Duration::from_millis(500));
+    let xruns_before = backend.stats().xruns;
     let start = Instant::now();
     let mut k = 0u64;
     // 100 changes a second, on an absolute schedule: faders, pans, mutes.
@@ -91,15 +95,18 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     // stalled: one in a CI run, in a callback whose usual cost is 0.1 ms) are printed;
     // engine-caused lateness must be zero.
     assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
-    // Server xruns must be zero, except that each freeze of the machine itself (seen by
-    // a real-time thread waking late) may cost one. On a normal-priority server they are
-    // only printed: there the dummy driver's timer thread competes with every process
-    // (34 xruns in one 60 s run on this 2-vCPU VM, while no callback of ours ran late).
+    // Server xruns under the traffic must be zero, except that a freeze of the machine
+    // itself (seen by a real-time thread waking late) may cost one or two (the driver's
+    // late wake-up, then a cycle the clients could not finish). On a normal-priority
+    // server they are only printed: there the dummy driver's timer thread competes with
+    // every process (34 xruns in one 60 s run on this 2-vCPU VM, while no callback of
+    // ours ran late).
+    let xruns = s.xruns - xruns_before;
+    println!("{xruns} xruns under the traffic ({xruns_before} while the client started)");
     if server.realtime && stalls.realtime {
         assert!(
-            s.xruns <= u64::from(stalls.count),
-            "{} xruns with {} machine stalls",
-            s.xruns,
+            xruns <= 2 * u64::from(stalls.count),
+            "{xruns} xruns with {} machine stalls",
             stalls.count
         );
     }

@@ -517,6 +517,10 @@ fn process_stereo_avx<const K: usize, const C: usize>(
     avx512: bool,
 ) {
     assert!(C == 2 * K, "two channels per EQ");
+    debug_assert!(
+        states.iter().all(|s| s.len() == 2) && bufs.iter().all(|b| b.len() == 2),
+        "stereo EQs"
+    );
     let k4 = ks.map(|k| lanes::<4>(k, 0));
     let mut states = states.into_iter().flat_map(|s| s.iter_mut());
     let mut chans = bufs

@@ -520,8 +520,12 @@ pub fn run(
     };
     let mut next = Instant::now() + interval;
     let mut next_port_check = Instant::now();
-    // The JACK period last reported (0: none yet), to say when the server changes it.
-    let mut jack_period = 0u32;
+    // The JACK period in force, to say when the server changes it (read here, not at the
+    // first look in the loop: a change in between would otherwise pass unreported).
+    let mut jack_period = match &live {
+        Live::Jack(b) => b.stats().buffer_size,
+        _ => 0,
+    };
     while !stop.load(Ordering::Relaxed) {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
@@ -544,9 +548,9 @@ pub fn run(
                     let after = r.attempts + 1;
                     match start_jack(c, session) {
                         Ok((c, b, new_rate)) => {
+                            jack_period = b.stats().buffer_size;
                             println!(
-                                "\nreconnected to the JACK server after {after} attempts ({new_rate} Hz, period {} frames): ports and connections restored",
-                                b.stats().buffer_size
+                                "\nreconnected to the JACK server after {after} attempts ({new_rate} Hz, period {jack_period} frames): ports and connections restored"
                             );
                             (controller, live, rate) = (c, Live::Jack(b), new_rate);
                         }
@@ -626,12 +630,10 @@ pub fn run(
         if let Live::Jack(b) = &live {
             let frames = b.stats().buffer_size;
             if frames != 0 && frames != jack_period {
-                if jack_period != 0 {
-                    println!(
-                        "\nthe JACK server's period is now {frames} frames ({:.2} ms)",
-                        f64::from(frames) * 1000.0 / f64::from(rate)
-                    );
-                }
+                println!(
+                    "\nthe JACK server's period is now {frames} frames ({:.2} ms)",
+                    f64::from(frames) * 1000.0 / f64::from(rate)
+                );
                 jack_period = frames;
             }
         }

@@ -17,6 +17,11 @@
 //! two values per band), so this kernel and the wavefront can take turns on the same
 //! channel: a gliding band (coefficients changing every few frames) runs on the
 //! wavefront, a steady one here.
+//!
+//! A non-finite input sample spoils its whole block here (the matrix multiplies it into
+//! every output of the block, the earlier ones too), where the recursion would spoil
+//! only the frames from it on; the filter's state is lost either way, and the bus output
+//! stage counts and silences non-finite samples.
 
 /// Frames per block: two AVX2 registers of f64.
 const FRAMES: usize = 8;
