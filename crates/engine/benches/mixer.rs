@@ -18,7 +18,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group};
 mod rig;
 
 use rig::Rig;
@@ -42,14 +43,16 @@ fn plain_rig(strips: usize, block: usize) -> Rig {
     Rig::with(session(strips, block as u32), block)
 }
 
+/// One block of `rig` per iteration, throughput in frames, under the id `id`.
+fn per_block(g: &mut BenchmarkGroup<'_, WallTime>, id: impl std::fmt::Display, mut rig: Rig) {
+    g.throughput(Throughput::Elements(rig.block as u64));
+    g.bench_function(BenchmarkId::from_parameter(id), |b| b.iter(|| rig.block()));
+}
+
 fn scaling(c: &mut Criterion) {
     let mut g = c.benchmark_group("mixer/strips");
     for strips in [2, 8, 32, 128] {
-        let mut rig = plain_rig(strips, 256);
-        g.throughput(Throughput::Elements(256));
-        g.bench_function(BenchmarkId::from_parameter(strips), |b| {
-            b.iter(|| rig.block())
-        });
+        per_block(&mut g, strips, plain_rig(strips, 256));
     }
     g.finish();
 }
@@ -57,11 +60,7 @@ fn scaling(c: &mut Criterion) {
 fn block_sizes(c: &mut Criterion) {
     let mut g = c.benchmark_group("mixer/block");
     for block in [16, 32, 64, 128, 256, 512, 1024, 2048, 4096] {
-        let mut rig = plain_rig(8, block);
-        g.throughput(Throughput::Elements(block as u64));
-        g.bench_function(BenchmarkId::from_parameter(block), |b| {
-            b.iter(|| rig.block())
-        });
+        per_block(&mut g, block, plain_rig(8, block));
     }
     g.finish();
 }
@@ -101,11 +100,7 @@ fn routing(c: &mut Criterion) {
                 .sends
                 .retain(|bus, _| bus[1..].parse::<usize>().is_ok_and(|b| b < sends));
         }
-        let mut rig = Rig::with(s, 256);
-        g.throughput(Throughput::Elements(256));
-        g.bench_function(BenchmarkId::from_parameter(sends), |b| {
-            b.iter(|| rig.block())
-        });
+        per_block(&mut g, sends, Rig::with(s, 256));
     }
     g.finish();
 }
@@ -145,11 +140,7 @@ fn standard_workload(c: &mut Criterion) {
     for (strips, buses) in [(8, 4), (64, 16)] {
         let buses_note = format!("{strips}x{buses}");
         let s = standard(strips, buses, 256);
-        let mut rig = Rig::with(s, 256);
-        g.throughput(Throughput::Elements(256));
-        g.bench_function(BenchmarkId::from_parameter(buses_note), |b| {
-            b.iter(|| rig.block())
-        });
+        per_block(&mut g, buses_note, Rig::with(s, 256));
     }
     g.finish();
 }
