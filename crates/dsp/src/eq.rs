@@ -399,7 +399,7 @@ fn process_avx(
         Some(_) => pairs,
         None => states.len(),
     };
-    let (pairs, singles) = (pairs.min(alone), pairs.min(alone)..alone);
+    let pairs = pairs.min(alone);
     if let Some(forms) = forms {
         for (st, buf) in states[alone..].iter_mut().zip(bufs[alone..].iter_mut()) {
             block::filter_channel(forms, &mut st.s1, &mut st.s2, &mut buf[run.clone()], avx512);
@@ -435,8 +435,8 @@ fn process_avx(
         );
         groups::<1>(
             &k4,
-            &mut states[singles.clone()],
-            &mut bufs[singles.clone()],
+            &mut states[pairs..alone],
+            &mut bufs[pairs..alone],
             first,
             run,
             avx512,
@@ -505,31 +505,27 @@ fn group<const C: usize>(
     }
 }
 
-/// `K` stereo EQs of up to four bands (see [`Equalizer::process_pair`]): one wavefront
-/// over their `C` = 2`K` channels.
+/// Two stereo EQs of up to four bands (see [`Equalizer::process_pair`]): one 4-chain
+/// wavefront over both.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn process_stereo_avx<const K: usize, const C: usize>(
-    ks: [&LaneCoefs; K],
-    states: [&mut [Channel]; K],
-    bufs: [&mut [Box<[f32]>]; K],
+fn process_pair_avx(
+    ks: [&LaneCoefs; 2],
+    states: [&mut [Channel]; 2],
+    bufs: [&mut [Box<[f32]>]; 2],
     n: usize,
     avx512: bool,
 ) {
-    assert!(C == 2 * K, "two channels per EQ");
-    debug_assert!(
-        states.iter().all(|s| s.len() == 2) && bufs.iter().all(|b| b.len() == 2),
-        "stereo EQs"
-    );
-    let k4 = ks.map(|k| lanes::<4>(k, 0));
-    let mut states = states.into_iter().flat_map(|s| s.iter_mut());
-    let mut chans = bufs
-        .into_iter()
-        .flat_map(|b| b.iter_mut().map(|c| &mut c[..n]));
+    let [kx, ky] = ks.map(|k| lanes::<4>(k, 0));
+    let [sx, sy] = states;
+    let [bx, by] = bufs;
+    let (([a, b], [c, d]), ([w, x], [y, z])) = ((sx, sy), (bx, by)) else {
+        unreachable!("stereo")
+    };
     group(
-        std::array::from_fn::<_, C, _>(|c| &k4[c / 2]),
-        std::array::from_fn(|_| states.next().expect("stereo")),
-        std::array::from_fn(|_| chans.next().expect("stereo")),
+        [&kx, &kx, &ky, &ky],
+        [a, b, c, d],
+        [&mut w[..n], &mut x[..n], &mut y[..n], &mut z[..n]],
         0,
         avx512,
     );
@@ -727,7 +723,7 @@ impl Equalizer {
             // SAFETY: `fma` is only true when `simd::avx2_fma` found AVX2 and FMA on this
             // CPU (see `Equalizer::new`).
             unsafe {
-                process_stereo_avx::<2, 4>(
+                process_pair_avx(
                     [&kx, &ky],
                     [&mut x.channels, &mut y.channels],
                     [x_bufs, y_bufs],

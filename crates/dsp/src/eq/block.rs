@@ -76,6 +76,7 @@ impl BlockForm {
         let mix = |c1: f64, c2: f64| std::array::from_fn(|k| c1 * s1[k] + c2 * s2[k]);
         BlockForm {
             x,
+            // The columns of `state_after`'s formula.
             x1: mix(b1, b2),
             x2: mix(b2, 0.0),
             y1: mix(-a1, -a2),
@@ -84,6 +85,16 @@ impl BlockForm {
             s2,
             coef,
         }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BlockForm {
+    /// The transposed-direct-form state after a block whose last inputs were `x1` (the
+    /// last), `x2`, and last outputs `y1`, `y2`.
+    fn state_after(&self, [x1, x2]: [f64; 2], [y1, y2]: [f64; 2]) -> [f64; 2] {
+        let [_, b1, b2, a1, a2] = self.coef;
+        [b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2, b2 * x1 - a2 * y1]
     }
 }
 
@@ -115,8 +126,7 @@ pub(super) fn filter_channel(
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn filter_channel_avx512(forms: &[BlockForm], s1: &mut [f32], s2: &mut [f32], chan: &mut [f32]) {
     chunks(forms, s1, s2, chan, |forms, states, buf| {
-        let mut pairs = forms.chunks_exact(2).zip(states.chunks_exact_mut(2));
-        for (m, s) in pairs.by_ref() {
+        for (m, s) in forms.chunks_exact(2).zip(states.chunks_exact_mut(2)) {
             let [a, b] = s else { unreachable!("pairs") };
             bands_avx512([&m[0], &m[1]], [a, b], buf);
         }
@@ -129,6 +139,7 @@ fn filter_channel_avx512(forms: &[BlockForm], s1: &mut [f32], s2: &mut [f32], ch
 
 /// The frame around a band kernel: the channel widened to f64 a chunk at a time, every
 /// band run over the chunk, the result narrowed back; states in and out.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn chunks(
     forms: &[BlockForm],
@@ -223,32 +234,29 @@ fn bands_avx512<const N: usize>(ms: [&BlockForm; N], ss: [&mut [f64; 2]; N], buf
         }
     }
     for (i, (m, s)) in ms.iter().zip(ss).enumerate() {
-        let [_, b1, b2, a1, a2] = m.coef;
-        let (mut s1, mut s2) = (s[0], s[1]);
         if blocks > 0 {
-            // Back to the transposed direct form, from the last block's last inputs and
-            // outputs.
-            let [x1, x2] = last_inputs[i];
-            let (y1, y2) = (last_outputs[i][FRAMES - 1], last_outputs[i][FRAMES - 2]);
-            s1 = b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
-            s2 = b2 * x1 - a2 * y1;
+            let y = &last_outputs[i];
+            *s = m.state_after(last_inputs[i], [y[FRAMES - 1], y[FRAMES - 2]]);
         }
-        tail(m, &mut s1, &mut s2, &mut buf[FRAMES * blocks..]);
-        *s = [s1, s2];
+        tail(m, s, &mut buf[FRAMES * blocks..]);
     }
 }
 
-/// The frames after the last whole block, one at a time.
+/// The frames after the last whole block, one at a time, from and back to the state
+/// `s` (`s1, s2`).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tail(m: &BlockForm, s1: &mut f64, s2: &mut f64, buf: &mut [f64]) {
+fn tail(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
     let [b0, b1, b2, a1, a2] = m.coef;
+    let [mut s1, mut s2] = *s;
     for v in buf.iter_mut() {
         let x = *v;
-        let y = b0.mul_add(x, *s1);
-        *s1 = (-a1).mul_add(y, b1.mul_add(x, *s2));
-        *s2 = (-a2).mul_add(y, b2 * x);
+        let y = b0.mul_add(x, s1);
+        s1 = (-a1).mul_add(y, b1.mul_add(x, s2));
+        s2 = (-a2).mul_add(y, b2 * x);
         *v = y;
     }
+    *s = [s1, s2];
 }
 
 /// One band over `buf` in place, from and back to the state `s` (`s1, s2`).
@@ -263,8 +271,6 @@ fn band(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
         unsafe { _mm256_loadu_pd(c.as_ptr()) }
     };
     let blocks = buf.len() / FRAMES;
-    let [_, b1, b2, a1, a2] = m.coef;
-    let (mut s1, mut s2) = (s[0], s[1]);
     if blocks > 0 {
         // The inputs' share of a block's outputs (frames 0..4 and 4..8), two chains each.
         let inputs = |x: &[__m256d; FRAMES]| {
@@ -298,7 +304,7 @@ fn band(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
         // The first block starts from the call's state.
         let mut x = load(buf, 0);
         let (mut lo, mut hi) = inputs(&x);
-        let (v1, v2) = (_mm256_set1_pd(s1), _mm256_set1_pd(s2));
+        let (v1, v2) = (_mm256_set1_pd(s[0]), _mm256_set1_pd(s[1]));
         lo = _mm256_fmadd_pd(col(&m.s2, 0), v2, _mm256_fmadd_pd(col(&m.s1, 0), v1, lo));
         hi = _mm256_fmadd_pd(col(&m.s2, 1), v2, _mm256_fmadd_pd(col(&m.s1, 1), v1, hi));
         store(buf, 0, lo, hi);
@@ -315,19 +321,16 @@ fn band(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
             hi = _mm256_fmadd_pd(col(&m.y1, 1), y1, _mm256_fmadd_pd(col(&m.y2, 1), y2, h));
             store(buf, FRAMES * k, lo, hi);
         }
-        // Back to the transposed direct form, from the last block's last inputs and
-        // outputs.
         let end = FRAMES * blocks;
-        let (x1, x2) = (
-            _mm256_cvtsd_f64(x[FRAMES - 1]),
-            _mm256_cvtsd_f64(x[FRAMES - 2]),
+        *s = m.state_after(
+            [
+                _mm256_cvtsd_f64(x[FRAMES - 1]),
+                _mm256_cvtsd_f64(x[FRAMES - 2]),
+            ],
+            [buf[end - 1], buf[end - 2]],
         );
-        let (y1, y2) = (buf[end - 1], buf[end - 2]);
-        s1 = b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
-        s2 = b2 * x1 - a2 * y1;
     }
-    tail(m, &mut s1, &mut s2, &mut buf[FRAMES * blocks..]);
-    *s = [s1, s2];
+    tail(m, s, &mut buf[FRAMES * blocks..]);
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
