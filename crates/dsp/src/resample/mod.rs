@@ -170,47 +170,69 @@ impl Sample for f32 {
     }
 }
 
-/// A closure for [`async_frames_f32`] that runs `$kernel::<N>` on a group of `N` (one
-/// to [`MAX_GROUP`]) channels. A closure, so that it inherits its function's target
-/// features.
+/// Runs [`group_frames`] over the channels of `$frames` in groups of up to `$most`
+/// (at most [`MAX_GROUP`]), each with `$kernel::<N>` for its size `N`, inside the
+/// calling function (so that the kernels inherit its target features).
 #[cfg(target_arch = "x86_64")]
-macro_rules! group_dots {
-    ($kernel:ident) => {
-        |rows: &[f32], w: f32, hist: &[&[f32]], taps: usize, sums: &mut [f32]| match *hist {
-            [a, b, c, d, e, f, g, h] => {
-                sums.copy_from_slice(&$kernel::<8>(rows, w, [a, b, c, d, e, f, g, h], taps))
+macro_rules! groups_of_frames {
+    ($frames:expr, $out:expr, $most:expr, $zero:expr, $reduce4:expr, $kernel:ident) => {{
+        let (frames, out): (&AsyncFrames<'_, f32>, &mut [f32]) = ($frames, $out);
+        let mut c = 0;
+        while c < frames.channels {
+            let n = (frames.channels - c).min($most).min(MAX_GROUP);
+            match n {
+                8 => group_frames::<8, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<8>(r, w, h)
+                }),
+                7 => group_frames::<7, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<7>(r, w, h)
+                }),
+                6 => group_frames::<6, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<6>(r, w, h)
+                }),
+                5 => group_frames::<5, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<5>(r, w, h)
+                }),
+                4 => group_frames::<4, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<4>(r, w, h)
+                }),
+                3 => group_frames::<3, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<3>(r, w, h)
+                }),
+                2 => group_frames::<2, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<2>(r, w, h)
+                }),
+                _ => group_frames::<1, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<1>(r, w, h)
+                }),
             }
-            [a, b, c, d, e, f, g] => {
-                sums.copy_from_slice(&$kernel::<7>(rows, w, [a, b, c, d, e, f, g], taps))
-            }
-            [a, b, c, d, e, f] => {
-                sums.copy_from_slice(&$kernel::<6>(rows, w, [a, b, c, d, e, f], taps))
-            }
-            [a, b, c, d, e] => sums.copy_from_slice(&$kernel::<5>(rows, w, [a, b, c, d, e], taps)),
-            [a, b, c, d] => sums.copy_from_slice(&$kernel::<4>(rows, w, [a, b, c, d], taps)),
-            [a, b, c] => sums.copy_from_slice(&$kernel::<3>(rows, w, [a, b, c], taps)),
-            [a, b] => sums.copy_from_slice(&$kernel::<2>(rows, w, [a, b], taps)),
-            [a] => sums.copy_from_slice(&$kernel::<1>(rows, w, [a], taps)),
-            _ => unreachable!("groups of one to MAX_GROUP channels"),
+            c += n;
         }
-    };
+    }};
 }
 
 /// Most channels one pass of an asynchronous kernel serves.
 #[cfg(target_arch = "x86_64")]
 const MAX_GROUP: usize = 8;
 
-/// Each frame of `frames` into `out`, its channels in groups of up to `most` (at most
-/// [`MAX_GROUP`]), each group through `group_dots(rows, w, histories, taps, sums)`: the
-/// dot products of the group's histories with the row interpolated between
-/// `rows[..taps]` and `rows[taps..]` by `w`.
+/// Channels `c..c + N` of each frame of `frames` into `out`: `kernel(rows, w,
+/// histories)` gives each channel's vector of partial sums of its dot product with the
+/// row interpolated between `rows[..taps]` and `rows[taps..]` by `w`; `reduce4` sums
+/// four such vectors at once.
+///
+/// The vectors are summed four at a time, across frames for one or two channels: one
+/// reduction per four mono frames or two stereo ones, where each frame used to pay for a
+/// whole one. A vector's sum does not depend on its place among the four (the reductions
+/// treat their inputs alike), so output stays independent of chunking.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn async_frames_f32(
+fn group_frames<const N: usize, V: Copy>(
     frames: &AsyncFrames<'_, f32>,
     out: &mut [f32],
-    most: usize,
-    mut group_dots: impl FnMut(&[f32], f32, &[&[f32]], usize, &mut [f32]),
+    c: usize,
+    zero: V,
+    reduce4: impl Fn([V; 4]) -> [f32; 4],
+    kernel: impl Fn(&[f32], f32, [&[f32]; N]) -> [V; N],
 ) {
     let &AsyncFrames {
         table,
@@ -223,28 +245,38 @@ fn async_frames_f32(
         channels,
     } = frames;
     let m = row_at.len().min(weight.len()).min(starts.len());
-    assert!(out.len() >= m * channels, "output shorter than the batch");
-    for f in 0..m {
-        assert!(
-            row_at[f] + 2 * taps <= table.len(),
-            "table rows out of range"
-        );
+    assert!(out.len() >= m * channels && c + N <= channels);
+    let dots = |f: usize| {
         let rows = &table[row_at[f]..row_at[f] + 2 * taps];
-        let frame = &mut out[f * channels..(f + 1) * channels];
-        let hist = |c: usize| &history[c * cap + starts[f]..c * cap + starts[f] + taps];
-        let mut c = 0;
-        while c < channels {
-            let group = (channels - c).min(most).min(MAX_GROUP);
-            let hists: [&[f32]; MAX_GROUP] =
-                std::array::from_fn(|k| if k < group { hist(c + k) } else { &[] });
-            group_dots(
-                rows,
-                weight[f],
-                &hists[..group],
-                taps,
-                &mut frame[c..c + group],
-            );
-            c += group;
+        let hist = std::array::from_fn(|k| &history[(c + k) * cap + starts[f]..][..taps]);
+        kernel(rows, weight[f], hist)
+    };
+    if N < 4 && 4 % N == 0 {
+        // One or two channels: the vectors of 4 / N frames at a time.
+        let frames_per = 4 / N;
+        for first in (0..m).step_by(frames_per) {
+            let mut quad = [zero; 4];
+            for j in 0..frames_per.min(m - first) {
+                quad[j * N..(j + 1) * N].copy_from_slice(&dots(first + j));
+            }
+            let sums = reduce4(quad);
+            for j in 0..frames_per.min(m - first) {
+                let at = (first + j) * channels + c;
+                out[at..at + N].copy_from_slice(&sums[j * N..(j + 1) * N]);
+            }
+        }
+    } else {
+        // The channels of each frame, four at a time.
+        for f in 0..m {
+            let acc = dots(f);
+            for q in 0..N.div_ceil(4) {
+                let sums = reduce4(std::array::from_fn(|k| {
+                    acc.get(4 * q + k).copied().unwrap_or(zero)
+                }));
+                let at = f * channels + c + 4 * q;
+                let n = (N - 4 * q).min(4);
+                out[at..at + n].copy_from_slice(&sums[..n]);
+            }
         }
     }
 }
@@ -256,14 +288,23 @@ fn async_frames_f32(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn async_frames_f32_avx2(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
-    // Four channels at a time: two accumulators each fill half of the sixteen registers.
-    async_frames_f32(frames, out, 4, group_dots!(lerp_dots_f32_avx2));
+    use std::arch::x86_64::*;
+    // Up to eight channels at a time, so that each row is built once: one accumulator
+    // each, eight of the sixteen registers (eight channels 2.6x -> 3.0x rubato; in
+    // groups of four, with two accumulators each, every row was built twice).
+    groups_of_frames!(
+        frames,
+        out,
+        MAX_GROUP,
+        _mm256_setzero_ps(),
+        |v| reduce4_f32_avx2(v),
+        lerp_dots_f32_avx2
+    );
 }
 
-/// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
-/// with `N` (up to [`MAX_GROUP`]) histories of `taps` frames (`taps` a multiple of 8), on
-/// 8-lane registers, summed in an order that depends only on `taps` and the channel's
-/// place.
+/// Dot products of the row interpolated between the two halves of `rows` by `w` with `N`
+/// (up to [`MAX_GROUP`]) histories of as many frames (a multiple of 8), on 8-lane
+/// registers: each channel's partial sums, in an order that depends only on the length.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -271,15 +312,15 @@ fn lerp_dots_f32_avx2<const N: usize>(
     rows: &[f32],
     w: f32,
     hist: [&[f32]; N],
-    taps: usize,
-) -> [f32; N] {
+) -> [std::arch::x86_64::__m256; N] {
     use std::arch::x86_64::*;
-    assert!(taps.is_multiple_of(LANES) && rows.len() >= 2 * taps);
-    assert!(hist.iter().all(|h| h.len() >= taps));
+    let taps = rows.len() / 2;
+    assert!(taps.is_multiple_of(LANES) && hist.iter().all(|h| h.len() >= taps));
     let (a, b) = (rows.as_ptr(), rows[taps..].as_ptr());
     let wv = _mm256_set1_ps(w);
-    // Two accumulators per channel (even and odd registers): with one, each channel's
-    // chain of multiply-adds, not the arithmetic, set the pace.
+    // Up to four channels, two accumulators each (even and odd registers): with one, each
+    // channel's chain of multiply-adds, not the arithmetic, set the pace. More channels
+    // have enough chains in flight.
     let step = |i: usize, acc: &mut [__m256; N]| {
         // SAFETY: register i (8 floats from 8 i, i < taps / 8) lies within both rows and
         // every history (asserted above).
@@ -293,9 +334,8 @@ fn lerp_dots_f32_avx2<const N: usize>(
         }
     };
     let (mut even, mut odd) = ([_mm256_setzero_ps(); N], [_mm256_setzero_ps(); N]);
-    accumulate(taps / LANES, true, &mut even, &mut odd, step);
-    let acc = std::array::from_fn(|c| _mm256_add_ps(even[c], odd[c]));
-    sums_by_quads(acc, _mm256_setzero_ps(), |v| reduce4_f32_avx2(v))
+    accumulate(taps / LANES, N <= 4, &mut even, &mut odd, step);
+    std::array::from_fn(|c| _mm256_add_ps(even[c], odd[c]))
 }
 
 /// Runs `step(i, accumulators)` for registers `0..regs` in order, alternating between
@@ -323,26 +363,6 @@ fn accumulate<A>(
     }
 }
 
-/// The sums of `N` (at most [`MAX_GROUP`]) vector accumulators, four at a time through
-/// `reduce4`, padded with `zero`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn sums_by_quads<V: Copy, const N: usize>(
-    acc: [V; N],
-    zero: V,
-    reduce4: impl Fn([V; 4]) -> [f32; 4],
-) -> [f32; N] {
-    const { assert!(N <= 8, "two quads at most") };
-    let quad = |q: usize| {
-        reduce4(std::array::from_fn(|k| {
-            acc.get(4 * q + k).copied().unwrap_or(zero)
-        }))
-    };
-    let low = quad(0);
-    let high = if N > 4 { quad(1) } else { [0.0; 4] };
-    std::array::from_fn(|k| if k < 4 { low[k] } else { high[k - 4] })
-}
-
 /// [`AsyncFrames`] on 16-lane registers. Each frame's interpolated row is built on the
 /// fly, sixteen taps at a time (`a + w·(b - a)`, one fused multiply-add), and applied at
 /// once to up to eight channels' histories: per sixteen taps two table loads serve eight
@@ -352,14 +372,22 @@ fn sums_by_quads<V: Copy, const N: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
+    use std::arch::x86_64::*;
     // Eight channels at a time (eight channels: 2.9-3.1x rubato, against 2.6x in two
     // groups of four, which built every row twice).
-    async_frames_f32(frames, out, MAX_GROUP, group_dots!(lerp_dots_f32_avx512));
+    groups_of_frames!(
+        frames,
+        out,
+        MAX_GROUP,
+        _mm512_setzero_ps(),
+        |v| reduce4_f32_avx512(v),
+        lerp_dots_f32_avx512
+    );
 }
 
-/// Dot products of the row interpolated between `rows[..taps]` and `rows[taps..]` by `w`
-/// with `N` (up to [`MAX_GROUP`]) histories of `taps` frames (`taps` a multiple of 16,
-/// the rows starting cache lines: the table is built so).
+/// Dot products of the row interpolated between the two halves of `rows` by `w` with `N`
+/// (up to [`MAX_GROUP`]) histories of as many frames (a multiple of 16, the rows starting
+/// cache lines: the table is built so): each channel's partial sums.
 ///
 /// The histories start anywhere, so their loads straddle cache lines; shifting the
 /// kernel with a permute to read them aligned measured slower (one more shuffle per
@@ -371,11 +399,10 @@ fn lerp_dots_f32_avx512<const N: usize>(
     rows: &[f32],
     w: f32,
     hist: [&[f32]; N],
-    taps: usize,
-) -> [f32; N] {
+) -> [std::arch::x86_64::__m512; N] {
     use std::arch::x86_64::*;
-    assert!(taps.is_multiple_of(16) && rows.len() >= 2 * taps);
-    assert!(hist.iter().all(|h| h.len() >= taps));
+    let taps = rows.len() / 2;
+    assert!(taps.is_multiple_of(16) && hist.iter().all(|h| h.len() >= taps));
     let (a, b) = (rows.as_ptr(), rows[taps..].as_ptr());
     let wv = _mm512_set1_ps(w);
     let step = |i: usize, acc: &mut [__m512; N]| {
@@ -401,10 +428,7 @@ fn lerp_dots_f32_avx512<const N: usize>(
             *a = _mm512_add_ps(*a, o);
         }
     }
-    if N == 1 {
-        return std::array::from_fn(|k| _mm512_reduce_add_ps(acc[k]));
-    }
-    sums_by_quads(acc, _mm512_setzero_ps(), |v| reduce4_f32_avx512(v))
+    acc
 }
 
 /// The sums of four 16-lane registers in one tree: the four reductions share their
