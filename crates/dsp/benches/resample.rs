@@ -80,6 +80,9 @@ enum Kind {
     OursHighAsync,
     RubatoFft,
     RubatoAsync,
+    /// rubato's async sinc with the kernel length that meets our `high`'s passband and
+    /// alias rejection at 96 -> 48 kHz (256 lets a 24.5 kHz tone fold back at -60 dB).
+    RubatoAsyncLong,
     SoxHq,
     SoxVhq,
     SoxHqVariable,
@@ -104,6 +107,7 @@ impl Kind {
             Kind::OursHighAsync => "ours high, async",
             Kind::RubatoFft => "rubato Fft",
             Kind::RubatoAsync => "rubato Async sinc 256/256 cubic",
+            Kind::RubatoAsyncLong => "rubato Async sinc 384/256 cubic",
             Kind::SoxHq => "soxr HQ",
             Kind::SoxVhq => "soxr VHQ",
             Kind::SoxHqVariable => "soxr HQ variable-rate",
@@ -163,9 +167,13 @@ fn make(kind: Kind, from: u32, to: u32, channels: usize, chunk: usize) -> Box<dy
             ),
             channels,
         )),
-        Kind::RubatoAsync => {
+        Kind::RubatoAsync | Kind::RubatoAsyncLong => {
             let params = SincInterpolationParameters {
-                sinc_len: 256,
+                sinc_len: if kind == Kind::RubatoAsyncLong {
+                    384
+                } else {
+                    256
+                },
                 f_cutoff: Some(0.95),
                 interpolation: SincInterpolationType::Cubic,
                 oversampling_factor: 256,
@@ -316,6 +324,53 @@ fn snr_of(kind: Kind, from: u32, to: u32, freq: f64) -> f64 {
     snr(&out, 1, freq, to, 4096)
 }
 
+/// Level in dB (relative to the input's) of the output of a `freq` tone through `kind`,
+/// as RMS after the converters have settled: for a tone in the passband its gain, for
+/// one above the output's Nyquist frequency what folds back as an alias.
+fn tone_level(kind: Kind, from: u32, to: u32, freq: f64) -> f64 {
+    let chunk = 256;
+    let input = signal(&[freq], from, 1, 1.0);
+    let mut conv = make(kind, from, to, 1, chunk);
+    let mut out = Vec::new();
+    stream(conv.as_mut(), &input, 1, chunk, &mut out);
+    let settled = &out[4096..out.len() - 2048];
+    let rms =
+        |x: &[f32]| (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    20.0 * (rms(settled) / rms(&input[4096..input.len() - 2048])).log10()
+}
+
+/// The band edges of the asynchronous converters where they downsample: gain at 0.9 ×
+/// the output's Nyquist frequency (our `high` is flat to ±0.01 dB there) and the level of
+/// the aliases of tones just above it (ours rejects them by 120 dB or more); and the SNR
+/// at 1 kHz and 0.35 × the output rate.
+fn print_quality() {
+    println!(
+        "\nasynchronous downsampling, dB: gain at 0.9 x Nyquist | aliases of tones at 1.02, 1.04, 1.08 x Nyquist | SNR 1 kHz, 0.35 x rate"
+    );
+    for (from, to) in [(48_000u32, 44_100u32), (96_000, 48_000)] {
+        let nyquist = f64::from(to) / 2.0;
+        for kind in [
+            Kind::OursHighAsync,
+            Kind::RubatoAsync,
+            Kind::RubatoAsyncLong,
+        ] {
+            let cells: Vec<String> = [0.9, 1.02, 1.04, 1.08]
+                .iter()
+                .map(|&x| format!("{:8.2}", tone_level(kind, from, to, x * nyquist)))
+                .chain(
+                    [1_000.0, 0.35 * f64::from(to)]
+                        .map(|f| format!("{:7.1}", snr_of(kind, from, to, f))),
+                )
+                .collect();
+            println!(
+                "  {from:>6}->{to:<6} {:<34} {}",
+                kind.name(),
+                cells.join(" ")
+            );
+        }
+    }
+}
+
 fn print_tables() {
     let rounds = 9;
     println!(
@@ -333,7 +388,8 @@ fn print_tables() {
         (44_100, 48_000, 2, 1024),
         (44_100, 48_000, 2, 2048),
     ];
-    // RESAMPLE_TABLE=fixed or =async prints only that table (and no SNR lines).
+    // RESAMPLE_TABLE=fixed or =async prints only that table (and no SNR lines), =quality
+    // only the band edges of asynchronous downsampling.
     let only = std::env::var("RESAMPLE_TABLE").ok();
     for (kinds, title) in [
         (&Kind::FIXED[..], "fixed ratio"),
@@ -372,6 +428,26 @@ fn print_tables() {
         }
     }
     println!("\n(ratios in parentheses are against the second column: ours high, or rubato Async)");
+    let stereo = std::env::var("RESAMPLE_CHANNELS")
+        .ok()
+        .is_none_or(|n| n == "2");
+    if only.as_deref().is_none_or(|o| o.starts_with("async")) && stereo {
+        // The same at 96 -> 48 kHz against the rubato configuration that matches our
+        // passband and alias rejection there (see `print_quality`).
+        let kinds = [Kind::OursHighAsync, Kind::RubatoAsyncLong];
+        let rtf = table(96_000, 48_000, 2, 256, &kinds, rounds);
+        println!(
+            "  96000->48000 2ch chunk 256, {}: {:>7.0}x ({:.2})  {:>7.0}x (1.00)",
+            kinds[1].name(),
+            rtf[0],
+            rtf[0] / rtf[1],
+            rtf[1]
+        );
+    }
+    // RESAMPLE_TABLE=quality prints only the band edges.
+    if only.as_deref().is_none_or(|o| o == "quality") {
+        print_quality();
+    }
     if only.is_some() {
         return;
     }
