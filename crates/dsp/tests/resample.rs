@@ -311,8 +311,39 @@ fn output_does_not_depend_on_chunking() {
     }
 }
 
-/// The asynchronous kernel handles channels in groups of up to four (the 16-lane build
-/// sums one, two, three or four channels together): every group size, chunked.
+#[test]
+fn fixed_output_does_not_depend_on_chunking_at_any_channel_count() {
+    // The exact-phase kernel has its own loops for 1, 2, 4 and 8 channels, and one for
+    // the rest.
+    for channels in [1usize, 3, 4, 8] {
+        let input: Vec<f32> = sine(997.0, 44_100, 12_000, 0.7)
+            .iter()
+            .flat_map(|&x| (0..channels).map(move |c| x * (1.0 - 0.1 * c as f32)))
+            .collect();
+        for quality in [Quality::High, Quality::Best] {
+            let make = || Resampler::new(channels, 44_100, 48_000, quality).unwrap();
+            let reference = stream(&mut make(), &input, 4096);
+            assert!(reference.len() > 5_000 * channels, "{channels} channels");
+            for chunk in [1, 17, 333] {
+                let got = stream(&mut make(), &input, chunk);
+                assert_eq!(
+                    got.len(),
+                    reference.len(),
+                    "{channels} channels, chunk {chunk}"
+                );
+                assert!(
+                    got.iter()
+                        .zip(&reference)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{channels} channels, {quality:?}: chunk {chunk} differs from chunk 4096"
+                );
+            }
+        }
+    }
+}
+
+/// The asynchronous kernels serve channels in groups of up to eight, and sum the vectors
+/// of mono and stereo frames across frames: group sizes and remainders, chunked.
 #[test]
 fn asynchronous_output_does_not_depend_on_chunking_at_any_channel_count() {
     for channels in [1usize, 2, 3, 5, 8, 11] {
