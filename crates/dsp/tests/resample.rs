@@ -311,17 +311,76 @@ fn output_does_not_depend_on_chunking() {
     }
 }
 
+/// Every channel of a multichannel stream comes out as that channel alone would: the
+/// paths that serve several channels at once (two per transform in the first stage,
+/// interleaving loops for 1, 2, 4 and 8 channels, the exact kernel's) against mono.
+#[test]
+fn each_channel_converts_as_it_would_alone() {
+    let frames = 6_000;
+    for (from, to) in [
+        (44_100, 48_000),  // first stage at twice the rate, 24-tap second stage
+        (96_000, 48_000),  // first stage keeps every second frame, nothing after it
+        (144_000, 48_000), // every third frame of the first stage's output
+        (48_000, 44_100),  // first stage at the input rate, second stage
+    ] {
+        let signals: Vec<Vec<f32>> = (0..8)
+            .map(|c| {
+                sine(
+                    523.0 + 1_731.0 * c as f64,
+                    from,
+                    frames,
+                    0.6 - 0.05 * c as f64,
+                )
+            })
+            .collect();
+        let alone: Vec<Vec<f32>> = signals
+            .iter()
+            .map(|x| resample_interleaved(x, 1, from, to, Quality::High).unwrap())
+            .collect();
+        for channels in [2usize, 3, 4, 8] {
+            let input: Vec<f32> = (0..frames)
+                .flat_map(|k| signals[..channels].iter().map(move |x| x[k]))
+                .collect();
+            let y = resample_interleaved(&input, channels, from, to, Quality::High).unwrap();
+            for (c, mono) in alone[..channels].iter().enumerate() {
+                assert_eq!(
+                    y.len() / channels,
+                    mono.len(),
+                    "{from} -> {to}, {channels} ch"
+                );
+                let worst = y
+                    .iter()
+                    .skip(c)
+                    .step_by(channels)
+                    .zip(mono)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                // Transforms of channel pairs round differently from real ones.
+                assert!(
+                    worst < 1e-5,
+                    "{from} -> {to}, {channels} channels: channel {c} off by {worst}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn fixed_output_does_not_depend_on_chunking_at_any_channel_count() {
     // The exact-phase kernel has its own loops for 1, 2, 4 and 8 channels, and one for
-    // the rest.
+    // the rest, and so has the interleaving of frames that the first stage alone
+    // computes (44.1 to 22.05 kHz).
     for channels in [1usize, 3, 4, 8] {
         let input: Vec<f32> = sine(997.0, 44_100, 12_000, 0.7)
             .iter()
             .flat_map(|&x| (0..channels).map(move |c| x * (1.0 - 0.1 * c as f32)))
             .collect();
-        for quality in [Quality::High, Quality::Best] {
-            let make = || Resampler::new(channels, 44_100, 48_000, quality).unwrap();
+        for (quality, to) in [
+            (Quality::High, 48_000),
+            (Quality::Best, 48_000),
+            (Quality::High, 22_050),
+        ] {
+            let make = || Resampler::new(channels, 44_100, to, quality).unwrap();
             let reference = stream(&mut make(), &input, 4096);
             assert!(reference.len() > 5_000 * channels, "{channels} channels");
             for chunk in [1, 17, 333] {

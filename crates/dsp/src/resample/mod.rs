@@ -1208,12 +1208,7 @@ impl<S: Sample> Resampler<S> {
     fn fill(&mut self, input: &[S]) -> usize {
         let ch = self.channels;
         let n = (self.cap - self.len).min(input.len() / ch);
-        for c in 0..ch {
-            let dst = &mut self.history[c * self.cap + self.len..c * self.cap + self.len + n];
-            for (d, frame) in dst.iter_mut().zip(input.chunks_exact(ch)) {
-                *d = frame[c];
-            }
-        }
+        deinterleave(&input[..n * ch], ch, &mut self.history, self.cap, self.len);
         self.len += n;
         n
     }
@@ -1344,10 +1339,22 @@ impl<S: Sample> Resampler<S> {
                 return 0;
             }
             let out = &mut output[..n * ch];
-            for c in 0..ch {
-                let src = &self.history[c * self.cap + self.index..][..(n - 1) * step + 1];
-                for k in 0..n {
-                    out[k * ch + c] = src[k * step];
+            let (history, cap, at) = (&self.history[..], self.cap, self.index);
+            // Every frame (the first stage computed only those): interleaving, with the
+            // common channel counts known at compile time (vectorised: 96 to 48 kHz
+            // stereo spent 13 % of its time here, frame by frame).
+            match (step, ch) {
+                (1, 1) => out.copy_from_slice(&history[at..at + n]),
+                (1, 2) => interleave::<S, 2>(history, cap, at, out),
+                (1, 4) => interleave::<S, 4>(history, cap, at, out),
+                (1, 8) => interleave::<S, 8>(history, cap, at, out),
+                _ => {
+                    for c in 0..ch {
+                        let src = &history[c * cap + at..][..(n - 1) * step + 1];
+                        for k in 0..n {
+                            out[k * ch + c] = src[k * step];
+                        }
+                    }
                 }
             }
             self.index += n * step;
@@ -1489,13 +1496,74 @@ impl<S: Sample> ExactBatch<'_, S> {
         let hist = |i: usize| &self.history[(i % CH) * self.cap + self.starts[i / CH]..][..taps];
         let mut quads = out[..self.rows.len() * CH].chunks_exact_mut(4);
         for (q, quad) in (&mut quads).enumerate() {
-            let coeffs = std::array::from_fn(|k| row(4 * q + k));
-            let hists = std::array::from_fn(|k| hist(4 * q + k));
+            // (Written out: `array::from_fn` here was sometimes left a call per array.)
+            let i = 4 * q;
+            let coeffs = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            let hists = [hist(i), hist(i + 1), hist(i + 2), hist(i + 3)];
             quad.copy_from_slice(&S::dot4(coeffs, hists, AVX2));
         }
         let done = self.rows.len() * CH / 4 * 4;
         for (k, y) in quads.into_remainder().iter_mut().enumerate() {
             *y = S::dot(row(done + k), hist(done + k), AVX2);
+        }
+    }
+}
+
+/// `out.len() / CH` frames of the planar `history` (channel `c` from `c · cap + at`),
+/// interleaved into `out`.
+#[inline(always)]
+fn interleave<S: Copy, const CH: usize>(history: &[S], cap: usize, at: usize, out: &mut [S]) {
+    let n = out.len() / CH;
+    let src: [&[S]; CH] = std::array::from_fn(|c| &history[c * cap + at..][..n]);
+    for (k, frame) in out.chunks_exact_mut(CH).enumerate() {
+        for (y, channel) in frame.iter_mut().zip(&src) {
+            *y = channel[k];
+        }
+    }
+}
+
+/// The frames of the interleaved `input` (`ch` channels) into the planar `planes`
+/// (channel `c` from `c · stride + at`).
+#[inline]
+fn deinterleave<S: Copy>(input: &[S], ch: usize, planes: &mut [S], stride: usize, at: usize) {
+    let n = input.len() / ch;
+    // The common channel counts with the count known at compile time, so that the
+    // compiler vectorises them (96 to 48 kHz stereo, fixed ratio, 12-15 % faster).
+    match ch {
+        1 => planes[at..at + n].copy_from_slice(input),
+        2 => deinterleave_n::<S, 2>(input, planes, stride, at),
+        4 => deinterleave_n::<S, 4>(input, planes, stride, at),
+        8 => deinterleave_n::<S, 8>(input, planes, stride, at),
+        _ => {
+            for c in 0..ch {
+                let dst = &mut planes[c * stride + at..][..n];
+                for (d, frame) in dst.iter_mut().zip(input.chunks_exact(ch)) {
+                    *d = frame[c];
+                }
+            }
+        }
+    }
+}
+
+/// [`deinterleave`] for `CH` channels.
+#[inline(always)]
+fn deinterleave_n<S: Copy, const CH: usize>(
+    input: &[S],
+    planes: &mut [S],
+    stride: usize,
+    at: usize,
+) {
+    let n = input.len() / CH;
+    let mut rest = &mut planes[at..];
+    let mut dst: [&mut [S]; CH] = std::array::from_fn(|c| {
+        let (plane, tail) =
+            std::mem::take(&mut rest).split_at_mut(if c + 1 < CH { stride } else { n });
+        rest = tail;
+        &mut plane[..n]
+    });
+    for (k, frame) in input.chunks_exact(CH).enumerate() {
+        for (plane, &x) in dst.iter_mut().zip(frame) {
+            plane[k] = x;
         }
     }
 }

@@ -25,7 +25,7 @@ use realfft::num_traits::Zero;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
-use super::{Sample, bessel_i0, sinc};
+use super::{Sample, bessel_i0, deinterleave, sinc};
 
 /// The first stage's state; see the module notes.
 pub(super) struct Sharp<S: Sample> {
@@ -325,12 +325,7 @@ impl<S: Sample> Sharp<S> {
         let half = self.size / self.factor;
         let n = self.room().min(input.len() / ch);
         let at = half - self.hop + self.filled;
-        for c in 0..ch {
-            let dst = &mut self.window[c * half + at..c * half + at + n];
-            for (d, frame) in dst.iter_mut().zip(input.chunks_exact(ch)) {
-                *d = frame[c];
-            }
-        }
+        deinterleave(&input[..n * ch], ch, &mut self.window, half, at);
         self.filled += n;
         n
     }
@@ -362,13 +357,17 @@ impl<S: Sample> Sharp<S> {
                     }
                     &mut pairs.buffer
                 } else {
+                    // Segment by segment, so that the loops run straight through (bin
+                    // by bin, each bin's `down` terms took a division to count).
                     let segment = self.size / self.down;
-                    for (k, z) in pairs.folded.iter_mut().enumerate() {
-                        let mut sum = Complex::zero();
-                        for j in (k..self.size).step_by(segment) {
-                            sum = sum + pairs.buffer[j] * pairs.filter[j];
+                    let terms = pairs
+                        .buffer
+                        .chunks_exact(segment)
+                        .zip(pairs.filter.chunks_exact(segment));
+                    for (d, (x, h)) in terms.enumerate() {
+                        for (z, (&x, &h)) in pairs.folded.iter_mut().zip(x.iter().zip(h)) {
+                            *z = if d == 0 { x * h } else { *z + x * h };
                         }
-                        *z = sum;
                     }
                     &mut pairs.folded
                 };
