@@ -1260,12 +1260,17 @@ impl<S: Sample> Resampler<S> {
         const BATCH: usize = RENDER_BATCH;
         let mut rows = [0usize; BATCH];
         let mut starts = [0usize; BATCH];
+        // Positions in units of 1/den of a frame: frame f starts at `index · den + at +
+        // f · advance`, and may run while its whole part plus `taps` stays within the
+        // history.
+        let advance = *whole as u64 * *den + *step;
         while n < max && index + taps <= self.len {
-            let mut m = 0;
-            while m < BATCH && n + m < max && index + taps <= self.len {
-                rows[m] = at as usize * taps;
-                starts[m] = index;
-                m += 1;
+            let end = (self.len - taps + 1) as u64 * *den;
+            let ready = (end - (index as u64 * *den + at)).div_ceil(advance) as usize;
+            let m = ready.min(BATCH).min(max - n);
+            for (row, start) in rows[..m].iter_mut().zip(&mut starts[..m]) {
+                *row = at as usize * taps;
+                *start = index;
                 at += *step;
                 index += *whole;
                 if at >= *den {
