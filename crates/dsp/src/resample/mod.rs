@@ -289,7 +289,7 @@ fn group_frames<const N: usize, V: Copy>(
 fn async_frames_f32_avx2(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
     use std::arch::x86_64::*;
     // Up to eight channels at a time, so that each row is built once: one accumulator
-    // each, eight of the sixteen registers (eight channels 2.6x -> 3.0x rubato; in
+    // each, eight of the sixteen registers (eight channels 2.6x -> 2.9x rubato; in
     // groups of four, with two accumulators each, every row was built twice).
     groups_of_frames!(
         frames,
@@ -372,8 +372,8 @@ fn accumulate<A>(
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
     use std::arch::x86_64::*;
-    // Eight channels at a time (eight channels: 2.9-3.1x rubato, against 2.6x in two
-    // groups of four, which built every row twice).
+    // Eight channels at a time (eight channels now 3.2-3.4x rubato; in two groups of
+    // four, which built every row twice, it was 2.6x).
     groups_of_frames!(
         frames,
         out,
@@ -390,7 +390,8 @@ fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
 ///
 /// The histories start anywhere, so their loads straddle cache lines; shifting the
 /// kernel with a permute to read them aligned measured slower (one more shuffle per
-/// register, on the port the multiply-adds need).
+/// register, on the port the multiply-adds need), and reading the rows shifted in
+/// memory instead, from zeros laid around them, no faster (docs/PERFORMANCE.md).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
