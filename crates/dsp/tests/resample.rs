@@ -381,23 +381,26 @@ fn fixed_output_does_not_depend_on_chunking_at_any_channel_count() {
             (Quality::High, 22_050),
         ] {
             let make = || Resampler::new(channels, 44_100, to, quality).unwrap();
-            let reference = stream(&mut make(), &input, 4096);
-            assert!(reference.len() > 5_000 * channels, "{channels} channels");
-            for chunk in [1, 17, 333] {
-                let got = stream(&mut make(), &input, chunk);
-                assert_eq!(
-                    got.len(),
-                    reference.len(),
-                    "{channels} channels, chunk {chunk}"
-                );
-                assert!(
-                    got.iter()
-                        .zip(&reference)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{channels} channels, {quality:?}: chunk {chunk} differs from chunk 4096"
-                );
-            }
+            same_in_any_chunks(make, &input, &format!("{channels} channels, {quality:?}"));
         }
+    }
+}
+
+/// Streams `input` through resamplers from `make` in chunks of 1, 17 and 333 frames and
+/// asserts the output bit for bit that of chunks of 4096.
+fn same_in_any_chunks(make: impl Fn() -> Resampler, input: &[f32], what: &str) {
+    let channels = make().channels();
+    let reference = stream(&mut make(), input, 4096);
+    assert!(reference.len() > 5_000 * channels, "{what}");
+    for chunk in [1, 17, 333] {
+        let got = stream(&mut make(), input, chunk);
+        assert_eq!(got.len(), reference.len(), "{what}, chunk {chunk}");
+        assert!(
+            got.iter()
+                .zip(&reference)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{what}: chunk {chunk} differs from chunk 4096"
+        );
     }
 }
 
@@ -415,22 +418,7 @@ fn asynchronous_output_does_not_depend_on_chunking_at_any_channel_count() {
             rs.set_ratio_adjust(1.0 - 120e-6);
             rs
         };
-        let reference = stream(&mut make(), &input, 4096);
-        assert!(reference.len() > 5_000 * channels, "{channels} channels");
-        for chunk in [1, 17, 333] {
-            let got = stream(&mut make(), &input, chunk);
-            assert_eq!(
-                got.len(),
-                reference.len(),
-                "{channels} channels, chunk {chunk}"
-            );
-            assert!(
-                got.iter()
-                    .zip(&reference)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{channels} channels: chunk {chunk} differs from chunk 4096"
-            );
-        }
+        same_in_any_chunks(make, &input, &format!("{channels} channels"));
     }
 }
 

@@ -170,41 +170,24 @@ impl Sample for f32 {
     }
 }
 
-/// Runs [`group_frames`] over the channels of `$frames` in groups of up to `$most`
-/// (at most [`MAX_GROUP`]), each with `$kernel::<N>` for its size `N`, inside the
-/// calling function (so that the kernels inherit its target features).
+/// Runs [`group_frames`] over the channels of `$frames` in groups of up to
+/// [`MAX_GROUP`], each with `$kernel::<N>` for its size `N`, inside the calling function
+/// (so that the kernels inherit its target features).
 #[cfg(target_arch = "x86_64")]
 macro_rules! groups_of_frames {
-    ($frames:expr, $out:expr, $most:expr, $zero:expr, $reduce4:expr, $kernel:ident) => {{
+    ($frames:expr, $out:expr, $zero:expr, $reduce4:expr, $kernel:ident) => {
+        groups_of_frames!(@sizes $frames, $out, $zero, $reduce4, $kernel, [8, 7, 6, 5, 4, 3, 2, 1])
+    };
+    (@sizes $frames:expr, $out:expr, $zero:expr, $reduce4:expr, $kernel:ident, [$($n:literal),*]) => {{
         let (frames, out): (&AsyncFrames<'_, f32>, &mut [f32]) = ($frames, $out);
         let mut c = 0;
         while c < frames.channels {
-            let n = (frames.channels - c).min($most).min(MAX_GROUP);
+            let n = (frames.channels - c).min(MAX_GROUP);
             match n {
-                8 => group_frames::<8, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<8>(r, w, h)
-                }),
-                7 => group_frames::<7, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<7>(r, w, h)
-                }),
-                6 => group_frames::<6, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<6>(r, w, h)
-                }),
-                5 => group_frames::<5, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<5>(r, w, h)
-                }),
-                4 => group_frames::<4, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<4>(r, w, h)
-                }),
-                3 => group_frames::<3, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<3>(r, w, h)
-                }),
-                2 => group_frames::<2, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<2>(r, w, h)
-                }),
-                _ => group_frames::<1, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
-                    $kernel::<1>(r, w, h)
-                }),
+                $($n => group_frames::<$n, _>(frames, out, c, $zero, $reduce4, |r, w, h| {
+                    $kernel::<$n>(r, w, h)
+                }),)*
+                _ => unreachable!("groups of one to MAX_GROUP channels"),
             }
             c += n;
         }
@@ -294,7 +277,6 @@ fn async_frames_f32_avx2(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
     groups_of_frames!(
         frames,
         out,
-        MAX_GROUP,
         _mm256_setzero_ps(),
         |v| reduce4_f32_avx2(v),
         lerp_dots_f32_avx2
@@ -377,7 +359,6 @@ fn async_frames_f32_avx512(frames: &AsyncFrames<'_, f32>, out: &mut [f32]) {
     groups_of_frames!(
         frames,
         out,
-        MAX_GROUP,
         _mm512_setzero_ps(),
         |v| reduce4_f32_avx512(v),
         lerp_dots_f32_avx512
