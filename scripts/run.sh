@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the mixer from source on a fresh machine with a Rust toolchain: installs what the
-# build needs when it is missing (pkg-config and JACK's development files: the `jack`
-# crate loads libjack at run time, but its build script asks pkg-config for it), then
+# build needs when it is missing (pkg-config, JACK's development files: the `jack` crate
+# loads libjack at run time, but its build script asks pkg-config for it; and ALSA's, for
+# the cpal backend that plays through the desktop's sound server), then
 # `cargo run --release -- ARGS`. With no ARGS: `run`, the built-in 2-strip, 2-bus
-# session on the backend `auto` picks (the null backend where no audio server answers).
+# session on the backend `auto` picks: a JACK server if one answers, else the desktop's
+# sound server (PipeWire or PulseAudio) through cpal, else the null backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt.sh
@@ -11,6 +13,7 @@ source scripts/apt.sh
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists jack 2>/dev/null || missing+=(libjack-jackd2-dev)
+pkg-config --exists alsa 2>/dev/null || missing+=(libasound2-dev)
 apt_install "${missing[@]}"
 
 [ $# -gt 0 ] || set -- run

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every check the project has, on a fresh machine: installs what the tests need
 # (Debian packages), then format, lints, unit/integration/doc tests (the DSP ones twice:
-# with and without AVX-512), the release-mode
-# ring-buffer stress test, the loom model checks, a short engine stress test and one
-# quick pass of every benchmark.
+# with and without AVX-512), the release-mode ring-buffer stress test, the loom model
+# checks, short engine stress tests (null backend and JACK) and one quick pass of every
+# benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt.sh
@@ -20,7 +20,7 @@ command -v jackd >/dev/null 2>&1 && command -v jack_rec >/dev/null 2>&1 || missi
 # The `jack` crate loads libjack at run time, but its build script (jack-sys) still asks
 # pkg-config for `jack` on Linux and fails without the development package.
 pkg-config --exists jack 2>/dev/null || missing+=(libjack-jackd2-dev)
-# The cpal backend (feature `cpal`): ALSA's headers to build; and a private PipeWire
+# The cpal backend (built by default): ALSA's headers to build; and a private PipeWire
 # (with its Pulse interface, a session bus and pw-record) for its end-to-end test.
 pkg-config --exists alsa 2>/dev/null || missing+=(libasound2-dev)
 command -v pipewire >/dev/null 2>&1 || missing+=(pipewire)
@@ -33,18 +33,19 @@ apt_install "${missing[@]}"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
-echo "== cargo clippy (default features, then with cpal)"
+echo "== cargo clippy (default features, with the cpal backend; then without it)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy --workspace --all-targets --no-default-features -- -D warnings
 echo "== cargo test (with the cpal backend and its PipeWire test)"
-cargo test --workspace --all-features
+cargo test --workspace
 echo "== the DSP tests again with AVX-512 switched off (its AVX2 kernels run on AVX2-only CPUs)"
 TROUBADOUR_NO_AVX512=1 cargo test -p troubadour-dsp
 echo "== ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
 echo "== loom model checks"
 RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
-echo "== stress test, null backend, 10 s (the full run: cargo test --release --test stress -- --ignored)"
-TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --all-features --test stress -- --ignored null_backend
+echo "== stress tests, 10 s each, null backend and a private JACK server (the full run: cargo test --release --test stress --test stress_jack -- --ignored)"
+TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored
+TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress_jack -- --ignored
 echo "== benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches

@@ -30,28 +30,33 @@ enum Command {
     Run {
         /// Session file (TOML).
         session: Option<PathBuf>,
-        /// Audio backend: jack, cpal (audio devices through PulseAudio/PipeWire or ALSA;
-        /// builds with `--features cpal`), or null (a deadline-paced clock for machines
-        /// without audio hardware); `auto` picks JACK when a server answers, else cpal
-        /// when its default host has an output device, else null.
+        /// Audio backend: jack, cpal (audio devices through PulseAudio/PipeWire or
+        /// ALSA), or null (a deadline-paced clock for machines without audio hardware);
+        /// `auto` picks JACK when a server answers, else cpal when its default host has
+        /// an output device, else null.
         #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "cpal", "null"])]
         backend: String,
-        /// Period in frames (default: the session's block_frames).
-        #[arg(long)]
-        latency_frames: Option<usize>,
+        /// Period in frames, 16..=65536 (default: the session's block_frames; a JACK
+        /// server sets its own).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(16..=65_536))]
+        latency_frames: Option<u32>,
         /// Stop after this many seconds (default: run until Ctrl-C).
         #[arg(long)]
         seconds: Option<f64>,
         /// Pin the audio thread to this CPU (the null backend's own thread; JACK's and
         /// cpal's threads are set up by the server and by cpal).
-        #[arg(long)]
-        cpu: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..troubadour_io::thread::MAX_CPUS as i64))]
+        cpu: Option<u32>,
         /// Do not ask for real-time scheduling for the audio thread.
         #[arg(long)]
         no_realtime: bool,
-        /// Lock the process's memory (mlockall), so no page of it is ever swapped out.
-        #[arg(long)]
+        /// Lock the process's memory (mlockall) even where the limit for locked memory
+        /// looks too small (by default it is locked where the limit allows it).
+        #[arg(long, conflicts_with = "no_mlock")]
         mlock: bool,
+        /// Do not lock the process's memory.
+        #[arg(long)]
+        no_mlock: bool,
     },
     /// Render a session offline into one WAV file per bus.
     Render {
@@ -136,17 +141,25 @@ fn main() -> ExitCode {
             cpu,
             no_realtime,
             mlock,
-        } => cmd::run::run(
-            session.as_deref(),
-            &backend,
-            latency_frames,
-            seconds,
-            &cmd::run::ThreadOptions {
-                cpu,
-                realtime: !no_realtime,
-                mlock,
-            },
-        ),
+            no_mlock,
+        } => {
+            use troubadour_io::thread::{DEFAULT_PRIORITY, MemoryLock, ThreadSetup};
+            let config = troubadour_host::HostConfig {
+                backend: backend.parse().expect("clap checked the backend"),
+                period_frames: latency_frames.map(|n| n as usize),
+                thread: ThreadSetup {
+                    realtime_priority: (!no_realtime).then_some(DEFAULT_PRIORITY),
+                    cpu: cpu.map(|c| c as usize),
+                },
+                memory_lock: match (mlock, no_mlock) {
+                    (true, _) => MemoryLock::On,
+                    (_, true) => MemoryLock::Off,
+                    _ => MemoryLock::Auto,
+                },
+                ..Default::default()
+            };
+            cmd::run::run(session.as_deref(), config, seconds)
+        }
         Command::Render {
             session,
             out,

@@ -11,6 +11,11 @@
 //!   change made live on an N-strip session (built on the control side, swapped in by
 //!   the next block, the old graph freed back on the control side).
 //!
+//! - `mixer/command_burst/{idle,64-eq-changes}`: the standard workload with 16 strips,
+//!   one block with no command waiting and one with a full callback's worth of EQ band
+//!   changes (each redesigns a filter): what a burst of control traffic adds to a
+//!   callback, bounded by `MAX_COMMANDS_PER_CALLBACK`.
+//!
 //! Throughput is in frames per second; the real-time factor is that divided by 48 000.
 //! After criterion's report, the headline figure (8 stereo strips → 4 buses, 256-frame
 //! blocks) is printed as a real-time factor from the median of interleaved runs.
@@ -145,8 +150,50 @@ fn standard_workload(c: &mut Criterion) {
     g.finish();
 }
 
+/// The standard workload's session with every strip's EQ bands moved by `shift` Hz.
+fn eq_variant(base: &LoadedSession, shift: f64) -> troubadour_engine::session::Session {
+    let mut s = base.session.clone();
+    for strip in &mut s.strips {
+        for band in &mut strip.eq {
+            band.freq += shift;
+        }
+    }
+    s
+}
+
+fn command_burst(c: &mut Criterion) {
+    let base = standard(16, BUSES, 256);
+    let bands: usize = base.session.strips.iter().map(|s| s.eq.len()).sum();
+    assert_eq!(bands, troubadour_engine::MAX_COMMANDS_PER_CALLBACK);
+    let mut g = c.benchmark_group("mixer/command_burst");
+    g.throughput(Throughput::Elements(256));
+    let mut rig = Rig::with(base.clone(), 256);
+    g.bench_function("idle", |b| b.iter(|| rig.block()));
+    let mut rig = Rig::with(base.clone(), 256);
+    let variants = [eq_variant(&base, 10.0), eq_variant(&base, 0.0)];
+    let mut k = 0;
+    g.bench_function("64-eq-changes", |b| {
+        // Only the block is timed: sending the changes is the control side's work.
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                k += 1;
+                rig.controller
+                    .apply_session(variants[k % 2].clone())
+                    .unwrap();
+                let t = Instant::now();
+                rig.block();
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    command_burst,
     scaling,
     block_sizes,
     routing,

@@ -58,6 +58,34 @@ pub enum Command {
     Limiter { bus: u32, params: LimiterParams },
 }
 
+impl Command {
+    /// Which parameter the command sets: two commands with the same key set the same
+    /// thing, so of a run of them only the last matters.
+    #[inline]
+    pub fn key(&self) -> (u8, u32, u32) {
+        let target = |t: &Target| match *t {
+            Target::Strip(i) => i,
+            Target::Bus(i) => i | 1 << 31,
+        };
+        match self {
+            Command::StripTrim { strip, .. } => (0, *strip, 0),
+            Command::StripFader { strip, .. } => (1, *strip, 0),
+            Command::StripPan { strip, .. } => (2, *strip, 0),
+            Command::StripMute { strip, .. } => (3, *strip, 0),
+            Command::StripSolo { strip, .. } => (4, *strip, 0),
+            Command::Send { strip, bus, .. } => (5, *strip, *bus),
+            Command::BusFader { bus, .. } => (6, *bus, 0),
+            Command::BusMute { bus, .. } => (7, *bus, 0),
+            Command::EqBand {
+                target: t, band, ..
+            } => (8, target(t), u32::from(*band)),
+            Command::Compressor { target: t, .. } => (9, target(t), 0),
+            Command::Gate { strip, .. } => (10, *strip, 0),
+            Command::Limiter { bus, .. } => (11, *bus, 0),
+        }
+    }
+}
+
 /// A command stamped with the generation of the graph it was computed against.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tagged {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use troubadour_dsp::gain::db_to_gain;
-use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
+use troubadour_rt::exchange::ExchangeControl;
+use troubadour_rt::ring::Producer;
 
 use crate::command::{Command, Tagged, Target};
 use crate::engine::Engine;
@@ -151,8 +152,8 @@ pub struct Controller {
     max_block: usize,
     generation: u32,
     commands: Producer<Tagged>,
-    outgoing: Producer<Box<Graph>>,
-    retired: Consumer<Box<Graph>>,
+    graphs: ExchangeControl<Box<Graph>>,
+    command_capacity: usize,
     /// Meters of the graph the engine runs, with the names to label them.
     meters: MeterView,
     /// Meters of a graph sent but not yet swapped in, with its generation.
@@ -211,13 +212,8 @@ pub fn create(
         0,
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
-    let (commands, command_rx) = LockFreeRingBuffer::with_capacity(options.command_capacity);
-    // One graph in flight each way is all a structural change needs; the controller
-    // refuses another until the engine has taken the first.
-    let (outgoing, incoming) = LockFreeRingBuffer::with_capacity(1);
-    let (retired_tx, retired) = LockFreeRingBuffer::with_capacity(2);
     let stats = Arc::new(EngineStats::default());
-    let engine = Engine::new(graph, command_rx, incoming, retired_tx, Arc::clone(&stats));
+    let (commands, graphs, engine) = Engine::pair(graph, options.command_capacity, &stats);
     let controller = Controller {
         session: loaded.session.clone(),
         path: loaded.path.clone(),
@@ -225,8 +221,8 @@ pub fn create(
         max_block,
         generation: 0,
         commands,
-        outgoing,
-        retired,
+        graphs,
+        command_capacity: options.command_capacity,
         meters,
         pending_meters: None,
         stats,
@@ -467,12 +463,45 @@ impl Controller {
         {
             self.meters = view;
         }
-        let mut n = 0;
-        while let Some(old) = self.retired.pop() {
-            drop(old);
-            n += 1;
-        }
-        n
+        self.graphs.collect()
+    }
+
+    /// A new engine for the same session at `sample_rate` (a backend that restarted, or
+    /// came back at another rate or period): a new graph, with fresh queues, replaces
+    /// the old engine, which must be gone or about to be dropped (commands still queued
+    /// for it are lost; the session here already holds their values). The controller,
+    /// its session and its counters stay: whoever holds this controller keeps a valid
+    /// handle across every restart of the audio side.
+    pub fn respawn(
+        &mut self,
+        sample_rate: u32,
+        max_block_frames: usize,
+    ) -> Result<Engine, BuildError> {
+        let mut session = self.session.clone();
+        session.sample_rate = sample_rate;
+        let max_block = max_block_frames.max(session.block_frames as usize);
+        let generation = self.generation.wrapping_add(1);
+        let graph = Box::new(Graph::build(
+            &session,
+            &self.base_dir,
+            max_block,
+            generation,
+        )?);
+        let meters = MeterView::new(Arc::clone(graph.meters()), &session);
+        let (commands, graphs, engine) = Engine::pair(graph, self.command_capacity, &self.stats);
+        self.commands = commands;
+        self.graphs = graphs;
+        self.generation = generation;
+        self.max_block = max_block;
+        self.meters = meters;
+        self.pending_meters = None;
+        self.session = session;
+        Ok(engine)
+    }
+
+    /// The largest sub-block the engine processes at once.
+    pub fn max_block_frames(&self) -> usize {
+        self.max_block
     }
 
     fn send(&mut self, command: Command) -> Result<(), ControlError> {
@@ -619,7 +648,7 @@ impl Controller {
             self.session = new;
             return Ok(Applied::Parameters(changes.len()));
         }
-        if self.outgoing.free() == 0 {
+        if self.graphs.is_full() {
             return Err(ControlError::GraphPending);
         }
         let generation = self.generation.wrapping_add(1);
@@ -627,7 +656,7 @@ impl Controller {
         let mut graph = Box::new(Graph::build(&new, &self.base_dir, max_block, generation)?);
         graph.carry_over_from(&self.session, &new);
         let meters = MeterView::new(Arc::clone(graph.meters()), &new);
-        if self.outgoing.push(graph).is_err() {
+        if self.graphs.send(graph).is_err() {
             return Err(ControlError::GraphPending);
         }
         self.generation = generation;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use troubadour_rt::denormal::DenormalGuard;
-use troubadour_rt::ring::{Consumer, Producer};
+use troubadour_rt::exchange::{ExchangeAudio, ExchangeControl, exchange};
+use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
 use crate::command::Tagged;
 use crate::graph::{Graph, OutputCounts};
@@ -21,10 +22,15 @@ use crate::stats::EngineStats;
 pub struct Engine {
     graph: Box<Graph>,
     commands: Consumer<Tagged>,
-    incoming: Consumer<Box<Graph>>,
-    retired: Producer<Box<Graph>>,
+    graphs: ExchangeAudio<Box<Graph>>,
     stats: Arc<EngineStats>,
 }
+
+/// Most commands one callback applies; the rest wait for the next callback, in order.
+/// A command may redesign a filter, so an unbounded burst of control traffic could push
+/// a callback past its deadline; at this many, a callback's extra work stays a small
+/// fraction of the shortest period (measured in `benches/mixer.rs`, `command_burst`).
+pub const MAX_COMMANDS_PER_CALLBACK: usize = 64;
 
 /// `a` is later than `b` in wrapping generation order.
 #[inline]
@@ -33,21 +39,24 @@ fn later(a: u32, b: u32) -> bool {
 }
 
 impl Engine {
-    pub(crate) fn new(
+    /// An engine running `graph`, with the control side's ends of its queues: commands
+    /// (`command_capacity` slots) and graphs (one in flight each way is all a structural
+    /// change needs; the controller refuses another until the engine has taken the first).
+    pub(crate) fn pair(
         graph: Box<Graph>,
-        commands: Consumer<Tagged>,
-        incoming: Consumer<Box<Graph>>,
-        retired: Producer<Box<Graph>>,
-        stats: Arc<EngineStats>,
-    ) -> Self {
+        command_capacity: usize,
+        stats: &Arc<EngineStats>,
+    ) -> (Producer<Tagged>, ExchangeControl<Box<Graph>>, Self) {
+        let (commands, command_rx) = LockFreeRingBuffer::with_capacity(command_capacity);
+        let (graphs, graphs_rx) = exchange(1);
         stats.generation.store(graph.generation, Ordering::Relaxed);
-        Engine {
+        let engine = Engine {
             graph,
-            commands,
-            incoming,
-            retired,
-            stats,
-        }
+            commands: command_rx,
+            graphs: graphs_rx,
+            stats: Arc::clone(stats),
+        };
+        (commands, graphs, engine)
     }
 
     /// Audio thread. Mixes `frames` frames: `inputs` are the device input channels the
@@ -104,34 +113,40 @@ impl Engine {
         EngineStats::add(&s.over_full_scale, counts.over_full_scale);
     }
 
-    /// Swaps in pending graphs, then applies pending commands.
+    /// Swaps in pending graphs, then applies pending commands: at most
+    /// [`MAX_COMMANDS_PER_CALLBACK`], and of a run of changes to one parameter only the
+    /// last (the ones before it would be overwritten within the same block anyway).
     fn receive(&mut self) {
-        // Only take a new graph when the old one can be handed back: it must never be
-        // freed here.
-        while self.retired.free() > 0 {
-            let Some(mut new) = self.incoming.pop() else {
-                break;
-            };
-            new.inherit(&self.graph);
-            let old = std::mem::replace(&mut self.graph, new);
-            if let Err(old) = self.retired.push(old) {
-                // Unreachable (free space was checked and we are the only producer);
-                // leaking beats freeing on the audio thread.
-                std::mem::forget(old);
-            }
-            EngineStats::add(&self.stats.graph_swaps, 1);
+        // A new graph is taken only when the old one can be handed back: it must never
+        // be freed here.
+        let swaps = self
+            .graphs
+            .receive(&mut self.graph, |new, old| new.inherit(old));
+        if swaps > 0 {
+            EngineStats::add(&self.stats.graph_swaps, swaps as u64);
             self.stats
                 .generation
                 .store(self.graph.generation, Ordering::Relaxed);
         }
-        let (mut applied, mut stale) = (0, 0);
-        while let Some(t) = self.commands.peek() {
+        let (mut applied, mut stale, mut coalesced) = (0, 0, 0);
+        while applied + stale < MAX_COMMANDS_PER_CALLBACK as u64 {
+            let Some(t) = self.commands.peek() else {
+                break;
+            };
             if later(t.generation, self.graph.generation) {
                 // Meant for a graph still waiting in the queue: keep it for later.
                 break;
             }
-            let t = *t;
+            let mut t = *t;
             self.commands.pop();
+            while let Some(next) = self.commands.peek() {
+                if next.generation != t.generation || next.command.key() != t.command.key() {
+                    break;
+                }
+                t = *next;
+                self.commands.pop();
+                coalesced += 1;
+            }
             if t.generation == self.graph.generation && self.graph.apply(t.command) {
                 applied += 1;
             } else {
@@ -139,6 +154,7 @@ impl Engine {
             }
         }
         EngineStats::add(&self.stats.commands, applied);
+        EngineStats::add(&self.stats.coalesced_commands, coalesced);
         EngineStats::add(&self.stats.stale_commands, stale);
     }
 

@@ -31,6 +31,6 @@ pub use controller::{
     Applied, BusLevels, ControlError, Controller, EngineOptions, Level, MeterSnapshot, StripLevels,
     create,
 };
-pub use engine::Engine;
+pub use engine::{Engine, MAX_COMMANDS_PER_CALLBACK};
 pub use graph::{BuildError, Graph, RAMP_SECONDS};
 pub use stats::{EngineStats, StatsSnapshot};

@@ -8,6 +8,7 @@ pub struct EngineStats {
     pub(crate) callbacks: AtomicU64,
     pub(crate) frames: AtomicU64,
     pub(crate) commands: AtomicU64,
+    pub(crate) coalesced_commands: AtomicU64,
     pub(crate) stale_commands: AtomicU64,
     pub(crate) graph_swaps: AtomicU64,
     pub(crate) non_finite: AtomicU64,
@@ -24,6 +25,9 @@ pub struct StatsSnapshot {
     pub frames: u64,
     /// Parameter commands applied.
     pub commands: u64,
+    /// Commands superseded before they were applied: a later change of the same
+    /// parameter was waiting right behind them, and only that one was applied.
+    pub coalesced_commands: u64,
     /// Commands dropped because they were meant for a graph that had been replaced
     /// (the replacement already carried the change), or named a strip, bus or send the
     /// running graph does not have.
@@ -46,6 +50,7 @@ impl EngineStats {
             callbacks: r(&self.callbacks),
             frames: r(&self.frames),
             commands: r(&self.commands),
+            coalesced_commands: r(&self.coalesced_commands),
             stale_commands: r(&self.stale_commands),
             graph_swaps: r(&self.graph_swaps),
             non_finite: r(&self.non_finite),

@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
 use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
 
-/// Buckets of the DSP-load histogram: 0–10 %, 10–20 %, ..., 90–100 %, over 100 %.
-pub const LOAD_BUCKETS: usize = 11;
+use crate::backend::{BackendStats, LOAD_BUCKETS};
 
 /// Counters written by the audio callback.
 #[derive(Debug, Default)]
@@ -34,9 +34,12 @@ pub struct CallbackStats {
     /// The longest of those since the watcher last looked, and the latest one's period.
     late_wall_max_ns: AtomicU64,
     late_period_ns: AtomicU64,
-    /// The watcher's verdicts on them.
+    /// The watcher's verdicts on them (or the callback's own, where it can read its
+    /// thread's CPU clock: the null backend).
     late_engine: AtomicU64,
     late_stalled: AtomicU64,
+    /// Allocations and frees inside callbacks.
+    alloc_violations: AtomicU64,
     /// The audio thread's kernel thread id, 0 while unknown.
     audio_tid: AtomicI32,
     busy_ns: AtomicU64,
@@ -49,39 +52,56 @@ pub struct CallbackStats {
     pub(crate) gone: AtomicBool,
 }
 
-/// A reading of a backend's counters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallbackSnapshot {
-    /// Callbacks run.
-    pub callbacks: u64,
-    /// Xruns the server or device reported.
-    pub xruns: u64,
-    /// Callbacks that took longer than their period by the wall clock and used, as far
-    /// as the watcher can tell, that much CPU time: engine-caused (see the module notes).
-    pub late: u64,
-    /// Callbacks that took longer than their period by the wall clock while their thread
-    /// was not running for most of it (preempted, or the machine stalled).
-    pub late_stalled: u64,
-    /// Callback time over period for the last callback.
-    pub load_last: f32,
-    /// Highest load since the previous reading.
-    pub load_max: f32,
-    /// Callback time over period time since the start.
-    pub load_mean: f64,
-    /// Callbacks per load bucket (see [`LOAD_BUCKETS`]).
-    pub histogram: [u64; LOAD_BUCKETS],
-    /// The period in frames (the latest callback's, where it varies).
-    pub buffer_size: u32,
-    /// The rate.
-    pub sample_rate: u32,
-    /// The server or device went away.
-    pub gone: bool,
-}
-
 impl CallbackStats {
-    /// Audio thread: one callback took `busy_ns` for a period of `period_ns`.
+    /// Audio thread: runs a callback's body with allocation forbidden, counting any
+    /// allocation or free it makes (with the guarded allocator installed, as the binary
+    /// does) rather than stopping a live show for it. Two thread-local accesses.
+    #[inline]
+    pub fn guarded<R>(&self, body: impl FnOnce() -> R) -> R {
+        let before = thread_violations();
+        let result = forbid_alloc(body);
+        let made = thread_violations().wrapping_sub(before);
+        if made > 0 {
+            self.alloc_violations
+                .fetch_add(made as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Audio thread, for a callback that can read its own thread's CPU time (the null
+    /// backend's clock thread, between two periods): one callback took `busy_ns` of
+    /// wall time and `cpu_ns` of CPU time (`None`: unreadable) for a period of
+    /// `period_ns`. A late one is judged on the spot: engine-caused if it used more CPU
+    /// time than the period, or if that cannot be told.
+    #[inline]
+    pub(crate) fn record_judged(&self, busy_ns: u64, cpu_ns: Option<u64>, period_ns: u64) {
+        self.account(busy_ns, period_ns);
+        if busy_ns > period_ns {
+            let engine = cpu_ns.is_none_or(|cpu| cpu > period_ns);
+            let counter = if engine {
+                &self.late_engine
+            } else {
+                &self.late_stalled
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Audio thread: one callback took `busy_ns` for a period of `period_ns`; a late one
+    /// is left for the [`Watcher`] to judge.
     #[inline]
     pub(crate) fn record(&self, busy_ns: u64, period_ns: u64) {
+        self.account(busy_ns, period_ns);
+        if busy_ns > period_ns {
+            self.late_wall_max_ns.fetch_max(busy_ns, Ordering::Relaxed);
+            self.late_period_ns.store(period_ns, Ordering::Relaxed);
+            // Release: a watcher that sees this count also sees the duration above.
+            self.late_wall.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    #[inline]
+    fn account(&self, busy_ns: u64, period_ns: u64) {
         let load = busy_ns as f32 / period_ns.max(1) as f32;
         self.callbacks.fetch_add(1, Ordering::Relaxed);
         self.busy_ns.fetch_add(busy_ns, Ordering::Relaxed);
@@ -90,12 +110,6 @@ impl CallbackStats {
         self.load_max.raise(load);
         let bucket = ((load * 10.0) as usize).min(LOAD_BUCKETS - 1);
         self.histogram[bucket].fetch_add(1, Ordering::Relaxed);
-        if busy_ns > period_ns {
-            self.late_wall_max_ns.fetch_max(busy_ns, Ordering::Relaxed);
-            self.late_period_ns.store(period_ns, Ordering::Relaxed);
-            // Release: a watcher that sees this count also sees the duration above.
-            self.late_wall.fetch_add(1, Ordering::Release);
-        }
     }
 
     /// The audio thread, once before its first callback (not real-time: JACK's thread
@@ -126,22 +140,24 @@ impl CallbackStats {
         (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 
-    /// Reads every counter; resets the peak load.
-    pub fn snapshot(&self) -> CallbackSnapshot {
-        let busy = self.busy_ns.load(Ordering::Relaxed) as f64;
-        let total = self.period_ns.load(Ordering::Relaxed).max(1) as f64;
-        CallbackSnapshot {
+    /// Reads every counter; resets the peak load. (No bridges: a backend that has them
+    /// adds them.)
+    pub fn snapshot(&self) -> BackendStats {
+        let busy_ns = self.busy_ns.load(Ordering::Relaxed);
+        let period_ns = self.period_ns.load(Ordering::Relaxed);
+        BackendStats {
             callbacks: self.callbacks.load(Ordering::Relaxed),
             xruns: self.xruns.load(Ordering::Relaxed),
             late: self.late_engine.load(Ordering::Relaxed),
             late_stalled: self.late_stalled.load(Ordering::Relaxed),
+            alloc_violations: self.alloc_violations.load(Ordering::Relaxed),
             load_last: self.load_last.load(),
             load_max: self.load_max.take(),
-            load_mean: busy / total,
+            load_mean: busy_ns as f64 / period_ns.max(1) as f64,
+            busy_ns,
+            period_ns,
             histogram: std::array::from_fn(|i| self.histogram[i].load(Ordering::Relaxed)),
-            buffer_size: self.buffer_size.load(Ordering::Relaxed),
-            sample_rate: self.sample_rate.load(Ordering::Relaxed),
-            gone: self.gone.load(Ordering::Relaxed),
+            bridges: Vec::new(),
         }
     }
 }
@@ -285,7 +301,7 @@ mod tests {
     /// A stand-in audio thread that is late against a 20 ms period, either working for
     /// 30 ms of CPU time (`spin`) or asleep for 30 ms; the judge, looking every 2 ms
     /// from this thread, must tell which.
-    fn judged(spin: bool) -> CallbackSnapshot {
+    fn judged(spin: bool) -> BackendStats {
         let stats = Arc::new(CallbackStats::default());
         let audio = Arc::clone(&stats);
         let (ready, started) = std::sync::mpsc::channel();

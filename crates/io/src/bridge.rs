@@ -93,6 +93,7 @@ pub struct BridgeInput {
     controller: DriftController,
     scratch: Vec<f32>,
     overruns: u64,
+    partial_frames: u64,
     adjust: f64,
     last_pull_ns: Arc<AtomicU64>,
     /// The fill target, set by the pulling side.
@@ -151,8 +152,13 @@ pub fn input_bridge(
             resampler,
             producer,
             controller,
-            scratch: vec![0.0; out_frames * channels],
+            scratch: {
+                let mut s = vec![0.0; out_frames * channels];
+                troubadour_rt::prefault::touch(&mut s);
+                s
+            },
             overruns: 0,
+            partial_frames: 0,
             adjust: 1.0,
             last_pull_ns: Arc::clone(&last_pull_ns),
             target: Arc::clone(&shared_target),
@@ -203,9 +209,20 @@ impl BridgeInput {
         .into();
         self.adjust = self.controller.update(self.smoothed.unwrap_or(fill));
         self.resampler.set_ratio_adjust(self.adjust);
-        let mut rest = frames;
+        // Whole frames only: a remainder shorter than a frame can be neither converted
+        // nor kept (the next call starts a frame of its own), so it is dropped, counted.
+        let whole = frames.len() / ch * ch;
+        if whole < frames.len() {
+            self.partial_frames += 1;
+        }
+        let mut rest = &frames[..whole];
         while !rest.is_empty() {
             let done = self.resampler.process(rest, &mut self.scratch);
+            if done.input_frames == 0 && done.output_frames == 0 {
+                // Nothing taken, nothing made: looping again would spin forever.
+                self.partial_frames += 1;
+                break;
+            }
             let produced = &self.scratch[..done.output_frames * ch];
             // Whole frames only, so channels never slip; a full ring (the master
             // stopped pulling) drops the excess and counts it.
@@ -222,6 +239,11 @@ impl BridgeInput {
     /// Times the ring was full.
     pub fn overruns(&self) -> u64 {
         self.overruns
+    }
+
+    /// Pushes whose length was not a whole number of frames (the remainder was dropped).
+    pub fn partial_frames(&self) -> u64 {
+        self.partial_frames
     }
 
     /// The ratio factor in use.

@@ -28,17 +28,18 @@ use jack::{
 use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source};
 
-pub use crate::accounting::{CallbackSnapshot as JackSnapshot, LOAD_BUCKETS};
 use crate::accounting::{CallbackStats, Watcher};
-
-/// Most ports on each side (stack arrays in the callback).
-pub const MAX_PORTS: usize = 256;
+use crate::backend::limits::MAX_PORTS;
+use crate::backend::{
+    Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health, Latency,
+    Started,
+};
 
 /// Why the JACK backend could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum JackError {
     /// No server answered (or libjack is missing).
-    #[error("no JACK server answers ({0})")]
+    #[error("no JACK server is running ({0})")]
     NoServer(String),
     /// The server refused something.
     #[error("JACK: {0}")]
@@ -87,18 +88,26 @@ impl ProcessHandler for Process {
     fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
         let start = Instant::now();
         let frames = ps.n_frames() as usize;
-        let empty: &[f32] = &[];
-        let mut ins = [empty; MAX_PORTS];
-        for (slot, port) in ins.iter_mut().zip(&self.inputs) {
-            *slot = port.as_slice(ps);
-        }
-        let (n_in, n_out) = (self.inputs.len(), self.outputs.len());
-        let mut outs: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
-        for (slot, port) in outs.iter_mut().zip(self.outputs.iter_mut()) {
-            *slot = port.as_mut_slice(ps);
-        }
-        self.engine
-            .process(&ins[..n_in], &mut outs[..n_out], frames);
+        let Process {
+            engine,
+            inputs,
+            outputs,
+            stats,
+            ..
+        } = self;
+        stats.guarded(|| {
+            let empty: &[f32] = &[];
+            let mut ins = [empty; MAX_PORTS];
+            for (slot, port) in ins.iter_mut().zip(inputs.iter()) {
+                *slot = port.as_slice(ps);
+            }
+            let (n_in, n_out) = (inputs.len(), outputs.len());
+            let mut outs: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
+            for (slot, port) in outs.iter_mut().zip(outputs.iter_mut()) {
+                *slot = port.as_mut_slice(ps);
+            }
+            engine.process(&ins[..n_in], &mut outs[..n_out], frames);
+        });
         let busy = start.elapsed().as_nanos() as u64;
         let period = (frames as f64 * self.ns_per_frame) as u64;
         self.stats.record(busy, period);
@@ -244,6 +253,7 @@ impl JackConnection {
             in_names,
             out_names,
             offline: Vec::new(),
+            next_port_check: Instant::now(),
         };
         let notes = backend.connect(session);
         Ok((backend, notes))
@@ -259,6 +269,7 @@ pub struct JackBackend {
     out_names: Vec<String>,
     /// Strips and buses whose device matched no port (yet).
     offline: Vec<String>,
+    next_port_check: Instant,
 }
 
 impl JackBackend {
@@ -407,8 +418,16 @@ impl JackBackend {
     }
 
     /// Counters since the start (the load maximum is since the previous reading).
-    pub fn stats(&self) -> JackSnapshot {
+    pub fn stats(&self) -> BackendStats {
         self.stats.snapshot()
+    }
+
+    /// The rate and period in force (the server may change its period while we run).
+    pub fn clock(&self) -> Clock {
+        Clock {
+            sample_rate: self.stats.sample_rate.load(Ordering::Relaxed),
+            period_frames: self.stats.buffer_size.load(Ordering::Relaxed) as usize,
+        }
     }
 
     /// The client's name as the server knows it.
@@ -448,5 +467,139 @@ impl JackBackend {
             return None;
         }
         client.deactivate().ok().map(|(_, _, p)| p.engine)
+    }
+}
+
+impl Backend for JackBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Jack
+    }
+
+    fn clock(&self) -> Clock {
+        JackBackend::clock(self)
+    }
+
+    fn latency(&self) -> Latency {
+        let (capture_frames, playback_frames) = self.port_latency();
+        Latency {
+            capture_frames,
+            playback_frames,
+        }
+    }
+
+    fn stats(&self) -> BackendStats {
+        JackBackend::stats(self)
+    }
+
+    fn health(&self) -> Health {
+        if self.server_gone() {
+            Health::Lost("the JACK server went away".into())
+        } else {
+            Health::Running
+        }
+    }
+
+    fn maintain(&mut self, session: &Session) -> Vec<DeviceChange> {
+        if Instant::now() < self.next_port_check {
+            return Vec::new();
+        }
+        self.next_port_check = Instant::now() + PORT_CHECK;
+        self.connect_missing(session)
+            .into_iter()
+            .map(DeviceChange::Online)
+            .collect()
+    }
+
+    fn needs_restart(&self, old: &Session, new: &Session) -> bool {
+        port_names(old) != port_names(new)
+    }
+
+    fn stop(self: Box<Self>) -> Option<Engine> {
+        JackBackend::stop(*self)
+    }
+}
+
+/// How often [`Backend::maintain`] looks for peers whose ports appeared.
+const PORT_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Starts JACK clients named `name` on the default server (`$JACK_DEFAULT_SERVER`).
+pub struct JackDriver {
+    name: String,
+    connection: Option<JackConnection>,
+    described: String,
+}
+
+impl JackDriver {
+    /// A driver for clients named `name`.
+    pub fn new(name: &str) -> Self {
+        JackDriver {
+            name: name.to_string(),
+            connection: None,
+            described: String::new(),
+        }
+    }
+
+    /// A driver holding a connection already opened (by `auto`, to see whether a server
+    /// answers).
+    pub fn with_connection(connection: JackConnection) -> Self {
+        let mut driver = JackDriver::new(connection.name());
+        driver.described = Self::describe_connection(&connection);
+        driver.connection = Some(connection);
+        driver
+    }
+
+    fn describe_connection(c: &JackConnection) -> String {
+        format!(
+            "client \"{}\" on a server at {} Hz, period {} frames",
+            c.name(),
+            c.sample_rate(),
+            c.buffer_size()
+        )
+    }
+}
+
+impl Driver for JackDriver {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Jack
+    }
+
+    fn connect(&mut self, _: &Session, _: usize, quiet: bool) -> Result<Clock, BackendError> {
+        if self.connection.is_none() {
+            let opened = if quiet {
+                JackConnection::open_quietly(&self.name)
+            } else {
+                JackConnection::open(&self.name)
+            };
+            let c = opened.map_err(|e| BackendError::Unavailable(e.to_string()))?;
+            self.described = Self::describe_connection(&c);
+            self.connection = Some(c);
+        }
+        let c = self.connection.as_ref().expect("connected just above");
+        Ok(Clock {
+            sample_rate: c.sample_rate(),
+            period_frames: c.buffer_size() as usize,
+        })
+    }
+
+    fn start(&mut self, engine: Engine, session: &Session) -> Result<Started, BackendError> {
+        let connection = self
+            .connection
+            .take()
+            .ok_or_else(|| BackendError::Unavailable("not connected to a JACK server".into()))?;
+        let (backend, offline) = connection
+            .start(engine, session)
+            .map_err(|e| BackendError::Refused(e.to_string()))?;
+        let notes = vec![
+            "audio thread: JACK's process thread (the server sets its scheduling)".to_string(),
+        ];
+        Ok(Started {
+            backend: Box::new(backend),
+            offline,
+            notes,
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
     }
 }

@@ -8,8 +8,11 @@
 //! - [`bridge`]: the clock bridge between a device and the master clock (ring buffer,
 //!   asynchronous resampler, PI controller on the fill level).
 //! - [`jack`]: the JACK backend: the engine inside the server's process callback.
+//! - [`device`]: the cpal backend: an audio device's callback drives the engine.
+//! - [`backend`]: the one interface every live backend implements.
 
 pub mod accounting;
+pub mod backend;
 pub mod bridge;
 #[cfg(feature = "cpal")]
 pub mod device;

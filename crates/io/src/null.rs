@@ -3,81 +3,32 @@
 //! A thread wakes on absolute deadlines (`start + k × period`, so timing errors never
 //! accumulate into drift), runs `Engine::process` with silent device inputs, and
 //! discards the outputs (meters and statistics still see them). It measures what a
-//! real backend would: late wake-ups, callbacks that overran their period, DSP load.
+//! real backend would: late wake-ups (where a device would have run dry), callbacks
+//! that overran their period, DSP load. Being our own thread, it reads its CPU clock
+//! around each callback (between periods, never inside `Engine::process`) and judges
+//! each overrun on the spot: engine-caused, or the thread losing the CPU.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use troubadour_engine::Engine;
-use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
+use troubadour_engine::session::Session;
 
+use crate::accounting::CallbackStats;
+use crate::backend::{
+    Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health, Latency,
+    Started, limits::NULL_CHANNELS,
+};
 use crate::thread::ThreadSetup;
-
-/// Channels allocated up front on each side; a graph swapped in later with more device
-/// inputs or bus outputs than this has the surplus read as silence / not delivered
-/// (the engine still processes and meters them).
-pub const MAX_CHANNELS: usize = 128;
-
-/// Counters of a running null backend.
-#[derive(Debug, Default)]
-pub struct NullStats {
-    callbacks: AtomicU64,
-    late_wakeups: AtomicU64,
-    overruns: AtomicU64,
-    engine_overruns: AtomicU64,
-    busy_ns: AtomicU64,
-    period_ns: AtomicU64,
-    load_last: AtomicF32,
-    load_max: PeakHold,
-}
-
-/// A reading of [`NullStats`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NullSnapshot {
-    /// Periods processed.
-    pub callbacks: u64,
-    /// Times the thread woke more than a period after its deadline (the equivalent of
-    /// an xrun: a device would have run dry).
-    pub late_wakeups: u64,
-    /// Callbacks whose processing took longer than the period by the wall clock: the
-    /// engine's own cost, or the thread losing the CPU while it ran (preemption, a
-    /// virtual machine's host stealing the CPU).
-    pub overruns: u64,
-    /// Callbacks whose processing used more CPU time than the period: engine-caused
-    /// for certain (the thread's own CPU time excludes time it was not running).
-    pub engine_overruns: u64,
-    /// Processing time over period time for the last callback.
-    pub load_last: f32,
-    /// Highest load since the last reading (reset by reading).
-    pub load_max: f32,
-    /// Processing time over wall time since the start.
-    pub load_mean: f64,
-}
-
-impl NullStats {
-    fn snapshot(&self) -> NullSnapshot {
-        let busy = self.busy_ns.load(Ordering::Relaxed) as f64;
-        let total = self.period_ns.load(Ordering::Relaxed).max(1) as f64;
-        NullSnapshot {
-            callbacks: self.callbacks.load(Ordering::Relaxed),
-            late_wakeups: self.late_wakeups.load(Ordering::Relaxed),
-            overruns: self.overruns.load(Ordering::Relaxed),
-            engine_overruns: self.engine_overruns.load(Ordering::Relaxed),
-            load_last: self.load_last.load(),
-            load_max: self.load_max.take(),
-            load_mean: busy / total,
-        }
-    }
-}
 
 /// A running null backend. Dropping it without [`stop`](Self::stop) stops the thread too.
 pub struct NullBackend {
     handle: Option<JoinHandle<Engine>>,
     stop: Arc<AtomicBool>,
-    stats: Arc<NullStats>,
-    period: Duration,
+    stats: Arc<CallbackStats>,
+    clock: Clock,
 }
 
 impl NullBackend {
@@ -96,19 +47,25 @@ impl NullBackend {
     ) -> std::io::Result<(Self, Vec<String>)> {
         let (setup_tx, setup_rx) = std::sync::mpsc::channel();
         let period_frames = period_frames.max(1);
-        let rate = f64::from(engine.sample_rate());
-        let period = Duration::from_secs_f64(period_frames as f64 / rate);
+        let clock = Clock {
+            sample_rate: engine.sample_rate(),
+            period_frames,
+        };
+        let period = Duration::from_secs_f64(period_frames as f64 / f64::from(clock.sample_rate));
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(NullStats::default());
+        let stats = Arc::new(CallbackStats::default());
         let (thread_stop, thread_stats) = (Arc::clone(&stop), Arc::clone(&stats));
         let handle = std::thread::Builder::new()
             .name("troubadour-null".into())
             .spawn(move || {
                 let _ = setup_tx.send(crate::thread::apply(&setup));
-                let inputs_store =
-                    vec![vec![0.0f32; period_frames]; engine.input_channels().max(MAX_CHANNELS)];
+                let mut inputs_store =
+                    vec![vec![0.0f32; period_frames]; engine.input_channels().max(NULL_CHANNELS)];
                 let mut outputs_store =
-                    vec![vec![0.0f32; period_frames]; engine.output_channels().max(MAX_CHANNELS)];
+                    vec![vec![0.0f32; period_frames]; engine.output_channels().max(NULL_CHANNELS)];
+                for b in inputs_store.iter_mut().chain(outputs_store.iter_mut()) {
+                    troubadour_rt::prefault::touch(b);
+                }
                 let inputs: Vec<&[f32]> = inputs_store.iter().map(|c| c.as_slice()).collect();
                 let mut outputs: Vec<&mut [f32]> =
                     outputs_store.iter_mut().map(|c| c.as_mut_slice()).collect();
@@ -121,7 +78,7 @@ impl NullBackend {
                     if deadline > now {
                         std::thread::sleep(deadline - now);
                     } else if now - deadline > period {
-                        thread_stats.late_wakeups.fetch_add(1, Ordering::Relaxed);
+                        thread_stats.xruns.fetch_add(1, Ordering::Relaxed);
                         // Far behind (the machine stalled): start a new timeline rather
                         // than racing through the missed periods.
                         start = now;
@@ -129,29 +86,20 @@ impl NullBackend {
                     }
                     let t0 = Instant::now();
                     let cpu0 = thread_cpu_ns();
-                    let n_in = engine.input_channels().min(inputs.len());
-                    let n_out = engine.output_channels().min(outputs.len());
-                    engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
-                    let busy = t0.elapsed();
-                    let load = busy.as_secs_f32() / period.as_secs_f32();
-                    thread_stats.load_last.store(load);
-                    thread_stats.load_max.raise(load);
-                    thread_stats
-                        .busy_ns
-                        .fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
-                    thread_stats
-                        .period_ns
-                        .fetch_add(period_ns, Ordering::Relaxed);
-                    thread_stats.callbacks.fetch_add(1, Ordering::Relaxed);
-                    if busy > period {
-                        thread_stats.overruns.fetch_add(1, Ordering::Relaxed);
-                        // Wall time or CPU time? (Reading the thread's CPU time is a
-                        // system call, made on this clock thread around the engine,
-                        // never inside `Engine::process`.)
-                        if thread_cpu_ns().saturating_sub(cpu0) > period.as_nanos() as u64 {
-                            thread_stats.engine_overruns.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+                    thread_stats.guarded(|| {
+                        let n_in = engine.input_channels().min(inputs.len());
+                        let n_out = engine.output_channels().min(outputs.len());
+                        engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
+                    });
+                    let busy = t0.elapsed().as_nanos() as u64;
+                    // The CPU clock is a system call, made here on the clock thread
+                    // around the engine, and only for an overrun.
+                    let cpu = if busy > period_ns {
+                        cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a))
+                    } else {
+                        Some(0)
+                    };
+                    thread_stats.record_judged(busy, cpu, period_ns);
                     k += 1;
                 }
                 engine
@@ -162,7 +110,7 @@ impl NullBackend {
                 handle: Some(handle),
                 stop,
                 stats,
-                period,
+                clock,
             },
             granted,
         ))
@@ -170,11 +118,11 @@ impl NullBackend {
 
     /// The period, as a duration.
     pub fn period(&self) -> Duration {
-        self.period
+        Duration::from_secs_f64(self.clock.period_ms() / 1e3)
     }
 
     /// Current counters; reading resets the maximum load.
-    pub fn stats(&self) -> NullSnapshot {
+    pub fn stats(&self) -> BackendStats {
         self.stats.snapshot()
     }
 
@@ -194,16 +142,99 @@ impl Drop for NullBackend {
     }
 }
 
-/// CPU time the calling thread has used, in nanoseconds.
-fn thread_cpu_ns() -> u64 {
+impl Backend for NullBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Null
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn latency(&self) -> Latency {
+        Latency::default()
+    }
+
+    fn stats(&self) -> BackendStats {
+        NullBackend::stats(self)
+    }
+
+    fn health(&self) -> Health {
+        match &self.handle {
+            Some(h) if !h.is_finished() => Health::Running,
+            _ => Health::Lost("the null backend's clock thread ended".into()),
+        }
+    }
+
+    fn maintain(&mut self, _: &Session) -> Vec<DeviceChange> {
+        Vec::new()
+    }
+
+    fn stop(self: Box<Self>) -> Option<Engine> {
+        NullBackend::stop(*self)
+    }
+}
+
+/// Starts null backends: the session's rate, the period asked for, the clock thread set
+/// up as asked.
+#[derive(Debug, Clone, Default)]
+pub struct NullDriver {
+    /// How the clock thread is set up.
+    pub setup: ThreadSetup,
+    period_frames: usize,
+}
+
+impl NullDriver {
+    /// A driver whose clock threads are set up as `setup` asks.
+    pub fn new(setup: ThreadSetup) -> Self {
+        NullDriver {
+            setup,
+            period_frames: 0,
+        }
+    }
+}
+
+impl Driver for NullDriver {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Null
+    }
+
+    fn connect(
+        &mut self,
+        session: &Session,
+        period_frames: usize,
+        _quiet: bool,
+    ) -> Result<Clock, BackendError> {
+        self.period_frames = period_frames.max(1);
+        Ok(Clock {
+            sample_rate: session.sample_rate,
+            period_frames: self.period_frames,
+        })
+    }
+
+    fn start(&mut self, engine: Engine, _: &Session) -> Result<Started, BackendError> {
+        let (backend, granted) = NullBackend::start_with(engine, self.period_frames, self.setup)
+            .map_err(|e| BackendError::Refused(format!("cannot start the null backend: {e}")))?;
+        Ok(Started {
+            backend: Box::new(backend),
+            offline: Vec::new(),
+            notes: granted,
+        })
+    }
+
+    fn describe(&self) -> String {
+        "a deadline-paced clock thread, no audio device".into()
+    }
+}
+
+/// CPU time the calling thread has used, in nanoseconds (`None` if the clock cannot be
+/// read).
+fn thread_cpu_ns() -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec for the call to fill.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }

@@ -6,6 +6,9 @@
 //!
 //! These are system calls: they run once, before the audio loop starts, never in it.
 
+/// CPUs a `cpu_set_t` can name: `--cpu` must be below this.
+pub const MAX_CPUS: usize = libc::CPU_SETSIZE as usize;
+
 /// What to ask for on the audio thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ThreadSetup {
@@ -43,10 +46,16 @@ pub fn apply(setup: &ThreadSetup) -> Vec<String> {
     if let Some(cpu) = setup.cpu {
         // SAFETY: an all-zero cpu_set_t is the empty set (what CPU_ZERO produces).
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cpu >= online.max(libc::CPU_SETSIZE as usize) {
+        // SAFETY: sysconf has no preconditions.
+        let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.max(1) as usize;
+        if cpu >= MAX_CPUS {
             lines.push(format!(
-                "audio thread: not pinned: CPU {cpu} does not exist ({online} online)"
+                "audio thread: not pinned: CPU {cpu} is past the highest CPU number a CPU set holds ({})",
+                MAX_CPUS - 1
+            ));
+        } else if cpu >= configured {
+            lines.push(format!(
+                "audio thread: not pinned: CPU {cpu} does not exist ({configured} configured)"
             ));
         } else {
             // SAFETY: `cpu` < CPU_SETSIZE (checked), so CPU_SET stays inside `set`.
@@ -68,17 +77,69 @@ pub fn apply(setup: &ThreadSetup) -> Vec<String> {
     lines
 }
 
-/// Locks every page the process has and will have into memory (`mlockall`). Returns
-/// a line saying whether it worked.
-pub fn lock_memory() -> String {
+/// Whether to lock the process's memory into RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryLock {
+    /// Where the limit allows locking everything (no limit, or the privilege to exceed
+    /// it): a limit that is too small would make later allocations fail, which is far
+    /// worse than a page that may be swapped out.
+    #[default]
+    Auto,
+    /// Always try (`--mlock`).
+    On,
+    /// Never (`--no-mlock`).
+    Off,
+}
+
+/// Locks every page the process has and will have into memory (`mlockall`), as `mode`
+/// says. Returns a line saying what was done and why.
+pub fn lock_memory(mode: MemoryLock) -> String {
+    let limit = memlock_limit();
+    // SAFETY: geteuid has no preconditions.
+    let privileged = unsafe { libc::geteuid() } == 0;
+    match mode {
+        MemoryLock::Off => return "memory: not locked (--no-mlock)".into(),
+        MemoryLock::Auto if !privileged && limit.is_some() => {
+            return format!(
+                "memory: not locked: the limit for locked memory is {} (`ulimit -l`), too small to lock the whole process safely; raise it to unlimited (limits.d, `memlock`) or pass --mlock to try anyway",
+                limit.map_or_else(|| "unknown".into(), |b| format!("{} kB", b / 1024))
+            );
+        }
+        MemoryLock::Auto | MemoryLock::On => {}
+    }
+    // On fault: a page is locked once it is touched, so locking does not make every
+    // thread's whole stack and every mapped library resident; the buffers the audio
+    // thread uses are touched when they are built (see `troubadour_rt::prefault`).
     // SAFETY: mlockall takes flags only and touches no memory of ours.
-    let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    let mut rc =
+        unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) };
+    if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // A kernel older than 4.4 knows no MCL_ONFAULT.
+        // SAFETY: as above.
+        rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    }
     if rc == 0 {
-        "memory: locked (mlockall): no page of the process can be swapped out".into()
+        "memory: locked (mlockall): no page of the process that has been touched can be swapped out"
+            .into()
     } else {
         format!(
             "memory: not locked ({}); raise `ulimit -l` or grant CAP_IPC_LOCK",
             std::io::Error::last_os_error()
         )
+    }
+}
+
+/// The soft limit on locked memory in bytes, `None` when unlimited.
+fn memlock_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for the call to fill.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        None
+    } else {
+        Some(limit.rlim_cur)
     }
 }

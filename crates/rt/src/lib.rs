@@ -8,10 +8,14 @@
 //! - [`smooth`]: gain ramps computed on the audio thread.
 //! - [`alloc_guard`]: a global allocator that proves a section does not allocate.
 //! - [`denormal`]: flush-to-zero for the duration of a callback.
+//! - [`exchange`]: swap-and-return of heap values the audio thread uses.
+//! - [`prefault`]: touching buffers before the audio thread needs them.
 
 pub mod alloc_guard;
 pub mod atomic_float;
 pub mod denormal;
+pub mod exchange;
+pub mod prefault;
 pub mod ring;
 pub mod smooth;
 mod sync;

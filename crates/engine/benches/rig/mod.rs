@@ -4,9 +4,11 @@
 use std::hint::black_box;
 
 use troubadour_engine::session::LoadedSession;
-use troubadour_engine::{Engine, EngineOptions, create};
+use troubadour_engine::{Controller, Engine, EngineOptions, create};
 
 pub struct Rig {
+    #[allow(dead_code)] // only some benches drive it
+    pub controller: Controller,
     engine: Engine,
     inputs: Vec<Vec<f32>>,
     outputs: Vec<Vec<f32>>,
@@ -16,13 +18,14 @@ pub struct Rig {
 impl Rig {
     /// `session`'s engine, processing `block` frames per call.
     pub fn with(session: LoadedSession, block: usize) -> Self {
-        let (_c, engine) = create(&session, &EngineOptions::default()).unwrap();
+        let (controller, engine) = create(&session, &EngineOptions::default()).unwrap();
         let mut rng = troubadour_dsp::rng::Rng::new(1);
         let inputs = (0..engine.input_channels())
             .map(|_| (0..block).map(|_| 0.5 * rng.next_bipolar()).collect())
             .collect();
         let outputs = vec![vec![0.0; block]; engine.output_channels()];
         Rig {
+            controller,
             engine,
             inputs,
             outputs,

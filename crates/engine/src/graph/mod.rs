@@ -61,6 +61,14 @@ pub(crate) enum BlockGain<'a> {
     Ramp(&'a [f32]),
 }
 
+/// A zeroed buffer of `frames` samples whose pages are already mapped: the audio
+/// thread must not fault them in on its first block.
+fn touched(frames: usize) -> Box<[f32]> {
+    let mut b = vec![0.0f32; frames].into_boxed_slice();
+    troubadour_rt::prefault::touch(&mut b);
+    b
+}
+
 /// Four block-long work buffers shared by all strips and buses of a graph.
 #[derive(Debug)]
 pub(crate) struct Scratch {
@@ -76,7 +84,7 @@ type ScratchRest<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
 impl Scratch {
     fn new(frames: usize) -> Self {
-        let buf = || vec![0.0; frames].into_boxed_slice();
+        let buf = || touched(frames);
         Scratch {
             pre_levels: [(0.0, 0.0); crate::session::MAX_CHANNELS as usize],
             a: buf(),
@@ -218,7 +226,7 @@ impl Graph {
             }
         }
         let ramp = (RAMP_SECONDS * f64::from(session.sample_rate)).round() as u32;
-        let buf = || vec![0.0f32; max_block].into_boxed_slice();
+        let buf = || touched(max_block);
 
         let mut bus_first = Vec::with_capacity(session.buses.len());
         let mut total = 0;

@@ -81,9 +81,16 @@ impl<T> LockFreeRingBuffer<T> {
         // Positions are compared by wrapping difference, which is unambiguous only while
         // the capacity is at most half the counter range.
         assert!(capacity <= usize::MAX / 2, "ring buffer capacity too large");
-        let slots = (0..capacity)
+        let slots: Box<[UnsafeCell<MaybeUninit<T>>]> = (0..capacity)
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect();
+        // The audio thread must not fault the storage's pages in on its first lap.
+        #[cfg(not(loom))]
+        // SAFETY: the storage is one allocation of `capacity` slots, all uninitialised,
+        // so a zero byte anywhere in it corrupts nothing.
+        unsafe {
+            crate::prefault::touch_uninit(slots.as_ptr() as *mut u8, std::mem::size_of_val(&*slots))
+        };
         let shared = Arc::new(Shared {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),

@@ -1,17 +1,7 @@
-//! The stress test: the engine on the null backend (and on JACK, when a server is
-//! already running) under random control traffic at 1 kHz, structural swaps included.
-//!
-//! ```text
-//! cargo test --release --test stress -- --ignored --nocapture
-//! TROUBADOUR_STRESS_SECS=86400 cargo test --release --test stress -- --ignored   # 24 h
-//! ```
-//!
-//! It fails on any engine-caused late callback (processing that used more CPU time than
-//! its period; wall-clock overruns, which include the thread being preempted or the
-//! virtual machine being paused by its host, are printed), on resident memory growing by more than 1 MB after the warm-up, and on a
-//! meter that disagrees with the signal: a -12 dBFS sine strip into its own bus, which
-//! the traffic never touches, must read -12 dBFS at every look while everything around
-//! it changes and graphs are swapped under it.
+//! Shared by the stress tests: the session (the standard workload plus a reference
+//! tone into its own bus), random control traffic with structural swaps, and the
+//! resident-memory reading.
+#![allow(dead_code)] // each stress binary uses part of it
 
 use std::time::{Duration, Instant};
 
@@ -21,10 +11,10 @@ use troubadour_engine::session::{
     Strip,
 };
 use troubadour_engine::workload::{self, Inputs};
-use troubadour_engine::{ControlError, Controller, EngineOptions, create};
+use troubadour_engine::{ControlError, Controller};
 
 /// Resident set size of this process, bytes (from /proc/self/statm).
-fn resident_bytes() -> u64 {
+pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
     let pages: u64 = statm
         .split_whitespace()
@@ -42,7 +32,7 @@ unsafe extern "C" {
 
 /// The standard workload (8 stereo strips of pink noise → 4 buses, full processing)
 /// plus the reference: a -12 dBFS 1 kHz sine on a mono strip into a mono bus.
-fn session() -> LoadedSession {
+pub fn session() -> LoadedSession {
     let mut loaded = workload::standard(8, 4, 256, Inputs::Noise);
     let s = &mut loaded.session;
     s.buses.push(Bus {
@@ -108,20 +98,20 @@ fn restructure(base: &Session, rng: &mut Rng, k: u64) -> Session {
 
 /// Counts of what the traffic did.
 #[derive(Debug, Default)]
-struct Traffic {
-    changes: u64,
-    refused: u64,
-    swaps: u64,
+pub struct Traffic {
+    pub changes: u64,
+    pub refused: u64,
+    pub swaps: u64,
     /// Meter looks judged (audio was processed since the previous look).
-    looks: u64,
+    pub looks: u64,
     /// Meter looks after no audio at all (the clock thread was stalled).
-    idle_looks: u64,
+    pub idle_looks: u64,
 }
 
 /// Drives `controller` with 1000 random changes a second for `seconds`; every 100 ms
 /// checks the reference meter, every 500 ms applies a structural change. Calls
 /// `warmed_up` once, after the first tenth of the run (at least 2 s).
-fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl FnMut()) -> Traffic {
+pub fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl FnMut()) -> Traffic {
     let base = controller.session().clone();
     let mut rng = Rng::new(2024);
     let mut t = Traffic::default();
@@ -206,100 +196,9 @@ fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl FnMut(
     t
 }
 
-fn seconds() -> f64 {
+pub fn seconds() -> f64 {
     std::env::var("TROUBADOUR_STRESS_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60.0)
-}
-
-#[test]
-#[ignore = "long: cargo test --release --test stress -- --ignored (TROUBADOUR_STRESS_SECS)"]
-fn null_backend_under_random_traffic_and_swaps() {
-    let loaded = session();
-    let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
-    // The clock thread set up as `troubadour run` sets it up: real-time scheduling
-    // where the system grants it (without it, a CI run here saw one preempted period in
-    // 10 s at 2.7 % mean load).
-    let setup = troubadour_io::thread::ThreadSetup {
-        realtime_priority: Some(troubadour_io::thread::DEFAULT_PRIORITY),
-        cpu: None,
-    };
-    let (backend, granted) =
-        troubadour_io::null::NullBackend::start_with(engine, 256, setup).unwrap();
-    println!("{}", granted.join("; "));
-    let seconds = seconds();
-    let mut rss_after_warm_up = 0;
-    let t = traffic(&mut controller, seconds, || {
-        rss_after_warm_up = resident_bytes();
-    });
-    let rss_end = resident_bytes();
-    let s = backend.stats();
-    let e = controller.stats();
-    drop(backend.stop());
-    println!(
-        "null backend, {seconds} s: {} changes, {} refused, {} structural changes, {} meter looks ({} after a stall, not judged); \
-         {} callbacks, {} overruns by the wall clock ({} by CPU time), {} late wake-ups, mean load {:.3} %; {} graph swaps; \
-         resident {:.1} MB after warm-up, {:.1} MB at the end",
-        t.changes,
-        t.refused,
-        t.swaps,
-        t.looks,
-        t.idle_looks,
-        s.callbacks,
-        s.overruns,
-        s.engine_overruns,
-        s.late_wakeups,
-        s.load_mean * 100.0,
-        e.graph_swaps,
-        rss_after_warm_up as f64 / 1e6,
-        rss_end as f64 / 1e6
-    );
-    // Engine-caused: the callback's own CPU time exceeded the period. Wall-clock overruns
-    // (the thread was not running: preemption, a VM host stealing the CPU) are printed.
-    assert_eq!(
-        s.engine_overruns, 0,
-        "callbacks used more CPU time than their period"
-    );
-    assert!(e.graph_swaps >= t.swaps.saturating_sub(1), "{e:?}");
-    assert!(
-        t.looks >= (seconds * 9.0) as u64,
-        "the meter was read {} times",
-        t.looks
-    );
-    let growth = rss_end.saturating_sub(rss_after_warm_up);
-    assert!(
-        growth <= 1 << 20,
-        "resident memory grew by {growth} bytes after the warm-up"
-    );
-}
-
-#[test]
-#[ignore = "long: cargo test --release --test stress -- --ignored (TROUBADOUR_STRESS_SECS)"]
-fn jack_under_random_traffic_and_swaps_when_a_server_runs() {
-    let Ok(connection) = troubadour_io::jack::JackConnection::open("troubadour-stress") else {
-        println!("no JACK server is running: the JACK half of the stress test is skipped");
-        return;
-    };
-    let loaded = session();
-    let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
-    let (backend, notes) = connection.start(engine, &loaded.session).unwrap();
-    for n in notes {
-        println!("note: {n}");
-    }
-    let seconds = seconds();
-    let t = traffic(&mut controller, seconds, || {});
-    let s = backend.stats();
-    drop(backend.stop());
-    println!(
-        "JACK, {seconds} s: {} changes, {} structural changes; {} callbacks, {} server xruns, {} late (+{} stalled), mean load {:.3} %",
-        t.changes,
-        t.swaps,
-        s.callbacks,
-        s.xruns,
-        s.late,
-        s.late_stalled,
-        s.load_mean * 100.0
-    );
-    assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
 }

@@ -1,0 +1,92 @@
+//! Which backend: the user's choice, or what `auto` finds, with the reason.
+
+use std::str::FromStr;
+
+use troubadour_io::backend::Driver;
+use troubadour_io::jack::{JackConnection, JackDriver};
+use troubadour_io::null::NullDriver;
+use troubadour_io::thread::ThreadSetup;
+
+/// The backend the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// JACK when a server answers, else cpal when its default host has an output
+    /// device, else null.
+    #[default]
+    Auto,
+    /// A JACK server (an error when none answers).
+    Jack,
+    /// cpal's default host.
+    Cpal,
+    /// The null backend.
+    Null,
+}
+
+impl FromStr for BackendChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "jack" => Ok(BackendChoice::Jack),
+            "cpal" => Ok(BackendChoice::Cpal),
+            "null" => Ok(BackendChoice::Null),
+            other => Err(format!(
+                "unknown backend {other:?}: expected auto, jack, cpal or null"
+            )),
+        }
+    }
+}
+
+/// A driver for the choice, and what `auto` found (None for an explicit choice).
+pub(crate) fn pick(
+    choice: BackendChoice,
+    client_name: &str,
+    setup: ThreadSetup,
+) -> Result<(Box<dyn Driver>, Option<String>), String> {
+    match choice {
+        BackendChoice::Null => Ok((Box::new(NullDriver::new(setup)), None)),
+        BackendChoice::Jack => Ok((Box::new(JackDriver::new(client_name)), None)),
+        BackendChoice::Cpal => cpal_driver().map(|d| (d, None)),
+        BackendChoice::Auto => Ok(match JackConnection::open_quietly(client_name) {
+            Ok(c) => (
+                Box::new(JackDriver::with_connection(c)),
+                Some("auto: a JACK server answers".into()),
+            ),
+            Err(e) => match default_output() {
+                Ok(host) => (
+                    cpal_driver()?,
+                    Some(format!("auto: {e}; {host} has an output device")),
+                ),
+                Err(why) => (
+                    Box::new(NullDriver::new(setup)),
+                    Some(format!("auto: {e}; {why}")),
+                ),
+            },
+        }),
+    }
+}
+
+#[cfg(feature = "cpal")]
+fn cpal_driver() -> Result<Box<dyn Driver>, String> {
+    Ok(Box::new(troubadour_io::device::CpalDriver::new()))
+}
+
+#[cfg(not(feature = "cpal"))]
+fn cpal_driver() -> Result<Box<dyn Driver>, String> {
+    Err("this build has no cpal backend (it was built without the `cpal` feature)".into())
+}
+
+/// cpal's default host when it has an output device, or why not.
+fn default_output() -> Result<String, String> {
+    #[cfg(feature = "cpal")]
+    {
+        troubadour_io::device::default_output()
+            .map(|(host, _)| host)
+            .ok_or_else(|| "cpal's default host has no output device".to_string())
+    }
+    #[cfg(not(feature = "cpal"))]
+    {
+        Err("this build has no cpal backend".into())
+    }
+}
