@@ -80,6 +80,10 @@ channels = 1
         (freq - 240.0).abs() < 2.0,
         "jack_simple_client plays 48000/200 = 240 Hz, got {freq:.1}"
     );
+    // The process callback allocated nothing the whole time (the binary's allocator
+    // counts what a callback allocates).
+    let closing = server.stop_troubadour(&rx, &mut seen);
+    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
 }
 
 /// Records the peer and the bus until the bus is the peer × `g` sample by sample, or three
@@ -221,8 +225,21 @@ fn after_jackd_is_killed_and_restarted_troubadour_reconnects_and_the_signal_flow
 fn a_new_server_period_mid_run_keeps_the_signal_sample_exact() {
     let (dir, server, rx, mut seen, _) = peer_session("bufsize");
     // The dummy driver takes a new period while running (as a real card's would after
-    // `jack_bufsize`): the engine must go on without a rebuild and without a glitch.
-    // 512, not less: the dummy driver's timer makes false xruns at small periods here.
+    // `jack_bufsize`): the engine must go on without a rebuild and without a glitch,
+    // through the switch itself. One recording spans it: 1 s at 1024 frames, then the
+    // change, then 2 s at 512 (512, not less: the dummy driver's timer makes false
+    // xruns at small periods here).
+    let wav = dir.0.join("switch.wav");
+    let mut rec = server
+        .command("jack_rec")
+        .args(["-f", wav.to_str().unwrap(), "-d", "3", "-b", "32"])
+        .args(["jack_simple_client:output1", "troubadour:A1_out"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("jack_rec");
+    let recording = Instant::now();
+    std::thread::sleep(Duration::from_millis(1000));
+    let switch_at = recording.elapsed().as_secs_f64();
     let changed = server
         .command("jack_bufsize")
         .arg("512")
@@ -230,14 +247,50 @@ fn a_new_server_period_mid_run_keeps_the_signal_sample_exact() {
         .status()
         .expect("jack_bufsize");
     assert!(changed.success(), "jack_bufsize 512 failed");
+    assert!(rec.wait().unwrap().success());
     expect_line(&rx, "period is now 512 frames", &mut seen);
-    let (frames, worst) = sample_exact_recording(&server, &dir, 10f64.powf(-6.0 / 20.0));
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!(spec.channels, 2);
+    let g = 10f64.powf(-6.0 / 20.0);
+    // The first 0.25 s are skipped: the recorder connects its ports mid-cycle.
+    let frames: Vec<(f64, f64)> = samples
+        .chunks_exact(2)
+        .map(|f| (f[0], f[1]))
+        .skip(12_000)
+        .collect();
+    assert!(frames.len() > 2 * 48_000, "only {} frames", frames.len());
     let peer = rms(frames.iter().map(|f| f.0));
     assert!(peer > 0.05, "the peer's sine is missing (RMS {peer})");
-    assert!(
-        worst < 1e-6,
-        "at the new period the bus is not the input × -6 dB sample by sample (worst {worst:e})"
+    let off: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, (x, y))| (y - g * x).abs() >= 1e-6)
+        .map(|(i, _)| i + 12_000)
+        .collect();
+    // Within half a second of the switch (the recorder's start is known to a few
+    // milliseconds), every sample must be exact: that is where a defect of ours would
+    // show. Elsewhere, a cycle the dummy server missed (seen on this VM) glitches one
+    // period of the recording; such glitches are counted and reported, and more than
+    // one of them fails the test too.
+    let near = |i: usize| ((i as f64 / 48_000.0) - switch_at).abs() < 0.5;
+    let at_switch = off.iter().filter(|&&i| near(i)).count();
+    assert_eq!(
+        at_switch,
+        0,
+        "{at_switch} samples off within 0.5 s of the period switch (at {switch_at:.2} s); first at frame {:?}",
+        off.iter().find(|&&i| near(i))
     );
+    let elsewhere: Vec<usize> = off.iter().copied().filter(|&i| !near(i)).collect();
+    if let (Some(first), Some(last)) = (elsewhere.first(), elsewhere.last()) {
+        eprintln!(
+            "environment: {} samples off away from the switch (frames {first}..={last})",
+            elsewhere.len()
+        );
+        assert!(
+            last - first < 1024,
+            "samples off over more than one period away from the switch: frames {first}..={last}"
+        );
+    }
 }
 
 /// Round-trip frames `jack_iodelay` reports once its readings settle.

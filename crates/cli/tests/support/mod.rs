@@ -18,6 +18,8 @@ pub struct Server {
     pub realtime: bool,
     jackd: Child,
     peers: Vec<Child>,
+    /// Which of `peers` is the `troubadour run` started last.
+    troubadour: Option<usize>,
 }
 
 impl Server {
@@ -50,6 +52,7 @@ impl Server {
                 realtime,
                 jackd,
                 peers: Vec::new(),
+                troubadour: None,
             };
             if server.answers() {
                 return server;
@@ -172,8 +175,27 @@ impl Server {
             .spawn()
             .expect("run troubadour");
         let rx = lines(child.stdout.take().unwrap());
+        self.troubadour = Some(self.peers.len());
         self.peers.push(child);
         rx
+    }
+
+    /// Stops the `troubadour run` started last (SIGTERM, as Ctrl-C would) and returns
+    /// its closing line, which `rx`, its output, carries.
+    pub fn stop_troubadour(
+        &mut self,
+        rx: &mpsc::Receiver<String>,
+        seen: &mut Vec<String>,
+    ) -> String {
+        let child = &mut self.peers[self.troubadour.expect("a troubadour run")];
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        assert!(child.wait().unwrap().success());
+        expect_line(rx, "stopped after", seen);
+        seen.last().unwrap().clone()
     }
 }
 
