@@ -173,6 +173,63 @@ fn every_type_matches_the_cookbook_response_within_0_05_db() {
     assert!(checked >= 2 * 3 * 36 * 30);
 }
 
+/// |H| in dB at `freq` of the `biquad` crate's design of `p` (a second, independent
+/// implementation of the cookbook), evaluated from its coefficients.
+fn biquad_crate_db(p: &FilterParams, freq: f64, rate: f64) -> f64 {
+    use biquad::Type;
+    let kind = match p.kind {
+        FilterKind::LowPass => Type::LowPass,
+        FilterKind::HighPass => Type::HighPass,
+        FilterKind::BandPass => Type::BandPass,
+        FilterKind::Notch => Type::Notch,
+        FilterKind::AllPass => Type::AllPass,
+        FilterKind::Peak => Type::PeakingEQ(p.gain_db),
+        FilterKind::LowShelf => Type::LowShelf(p.gain_db),
+        FilterKind::HighShelf => Type::HighShelf(p.gain_db),
+    };
+    let c = biquad::Coefficients::<f64>::from_normalized_params(kind, 2.0 * p.freq_hz / rate, p.q)
+        .expect("valid settings");
+    let w = TAU * freq / rate;
+    let (s1, c1) = w.sin_cos();
+    let (s2, c2) = (2.0 * w).sin_cos();
+    let (nr, ni) = (c.b0 + c.b1 * c1 + c.b2 * c2, -(c.b1 * s1 + c.b2 * s2));
+    let (dr, di) = (1.0 + c.a1 * c1 + c.a2 * c2, -(c.a1 * s1 + c.a2 * s2));
+    let db = 10.0 * ((nr * nr + ni * ni) / (dr * dr + di * di)).log10();
+    // The crate's band-pass is the cookbook's constant-skirt one (peak gain Q); ours is
+    // the 0 dB-peak one, the same curve divided by Q.
+    if p.kind == FilterKind::BandPass {
+        db - 20.0 * p.q.log10()
+    } else {
+        db
+    }
+}
+
+/// The reference above agrees with the `biquad` crate's cookbook designs, so it is the
+/// cookbook and not a third reading of it (settings with a Q; the crate has no shelf
+/// slope).
+#[test]
+fn the_reference_agrees_with_the_biquad_crate() {
+    let freqs: Vec<f64> = (0..30)
+        .map(|k| 20.0 * 1000f64.powf(k as f64 / 29.0))
+        .collect();
+    for rate in [44_100.0, 48_000.0, 96_000.0] {
+        for p in settings().into_iter().filter(|p| p.slope.is_none()) {
+            for &f in &freqs {
+                let (ours, theirs) = (cookbook_db(&p, f, rate), biquad_crate_db(&p, f, rate));
+                let err = if ours > -150.0 {
+                    (ours - theirs).abs()
+                } else {
+                    (10f64.powf(ours / 20.0) - 10f64.powf(theirs / 20.0)).abs() * 1e3
+                };
+                assert!(
+                    err < 1e-6,
+                    "{p:?} at {rate} Hz, {f:.1} Hz: reference {ours:.9} dB, biquad crate {theirs:.9} dB"
+                );
+            }
+        }
+    }
+}
+
 /// The lower and upper frequencies of a filter's band edges: where |Ω − 1/Ω| = 1/Q,
 /// Ω± = √(1 + 1/(4Q²)) ± 1/(2Q) in the prototype, mapped back through the prewarped
 /// bilinear transform, f = (rate/π)·atan(Ω·tan(π·f0/rate)).
