@@ -3,8 +3,11 @@
 //! The measure is the second difference y[n] − 2y[n−1] + y[n−2]. For a sinusoid of
 //! amplitude A at ω rad/sample it is at most 2A(1 − cos ω); a click adds a jump on top.
 //! Bound stated and held: the largest second difference stays within 1.25 × that of the
-//! loudest steady sine the sweep passes through. The same sweep with the coefficients
-//! switched block by block without the glide breaks the bound, so the test can fail.
+//! loudest steady sine the sweep passes through. The negative control: the same sweep on
+//! a bare biquad with the coefficients switched every 8 blocks (5.3 ms), as a host's
+//! automation might arrive, and no glide, breaks the bound, so the test can fail.
+//! Switched every block without the glide the jumps are too small for this measure to
+//! tell (0.0055 against a bound of 0.0059), so that is not claimed.
 
 use troubadour_dsp::biquad::{Biquad, Coefficients, FilterKind, FilterParams};
 use troubadour_dsp::eq::Equalizer;
@@ -76,15 +79,15 @@ fn sweeping_frequency_and_gain_makes_no_discontinuity() {
     );
 }
 
-#[test]
-fn the_same_sweep_without_the_glide_breaks_the_bound() {
+/// The same sweep on a bare biquad: the coefficients switched every `step_every` blocks,
+/// no glide.
+fn unglided_sweep(step_every: usize) -> Vec<f32> {
     let blocks = RATE as usize / BLOCK;
     let x = input(blocks * BLOCK);
     let mut f = Biquad::<1>::new(Coefficients::design(&band(0.0), f64::from(RATE)).to_array());
     let mut out = Vec::with_capacity(x.len());
-    // Coarser automation steps (every 8 blocks), as a naive host would send them.
     for b in 0..blocks {
-        if b % 8 == 0 {
+        if b % step_every == 0 {
             f.coef =
                 Coefficients::design(&band(b as f64 / blocks as f64), f64::from(RATE)).to_array();
         }
@@ -92,7 +95,13 @@ fn the_same_sweep_without_the_glide_breaks_the_bound() {
         f.process(&mut buf, 0, 0, BLOCK);
         out.extend_from_slice(&buf[0]);
     }
-    let measured = max_second_difference(&out[2048..]);
+    out
+}
+
+#[test]
+fn the_same_sweep_without_the_glide_breaks_the_bound() {
+    // Coarser automation steps (every 8 blocks), as a naive host would send them.
+    let measured = max_second_difference(&unglided_sweep(8)[2048..]);
     assert!(
         measured > bound(),
         "unsmoothed jumps gave only {measured:.5} (bound {:.5})",

@@ -42,9 +42,144 @@ fn comp(threshold_db: f32, ratio: f32, knee_db: f32, detector: Detector) -> Comp
     }
 }
 
-/// Theory: output level = input level + static gain change + make-up.
+/// The textbook static curve, written here independently of the compressor's own
+/// `gain_db`: output level `y` for input level `x`, threshold `t`, ratio `r`, knee
+/// width `w`, all in dB (Giannoulis, Massberg and Reiss 2012, "Digital dynamic range
+/// compressor design — a tutorial and analysis", eq. 4):
+///
+/// - below the knee, `2(x − t) < −w`: `y = x`;
+/// - in the knee, `2|x − t| ≤ w` (none when `w = 0`, the hard knee): `y = x + (1/r − 1)(x − t + w/2)² / (2w)`, a quadratic
+///   that meets the straight lines on both sides with matching slope (at `x = t − w/2`
+///   the added term is 0; at `x = t + w/2` it is `(1/r − 1)·w/2`, the line above);
+/// - above it: `y = t + (x − t)/r`.
+fn textbook_db(t: f64, r: f64, w: f64, x: f64) -> f64 {
+    if 2.0 * (x - t) < -w {
+        x
+    } else if w > 0.0 && 2.0 * (x - t) <= w {
+        x + (1.0 / r - 1.0) * (x - t + w / 2.0).powi(2) / (2.0 * w)
+    } else {
+        t + (x - t) / r
+    }
+}
+
+/// Auto make-up as the compressor documents it: half the reduction a 0 dBFS signal
+/// gets. In closed form, from the curve above at `x = 0`:
+///
+/// - threshold at or above `w/2`: 0 dBFS is below the knee, no reduction, no make-up;
+/// - 0 dBFS in the knee (`|t| ≤ w/2`): reduction `(1 − 1/r)(w/2 − t)² / (2w)`, half of it;
+/// - above the knee: reduction `(1 − 1/r)(0 − t)`, so make-up `(1 − 1/r)(−t)/2`.
+fn textbook_auto_makeup_db(t: f64, r: f64, w: f64) -> f64 {
+    let reduction = if -2.0 * t < -w {
+        0.0
+    } else if w > 0.0 && -2.0 * t <= w {
+        (1.0 - 1.0 / r) * (w / 2.0 - t).powi(2) / (2.0 * w)
+    } else {
+        (1.0 - 1.0 / r) * -t
+    };
+    reduction / 2.0
+}
+
+/// Theory: the textbook output level plus make-up (manual and, if set, auto).
 fn theory(p: &CompressorParams, level_db: f64) -> f64 {
-    level_db + f64::from(p.gain_db(level_db as f32)) + f64::from(p.total_makeup_db())
+    let (t, r, w) = (
+        f64::from(p.threshold_db),
+        f64::from(p.ratio),
+        f64::from(p.knee_db),
+    );
+    let auto = if p.auto_makeup {
+        textbook_auto_makeup_db(t, r, w)
+    } else {
+        0.0
+    };
+    textbook_db(t, r, w, level_db) + f64::from(p.makeup_db) + auto
+}
+
+/// Points worked out by hand from the formulas above (the arithmetic in each comment),
+/// then measured on the compressor's output with DC and the peak detector, where the
+/// detector level is exactly the sample level.
+#[test]
+fn compressor_hits_the_textbook_curve_at_points_worked_out_by_hand() {
+    let auto = |p: CompressorParams| CompressorParams {
+        auto_makeup: true,
+        ..p
+    };
+    let makeup = |p: CompressorParams, db: f32| CompressorParams { makeup_db: db, ..p };
+    let hard = comp(-20.0, 4.0, 0.0, Detector::Peak);
+    // Knee from -23 to -17 dB; slope 1/4 - 1 = -0.75, 2W = 12.
+    let soft = comp(-20.0, 4.0, 6.0, Detector::Peak);
+    // Knee from -36 to -24 dB; slope 1/2 - 1 = -0.5, 2W = 24.
+    let wide = comp(-30.0, 2.0, 12.0, Detector::Peak);
+    let cases: [(CompressorParams, f64, f64); 21] = [
+        // Hard knee: 14 dB over at 4:1 is 3.5 dB over.
+        (hard, -6.0, -16.5),
+        (hard, -20.0, -20.0),
+        (hard, -30.0, -30.0),
+        // 20 dB over: 5 dB over.
+        (hard, 0.0, -15.0),
+        // Soft knee. Its lower edge: (x - T + W/2) = 0, nothing taken.
+        (soft, -23.0, -23.0),
+        // (-21 + 20 + 3)² = 4; 4 · -0.75 / 12 = -0.25.
+        (soft, -21.0, -21.25),
+        // At the threshold: 3² = 9; 9 · -0.75 / 12 = -0.5625.
+        (soft, -20.0, -20.5625),
+        // 5² = 25; 25 · -0.75 / 12 = -1.5625.
+        (soft, -18.0, -19.5625),
+        // Upper edge: 6² = 36; 36 · -0.75 / 12 = -2.25, so -19.25 = T + 3/4, on the line.
+        (soft, -17.0, -19.25),
+        // Above the knee, the ratio: -20 + 6/4.
+        (soft, -14.0, -18.5),
+        (soft, -6.0, -16.5),
+        // Wide knee: 4² = 16; 16 · -0.5 / 24 = -1/3.
+        (wide, -32.0, -32.0 - 1.0 / 3.0),
+        // 10² = 100; 100 · -0.5 / 24 = -25/12.
+        (wide, -26.0, -26.0 - 25.0 / 12.0),
+        // Above: -30 + 12/2.
+        (wide, -18.0, -24.0),
+        // Manual make-up adds on every branch: below, in the knee (1.5² · -0.9 / 6 =
+        // -0.3375), above (-12 + 6/10).
+        (
+            makeup(comp(-12.0, 10.0, 3.0, Detector::Peak), 3.0),
+            -14.0,
+            -11.0,
+        ),
+        (
+            makeup(comp(-12.0, 10.0, 3.0, Detector::Peak), 3.0),
+            -12.0,
+            -9.3375,
+        ),
+        (
+            makeup(comp(-12.0, 10.0, 3.0, Detector::Peak), 3.0),
+            -6.0,
+            -8.4,
+        ),
+        // Auto make-up, T -24, 3:1, knee 6: 0 dBFS is 24 dB over, reduced by
+        // 24 · (1 - 1/3) = 16 dB; half of it is +8 dB. Below: -40 + 8.
+        (auto(comp(-24.0, 3.0, 6.0, Detector::Peak)), -40.0, -32.0),
+        // At the threshold: 3² · (-2/3) / 12 = -0.5; -24.5 + 8.
+        (auto(comp(-24.0, 3.0, 6.0, Detector::Peak)), -24.0, -16.5),
+        // Above: -24 + 18/3 + 8.
+        (auto(comp(-24.0, 3.0, 6.0, Detector::Peak)), -6.0, -10.0),
+        // Auto make-up with 0 dBFS inside the knee, T -2, 2:1, knee 8: reduction
+        // (1/2) · (4 + 2)² / 16 = 1.125 dB, make-up 0.5625. At -10 dB (below): -9.4375.
+        (auto(comp(-2.0, 2.0, 8.0, Detector::Peak)), -10.0, -9.4375),
+    ];
+    for (p, level_db, by_hand) in cases {
+        // The formulas above agree with the hand arithmetic...
+        let formula = theory(&p, level_db);
+        assert!(
+            (formula - by_hand).abs() < 1e-9,
+            "{p:?} at {level_db}: formula {formula}, by hand {by_hand}"
+        );
+        // ...and the compressor's output agrees with both.
+        let x = 10f64.powf(level_db / 20.0) as f32;
+        let mut b = bufs(&[vec![x; 4800]]);
+        Compressor::new(p, RATE).process(&mut b, None, 4800);
+        let out = db(f64::from(b[0][4799]));
+        assert!(
+            (out - by_hand).abs() <= 0.02,
+            "{p:?} at {level_db} dB: output {out:.4} dB, by hand {by_hand:.4} dB"
+        );
+    }
 }
 
 #[test]
@@ -93,9 +228,10 @@ fn compressor_static_curve_peak_detector_on_dc() {
             let mut b = bufs(&[vec![x; 4800]]);
             Compressor::new(p, RATE).process(&mut b, None, 4800);
             let out = db(f64::from(b[0][4799]));
+            let want = theory(&p, level_db);
             assert!(
-                (out - theory(&p, level_db)).abs() <= 0.1,
-                "{level_db}: {out}"
+                (out - want).abs() <= 0.1,
+                "{p:?} at {level_db} dB: out {out:.3}, theory {want:.3}"
             );
         }
     }
@@ -164,9 +300,9 @@ fn sidechain_drives_the_detector_not_the_signal() {
     let mut b = bufs(std::slice::from_ref(&music));
     let side = bufs(&[voice]);
     c.process(&mut b, Some(&side), RATE as usize);
-    // Voice RMS -13.5 dB: 16.5 dB over, ratio 8: -14.4 dB on the music.
+    // Voice RMS -13.5 dB: 16.5 dB over, ratio 8: 16.5 · (1/8 - 1) = -14.4 dB on the music.
     let voice_db = db(0.3 / 2f64.sqrt());
-    let want = rms_db(&music) + f64::from(p.gain_db(voice_db as f32));
+    let want = rms_db(&music) + (voice_db + 30.0) * (1.0 / 8.0 - 1.0);
     let got = rms_db(&b[0][RATE as usize / 2..]);
     assert!(
         (got - want).abs() < 0.1,

@@ -284,7 +284,7 @@ fn fader_jump_glides_no_faster_than_a_10ms_ramp() {
 }
 
 #[test]
-fn meters_read_levels_without_locks() {
+fn meters_report_a_sines_peak_and_rms_and_reset_the_peak_on_read() {
     let (c, mut e) = mixer(STEREO_THROUGH);
     // A full-scale sine at 1 kHz: peak 0 dBFS, RMS -3.01 dBFS. Three seconds is ten
     // time constants of the 300 ms RMS average.

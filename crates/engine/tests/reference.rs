@@ -6,11 +6,42 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use troubadour_dsp::gain::{balance_law, db_to_gain, pan_law};
 use troubadour_engine::session::{Bus, GeneratorKind, LoadedSession, Send, Session, Source, Strip};
 use troubadour_engine::{EngineOptions, create};
 
 const RAMP: u32 = 480; // 10 ms at 48 kHz
+
+/// The specification's laws, written here rather than taken from the implementation.
+///
+/// Decibels to linear gain: 10^(dB/20), with -inf dB exactly silence.
+fn db_to_gain(db: f32) -> f64 {
+    if db == f32::NEG_INFINITY {
+        0.0
+    } else {
+        10f64.powf(f64::from(db) / 20.0)
+    }
+}
+
+/// Mono onto stereo, constant power: the pan position -1 ..= 1 sweeps the angle
+/// θ = (pan + 1)·π/4 from 0 to π/2; left = cos θ, right = sin θ.
+fn pan_law(pan: f32) -> (f64, f64) {
+    let theta = (f64::from(pan.clamp(-1.0, 1.0)) + 1.0) * std::f64::consts::FRAC_PI_4;
+    (theta.cos(), theta.sin())
+}
+
+/// Stereo balance: the side leaned to stays at unity, the other falls as
+/// cos(|balance|·π/2), to silence at the extreme; centre is unity on both sides.
+fn balance_law(balance: f32) -> (f64, f64) {
+    let b = f64::from(balance.clamp(-1.0, 1.0));
+    let far = (b.abs() * std::f64::consts::FRAC_PI_2).cos();
+    if b > 0.0 {
+        (far, 1.0)
+    } else if b < 0.0 {
+        (1.0, far)
+    } else {
+        (1.0, 1.0)
+    }
+}
 
 /// The specification's ramp: after a new target, sample k (1-based) of the glide is
 /// `start + (target - start) * k / len`; it then holds the target.
@@ -170,7 +201,7 @@ struct Reference {
 }
 
 /// (strip channel, bus channel, gain law) of each route, per the mapping rules.
-fn routes(strip_ch: u16, bus_ch: u16, pan: f32) -> Vec<(usize, usize, f32)> {
+fn routes(strip_ch: u16, bus_ch: u16, pan: f32) -> Vec<(usize, usize, f64)> {
     match (strip_ch, bus_ch) {
         (1, 1) => vec![(0, 0, 1.0)],
         (1, 2) => vec![(0, 0, pan_law(pan).0), (0, 1, pan_law(pan).1)],
@@ -189,13 +220,13 @@ impl Reference {
             trim: session
                 .strips
                 .iter()
-                .map(|s| Ramp::new(f64::from(db_to_gain(s.gain_db))))
+                .map(|s| Ramp::new(db_to_gain(s.gain_db)))
                 .collect(),
             on: vec![Ramp::new(0.0); session.strips.len()],
             fader: session
                 .strips
                 .iter()
-                .map(|s| Ramp::new(f64::from(db_to_gain(s.fader_db))))
+                .map(|s| Ramp::new(db_to_gain(s.fader_db)))
                 .collect(),
             coef: BTreeMap::new(),
             bus_on: session
@@ -206,7 +237,7 @@ impl Reference {
             bus_fader: session
                 .buses
                 .iter()
-                .map(|b| Ramp::new(f64::from(db_to_gain(b.fader_db))))
+                .map(|b| Ramp::new(db_to_gain(b.fader_db)))
                 .collect(),
             session,
         };
@@ -230,7 +261,7 @@ impl Reference {
             .into_iter()
             .map(|(_, _, law)| {
                 if send.on {
-                    f64::from(db_to_gain(send.level_db) * law)
+                    db_to_gain(send.level_db) * law
                 } else {
                     0.0
                 }
@@ -267,12 +298,12 @@ impl Reference {
             }
         }
         for (i, s) in self.session.strips.iter().enumerate() {
-            self.trim[i].set(f64::from(db_to_gain(s.gain_db)));
-            self.fader[i].set(f64::from(db_to_gain(s.fader_db)));
+            self.trim[i].set(db_to_gain(s.gain_db));
+            self.fader[i].set(db_to_gain(s.fader_db));
         }
         for (i, b) in self.session.buses.iter().enumerate() {
             self.bus_on[i].set(if b.mute { 0.0 } else { 1.0 });
-            self.bus_fader[i].set(f64::from(db_to_gain(b.fader_db)));
+            self.bus_fader[i].set(db_to_gain(b.fader_db));
         }
     }
 
@@ -393,4 +424,87 @@ fn generators_are_not_device_inputs() {
     };
     let (_c, e) = create(&loaded, &EngineOptions::default()).unwrap();
     assert_eq!(e.input_channels(), 0);
+}
+
+/// The reference's own laws at interior positions, by hand, so a wrong law written into
+/// both the engine and the reference would still be caught; and the engine at the same
+/// positions, measured with DC through a mono strip onto a stereo bus (pan) and a stereo
+/// strip onto a stereo bus (balance).
+#[test]
+fn pan_and_balance_laws_hold_in_the_interior() {
+    // pan -> θ = (pan + 1)·π/4: -0.5 -> π/8, 0 -> π/4, 0.25 -> 5π/16, 0.5 -> 3π/8.
+    // cos π/8 = √(2 + √2)/2 = 0.9238795, sin π/8 = √(2 − √2)/2 = 0.3826834;
+    // cos 5π/16 = 0.5555702, sin 5π/16 = 0.8314696.
+    let half = std::f64::consts::FRAC_1_SQRT_2;
+    let pans = [
+        (-1.0, 1.0, 0.0),
+        (-0.5, 0.923_879_5, 0.382_683_4),
+        (0.0, half, half),
+        (0.25, 0.555_570_2, 0.831_469_6),
+        (0.5, 0.382_683_4, 0.923_879_5),
+        (1.0, 0.0, 1.0),
+    ];
+    // balance -> the far side at cos(|b|·π/2): 0.5 -> cos π/4, -0.25 -> cos π/8.
+    let balances = [
+        (-1.0, 1.0, 0.0),
+        (-0.25, 1.0, 0.923_879_5),
+        (0.0, 1.0, 1.0),
+        (0.5, half, 1.0),
+        (0.75, 0.382_683_4, 1.0),
+        (1.0, 0.0, 1.0),
+    ];
+    for &(pan, l, r) in &pans {
+        let (gl, gr) = pan_law(pan);
+        assert!(
+            (gl - l).abs() < 1e-7 && (gr - r).abs() < 1e-7,
+            "pan {pan}: {gl} {gr}"
+        );
+    }
+    for &(balance, l, r) in &balances {
+        let (gl, gr) = balance_law(balance);
+        assert!(
+            (gl - l).abs() < 1e-7 && (gr - r).abs() < 1e-7,
+            "balance {balance}: {gl} {gr}"
+        );
+    }
+
+    let text = |channels: u16| {
+        let ports = if channels == 1 {
+            "system:capture_1"
+        } else {
+            "system:capture_1,system:capture_2"
+        };
+        format!(
+            r#"
+version = 1
+block_frames = 256
+[[strip]]
+name = "In"
+channels = {channels}
+source = {{ device = "{ports}" }}
+sends = {{ A1 = {{}} }}
+[[bus]]
+name = "A1"
+channels = 2
+"#
+        )
+    };
+    for (channels, table, what) in [(1u16, &pans, "pan"), (2, &balances, "balance")] {
+        let (mut c, mut e) = common::mixer(&text(channels));
+        for &(pos, l, r) in table {
+            c.set_strip_pan("In", pos).unwrap();
+            // Past the 10 ms glide, then the settled gains on DC.
+            let out = common::run(
+                &mut e,
+                &common::dc(usize::from(channels), 1024, 1.0),
+                1024,
+                256,
+            );
+            let (gl, gr) = (f64::from(out[0][1023]), f64::from(out[1][1023]));
+            assert!(
+                (gl - l).abs() < 1e-6 && (gr - r).abs() < 1e-6,
+                "{what} {pos}: engine ({gl}, {gr}), law ({l}, {r})"
+            );
+        }
+    }
 }
