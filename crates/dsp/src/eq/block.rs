@@ -10,7 +10,7 @@
 //! depend on the previous block, so the CPU runs it ahead, in parallel.
 //!
 //! This is what lets a single channel use the machine: the wavefront
-//! ([`super::wavefront_avx`]) overlaps the bands of one channel, but one channel of few
+//! (`wavefront_avx` in `super::x86`) overlaps the bands of one channel, but one channel of few
 //! bands leaves most of its lanes and most of the FMA units idle.
 //!
 //! Between calls the state is kept in the EQ's usual form (transposed direct form II,
@@ -99,8 +99,8 @@ impl BlockForm {
 }
 
 /// Filters `chan` through the bands `forms` in series, each band's transposed-direct-
-/// form state in `s1[b]`, `s2[b]` (f32 between calls, f64 within one); on AVX-512 where
-/// `avx512` says the CPU has it (`simd::avx512`), else on AVX2.
+/// form state in `s1[b]`, `s2[b]` (f32 between calls, f64 within one); on AVX-512 given
+/// its token, else on AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn filter_channel(
@@ -108,10 +108,10 @@ pub(super) fn filter_channel(
     s1: &mut [f32],
     s2: &mut [f32],
     chan: &mut [f32],
-    avx512: bool,
+    avx512: Option<crate::simd::Avx512>,
 ) {
-    if avx512 {
-        // SAFETY: `avx512` is only true where `simd::avx512` found AVX-512F on this CPU.
+    if avx512.is_some() {
+        // SAFETY: the token proves this CPU has AVX-512F, AVX2 and FMA.
         unsafe { filter_channel_avx512(forms, s1, s2, chan) }
     } else {
         chunks(forms, s1, s2, chan, |forms, states, buf| {
@@ -337,6 +337,7 @@ fn band(m: &BlockForm, s: &mut [f64; 2], buf: &mut [f64]) {
 mod tests {
     use super::*;
     use crate::biquad::{Coefficients, FilterKind, FilterParams};
+    use crate::simd::{Avx2Fma, Avx512, Kernels};
 
     /// Two bands in series, run frame by frame from the states `start`: the outputs and
     /// the final states.
@@ -365,9 +366,19 @@ mod tests {
     /// at a time (AVX2, AVX-512) and two skewed by a block (AVX-512).
     #[test]
     fn block_form_equals_the_recursion() {
-        if !crate::simd::avx2_fma() {
-            return;
-        }
+        use crate::simd::testing;
+        // The kernels this CPU has, as the environment allows (see `simd::testing`).
+        let allowed = |name| {
+            testing::choices()
+                .iter()
+                .any(|&c| Kernels::new(c).name() == name)
+        };
+        let avx2 = Avx2Fma::detect().filter(|_| allowed("avx2"));
+        let avx512 = Avx512::detect().filter(|_| allowed("avx512"));
+        let mut ran = Vec::new();
+        ran.extend(avx2.map(|_| "avx2"));
+        ran.extend(avx512.map(|_| "avx512"));
+        testing::report("block_form_equals_the_recursion", &ran, &["avx2", "avx512"]);
         let design = |kind, freq_hz, q, gain_db| {
             let p = FilterParams {
                 kind,
@@ -390,28 +401,35 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|_| f64::from(rng.next_bipolar())).collect();
             let (want, want_end) = recursion(&coefs, start, &x);
             for kernel in ["avx2", "avx512 one by one", "avx512 pair"] {
-                if kernel != "avx2" && !crate::simd::avx512() {
+                let runs = if kernel == "avx2" {
+                    avx2.is_some()
+                } else {
+                    avx512.is_some()
+                };
+                if !runs {
                     continue;
                 }
                 let mut got = x.clone();
                 let [mut a, mut b] = start;
                 match kernel {
                     "avx2" => {
-                        // SAFETY: AVX2 and FMA were found above.
+                        // SAFETY: `runs`: the token `avx2` is there, proof that this CPU has
+                        // AVX2 and FMA.
                         unsafe {
                             band(&forms[0], &mut a, &mut got);
                             band(&forms[1], &mut b, &mut got);
                         }
                     }
                     "avx512 one by one" => {
-                        // SAFETY: AVX-512F, AVX2 and FMA were found above.
+                        // SAFETY: `runs`: the token `avx512` is there, proof that this CPU has
+                        // AVX-512F, AVX2 and FMA.
                         unsafe {
                             bands_avx512([&forms[0]], [&mut a], &mut got);
                             bands_avx512([&forms[1]], [&mut b], &mut got);
                         }
                     }
                     _ => {
-                        // SAFETY: AVX-512F, AVX2 and FMA were found above.
+                        // SAFETY: as in the arm above.
                         unsafe { bands_avx512([&forms[0], &forms[1]], [&mut a, &mut b], &mut got) };
                     }
                 }
