@@ -174,8 +174,10 @@ impl Equalizer {
 
     /// The same EQ on the kernels `choice` resolves to on this CPU (the default is
     /// [`KernelChoice::Best`]). The fused kernels differ from the portable one (plain
-    /// multiply-adds) in the last bits; the AVX-512 ones compute what the AVX2 ones do,
-    /// bit for bit. Detects the CPU's features: call off the audio thread.
+    /// multiply-adds) in the last bits; the AVX-512 wavefront computes what the AVX2 one
+    /// does, bit for bit, but the two choose the block form for different channel and
+    /// band counts, which differs by rounding. Detects the CPU's features: call off the
+    /// audio thread.
     pub fn with_kernels(mut self, choice: KernelChoice) -> Self {
         self.kernels = Kernels::new(choice);
         self
