@@ -3,11 +3,7 @@
 
 use std::f64::consts::PI;
 
-use super::{FRAC_BITS, Sample};
-
-pub(super) fn to_fixed(step: f64) -> u64 {
-    (step * (1u64 << FRAC_BITS) as f64).round() as u64
-}
+use super::Sample;
 
 pub(super) fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {

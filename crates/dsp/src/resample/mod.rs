@@ -49,13 +49,15 @@ mod planar;
 mod render;
 mod sample;
 mod sharp;
+mod stepper;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 use crate::simd::{KernelChoice, Kernels};
-use design::{CacheAligned, band, band_after_sharp, gcd, half_width, sinc_table, to_fixed};
+use design::{CacheAligned, band, band_after_sharp, gcd, half_width, sinc_table};
 use planar::deinterleave;
 use sharp::Sharp;
+use stepper::{Stepper, to_fixed};
 
 pub use sample::{AsyncFrames, Sample};
 
@@ -163,31 +165,6 @@ pub struct Processed {
     pub input_frames: usize,
     /// Output frames written to the front of the output buffer.
     pub output_frames: usize,
-}
-
-/// Where the next output frame sits in the input, and how far the phase moves per frame.
-#[derive(Debug, Clone)]
-enum Stepper {
-    /// `t = index + phase / den`; each frame advances `whole + step / den` input frames,
-    /// exact for a rational ratio. Split up front so the per-frame step needs no division.
-    Exact {
-        phase: u64,
-        den: u64,
-        whole: usize,
-        step: u64,
-        inv_den: f64,
-    },
-    /// `t = index + phase / 2^FRAC_BITS`; the step glides toward a target.
-    Async {
-        phase: u64,
-        step: u64,
-        step_now: f64,
-        step_target: f64,
-        nominal: f64,
-        /// False for a fixed ratio too fine for an exact table, which only uses the
-        /// interpolated table and never moves.
-        adjustable: bool,
-    },
 }
 
 #[derive(Debug, Clone)]

@@ -1,12 +1,10 @@
 //! The rendering loops: output frames from the history, planned in batches and computed
 //! with the sample type's dot products, in a baseline and an AVX2 + FMA build.
 
-use super::design::to_fixed;
 use super::planar::interleave;
 use super::sample::AsyncFrames;
-use super::{
-    FRAC_BITS, FRAC_SCALE, GLIDE_FRAMES, Kernel, RENDER_BATCH, Resampler, Sample, Stepper,
-};
+use super::stepper::{pow2_neg, step};
+use super::{FRAC_BITS, FRAC_SCALE, Kernel, RENDER_BATCH, Resampler, Sample, Stepper};
 #[cfg(target_arch = "x86_64")]
 use crate::simd::Avx2Fma;
 use crate::simd::{Baseline, Build};
@@ -316,52 +314,4 @@ impl<S: Sample> ExactBatch<'_, S> {
             *y = S::dot(row(done + k), hist(done + k), build.avx2());
         }
     }
-}
-
-/// Moves `index` and the stepper's phase on by one output frame.
-#[inline(always)]
-pub(super) fn step(stepper: &mut Stepper, index: &mut usize) {
-    match stepper {
-        Stepper::Exact {
-            phase,
-            den,
-            whole,
-            step,
-            ..
-        } => {
-            *phase += *step;
-            *index += *whole;
-            if *phase >= *den {
-                *phase -= *den;
-                *index += 1;
-            }
-        }
-        Stepper::Async {
-            phase,
-            step,
-            step_now,
-            step_target,
-            ..
-        } => {
-            *phase += *step;
-            *index += (*phase >> FRAC_BITS) as usize;
-            *phase &= (1 << FRAC_BITS) - 1;
-            if *step_now != *step_target {
-                let next = *step_now + (*step_target - *step_now) / GLIDE_FRAMES;
-                // Land exactly once the remaining distance is below one step unit.
-                *step_now = if to_fixed((next - *step_target).abs()) == 0 {
-                    *step_target
-                } else {
-                    next
-                };
-                *step = to_fixed(*step_now);
-            }
-        }
-    }
-}
-
-/// 2^-n, built from its exponent bits (exact, no division on the audio path).
-#[inline]
-fn pow2_neg(n: u32) -> f64 {
-    f64::from_bits(u64::from(1023 - n) << 52)
 }
