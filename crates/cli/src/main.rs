@@ -1,6 +1,7 @@
 //! `troubadour`: the command line of the Troubadour mixer.
 
 mod cmd;
+mod kernels;
 mod progress;
 
 /// The system allocator, counting: `troubadour bench` reports peak heap and shows that
@@ -155,6 +156,10 @@ fn main() -> ExitCode {
                     (true, _) => MemoryLock::On,
                     (_, true) => MemoryLock::Off,
                     _ => MemoryLock::Auto,
+                },
+                engine: troubadour_engine::EngineOptions {
+                    kernels: kernels::from_env(),
+                    ..Default::default()
                 },
                 ..Default::default()
             };

@@ -15,6 +15,12 @@ use troubadour_dsp::compressor::{Compressor, CompressorParams, Detector};
 use troubadour_dsp::eq::Equalizer;
 use troubadour_dsp::gate::{Gate, GateParams};
 use troubadour_dsp::limiter::{Limiter, LimiterParams};
+use troubadour_dsp::simd::{KernelChoice, Kernels};
+
+/// The kernels benchmarked: `TROUBADOUR_NO_AVX512` (any value) measures the AVX2
+/// kernels on a CPU with AVX-512, as in the tests.
+#[path = "../tests/support/kernels.rs"]
+mod kernels;
 
 const RATE: u32 = 48_000;
 
@@ -88,7 +94,8 @@ fn eq(c: &mut Criterion) {
             let b = bands(n_bands);
             let input = noise(channels, 256);
             let mut bufs = input.clone();
-            let mut ours = Equalizer::new(&b, channels, RATE);
+            let mut ours =
+                Equalizer::new(&b, channels, RATE).with_kernels(kernels::default_choice());
             let mut portable = Equalizer::new(&b, channels, RATE).portable();
             let mut other = theirs(&b, channels);
             g.throughput(Throughput::Elements(256));
@@ -117,7 +124,7 @@ fn eq(c: &mut Criterion) {
         let b = bands(4);
         let input = noise(2, frames);
         let mut bufs = input.clone();
-        let mut ours = Equalizer::new(&b, 2, RATE);
+        let mut ours = Equalizer::new(&b, 2, RATE).with_kernels(kernels::default_choice());
         let mut other = theirs(&b, 2);
         g.throughput(Throughput::Elements(frames as u64));
         let id = format!("4b2ch-{frames}");
@@ -153,21 +160,24 @@ fn dynamics(c: &mut Criterion) {
         auto_makeup: false,
         detector,
     };
-    let mut rms = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE);
+    let mut rms = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE)
+        .with_kernels(kernels::default_choice());
     g.bench_function("compressor/rms", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
             rms.process(black_box(&mut bufs), None, 256)
         })
     });
-    let mut peak = Compressor::new(params(Detector::Peak), RATE);
+    let mut peak =
+        Compressor::new(params(Detector::Peak), RATE).with_kernels(kernels::default_choice());
     g.bench_function("compressor/peak", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
             peak.process(black_box(&mut bufs), None, 256)
         })
     });
-    let mut ducking = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE);
+    let mut ducking = Compressor::new(params(Detector::Rms { window_ms: 10.0 }), RATE)
+        .with_kernels(kernels::default_choice());
     g.bench_function("compressor/sidechain", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
@@ -184,7 +194,8 @@ fn dynamics(c: &mut Criterion) {
             range_db: -60.0,
         },
         RATE,
-    );
+    )
+    .with_kernels(kernels::default_choice());
     g.bench_function("gate", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
@@ -199,7 +210,8 @@ fn dynamics(c: &mut Criterion) {
         },
         2,
         RATE,
-    );
+    )
+    .with_kernels(kernels::default_choice());
     g.bench_function("limiter", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
@@ -207,7 +219,7 @@ fn dynamics(c: &mut Criterion) {
         })
     });
     // A full strip chain: gate + 4-band EQ + compressor.
-    let mut eq = Equalizer::new(&bands(4), 2, RATE);
+    let mut eq = Equalizer::new(&bands(4), 2, RATE).with_kernels(kernels::default_choice());
     g.bench_function("strip_chain", |b| {
         b.iter(|| {
             reset(&mut bufs, &input);
@@ -247,7 +259,8 @@ fn eq_ratios() {
             let b = bands(n_bands);
             let input = noise(channels, 256);
             let mut bufs = input.clone();
-            let mut ours = Equalizer::new(&b, channels, RATE);
+            let mut ours =
+                Equalizer::new(&b, channels, RATE).with_kernels(kernels::default_choice());
             let mut portable = Equalizer::new(&b, channels, RATE).portable();
             let mut other = theirs(&b, channels);
             let calls = 2000;
@@ -285,7 +298,10 @@ fn eq_pair() {
     let b = bands(4);
     let input = noise(2, 256);
     let (mut x_bufs, mut y_bufs) = (input.clone(), input.clone());
-    let (mut x, mut y) = (Equalizer::new(&b, 2, RATE), Equalizer::new(&b, 2, RATE));
+    let (mut x, mut y) = (
+        Equalizer::new(&b, 2, RATE).with_kernels(kernels::default_choice()),
+        Equalizer::new(&b, 2, RATE).with_kernels(kernels::default_choice()),
+    );
     let calls = 2000;
     let mut t = [Vec::new(), Vec::new()];
     for _ in 0..15 {

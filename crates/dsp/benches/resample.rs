@@ -21,6 +21,12 @@ use soxr::Soxr;
 use soxr::format::Interleaved;
 use soxr::params::{QualityFlags, QualityRecipe, QualitySpec, Rolloff, RuntimeSpec};
 use troubadour_dsp::resample::{Quality, Resampler};
+use troubadour_dsp::simd::{KernelChoice, Kernels};
+
+/// The kernels benchmarked: `TROUBADOUR_NO_AVX512` (any value) measures the AVX2
+/// kernels on a CPU with AVX-512, as in the tests.
+#[path = "../tests/support/kernels.rs"]
+mod kernels;
 
 /// One streaming converter under test.
 trait Converter {
@@ -146,13 +152,24 @@ fn sox<const N: usize>(from: u32, to: u32, kind: Kind) -> Box<dyn Converter> {
 }
 
 fn make(kind: Kind, from: u32, to: u32, channels: usize, chunk: usize) -> Box<dyn Converter> {
-    let ours = |q| Box::new(Ours(Resampler::new(channels, from, to, q).unwrap()));
+    let ours = |q| {
+        Box::new(Ours(
+            Resampler::new_with_kernels(channels, from, to, q, kernels::default_choice()).unwrap(),
+        ))
+    };
     match kind {
         Kind::OursFast => ours(Quality::Fast),
         Kind::OursHigh => ours(Quality::High),
         Kind::OursBest => ours(Quality::Best),
         Kind::OursHighAsync => Box::new(Ours(
-            Resampler::new_async(channels, from, to, Quality::High).unwrap(),
+            Resampler::new_async_with_kernels(
+                channels,
+                from,
+                to,
+                Quality::High,
+                kernels::default_choice(),
+            )
+            .unwrap(),
         )),
         Kind::RubatoFft => Box::new(Rubato(
             Box::new(

@@ -96,8 +96,8 @@ impl CompressorParams {
 /// A running compressor.
 #[derive(Debug, Clone)]
 pub struct Compressor {
-    /// Run the AVX2 build of the loop ([`crate::simd`]).
-    avx2: bool,
+    /// The kernels the loop runs on ([`crate::simd`]).
+    kernels: crate::simd::Kernels,
     params: CompressorParams,
     sample_rate: u32,
     attack: f32,
@@ -123,7 +123,7 @@ impl Compressor {
     /// A compressor at rest (no gain reduction).
     pub fn new(params: CompressorParams, sample_rate: u32) -> Self {
         let mut c = Compressor {
-            avx2: crate::simd::avx2_fma(),
+            kernels: crate::simd::Kernels::default(),
             params,
             sample_rate,
             attack: 0.0,

@@ -41,8 +41,8 @@ pub struct GateParams {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gate {
-    /// Run the AVX2 build of the loop ([`crate::simd`]).
-    avx2: bool,
+    /// The kernels the loop runs on ([`crate::simd`]).
+    kernels: crate::simd::Kernels,
     params: GateParams,
     sample_rate: u32,
     attack: f32,
@@ -70,7 +70,7 @@ impl Gate {
     /// A closed gate.
     pub fn new(params: GateParams, sample_rate: u32) -> Self {
         let mut g = Gate {
-            avx2: crate::simd::avx2_fma(),
+            kernels: crate::simd::Kernels::default(),
             params,
             sample_rate,
             attack: 0.0,

@@ -44,8 +44,8 @@ pub struct LimiterParams {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Limiter {
-    /// Run the AVX2 build of the loop ([`crate::simd`]).
-    avx2: bool,
+    /// The kernels the loop runs on ([`crate::simd`]).
+    kernels: crate::simd::Kernels,
     params: LimiterParams,
     sample_rate: u32,
     ceiling: f32,
@@ -83,7 +83,7 @@ impl Limiter {
             .round() as usize;
         let window = delay + 1;
         let mut l = Limiter {
-            avx2: crate::simd::avx2_fma(),
+            kernels: crate::simd::Kernels::default(),
             params,
             sample_rate,
             ceiling: 1.0,

@@ -2,8 +2,11 @@
 //! exact lengths, chunk invariance, glitch-free asynchronous ratio sweeps and no
 //! allocation while processing.
 
+mod support;
+
 use std::f64::consts::TAU;
 
+use support::kernels;
 use troubadour_dsp::resample::{Quality, Resampler, Sample, output_length, resample_interleaved};
 use troubadour_rt::alloc_guard::{GuardedAllocator, forbid_alloc, thread_violations};
 
@@ -218,7 +221,14 @@ fn a_click_lands_on_its_output_frame() {
         let mut x = vec![0.0f32; from as usize / 5];
         x[from as usize / 20] = 0.9;
         let fixed = resample_interleaved(&x, 1, from, to, Quality::High).unwrap();
-        let mut rs = Resampler::new_async(1, from, to, Quality::High).unwrap();
+        let mut rs = Resampler::new_async_with_kernels(
+            1,
+            from,
+            to,
+            Quality::High,
+            kernels::default_choice(),
+        )
+        .unwrap();
         let tail = vec![0.0f32; rs.lookahead_input_frames() + 1];
         let mut asynchronous = vec![0.0f32; rs.max_output_frames(x.len() + tail.len())];
         let n = rs.process(&x, &mut asynchronous).output_frames;
@@ -264,27 +274,40 @@ fn output_does_not_depend_on_chunking() {
     type Maker = (&'static str, fn() -> Resampler);
     let makers: [Maker; 7] = [
         ("high 44.1->48", || {
-            Resampler::new(2, 44_100, 48_000, Quality::High).unwrap()
+            Resampler::new_with_kernels(2, 44_100, 48_000, Quality::High, kernels::default_choice())
+                .unwrap()
         }),
         // The first stage alone at twice the rate (its output every frame kept) ...
         ("high 44.1->88.2", || {
-            Resampler::new(2, 44_100, 88_200, Quality::High).unwrap()
+            Resampler::new_with_kernels(2, 44_100, 88_200, Quality::High, kernels::default_choice())
+                .unwrap()
         }),
         // ... and at the input rate, computing only every second frame.
         ("high 96->48", || {
-            Resampler::new(2, 96_000, 48_000, Quality::High).unwrap()
+            Resampler::new_with_kernels(2, 96_000, 48_000, Quality::High, kernels::default_choice())
+                .unwrap()
         }),
         ("best 44.1->96", || {
-            Resampler::new(2, 44_100, 96_000, Quality::Best).unwrap()
+            Resampler::new_with_kernels(2, 44_100, 96_000, Quality::Best, kernels::default_choice())
+                .unwrap()
         }),
         ("fast 44.1->48", || {
-            Resampler::new(2, 44_100, 48_000, Quality::Fast).unwrap()
+            Resampler::new_with_kernels(2, 44_100, 48_000, Quality::Fast, kernels::default_choice())
+                .unwrap()
         }),
         ("high 44.1->47.999 (inexact)", || {
-            Resampler::new(2, 44_100, 47_999, Quality::High).unwrap()
+            Resampler::new_with_kernels(2, 44_100, 47_999, Quality::High, kernels::default_choice())
+                .unwrap()
         }),
         ("async high 44.1->48", || {
-            let mut rs = Resampler::new_async(2, 44_100, 48_000, Quality::High).unwrap();
+            let mut rs = Resampler::new_async_with_kernels(
+                2,
+                44_100,
+                48_000,
+                Quality::High,
+                kernels::default_choice(),
+            )
+            .unwrap();
             rs.set_ratio_adjust(1.0 + 150e-6);
             rs
         }),
@@ -380,7 +403,16 @@ fn fixed_output_does_not_depend_on_chunking_at_any_channel_count() {
             (Quality::Best, 48_000),
             (Quality::High, 22_050),
         ] {
-            let make = || Resampler::new(channels, 44_100, to, quality).unwrap();
+            let make = || {
+                Resampler::new_with_kernels(
+                    channels,
+                    44_100,
+                    to,
+                    quality,
+                    kernels::default_choice(),
+                )
+                .unwrap()
+            };
             same_in_any_chunks(make, &input, &format!("{channels} channels, {quality:?}"));
         }
     }
@@ -414,7 +446,14 @@ fn asynchronous_output_does_not_depend_on_chunking_at_any_channel_count() {
             .flat_map(|&x| (0..channels).map(move |c| x * (1.0 - 0.1 * c as f32)))
             .collect();
         let make = || {
-            let mut rs = Resampler::new_async(channels, 44_100, 48_000, Quality::High).unwrap();
+            let mut rs = Resampler::new_async_with_kernels(
+                channels,
+                44_100,
+                48_000,
+                Quality::High,
+                kernels::default_choice(),
+            )
+            .unwrap();
             rs.set_ratio_adjust(1.0 - 120e-6);
             rs
         };
@@ -426,11 +465,20 @@ fn asynchronous_output_does_not_depend_on_chunking_at_any_channel_count() {
 fn a_small_output_buffer_loses_nothing() {
     let input = sine(440.0, 48_000, 5_000, 0.5);
     let reference = stream(
-        &mut Resampler::new(1, 48_000, 44_100, Quality::High).unwrap(),
+        &mut Resampler::new_with_kernels(
+            1,
+            48_000,
+            44_100,
+            Quality::High,
+            kernels::default_choice(),
+        )
+        .unwrap(),
         &input,
         5_000,
     );
-    let mut rs = Resampler::new(1, 48_000, 44_100, Quality::High).unwrap();
+    let mut rs =
+        Resampler::new_with_kernels(1, 48_000, 44_100, Quality::High, kernels::default_choice())
+            .unwrap();
     let mut got = Vec::new();
     let mut rest = &input[..];
     let mut out = [0.0f32; 7];
@@ -460,7 +508,9 @@ fn asynchronous_sweep_stays_a_continuous_sine() {
     let freq = 3_000.0;
     let x = sine(freq, from, from as usize, 0.5);
     for quality in [Quality::High, Quality::Best] {
-        let mut rs = Resampler::new_async(1, from, to, quality).unwrap();
+        let mut rs =
+            Resampler::new_async_with_kernels(1, from, to, quality, kernels::default_choice())
+                .unwrap();
         let mut y = Vec::new();
         let mut times = Vec::new();
         let mut rest = &x[..];
@@ -496,7 +546,14 @@ fn asynchronous_sweep_stays_a_continuous_sine() {
 
 #[test]
 fn asynchronous_ratio_is_clamped_and_glides() {
-    let mut rs = Resampler::new_async(2, 48_000, 48_000, Quality::High).unwrap();
+    let mut rs = Resampler::new_async_with_kernels(
+        2,
+        48_000,
+        48_000,
+        Quality::High,
+        kernels::default_choice(),
+    )
+    .unwrap();
     rs.set_ratio_adjust(1.5);
     let input = vec![0.0; 2 * 4800];
     let mut out = vec![0.0; rs.max_output_frames(4800) * 2];
@@ -522,10 +579,23 @@ fn processing_never_allocates() {
         .flat_map(|s| [s, -s])
         .collect::<Vec<_>>();
     for quality in [Quality::Fast, Quality::High, Quality::Best] {
-        let mut fixed = Resampler::new(2, 44_100, 48_000, quality).unwrap();
-        let mut packed = Resampler::new(2, 44_100, 88_200, quality).unwrap();
-        let mut decimating = Resampler::new(2, 44_100, 22_050, quality).unwrap();
-        let mut asynchronous = Resampler::new_async(2, 44_100, 48_000, quality).unwrap();
+        let mut fixed =
+            Resampler::new_with_kernels(2, 44_100, 48_000, quality, kernels::default_choice())
+                .unwrap();
+        let mut packed =
+            Resampler::new_with_kernels(2, 44_100, 88_200, quality, kernels::default_choice())
+                .unwrap();
+        let mut decimating =
+            Resampler::new_with_kernels(2, 44_100, 22_050, quality, kernels::default_choice())
+                .unwrap();
+        let mut asynchronous = Resampler::new_async_with_kernels(
+            2,
+            44_100,
+            48_000,
+            quality,
+            kernels::default_choice(),
+        )
+        .unwrap();
         let mut out = vec![0.0; packed.max_output_frames(4096) * 2];
         forbid_alloc(|| {
             for piece in input.chunks(2 * 256) {
@@ -548,7 +618,14 @@ fn asynchronous_high_keeps_its_snr() {
     // table's rows and differences, combined afterwards).
     fn snr<S: Sample>(from: u32, to: u32, freq: f64) -> f64 {
         let x = sine_of::<S>(freq, from, from as usize / 4, 0.5);
-        let mut rs = Resampler::<S>::new_async(1, from, to, Quality::High).unwrap();
+        let mut rs = Resampler::<S>::new_async_with_kernels(
+            1,
+            from,
+            to,
+            Quality::High,
+            kernels::default_choice(),
+        )
+        .unwrap();
         let mut y = vec![S::default(); rs.max_output_frames(x.len())];
         let mut done = 0;
         for piece in x.chunks(256) {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use troubadour_dsp::gain::db_to_gain;
+use troubadour_dsp::simd::KernelChoice;
 use troubadour_rt::exchange::ExchangeControl;
 use troubadour_rt::ring::Producer;
 
@@ -28,6 +29,9 @@ pub struct EngineOptions {
     /// Slots of the command queue: how many parameter changes may wait for the next
     /// audio callback.
     pub command_capacity: usize,
+    /// Which instruction sets the mixing loops and processors may use: by default the
+    /// best the CPU has.
+    pub kernels: KernelChoice,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +39,7 @@ impl Default for EngineOptions {
         EngineOptions {
             max_block_frames: None,
             command_capacity: 1024,
+            kernels: KernelChoice::Best,
         }
     }
 }
@@ -150,6 +155,7 @@ pub struct Controller {
     path: PathBuf,
     base_dir: PathBuf,
     max_block: usize,
+    kernels: KernelChoice,
     generation: u32,
     commands: Producer<Tagged>,
     graphs: ExchangeControl<Box<Graph>>,
@@ -210,6 +216,7 @@ pub fn create(
         &loaded.base_dir,
         max_block,
         0,
+        options.kernels,
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let stats = Arc::new(EngineStats::default());
@@ -219,6 +226,7 @@ pub fn create(
         path: loaded.path.clone(),
         base_dir: loaded.base_dir.clone(),
         max_block,
+        kernels: options.kernels,
         generation: 0,
         commands,
         graphs,
@@ -486,6 +494,7 @@ impl Controller {
             &self.base_dir,
             max_block,
             generation,
+            self.kernels,
         )?);
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
         let (commands, graphs, engine) = Engine::pair(graph, self.command_capacity, &self.stats);
@@ -653,7 +662,13 @@ impl Controller {
         }
         let generation = self.generation.wrapping_add(1);
         let max_block = self.max_block.max(new.block_frames as usize);
-        let mut graph = Box::new(Graph::build(&new, &self.base_dir, max_block, generation)?);
+        let mut graph = Box::new(Graph::build(
+            &new,
+            &self.base_dir,
+            max_block,
+            generation,
+            self.kernels,
+        )?);
         graph.carry_over_from(&self.session, &new);
         let meters = MeterView::new(Arc::clone(graph.meters()), &new);
         if self.graphs.send(graph).is_err() {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use troubadour_dsp::resample::{Quality, ResampleError, Resampler};
+use troubadour_dsp::simd::KernelChoice;
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
 /// The PI controller that turns the ring's fill error into a resampling ratio.
@@ -123,7 +124,8 @@ pub const FILL_SMOOTHING: f64 = 32.0;
 pub const MAX_GROWTH: usize = 8;
 
 /// Builds a bridge from a device at `device_rate` into an engine at `engine_rate`, for
-/// device periods up to `max_device_frames` and master periods of `master_frames`.
+/// device periods up to `max_device_frames` and master periods of `master_frames`. Its
+/// resampler runs the best kernels the CPU has.
 pub fn input_bridge(
     channels: usize,
     device_rate: u32,
@@ -132,7 +134,29 @@ pub fn input_bridge(
     master_frames: usize,
     quality: Quality,
 ) -> Result<(BridgeInput, BridgeOutput), ResampleError> {
-    let resampler = Resampler::new_async(channels, device_rate, engine_rate, quality)?;
+    input_bridge_with_kernels(
+        channels,
+        device_rate,
+        engine_rate,
+        max_device_frames,
+        master_frames,
+        quality,
+        KernelChoice::Best,
+    )
+}
+
+/// [`input_bridge`] with its resampler on the kernels `kernels` resolves to.
+pub fn input_bridge_with_kernels(
+    channels: usize,
+    device_rate: u32,
+    engine_rate: u32,
+    max_device_frames: usize,
+    master_frames: usize,
+    quality: Quality,
+    kernels: KernelChoice,
+) -> Result<(BridgeInput, BridgeOutput), ResampleError> {
+    let resampler =
+        Resampler::new_async_with_kernels(channels, device_rate, engine_rate, quality, kernels)?;
     let out_frames = resampler.max_output_frames(max_device_frames);
     let device_in_engine_frames =
         (max_device_frames as f64 * f64::from(engine_rate) / f64::from(device_rate)).ceil();

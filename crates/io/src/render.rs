@@ -20,6 +20,8 @@ pub struct RenderOptions {
     pub seconds: Option<f64>,
     /// Sample format of the files.
     pub format: SampleFormat,
+    /// Which instruction sets the engine may use.
+    pub kernels: troubadour_dsp::simd::KernelChoice,
 }
 
 /// Why a render failed. Nothing is left under a bus file's name when it does.
@@ -132,7 +134,11 @@ pub fn render(
     let total = length_frames(loaded, options.seconds)?;
     let session = &loaded.session;
     let block = session.block_frames as usize;
-    let (_controller, mut engine) = create(loaded, &EngineOptions::default())?;
+    let engine_options = EngineOptions {
+        kernels: options.kernels,
+        ..EngineOptions::default()
+    };
+    let (_controller, mut engine) = create(loaded, &engine_options)?;
     std::fs::create_dir_all(&options.out_dir).map_err(|source| RenderError::OutDir {
         path: options.out_dir.clone(),
         source,

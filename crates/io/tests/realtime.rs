@@ -17,7 +17,7 @@ const PERIOD: usize = 256;
 
 fn sine(frames: usize, channels: usize, k0: usize) -> Vec<f32> {
     (0..frames * channels)
-        .map(|i| (0.5 * ((k0 + i / channels) as f32 * 0.05).sin()))
+        .map(|i| 0.5 * ((k0 + i / channels) as f32 * 0.05).sin())
         .collect()
 }
 
@@ -59,12 +59,12 @@ fn bridges_swapped_in_and_out_of_a_running_callback_allocate_nothing_there() {
     for round in 0..50 {
         // Control thread: a new bridge (built here, where allocating is fine), or none.
         if round % 3 == 2 {
-            control.send(None).unwrap();
+            assert!(control.send(None).is_ok());
         } else {
             let (input, output) =
                 input_bridge(2, 44_100, 48_000, PERIOD, PERIOD, Quality::High).unwrap();
             inputs.push(input);
-            control.send(Some(Box::new(output))).unwrap();
+            assert!(control.send(Some(Box::new(output))).is_ok());
         }
         // Audio thread: take it up and pull from it, for a few periods.
         forbid_alloc(|| {

@@ -92,8 +92,13 @@ impl Queue for Rtrb {
 }
 
 fn copy_uninit(src: &[f32], dst: &mut [MaybeUninit<f32>]) {
-    // SAFETY: `dst` has room for `src.len()` items (same length by construction) and
-    // the two do not overlap (one is the caller's buffer, one the queue's storage).
+    assert_eq!(
+        src.len(),
+        dst.len(),
+        "a chunk half and its items differ in length"
+    );
+    // SAFETY: `dst` has room for `src.len()` items (asserted equal lengths) and the two
+    // do not overlap (one is the caller's buffer, one the queue's storage).
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast(), src.len()) };
 }
 

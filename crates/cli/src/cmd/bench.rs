@@ -85,8 +85,12 @@ pub fn bench(path: Option<&Path>, options: &BenchOptions) -> Result<ExitCode, St
             )
         }
     };
-    let (_controller, mut engine) = create(&loaded, &EngineOptions::default())
-        .map_err(|e| format!("cannot build the session: {e}"))?;
+    let engine_options = EngineOptions {
+        kernels: crate::kernels::from_env(),
+        ..EngineOptions::default()
+    };
+    let (_controller, mut engine) =
+        create(&loaded, &engine_options).map_err(|e| format!("cannot build the session: {e}"))?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
 
     let rate = loaded.session.sample_rate;

@@ -22,6 +22,7 @@ pub fn render(
         out_dir: out.to_path_buf(),
         seconds,
         format,
+        kernels: crate::kernels::from_env(),
     };
     let started = Instant::now();
     let summary = render_session(&loaded, &options, |done, total| {

@@ -129,7 +129,9 @@ fn convert<S: Sample>(
     let ch = usize::from(spec.channels);
     let from = spec.sample_rate;
     let to = out_spec.sample_rate;
-    let mut rs = Resampler::<S>::new(ch, from, to, quality).map_err(|e| e.to_string())?;
+    let mut rs =
+        Resampler::<S>::new_with_kernels(ch, from, to, quality, crate::kernels::from_env())
+            .map_err(|e| e.to_string())?;
     let frames_in = u64::from(reader.duration());
     let target = output_length(frames_in, from, to);
 

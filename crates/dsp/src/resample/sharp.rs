@@ -25,7 +25,9 @@ use realfft::num_traits::Zero;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
-use super::{Sample, bessel_i0, deinterleave, sinc};
+use super::Sample;
+use super::design::{bessel_i0, sinc};
+use super::planar::deinterleave;
 
 /// The first stage's state; see the module notes.
 pub(super) struct Sharp<S: Sample> {

@@ -18,6 +18,7 @@ use troubadour_dsp::gain::db_to_gain;
 use troubadour_dsp::gate::Gate;
 use troubadour_dsp::generator::{Generator, GeneratorSpec, Waveform};
 use troubadour_dsp::limiter::Limiter;
+use troubadour_dsp::simd::{Avx2Fma, KernelChoice, Kernels};
 use troubadour_rt::smooth::LinearRamp;
 
 use crate::audio_file::{AudioData, AudioFileError};
@@ -105,8 +106,9 @@ pub struct Graph {
     pub(crate) generation: u32,
     sample_rate: u32,
     max_block: usize,
-    /// Run the AVX2 build of `process_block` ([`troubadour_dsp::simd`]).
-    avx2: bool,
+    /// The AVX2 build of `process_block` runs with this token
+    /// ([`troubadour_dsp::simd`]); the processors hold their own.
+    avx2: Option<Avx2Fma>,
     strips: Box<[StripState]>,
     /// Strip indices in processing order: a sidechain source before its listener.
     order: Box<[u32]>,
@@ -197,12 +199,14 @@ fn routes_for(strip_ch: u16, first: usize, bus_ch: u16) -> Vec<(u16, u32, Law)> 
 impl Graph {
     /// Compiles a session (validate it first: [`create`](crate::create) does). Decodes
     /// file sources, so call it off the audio thread. `max_block` is the largest
-    /// sub-block `process` will run at once.
+    /// sub-block `process` will run at once; `kernels` says which instruction sets the
+    /// mixing loops and every processor may use.
     pub fn build(
         session: &Session,
         base_dir: &Path,
         max_block: usize,
         generation: u32,
+        kernels: KernelChoice,
     ) -> Result<Self, BuildError> {
         if !(1..=65_536).contains(&max_block) {
             return Err(BuildError::BlockSize(max_block));
@@ -248,9 +252,11 @@ impl Graph {
                 eq: (!b.eq.is_empty()).then(|| {
                     let bands: Vec<_> = b.eq.iter().map(processors::filter_params).collect();
                     Equalizer::new(&bands, usize::from(b.channels), session.sample_rate)
+                        .with_kernels(kernels)
                 }),
                 compressor: b.compressor.as_ref().map(|c| {
                     Compressor::new(processors::compressor_params(c), session.sample_rate)
+                        .with_kernels(kernels)
                 }),
                 limiter: b.limiter.as_ref().map(|l| {
                     Limiter::new(
@@ -258,6 +264,7 @@ impl Graph {
                         usize::from(b.channels),
                         session.sample_rate,
                     )
+                    .with_kernels(kernels)
                 }),
             })
             .collect();
@@ -309,16 +316,16 @@ impl Graph {
                 routes: routes.into_boxed_slice(),
                 pre_ms: vec![0.0; channels].into_boxed_slice(),
                 post_ms: vec![0.0; channels].into_boxed_slice(),
-                gate: strip
-                    .gate
-                    .as_ref()
-                    .map(|g| Gate::new(processors::gate_params(g), session.sample_rate)),
+                gate: strip.gate.as_ref().map(|g| {
+                    Gate::new(processors::gate_params(g), session.sample_rate).with_kernels(kernels)
+                }),
                 eq: (!strip.eq.is_empty()).then(|| {
                     let bands: Vec<_> = strip.eq.iter().map(processors::filter_params).collect();
-                    Equalizer::new(&bands, channels, session.sample_rate)
+                    Equalizer::new(&bands, channels, session.sample_rate).with_kernels(kernels)
                 }),
                 compressor: strip.compressor.as_ref().map(|c| {
                     Compressor::new(processors::compressor_params(c), session.sample_rate)
+                        .with_kernels(kernels)
                 }),
                 sidechain: strip
                     .compressor
@@ -345,7 +352,7 @@ impl Graph {
             generation,
             sample_rate: session.sample_rate,
             max_block,
-            avx2: troubadour_dsp::simd::avx2_fma(),
+            avx2: Kernels::new(kernels).avx2(),
             strips: strips.into_boxed_slice(),
             order,
             buses,
@@ -432,10 +439,9 @@ impl Graph {
         lap: &mut L,
     ) -> OutputCounts {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only set when `simd::avx2_fma` found AVX2 and FMA on this
-            // CPU (see `Graph::build`).
-            return unsafe { self.process_block_avx2(inputs, outputs, offset, n, lap) };
+        if let Some(avx2) = self.avx2 {
+            // SAFETY: the token proves this CPU has AVX2 and FMA.
+            return unsafe { self.process_block_avx2(avx2, inputs, outputs, offset, n, lap) };
         }
         self.process_block_any(inputs, outputs, offset, n, lap)
     }
@@ -447,6 +453,7 @@ impl Graph {
     #[target_feature(enable = "avx2,fma")]
     fn process_block_avx2<L: Lap>(
         &mut self,
+        _: Avx2Fma,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
         offset: usize,
