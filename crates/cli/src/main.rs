@@ -91,7 +91,7 @@ enum Command {
         format: Option<String>,
     },
     /// Run a session offline as fast as possible: real-time factor, DSP load, time per
-    /// stage and peak heap (default: the standard workload of DESIGN.md).
+    /// stage and peak heap (default: the standard workload, 8 stereo strips into 4 buses with full processing).
     Bench {
         /// Session file (TOML); without one, the standard workload.
         session: Option<PathBuf>,

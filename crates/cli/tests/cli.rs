@@ -527,7 +527,7 @@ fn json_number(json: &str, key: &str) -> f64 {
 
 #[test]
 fn bench_reports_stages_and_memory_and_processing_allocates_nothing() {
-    // DESIGN.md's scale target: 64 stereo strips into 16 buses with full processing.
+    // The scale target: 64 stereo strips into 16 buses with full processing.
     let o = troubadour(&[
         "bench",
         "--size",
@@ -652,5 +652,36 @@ fn run_pins_the_audio_thread_and_reports_its_scheduling_truthfully() {
     } else {
         assert!(text.contains("real-time priority denied"), "{text}");
         assert_eq!(policy, "0", "said denied but the policy is {policy}");
+    }
+}
+
+#[test]
+fn run_on_jack_without_a_server_says_so_in_words() {
+    let o = Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["run", "--backend", "jack", "--seconds", "1"])
+        .env("JACK_DEFAULT_SERVER", "troubadour-no-such-server")
+        .output()
+        .expect("run troubadour");
+    assert!(!o.status.success());
+    let said = text(&o);
+    assert!(
+        said.contains("jack: no JACK server is running (server name \"troubadour-no-such-server\")"),
+        "{said}"
+    );
+    assert!(!said.contains("ClientStatus"), "{said}");
+}
+
+#[test]
+fn run_refuses_a_cpu_or_a_period_out_of_range_before_starting() {
+    for (args, want) in [
+        (["--cpu", "5000"], "--cpu"),
+        (["--latency-frames", "7"], "--latency-frames"),
+    ] {
+        let mut all = vec!["run", "--backend", "null", "--seconds", "1"];
+        all.extend(args);
+        let o = troubadour(&all);
+        assert!(!o.status.success(), "{args:?}");
+        let said = text(&o);
+        assert!(said.contains(want) && said.contains("not in"), "{args:?}: {said}");
     }
 }

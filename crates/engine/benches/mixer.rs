@@ -34,7 +34,7 @@ use troubadour_engine::{EngineOptions, create, workload};
 const RATE: u32 = 48_000;
 const BUSES: usize = 4;
 
-/// DESIGN.md's standard workload with `strips` stereo strips into `buses` buses.
+/// The standard workload (see `workload::standard`) with `strips` stereo strips into `buses` buses.
 fn standard(strips: usize, buses: usize, block: u32) -> LoadedSession {
     workload::standard(strips, buses, block, workload::Inputs::Devices)
 }

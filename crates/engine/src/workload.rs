@@ -1,4 +1,4 @@
-//! DESIGN.md's standard workload, for the benchmarks and `troubadour bench`: stereo
+//! The standard workload (docs/PERFORMANCE.md), for the benchmarks and `troubadour bench`: stereo
 //! strips with gate + 4-band EQ + compressor, every one sending to every stereo bus,
 //! and buses with 4-band EQ + compressor + limiter.
 

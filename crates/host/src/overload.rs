@@ -72,3 +72,62 @@ impl OverloadWatch {
         self.warned = warned;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reading after `seconds` of callbacks at `load` of the period, with `late`
+    /// engine-caused late callbacks in all.
+    fn reading(seconds: u64, load: f64, late: u64) -> BackendStats {
+        let period_ns = seconds * 1_000_000_000;
+        BackendStats {
+            busy_ns: (period_ns as f64 * load) as u64,
+            period_ns,
+            late,
+            ..BackendStats::default()
+        }
+    }
+
+    /// Looks at `s` as if a window had passed.
+    fn after_a_window(w: &mut OverloadWatch, s: &BackendStats) -> Option<(f64, u64)> {
+        w.window_start -= WINDOW;
+        w.look(s)
+    }
+
+    #[test]
+    fn a_load_above_eighty_percent_for_three_seconds_is_told_once() {
+        let mut w = OverloadWatch::new();
+        assert_eq!(after_a_window(&mut w, &reading(1, 0.9, 0)), None);
+        assert_eq!(after_a_window(&mut w, &reading(2, 0.9, 0)), None);
+        let told = after_a_window(&mut w, &reading(3, 0.9, 0)).expect("told");
+        assert!((told.0 - 90.0).abs() < 1e-6, "{told:?}");
+        // Still overloaded: quiet for a while, not told every second.
+        assert_eq!(after_a_window(&mut w, &reading(4, 0.9, 0)), None);
+    }
+
+    #[test]
+    fn a_load_that_dips_below_starts_the_count_again() {
+        let mut w = OverloadWatch::new();
+        let loads = [0.9, 0.9, 0.5, 0.9, 0.9];
+        for s in 1..=loads.len() as u64 {
+            // Cumulative totals: each second at its own load.
+            let mut r = reading(s, 0.0, 0);
+            r.busy_ns = loads[..s as usize].iter().map(|l| (1e9 * l) as u64).sum();
+            assert_eq!(after_a_window(&mut w, &r), None, "second {s}");
+        }
+    }
+
+    #[test]
+    fn late_callbacks_are_told_at_once_and_a_light_load_is_not() {
+        let mut w = OverloadWatch::new();
+        assert_eq!(after_a_window(&mut w, &reading(1, 0.1, 0)), None);
+        assert_eq!(after_a_window(&mut w, &reading(2, 0.1, 3)), Some((10.0, 3)));
+    }
+
+    #[test]
+    fn nothing_is_judged_before_a_window_has_passed() {
+        let mut w = OverloadWatch::new();
+        assert_eq!(w.look(&reading(1, 1.5, 10)), None);
+    }
+}

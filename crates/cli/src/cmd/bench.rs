@@ -2,7 +2,7 @@
 //! runs a session offline as fast as it goes and reports the real-time factor, the DSP
 //! load, a per-stage breakdown and peak heap memory.
 //!
-//! Without a session it runs DESIGN.md's standard workload (`--size`, default 8x4:
+//! Without a session it runs the standard workload (`--size`, default 8x4:
 //! stereo strips with gate + 4-band EQ + compressor into stereo buses with 4-band EQ +
 //! compressor + limiter), its device inputs fed with seeded white noise as a live host
 //! would feed them.
