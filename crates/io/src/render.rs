@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use troubadour_dsp::resample::output_length;
 use troubadour_engine::session::{Bus, LoadedSession, Sink, Source};
 use troubadour_engine::{BuildError, EngineOptions, create};
 
@@ -88,6 +89,8 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
         }
         return Ok((s * rate).round() as u64);
     }
+    // A file at another rate plays resampled to the session's: its length in session
+    // frames is what the converter makes of it, round(frames × session rate / file rate).
     let longest = loaded
         .session
         .strips
@@ -98,7 +101,7 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
                 looped: false,
             } => troubadour_engine::audio_file::AudioFileInfo::read(&loaded.base_dir.join(path))
                 .ok()
-                .map(|i| i.frames),
+                .map(|i| output_length(i.frames, i.sample_rate, loaded.session.sample_rate)),
             _ => None,
         })
         .max();
