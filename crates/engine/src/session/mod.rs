@@ -24,7 +24,6 @@ mod locate;
 mod model;
 mod validate;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, SessionError, Severity};
@@ -140,33 +139,9 @@ fn check_text(
     }
 }
 
-/// Writes `session` to `path` atomically: a temporary file beside it, flushed to disk,
-/// then renamed over the old one, so a crash leaves either the old file or the new one,
-/// never half of one.
+/// Writes `session` to `path` atomically ([`crate::atomic_file`]): a crash leaves
+/// either the old file or the new one, never half of one.
 pub fn save(session: &Session, path: &Path) -> std::io::Result<()> {
     let text = toml::to_string_pretty(session).map_err(std::io::Error::other)?;
-    let dir = base_dir_of(path);
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic_file::write_atomic(path, text.as_bytes())
 }
