@@ -186,7 +186,7 @@ fn main() -> ExitCode {
             &output,
             rate,
             Quality::from_name(&quality).expect("clap checked the quality"),
-            format.as_deref().and_then(cmd::resample::WavFormat::parse),
+            format.map(|f| f.parse().expect("clap checked the format")),
         ),
     };
     match result {

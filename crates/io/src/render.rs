@@ -6,7 +6,7 @@ use troubadour_dsp::resample::output_length;
 use troubadour_engine::session::{Bus, LoadedSession, Sink, Source};
 use troubadour_engine::{BuildError, EngineOptions, create};
 
-use crate::wav::{SampleFormat, WavSink};
+use crate::wav::{SampleFormat, WavSink, WavSpec};
 
 /// How long a render runs when neither `--seconds` nor a file source says.
 pub const DEFAULT_SECONDS: f64 = 10.0;
@@ -43,7 +43,7 @@ pub enum RenderError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: hound::Error,
+        source: std::io::Error,
     },
     /// The length is not a positive, finite number of seconds.
     #[error("--seconds must be a positive number of seconds, not {0}")]
@@ -63,7 +63,8 @@ pub struct BusSummary {
     pub peak_dbfs: f64,
     /// RMS over the whole render and all channels, dBFS.
     pub rms_dbfs: f64,
-    /// Samples beyond full scale (clipped in integer formats).
+    /// Samples beyond full scale: clipped in integer formats (the peak and RMS are of
+    /// what the file holds, after clipping), kept in f32.
     pub clipped: u64,
 }
 
@@ -154,20 +155,20 @@ pub fn render(
     let mut sinks = Vec::with_capacity(session.buses.len());
     for bus in &session.buses {
         let path = bus_file(&options.out_dir, bus);
-        let sink = WavSink::create(&path, options.format, bus.channels, session.sample_rate)
-            .map_err(|source| RenderError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        let spec = WavSpec {
+            channels: bus.channels,
+            sample_rate: session.sample_rate,
+            format: options.format,
+        };
+        let sink = WavSink::create(&path, spec).map_err(|source| RenderError::Write {
+            path: path.clone(),
+            source,
+        })?;
         sinks.push((sink, path));
     }
 
     let inputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.input_channels()];
     let mut outputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.output_channels()];
-    let n_out = outputs.len();
-    let mut peak = vec![0.0f32; n_out];
-    let mut energy = vec![0.0f64; n_out];
-    let mut clipped = vec![0u64; n_out];
 
     let mut done = 0u64;
     let mut last_report = 0u64;
@@ -176,13 +177,6 @@ pub fn render(
         let ins: Vec<&[f32]> = inputs.iter().map(|c| &c[..n]).collect();
         let mut outs: Vec<&mut [f32]> = outputs.iter_mut().map(|c| &mut c[..n]).collect();
         engine.process(&ins, &mut outs, n);
-        for (ch, out) in outputs.iter().enumerate() {
-            for &x in &out[..n] {
-                peak[ch] = peak[ch].max(x.abs());
-                energy[ch] += f64::from(x) * f64::from(x);
-                clipped[ch] += u64::from(x.abs() > 1.0);
-            }
-        }
         let mut first = 0;
         for (bus, (sink, path)) in session.buses.iter().zip(sinks.iter_mut()) {
             let channels: Vec<&[f32]> = outputs[first..first + usize::from(bus.channels)]
@@ -204,25 +198,19 @@ pub fn render(
     }
 
     let mut buses = Vec::with_capacity(session.buses.len());
-    let mut first = 0;
     for (bus, (sink, path)) in session.buses.iter().zip(sinks) {
-        let file = sink.finish().map_err(|source| RenderError::Write {
+        let (file, levels) = sink.finish().map_err(|source| RenderError::Write {
             path: path.clone(),
             source,
         })?;
-        let chans = first..first + usize::from(bus.channels);
-        let p = chans.clone().map(|c| peak[c]).fold(0.0f32, f32::max);
-        let e: f64 = chans.clone().map(|c| energy[c]).sum();
-        let samples = (total * u64::from(bus.channels)).max(1) as f64;
         buses.push(BusSummary {
             name: bus.name.clone(),
             file,
             frames: total,
-            peak_dbfs: to_db(f64::from(p)),
-            rms_dbfs: 0.5 * to_db(e / samples),
-            clipped: chans.map(|c| clipped[c]).sum(),
+            peak_dbfs: to_db(levels.peak),
+            rms_dbfs: to_db(levels.rms()),
+            clipped: levels.clipped,
         });
-        first += usize::from(bus.channels);
     }
     Ok(RenderSummary {
         buses,
