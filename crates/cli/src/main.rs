@@ -1,6 +1,7 @@
 //! `troubadour`: the command line of the Troubadour mixer.
 
 mod cmd;
+mod interrupt;
 mod progress;
 
 /// The system allocator, counting: `troubadour bench` reports peak heap and shows that

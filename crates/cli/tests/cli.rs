@@ -435,7 +435,7 @@ fn resample_reports_bad_input_without_leaving_files() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o).contains("cannot read /nonexistent/in.wav"),
+        text(&o).contains("cannot open /nonexistent/in.wav: No such file"),
         "{}",
         text(&o)
     );

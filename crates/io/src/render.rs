@@ -45,6 +45,9 @@ pub enum RenderError {
         /// Why.
         source: std::io::Error,
     },
+    /// The progress callback asked to stop (e.g. on Ctrl-C).
+    #[error("the render was stopped before its end")]
+    Stopped,
     /// The length is not a positive, finite number of seconds.
     #[error("--seconds must be a positive number of seconds, not {0}")]
     Length(f64),
@@ -126,17 +129,28 @@ pub fn bus_file_name(name: &str) -> String {
 }
 
 /// Renders `loaded` offline into one WAV per bus in `options.out_dir`. `progress` is
-/// called now and then with (frames done, frames total). The output depends only on
+/// called now and then with (frames done, frames total) and returns whether to go on:
+/// `false` stops the render with [`RenderError::Stopped`], its files removed. The output depends only on
 /// the session and its files: the same input gives byte-identical files.
 pub fn render(
     loaded: &LoadedSession,
     options: &RenderOptions,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(u64, u64) -> bool,
 ) -> Result<RenderSummary, RenderError> {
     let total = length_frames(loaded, options.seconds)?;
     let session = &loaded.session;
     let block = session.block_frames as usize;
     let (_controller, mut engine) = create(loaded, &EngineOptions::default())?;
+    if options.out_dir.exists() && !options.out_dir.is_dir() {
+        // create_dir_all would say only "File exists".
+        return Err(RenderError::OutDir {
+            path: options.out_dir.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it exists and is not a directory",
+            ),
+        });
+    }
     std::fs::create_dir_all(&options.out_dir).map_err(|source| RenderError::OutDir {
         path: options.out_dir.clone(),
         source,
@@ -192,7 +206,9 @@ pub fn render(
         }
         done += n as u64;
         if done - last_report >= u64::from(session.sample_rate) / 10 || done == total {
-            progress(done, total);
+            if !progress(done, total) {
+                return Err(RenderError::Stopped);
+            }
             last_report = done;
         }
     }

@@ -31,6 +31,21 @@ pub fn db(x: f64) -> String {
     }
 }
 
+/// How many times faster than real time `audio` seconds took `elapsed` seconds, for
+/// people: two significant figures below 10 ("0.12×", "3.5×"), whole numbers above.
+pub fn speed(audio: f64, elapsed: f64) -> String {
+    let factor = audio / elapsed.max(1e-9);
+    if factor >= 10.0 {
+        format!("{factor:.0}×")
+    } else if factor >= 1.0 {
+        format!("{factor:.1}×")
+    } else {
+        // Two significant figures however small: 0.12, 0.012.
+        let decimals = (1.0 - factor.max(1e-6).log10().floor()) as usize;
+        format!("{factor:.decimals$}×")
+    }
+}
+
 /// `text` as a JSON string literal.
 pub fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -45,4 +60,17 @@ pub fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speed;
+
+    #[test]
+    fn speed_never_rounds_to_zero() {
+        assert_eq!(speed(1.0, 10.0), "0.10×");
+        assert_eq!(speed(1.0, 80.0), "0.013×");
+        assert_eq!(speed(3.0, 1.0), "3.0×");
+        assert_eq!(speed(550.0, 1.0), "550×");
+    }
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use troubadour_dsp::resample::{Quality, Resampler, Sample, output_length};
 use troubadour_io::wav::{SampleFormat, WavSink, WavSpec};
 
+use crate::interrupt;
 use crate::progress::Progress;
 
 /// Input frames per piece.
@@ -47,8 +48,8 @@ pub fn resample(
     quality: Quality,
     format: Option<SampleFormat>,
 ) -> Result<ExitCode, String> {
-    let reader = hound::WavReader::open(input)
-        .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let reader = troubadour_engine::audio_file::open_wav(input).map_err(|e| e.to_string())?;
+    interrupt::install()?;
     let spec = reader.spec();
     let out_spec = WavSpec {
         channels: spec.channels,
@@ -61,11 +62,19 @@ pub fn resample(
         convert::<f64>(reader, output, out_spec, quality)
     } else {
         convert::<f32>(reader, output, out_spec, quality)
-    }
-    .map_err(|e| format!("{}: {e}", input.display()))?;
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            return match interrupt::check() {
+                Err(i) => Ok(i.exit()),
+                Ok(()) => Err(format!("{}: {e}", input.display())),
+            };
+        }
+    };
     let seconds = report.frames_in as f64 / f64::from(spec.sample_rate);
     println!(
-        "{} ({} Hz, {}, {} ch, {} frames) -> {} ({} Hz, {}, {} frames), quality {}, {:.0}x real time",
+        "{} ({} Hz, {}, {} ch, {} frames) -> {} ({} Hz, {}, {} frames), quality {}, {} real time",
         input.display(),
         spec.sample_rate,
         input_format_name(spec),
@@ -76,7 +85,7 @@ pub fn resample(
         out_spec.format.name(),
         report.frames_out,
         quality.name(),
-        seconds / started.elapsed().as_secs_f64().max(1e-9),
+        super::speed(seconds, started.elapsed().as_secs_f64()),
     );
     if report.non_finite > 0 {
         eprintln!(
@@ -139,6 +148,9 @@ fn convert<S: Sample>(
     let mut written = 0u64;
     let mut non_finite = 0u64;
     loop {
+        if interrupt::raised().is_some() {
+            return Err("interrupted".into());
+        }
         piece.clear();
         for s in samples.by_ref().take(PIECE * ch) {
             let x = s.map_err(|e| format!("reading frame {read}: {e}"))?;
