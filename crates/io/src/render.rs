@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use troubadour_dsp::resample::output_length;
-use troubadour_engine::session::{Bus, LoadedSession, Sink, Source};
+use troubadour_engine::session::{Bus, LoadedSession, Source};
 use troubadour_engine::{BuildError, EngineOptions, create};
 
 use crate::wav::{SampleFormat, WavSink, WavSpec};
@@ -110,22 +110,6 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
         })
         .max();
     Ok(longest.unwrap_or((DEFAULT_SECONDS * rate) as u64))
-}
-
-/// A file name for a bus: its name with anything but letters, digits, `-` and `_`
-/// replaced, so any bus name gives a safe file name.
-pub fn bus_file_name(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{clean}.wav")
 }
 
 /// Renders `loaded` offline into one WAV per bus in `options.out_dir`. `progress` is
@@ -244,14 +228,7 @@ fn to_db(x: f64) -> f64 {
     }
 }
 
-/// Where a bus's file goes in `out_dir`: the file name of its file sink if it has one,
-/// else its name with `.wav`.
+/// Where a bus's file goes in `out_dir` ([`Bus::output_file_name`]).
 pub fn bus_file(out_dir: &Path, bus: &Bus) -> PathBuf {
-    match &bus.sink {
-        Some(Sink::File(path)) => match path.file_name() {
-            Some(name) => out_dir.join(name),
-            None => out_dir.join(bus_file_name(&bus.name)),
-        },
-        _ => out_dir.join(bus_file_name(&bus.name)),
-    }
+    out_dir.join(bus.output_file_name())
 }
