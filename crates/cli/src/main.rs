@@ -1,5 +1,6 @@
 //! `troubadour`: the command line of the Troubadour mixer.
 
+mod args;
 mod cmd;
 mod interrupt;
 mod progress;
@@ -37,11 +38,11 @@ enum Command {
         /// when its default host has an output device, else null.
         #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "cpal", "null"])]
         backend: String,
-        /// Period in frames (default: the session's block_frames).
-        #[arg(long)]
+        /// Period in frames, 16..=8192 (default: the session's block_frames).
+        #[arg(long, allow_negative_numbers = true, value_parser = args::latency_frames)]
         latency_frames: Option<usize>,
         /// Stop after this many seconds (default: run until Ctrl-C).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: Option<f64>,
         /// Pin the audio thread to this CPU (the null backend's own thread; JACK's and
         /// cpal's threads are set up by the server and by cpal).
@@ -62,7 +63,7 @@ enum Command {
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// Length in seconds (default: the longest non-looping file source, else 10).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: Option<f64>,
         /// Sample format of the files.
         #[arg(long, default_value = "f32", value_parser = ["f32", "s24", "s16"])]
@@ -97,7 +98,7 @@ enum Command {
         #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
         rounds: u32,
         /// Seconds of audio per round.
-        #[arg(long, default_value_t = 1.0, value_parser = cmd::bench::parse_seconds)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: f64,
         /// Print one JSON object instead of a table.
         #[arg(long)]

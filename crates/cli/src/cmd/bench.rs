@@ -46,16 +46,6 @@ pub fn parse_size(text: &str) -> Result<(usize, usize), String> {
     Ok((s, b))
 }
 
-/// Parses `--seconds`: a positive duration of at most an hour.
-pub fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
-        _ => Err(format!(
-            "{text:?} is not a duration in seconds between 0 and 3600"
-        )),
-    }
-}
-
 struct Report {
     what: String,
     sample_rate: u32,
