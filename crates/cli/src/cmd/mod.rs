@@ -31,6 +31,11 @@ pub fn db(x: f64) -> String {
     }
 }
 
+/// `n` and the noun in the right number: "1 strip", "2 strips".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// How many times faster than real time `audio` seconds took `elapsed` seconds, for
 /// people: two significant figures below 10 ("0.12×", "3.5×"), whole numbers above.
 pub fn speed(audio: f64, elapsed: f64) -> String {

@@ -110,6 +110,21 @@ fn toml_key(name: &str) -> String {
     }
 }
 
+/// A computed limit for people: at most four significant digits (a minimum of
+/// 1000 / 48000 ms reads 0.02083, not 0.020833333333333332).
+fn rounded(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || x.abs() >= 1000.0 {
+        return format!("{x}");
+    }
+    let decimals = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// `+12` rather than `12`, so a range reads as dB.
 fn signed(x: f32) -> String {
     if x == f32::NEG_INFINITY {
@@ -148,7 +163,7 @@ impl Checker<'_> {
             if unit == "dB" {
                 signed(x as f32)
             } else {
-                format!("{x}")
+                rounded(x)
             }
         };
         if value.is_nan() {
