@@ -133,13 +133,33 @@ fn render_is_byte_identical_run_after_run_in_every_format() {
             (2, 48_000, bits)
         );
         assert_eq!(r.duration(), 3 * 48_000);
-        // Not silence: both voices and the music bed made it through.
-        let peak = hound::WavReader::new(&bytes[0].0[..])
-            .unwrap()
-            .into_samples::<f32>()
-            .count();
-        assert_eq!(peak, 2 * 3 * 48_000);
+        // Not silence: both voices and the music bed made it through to both buses.
+        for (name, file) in [("program", &bytes[0].0), ("HostPhones", &bytes[0].1)] {
+            let (peak, rms) = peak_and_rms(file, bits);
+            assert!(
+                peak > 0.05 && rms > 0.005,
+                "{format} {name}: peak {peak}, RMS {rms}: next to silence"
+            );
+        }
     }
+}
+
+/// (peak, RMS) of a WAV file's bytes, full scale 1.0, over all channels.
+fn peak_and_rms(bytes: &[u8], bits: u16) -> (f64, f64) {
+    let r = hound::WavReader::new(bytes).unwrap();
+    let samples: Vec<f64> = if bits == 32 {
+        r.into_samples::<f32>()
+            .map(|s| f64::from(s.unwrap()))
+            .collect()
+    } else {
+        let full = f64::from(1u32 << (bits - 1));
+        r.into_samples::<i32>()
+            .map(|s| f64::from(s.unwrap()) / full)
+            .collect()
+    };
+    let peak = samples.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let rms = (samples.iter().map(|x| x * x).sum::<f64>() / samples.len().max(1) as f64).sqrt();
+    (peak, rms)
 }
 
 /// sox's `stat` report of `file` after `effects` (e.g. `["remix", "1"]`).
