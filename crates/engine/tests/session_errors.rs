@@ -320,3 +320,47 @@ fn a_strip_without_sends_is_valid_with_a_warning() {
         ]
     );
 }
+
+#[test]
+fn a_source_that_breaks_after_validation_is_located_when_the_graph_is_built() {
+    let dir = Dir::new("late-break");
+    let wav = dir.0.join("voice.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..4800 {
+        w.write_sample((i % 100) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let text = GOOD.replace(
+        "{ device = \"system:capture_1\" }",
+        "{ file = \"voice.wav\" }",
+    );
+    let loaded = session::load(&dir.write("session.toml", &text)).unwrap();
+    std::fs::write(&wav, b"RIFF").unwrap();
+    // Validation before the build finds it, located in the file as written.
+    let Err(err) = troubadour_engine::create(&loaded, &Default::default()) else {
+        panic!("the broken file should fail the build");
+    };
+    let err = err.located(&loaded);
+    let shown = err.to_string().replace(&dir.0.display().to_string(), "DIR");
+    assert!(
+        shown.contains("DIR/session.toml:6:19: strip \"Mic\" source.file: DIR/voice.wav is not a readable WAV file"),
+        "{shown}"
+    );
+    // The build itself, past validation: located the same way.
+    let Err(err) = troubadour_engine::Graph::build(&loaded.session, &loaded.base_dir, 256, 0)
+    else {
+        panic!("the broken file should fail the build");
+    };
+    let err = err.located(&loaded);
+    let shown = err.to_string().replace(&dir.0.display().to_string(), "DIR");
+    assert!(
+        shown.contains("DIR/session.toml:6:19: strip \"Mic\" source.file: DIR/voice.wav is not a readable WAV file"),
+        "{shown}"
+    );
+}

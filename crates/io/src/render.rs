@@ -124,7 +124,8 @@ pub fn render(
     let total = length_frames(loaded, options.seconds)?;
     let session = &loaded.session;
     let block = session.block_frames as usize;
-    let (_controller, mut engine) = create(loaded, &EngineOptions::default())?;
+    let (_controller, mut engine) =
+        create(loaded, &EngineOptions::default()).map_err(|e| e.located(loaded))?;
     if options.out_dir.exists() && !options.out_dir.is_dir() {
         // create_dir_all would say only "File exists".
         return Err(RenderError::OutDir {

@@ -49,6 +49,35 @@ pub struct LoadedSession {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl LoadedSession {
+    /// An error about strip `strip`'s source, located at its `source.file` in the
+    /// session file as it is on disk now (or at its start, if it cannot be read).
+    pub fn locate_source(&self, strip: usize, message: String) -> SessionError {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let position = Locator::new(&text).position(&[
+            "strip".into(),
+            strip.into(),
+            "source".into(),
+            "file".into(),
+        ]);
+        let name = self
+            .session
+            .strips
+            .get(strip)
+            .map_or("", |s| s.name.as_str());
+        SessionError {
+            diagnostics: vec![Diagnostic {
+                file: self.path.clone(),
+                line: position.line,
+                column: position.column,
+                field: format!("strip {name:?} source.file"),
+                message,
+                severity: Severity::Error,
+            }],
+        }
+    }
+}
+
 /// Reads, parses and validates the session file at `path`.
 pub fn load(path: &Path) -> Result<LoadedSession, SessionError> {
     let text = std::fs::read_to_string(path).map_err(|e| SessionError {
@@ -99,14 +128,19 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
     })
 }
 
-/// Validates a session built in memory (e.g. edited through the controller). Problems
-/// are located in its TOML form, as it would be saved.
+/// Validates a session built in memory (e.g. edited through the controller, or loaded
+/// earlier). Problems are located in the file at `path` when it still holds this very
+/// session (so a source file that broke since loading is reported where the user wrote
+/// it), else in the session's TOML form, as it would be saved.
 pub fn validate(
     session: &Session,
     path: &Path,
     base_dir: &Path,
 ) -> Result<Vec<Diagnostic>, SessionError> {
-    let text = toml::to_string_pretty(session).unwrap_or_default();
+    let on_disk = std::fs::read_to_string(path)
+        .ok()
+        .filter(|text| toml::from_str::<Session>(text).ok().as_ref() == Some(session));
+    let text = on_disk.unwrap_or_else(|| toml::to_string_pretty(session).unwrap_or_default());
     check_text(session, &text, path, base_dir)
 }
 
