@@ -5,7 +5,8 @@
 //! only within one file system), which is flushed to disk, renamed over the target, and
 //! the directory flushed too so the rename itself survives a power cut. A crash leaves
 //! the old file or the new one, never half of one; an error or a drop before
-//! [`AtomicFile::commit`] removes the temporary file.
+//! [`AtomicFile::commit`] removes the temporary file (so a command that stops on a
+//! signal by unwinding to its end, as `render` and `resample` do, leaves none).
 //!
 //! ```
 //! use std::io::Write;
@@ -27,33 +28,6 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// Temporary files not yet committed, so an interrupted process can remove them
-/// ([`remove_pending`]) before it exits.
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    // A panic elsewhere while holding the lock leaves a list that is still valid.
-    PENDING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn forget(path: &Path) {
-    pending().retain(|p| p != path);
-}
-
-/// Removes every temporary file of this process not yet committed or dropped, and
-/// keeps new ones from being made. For a signal handler's thread before the process
-/// exits: destructors do not run on `exit`.
-pub fn remove_pending() {
-    let mut list = pending();
-    for p in list.drain(..) {
-        let _ = std::fs::remove_file(p);
-    }
-    // The process is about to exit: hold the lock so nothing registers (or renames into
-    // place, see `commit`) behind our back.
-    std::mem::forget(list);
-}
 
 /// The temporary name for `path`: `.NAME.partial` beside it, hidden as an unfinished
 /// file should be. Fails when `path` names no file (a trailing slash, `..`).
@@ -98,12 +72,7 @@ impl AtomicFile {
     /// untouched until the commit.
     pub fn create(path: &Path) -> io::Result<Self> {
         let temporary = temporary_path(path)?;
-        let file = {
-            let mut list = pending();
-            let file = File::create(&temporary)?;
-            list.push(temporary.clone());
-            file
-        };
+        let file = File::create(&temporary)?;
         Ok(AtomicFile {
             file: Some(file),
             temporary,
@@ -131,13 +100,7 @@ impl AtomicFile {
         let result = (|| {
             file.sync_all()?;
             drop(file);
-            {
-                // Under the lock: a signal's clean-up either removed the temporary file
-                // already (the rename fails) or waits until it is in place.
-                let _list = pending();
-                std::fs::rename(&self.temporary, &self.path)?;
-            }
-            forget(&self.temporary);
+            std::fs::rename(&self.temporary, &self.path)?;
             // Make the rename durable. Some file systems cannot sync a directory; the
             // data itself is on disk by now, so that is not worth failing for.
             if let Ok(d) = File::open(directory_of(&self.path)) {
@@ -147,7 +110,6 @@ impl AtomicFile {
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&self.temporary);
-            forget(&self.temporary);
         }
         result
     }
@@ -173,7 +135,6 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.temporary);
-            forget(&self.temporary);
         }
     }
 }
@@ -233,24 +194,6 @@ mod tests {
         let e = AtomicFile::create(&slash).unwrap_err();
         assert!(e.to_string().contains("names a directory"), "{e}");
         assert_eq!(entries(&sub), Vec::<String>::new());
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn remove_pending_removes_uncommitted_files() {
-        let d = dir("pending");
-        let f = AtomicFile::create(&d.join("a.wav")).unwrap();
-        // What `remove_pending` does, for this test's files only: it keeps the lock for
-        // the exiting process, and other tests run beside this one.
-        pending().retain(|p| {
-            let ours = p.starts_with(&d);
-            if ours {
-                let _ = std::fs::remove_file(p);
-            }
-            !ours
-        });
-        assert_eq!(entries(&d), Vec::<String>::new());
-        assert!(f.commit().is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
