@@ -102,6 +102,16 @@ pub fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>, AudioF
     if meta.is_dir() {
         return Err(format("it is a directory"));
     }
+    let mut magic = [0u8; 4];
+    if File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"RF64"
+    {
+        return Err(format(
+            "it is an RF64 file (a WAV file past 4 GiB), which this build writes but does not read",
+        ));
+    }
     let reader = hound::WavReader::open(path).map_err(|e| match e {
         hound::Error::IoError(ref io) if is_short_read(io) && meta.len() == 0 => {
             format("it is empty")

@@ -180,7 +180,10 @@ fn riff_and_forced_rf64_files_read_back_whole_in_every_format() {
                 };
                 assert_eq!(sox_warnings(&path), quirk, "{what}");
 
-                if !rf64 {
+                if rf64 {
+                    let e = troubadour_engine::audio_file::AudioFileInfo::read(&path).unwrap_err();
+                    assert!(e.to_string().contains("it is an RF64 file"), "{e}");
+                } else {
                     let r = hound::WavReader::open(&path).unwrap();
                     assert_eq!(r.duration() as usize, frames, "{what}");
                     assert_eq!(r.spec().channels, channels, "{what}");
