@@ -1,6 +1,8 @@
 //! `troubadour`: the command line of the Troubadour mixer.
 
+mod args;
 mod cmd;
+mod interrupt;
 mod kernels;
 mod progress;
 
@@ -37,12 +39,12 @@ enum Command {
         /// an output device, else null.
         #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "cpal", "null"])]
         backend: String,
-        /// Period in frames, 16..=65536 (default: the session's block_frames; a JACK
+        /// Period in frames, 16..=8192 (default: the session's block_frames; a JACK
         /// server sets its own).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(16..=65_536))]
-        latency_frames: Option<u32>,
+        #[arg(long, allow_negative_numbers = true, value_parser = args::latency_frames)]
+        latency_frames: Option<usize>,
         /// Stop after this many seconds (default: run until Ctrl-C).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: Option<f64>,
         /// Pin the audio thread to this CPU (the null backend's own thread; JACK's and
         /// cpal's threads are set up by the server and by cpal).
@@ -67,7 +69,7 @@ enum Command {
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// Length in seconds (default: the longest non-looping file source, else 10).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: Option<f64>,
         /// Sample format of the files.
         #[arg(long, default_value = "f32", value_parser = ["f32", "s24", "s16"])]
@@ -102,7 +104,7 @@ enum Command {
         #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
         rounds: u32,
         /// Seconds of audio per round.
-        #[arg(long, default_value_t = 1.0, value_parser = cmd::bench::parse_seconds)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = args::seconds)]
         seconds: f64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -147,7 +149,7 @@ fn main() -> ExitCode {
             use troubadour_io::thread::{DEFAULT_PRIORITY, MemoryLock, ThreadSetup};
             let config = troubadour_host::HostConfig {
                 backend: backend.parse().expect("clap checked the backend"),
-                period_frames: latency_frames.map(|n| n as usize),
+                period_frames: latency_frames,
                 thread: ThreadSetup {
                     realtime_priority: (!no_realtime).then_some(DEFAULT_PRIORITY),
                     cpu: cpu.map(|c| c as usize),
@@ -204,7 +206,7 @@ fn main() -> ExitCode {
             &output,
             rate,
             Quality::from_name(&quality).expect("clap checked the quality"),
-            format.as_deref().and_then(cmd::resample::WavFormat::parse),
+            format.map(|f| f.parse().expect("clap checked the format")),
         ),
     };
     match result {

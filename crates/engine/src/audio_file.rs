@@ -1,5 +1,7 @@
 //! Reading WAV files into planar `f32`, off the audio thread.
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,11 +26,29 @@ pub enum AudioFileError {
         /// What the decoder said.
         reason: String,
     },
+    /// The header promises more samples than the file holds.
+    #[error(
+        "{} is truncated: its header promises {promised} frames but the file holds {held}",
+        path.display()
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Frames the data chunk's size stands for.
+        promised: u64,
+        /// Whole frames actually there.
+        held: u64,
+    },
 }
 
 impl AudioFileError {
     fn from_hound(path: &Path, e: hound::Error) -> Self {
         match e {
+            // hound's "Failed to read enough bytes": the header itself is cut short.
+            hound::Error::IoError(source) if is_short_read(&source) => AudioFileError::Format {
+                path: path.to_path_buf(),
+                reason: "it ends inside its header (not a WAV file, or cut short)".into(),
+            },
             hound::Error::IoError(source) => AudioFileError::Open {
                 path: path.to_path_buf(),
                 source,
@@ -53,10 +73,10 @@ pub struct AudioFileInfo {
 }
 
 impl AudioFileInfo {
-    /// Reads only the header of the WAV file at `path`.
+    /// Reads the header of the WAV file at `path`, and checks that the file is as long
+    /// as its header says.
     pub fn read(path: &Path) -> Result<Self, AudioFileError> {
-        let reader =
-            hound::WavReader::open(path).map_err(|e| AudioFileError::from_hound(path, e))?;
+        let reader = open_wav(path)?;
         let spec = reader.spec();
         check_spec(path, spec)?;
         Ok(AudioFileInfo {
@@ -64,6 +84,86 @@ impl AudioFileInfo {
             channels: spec.channels,
             frames: u64::from(reader.duration()),
         })
+    }
+}
+
+/// Opens the WAV file at `path` for reading, with errors that say what is wrong with
+/// it: a directory, an empty file, a header cut short, or a data chunk promising more
+/// bytes than the file holds (which hound only notices when it reaches the end).
+pub fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>, AudioFileError> {
+    let format = |reason: &str| AudioFileError::Format {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(|source| AudioFileError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(format("it is a directory"));
+    }
+    let mut magic = [0u8; 4];
+    if File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"RF64"
+    {
+        return Err(format(
+            "it is an RF64 file (a WAV file past 4 GiB), which this build writes but does not read",
+        ));
+    }
+    let reader = hound::WavReader::open(path).map_err(|e| match e {
+        hound::Error::IoError(ref io) if is_short_read(io) && meta.len() == 0 => {
+            format("it is empty")
+        }
+        e => AudioFileError::from_hound(path, e),
+    })?;
+    let spec = reader.spec();
+    let block = u64::from(spec.channels) * u64::from(spec.bits_per_sample.div_ceil(8));
+    if let Ok(Some((offset, promised_bytes))) = data_chunk(path)
+        && block > 0
+    {
+        // Regular files only: a pipe or device has no length to compare with.
+        let len = if meta.is_file() { meta.len() } else { u64::MAX };
+        let held_bytes = len.saturating_sub(offset).min(promised_bytes);
+        if held_bytes < promised_bytes {
+            return Err(AudioFileError::Truncated {
+                path: path.to_path_buf(),
+                promised: promised_bytes / block,
+                held: held_bytes / block,
+            });
+        }
+    }
+    Ok(reader)
+}
+
+/// Whether hound ran out of bytes: it says so with `ErrorKind::Other` and this text.
+fn is_short_read(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::UnexpectedEof || e.to_string() == "Failed to read enough bytes."
+}
+
+/// Where the `data` chunk's samples start and how many bytes its header promises, by
+/// walking the RIFF chunks; `None` if there is none.
+fn data_chunk(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    let mut f = BufReader::new(File::open(path)?);
+    let mut riff = [0u8; 12];
+    f.read_exact(&mut riff)?;
+    let mut at = 12u64;
+    loop {
+        let mut head = [0u8; 8];
+        f.read_exact(&mut head)?;
+        let len = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+        at += 8;
+        if &head[..4] == b"data" {
+            return Ok(Some((at, len)));
+        }
+        // Chunks are word-aligned: an odd-sized one is followed by a pad byte.
+        let skip = len + len % 2;
+        f.seek(SeekFrom::Current(skip as i64))?;
+        at += skip;
+        if at > 1 << 40 {
+            return Ok(None);
+        }
     }
 }
 
@@ -128,8 +228,7 @@ impl AudioData {
 
     /// Decodes the WAV file at `path`.
     pub fn read(path: &Path) -> Result<Self, AudioFileError> {
-        let mut reader =
-            hound::WavReader::open(path).map_err(|e| AudioFileError::from_hound(path, e))?;
+        let mut reader = open_wav(path)?;
         let spec = reader.spec();
         check_spec(path, spec)?;
         let n_ch = usize::from(spec.channels);

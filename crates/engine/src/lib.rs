@@ -1,5 +1,6 @@
 //! Troubadour's mixer engine.
 //!
+//! - [`atomic_file`]: files written whole or not at all (sessions, WAVs).
 //! - [`session`]: the session model (what the user saves), its TOML format, validation
 //!   with located errors, and atomic saving.
 //! - [`Graph`]: a session compiled for the audio thread.
@@ -15,6 +16,7 @@
 //! limiter, its fader and mute, replaces non-finite samples by silence, meters and
 //! writes its output.
 
+pub mod atomic_file;
 pub mod audio_file;
 mod command;
 mod controller;

@@ -270,3 +270,102 @@ fn save_is_atomic_and_round_trips() {
         .collect();
     assert_eq!(names, ["saved.toml"]);
 }
+
+#[test]
+fn bus_names_that_become_one_file_name_are_rejected() {
+    let dir = Dir::new("file-clash");
+    let text = format!("{GOOD}\n[[bus]]\nname = \"A 1\"\nchannels = 2\n[[bus]]\nname = \"A.1\"\n");
+    let text = text
+        .replace("name = \"A1\"", "name = \"A_1\"")
+        .replace("A1 = {", "A_1 = {");
+    assert_eq!(
+        errors(&dir, &text),
+        [
+            "DIR/session.toml:14:8: bus \"A 1\" name: would be written to A_1.wav like bus \"A_1\" (bus names become file names with anything but letters, digits, - and _ replaced by _): rename one or give it a file sink",
+            "DIR/session.toml:17:8: bus \"A.1\" name: would be written to A_1.wav like bus \"A_1\" (bus names become file names with anything but letters, digits, - and _ replaced by _): rename one or give it a file sink",
+        ]
+    );
+}
+
+#[test]
+fn names_with_control_characters_are_rejected() {
+    let dir = Dir::new("control-chars");
+    let text = GOOD
+        .replace("name = \"Mic\"", "name = \"Mic\\nTwo\"")
+        .replace("name = \"A1\"", "name = \"A1\\t\"")
+        .replace("A1 = {", "\"A1\\t\" = {");
+    assert_eq!(
+        errors(&dir, &text),
+        [
+            "DIR/session.toml:4:8: strip \"Mic\\nTwo\" name: a strip name cannot contain control characters (U+000A in \"Mic\\nTwo\")",
+            "DIR/session.toml:10:8: bus \"A1\\t\" name: a bus name cannot contain control characters (U+0009 in \"A1\\t\")",
+        ]
+    );
+}
+
+#[test]
+fn a_strip_without_sends_is_valid_with_a_warning() {
+    let dir = Dir::new("no-sends");
+    let text = GOOD.replace("sends = { A1 = { level_db = 0.0 } }\n", "");
+    let loaded = session::load(&dir.write("session.toml", &text)).unwrap();
+    let warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|d| d.to_string().replace(&dir.0.display().to_string(), "DIR"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "DIR/session.toml:4:8: warning: strip \"Mic\" name: no sends: this strip is heard on no bus (add e.g. sends = { A1 = {} })"
+        ]
+    );
+}
+
+#[test]
+fn a_source_that_breaks_after_validation_is_located_when_the_graph_is_built() {
+    let dir = Dir::new("late-break");
+    let wav = dir.0.join("voice.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..4800 {
+        w.write_sample((i % 100) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let text = GOOD.replace(
+        "{ device = \"system:capture_1\" }",
+        "{ file = \"voice.wav\" }",
+    );
+    let loaded = session::load(&dir.write("session.toml", &text)).unwrap();
+    std::fs::write(&wav, b"RIFF").unwrap();
+    // Validation before the build finds it, located in the file as written.
+    let Err(err) = troubadour_engine::create(&loaded, &Default::default()) else {
+        panic!("the broken file should fail the build");
+    };
+    let err = err.located(&loaded);
+    let shown = err.to_string().replace(&dir.0.display().to_string(), "DIR");
+    assert!(
+        shown.contains("DIR/session.toml:6:19: strip \"Mic\" source.file: DIR/voice.wav is not a readable WAV file"),
+        "{shown}"
+    );
+    // The build itself, past validation: located the same way.
+    let Err(err) = troubadour_engine::Graph::build(
+        &loaded.session,
+        &loaded.base_dir,
+        256,
+        0,
+        Default::default(),
+    ) else {
+        panic!("the broken file should fail the build");
+    };
+    let err = err.located(&loaded);
+    let shown = err.to_string().replace(&dir.0.display().to_string(), "DIR");
+    assert!(
+        shown.contains("DIR/session.toml:6:19: strip \"Mic\" source.file: DIR/voice.wav is not a readable WAV file"),
+        "{shown}"
+    );
+}

@@ -196,8 +196,8 @@ impl Host {
             max_block_frames: Some(clock.period_frames.max(requested_block as usize)),
             ..config.engine.clone()
         };
-        let (mut controller, engine) =
-            create(&loaded, &options).map_err(|e| HostError::Session(e.to_string()))?;
+        let (mut controller, engine) = create(&loaded, &options)
+            .map_err(|e| HostError::Session(e.located(&loaded).to_string()))?;
         let latency = engine_latency(&engine, controller.session());
         let started = match driver.start(engine, controller.session()) {
             Ok(s) => s,

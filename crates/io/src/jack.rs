@@ -158,23 +158,22 @@ impl JackConnection {
     /// Opens client `name` on the default server (`$JACK_DEFAULT_SERVER`), never starting
     /// one.
     pub fn open(name: &str) -> Result<Self, JackError> {
-        let (client, _status) =
-            Client::new(name, ClientOptions::NO_START_SERVER).map_err(|e| {
-                JackError::NoServer(match e {
-                    // What libjack says when nothing answers on the server's socket.
-                    jack::Error::ClientError(status)
-                        if status.contains(ClientStatus::SERVER_FAILED) =>
-                    {
-                        let server = std::env::var("JACK_DEFAULT_SERVER")
-                            .map_or_else(|_| "default".into(), |s| format!("\"{s}\""));
-                        format!("no JACK server is running (server name {server})")
-                    }
-                    jack::Error::LibraryError(why) => {
-                        format!("the JACK library (libjack.so.0) could not be loaded: {why}")
-                    }
-                    other => format!("cannot connect to the JACK server: {other}"),
-                })
-            })?;
+        let (client, _status) = Client::new(name, ClientOptions::NO_START_SERVER).map_err(|e| {
+            JackError::NoServer(match e {
+                // What libjack says when nothing answers on the server's socket.
+                jack::Error::ClientError(status)
+                    if status.contains(ClientStatus::SERVER_FAILED) =>
+                {
+                    let server = std::env::var("JACK_DEFAULT_SERVER")
+                        .map_or_else(|_| "default".into(), |s| format!("\"{s}\""));
+                    format!("no JACK server is running (server name {server})")
+                }
+                jack::Error::LibraryError(why) => {
+                    format!("the JACK library (libjack.so.0) could not be loaded: {why}")
+                }
+                other => format!("cannot connect to the JACK server: {other}"),
+            })
+        })?;
         Ok(JackConnection { client })
     }
 

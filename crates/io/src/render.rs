@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use troubadour_engine::session::{Bus, LoadedSession, Sink, Source};
+use troubadour_dsp::resample::output_length;
+use troubadour_engine::session::{Bus, LoadedSession, Source};
 use troubadour_engine::{BuildError, EngineOptions, create};
 
-use crate::wav::{SampleFormat, WavSink};
+use crate::wav::{SampleFormat, WavSink, WavSpec};
 
 /// How long a render runs when neither `--seconds` nor a file source says.
 pub const DEFAULT_SECONDS: f64 = 10.0;
@@ -44,8 +45,11 @@ pub enum RenderError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: hound::Error,
+        source: std::io::Error,
     },
+    /// The progress callback asked to stop (e.g. on Ctrl-C).
+    #[error("the render was stopped before its end")]
+    Stopped,
     /// The length is not a positive, finite number of seconds.
     #[error("--seconds must be a positive number of seconds, not {0}")]
     Length(f64),
@@ -64,7 +68,8 @@ pub struct BusSummary {
     pub peak_dbfs: f64,
     /// RMS over the whole render and all channels, dBFS.
     pub rms_dbfs: f64,
-    /// Samples beyond full scale (clipped in integer formats).
+    /// Samples beyond full scale: clipped in integer formats (the peak and RMS are of
+    /// what the file holds, after clipping), kept in f32.
     pub clipped: u64,
 }
 
@@ -90,6 +95,8 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
         }
         return Ok((s * rate).round() as u64);
     }
+    // A file at another rate plays resampled to the session's: its length in session
+    // frames is what the converter makes of it, round(frames × session rate / file rate).
     let longest = loaded
         .session
         .strips
@@ -100,36 +107,21 @@ fn length_frames(loaded: &LoadedSession, seconds: Option<f64>) -> Result<u64, Re
                 looped: false,
             } => troubadour_engine::audio_file::AudioFileInfo::read(&loaded.base_dir.join(path))
                 .ok()
-                .map(|i| i.frames),
+                .map(|i| output_length(i.frames, i.sample_rate, loaded.session.sample_rate)),
             _ => None,
         })
         .max();
     Ok(longest.unwrap_or((DEFAULT_SECONDS * rate) as u64))
 }
 
-/// A file name for a bus: its name with anything but letters, digits, `-` and `_`
-/// replaced, so any bus name gives a safe file name.
-pub fn bus_file_name(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{clean}.wav")
-}
-
 /// Renders `loaded` offline into one WAV per bus in `options.out_dir`. `progress` is
-/// called now and then with (frames done, frames total). The output depends only on
+/// called now and then with (frames done, frames total) and returns whether to go on:
+/// `false` stops the render with [`RenderError::Stopped`], its files removed. The output depends only on
 /// the session and its files: the same input gives byte-identical files.
 pub fn render(
     loaded: &LoadedSession,
     options: &RenderOptions,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(u64, u64) -> bool,
 ) -> Result<RenderSummary, RenderError> {
     let total = length_frames(loaded, options.seconds)?;
     let session = &loaded.session;
@@ -138,7 +130,18 @@ pub fn render(
         kernels: options.kernels,
         ..EngineOptions::default()
     };
-    let (_controller, mut engine) = create(loaded, &engine_options)?;
+    let (_controller, mut engine) =
+        create(loaded, &engine_options).map_err(|e| e.located(loaded))?;
+    if options.out_dir.exists() && !options.out_dir.is_dir() {
+        // create_dir_all would say only "File exists".
+        return Err(RenderError::OutDir {
+            path: options.out_dir.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it exists and is not a directory",
+            ),
+        });
+    }
     std::fs::create_dir_all(&options.out_dir).map_err(|source| RenderError::OutDir {
         path: options.out_dir.clone(),
         source,
@@ -157,20 +160,20 @@ pub fn render(
     let mut sinks = Vec::with_capacity(session.buses.len());
     for bus in &session.buses {
         let path = bus_file(&options.out_dir, bus);
-        let sink = WavSink::create(&path, options.format, bus.channels, session.sample_rate)
-            .map_err(|source| RenderError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        let spec = WavSpec {
+            channels: bus.channels,
+            sample_rate: session.sample_rate,
+            format: options.format,
+        };
+        let sink = WavSink::create(&path, spec).map_err(|source| RenderError::Write {
+            path: path.clone(),
+            source,
+        })?;
         sinks.push((sink, path));
     }
 
     let inputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.input_channels()];
     let mut outputs: Vec<Vec<f32>> = vec![vec![0.0; block]; engine.output_channels()];
-    let n_out = outputs.len();
-    let mut peak = vec![0.0f32; n_out];
-    let mut energy = vec![0.0f64; n_out];
-    let mut clipped = vec![0u64; n_out];
 
     let mut done = 0u64;
     let mut last_report = 0u64;
@@ -179,13 +182,6 @@ pub fn render(
         let ins: Vec<&[f32]> = inputs.iter().map(|c| &c[..n]).collect();
         let mut outs: Vec<&mut [f32]> = outputs.iter_mut().map(|c| &mut c[..n]).collect();
         engine.process(&ins, &mut outs, n);
-        for (ch, out) in outputs.iter().enumerate() {
-            for &x in &out[..n] {
-                peak[ch] = peak[ch].max(x.abs());
-                energy[ch] += f64::from(x) * f64::from(x);
-                clipped[ch] += u64::from(x.abs() > 1.0);
-            }
-        }
         let mut first = 0;
         for (bus, (sink, path)) in session.buses.iter().zip(sinks.iter_mut()) {
             let channels: Vec<&[f32]> = outputs[first..first + usize::from(bus.channels)]
@@ -201,31 +197,27 @@ pub fn render(
         }
         done += n as u64;
         if done - last_report >= u64::from(session.sample_rate) / 10 || done == total {
-            progress(done, total);
+            if !progress(done, total) {
+                return Err(RenderError::Stopped);
+            }
             last_report = done;
         }
     }
 
     let mut buses = Vec::with_capacity(session.buses.len());
-    let mut first = 0;
     for (bus, (sink, path)) in session.buses.iter().zip(sinks) {
-        let file = sink.finish().map_err(|source| RenderError::Write {
+        let (file, levels) = sink.finish().map_err(|source| RenderError::Write {
             path: path.clone(),
             source,
         })?;
-        let chans = first..first + usize::from(bus.channels);
-        let p = chans.clone().map(|c| peak[c]).fold(0.0f32, f32::max);
-        let e: f64 = chans.clone().map(|c| energy[c]).sum();
-        let samples = (total * u64::from(bus.channels)).max(1) as f64;
         buses.push(BusSummary {
             name: bus.name.clone(),
             file,
             frames: total,
-            peak_dbfs: to_db(f64::from(p)),
-            rms_dbfs: 0.5 * to_db(e / samples),
-            clipped: chans.map(|c| clipped[c]).sum(),
+            peak_dbfs: to_db(levels.peak),
+            rms_dbfs: to_db(levels.rms()),
+            clipped: levels.clipped,
         });
-        first += usize::from(bus.channels);
     }
     Ok(RenderSummary {
         buses,
@@ -243,14 +235,7 @@ fn to_db(x: f64) -> f64 {
     }
 }
 
-/// Where a bus's file goes in `out_dir`: the file name of its file sink if it has one,
-/// else its name with `.wav`.
+/// Where a bus's file goes in `out_dir` ([`Bus::output_file_name`]).
 pub fn bus_file(out_dir: &Path, bus: &Bus) -> PathBuf {
-    match &bus.sink {
-        Some(Sink::File(path)) => match path.file_name() {
-            Some(name) => out_dir.join(name),
-            None => out_dir.join(bus_file_name(&bus.name)),
-        },
-        _ => out_dir.join(bus_file_name(&bus.name)),
-    }
+    out_dir.join(bus.output_file_name())
 }

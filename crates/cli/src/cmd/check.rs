@@ -13,10 +13,10 @@ pub fn check(path: &Path) -> Result<ExitCode, String> {
             }
             let s = &loaded.session;
             println!(
-                "{}: valid ({} strips, {} buses, {} Hz, {}-frame blocks{})",
+                "{}: valid ({}, {}, {} Hz, {}-frame blocks{})",
                 path.display(),
-                s.strips.len(),
-                s.buses.len(),
+                super::count(s.strips.len(), "strip", "strips"),
+                super::count(s.buses.len(), "bus", "buses"),
                 s.sample_rate,
                 s.block_frames,
                 match loaded.warnings.len() {

@@ -4,9 +4,53 @@
 
 use std::process::ExitCode;
 
+use serde::Serialize;
 use troubadour_io::jack::JackConnection;
 
-use super::json_string;
+/// `devices --json`: the hosts and their devices, and the JACK server.
+#[derive(Serialize)]
+struct Listing<'a> {
+    /// Whether this build has cpal (its hosts are listed only then).
+    cpal: bool,
+    hosts: Vec<Host<'a>>,
+    /// `null` when no server answers.
+    jack: Option<Jack<'a>>,
+}
+
+#[derive(Serialize)]
+struct Host<'a> {
+    host: &'a str,
+    /// Why the host's devices could not be listed, else `null`.
+    error: Option<&'a str>,
+    devices: Vec<Device<'a>>,
+}
+
+#[derive(Serialize)]
+struct Device<'a> {
+    id: &'a str,
+    name: &'a str,
+    inputs: u16,
+    outputs: u16,
+    min_rate: Option<u32>,
+    max_rate: Option<u32>,
+    default_rate: Option<u32>,
+    default_input: bool,
+    default_output: bool,
+}
+
+#[derive(Serialize)]
+struct Jack<'a> {
+    sample_rate: u32,
+    period: u32,
+    ports: Vec<Port<'a>>,
+}
+
+#[derive(Serialize)]
+struct Port<'a> {
+    name: &'a str,
+    /// `output` (a strip source) or `input` (a bus sink).
+    direction: &'static str,
+}
 
 pub fn devices(json: bool) -> Result<ExitCode, String> {
     let jack = JackConnection::open_quietly("troubadour-devices").ok();
@@ -15,60 +59,51 @@ pub fn devices(json: bool) -> Result<ExitCode, String> {
     let hosts = troubadour_io::device::list_devices();
     if json {
         #[allow(unused_mut)] // pushed to only with the `cpal` feature
-        let mut items: Vec<String> = Vec::new();
+        let mut listing = Listing {
+            cpal: cfg!(feature = "cpal"),
+            hosts: Vec::new(),
+            jack: jack.as_ref().map(|c| Jack {
+                sample_rate: c.sample_rate(),
+                period: c.buffer_size(),
+                ports: jack_ports
+                    .iter()
+                    .map(|(name, out)| Port {
+                        name,
+                        direction: if *out { "output" } else { "input" },
+                    })
+                    .collect(),
+            }),
+        };
         #[cfg(feature = "cpal")]
         for (host, devices) in &hosts {
             let (error, devices) = match devices {
                 Ok(list) => (
-                    "null".to_string(),
-                    list
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "{{\"id\": {}, \"name\": {}, \"inputs\": {}, \"outputs\": {}, \"min_rate\": {}, \"max_rate\": {}, \"default_rate\": {}, \"default_input\": {}, \"default_output\": {}}}",
-                            json_string(&d.id),
-                            json_string(&d.name),
-                            d.inputs,
-                            d.outputs,
-                            d.rates.map_or("null".into(), |r| r.0.to_string()),
-                            d.rates.map_or("null".into(), |r| r.1.to_string()),
-                            d.default_rate.map_or("null".into(), |r| r.to_string()),
-                            d.default_input,
-                            d.default_output
-                        )
-                    })
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    None,
+                    list.iter()
+                        .map(|d| Device {
+                            id: &d.id,
+                            name: &d.name,
+                            inputs: d.inputs,
+                            outputs: d.outputs,
+                            min_rate: d.rates.map(|r| r.0),
+                            max_rate: d.rates.map(|r| r.1),
+                            default_rate: d.default_rate,
+                            default_input: d.default_input,
+                            default_output: d.default_output,
+                        })
+                        .collect(),
                 ),
-                Err(e) => (json_string(e), String::new()),
+                Err(e) => (Some(e.as_str()), Vec::new()),
             };
-            items.push(format!(
-                "{{\"host\": {}, \"error\": {error}, \"devices\": [{devices}]}}",
-                json_string(host)
-            ));
+            listing.hosts.push(Host {
+                host,
+                error,
+                devices,
+            });
         }
-        let jack_json = match &jack {
-            Some(c) => format!(
-                "{{\"sample_rate\": {}, \"period\": {}, \"ports\": [{}]}}",
-                c.sample_rate(),
-                c.buffer_size(),
-                jack_ports
-                    .iter()
-                    .map(|(n, out)| format!(
-                        "{{\"name\": {}, \"direction\": \"{}\"}}",
-                        json_string(n),
-                        if *out { "output" } else { "input" }
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => "null".into(),
-        };
-        println!(
-            "{{\"cpal\": {}, \"hosts\": [{}], \"jack\": {jack_json}}}",
-            cfg!(feature = "cpal"),
-            items.join(", ")
-        );
+        let text = serde_json::to_string_pretty(&listing)
+            .map_err(|e| format!("cannot write the listing as JSON: {e}"))?;
+        println!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     #[cfg(feature = "cpal")]

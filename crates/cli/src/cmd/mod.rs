@@ -31,18 +31,35 @@ pub fn db(x: f64) -> String {
     }
 }
 
-/// `text` as a JSON string literal.
-pub fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+/// `n` and the noun in the right number: "1 strip", "2 strips".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// How many times faster than real time `audio` seconds took `elapsed` seconds, for
+/// people: two significant figures below 10 ("0.12×", "3.5×"), whole numbers above.
+pub fn speed(audio: f64, elapsed: f64) -> String {
+    let factor = audio / elapsed.max(1e-9);
+    if factor >= 10.0 {
+        format!("{factor:.0}×")
+    } else if factor >= 1.0 {
+        format!("{factor:.1}×")
+    } else {
+        // Two significant figures however small: 0.12, 0.012.
+        let decimals = (1.0 - factor.max(1e-6).log10().floor()) as usize;
+        format!("{factor:.decimals$}×")
     }
-    out.push('"');
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speed;
+
+    #[test]
+    fn speed_never_rounds_to_zero() {
+        assert_eq!(speed(1.0, 10.0), "0.10×");
+        assert_eq!(speed(1.0, 80.0), "0.013×");
+        assert_eq!(speed(3.0, 1.0), "3.0×");
+        assert_eq!(speed(550.0, 1.0), "550×");
+    }
 }

@@ -4,10 +4,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use troubadour_io::render::{RenderOptions, render as render_session};
+use troubadour_io::render::{RenderError, RenderOptions, render as render_session};
 use troubadour_io::wav::SampleFormat;
 
-use super::{db, load};
+use super::{db, load, speed};
+use crate::interrupt;
 use crate::progress::Progress;
 
 pub fn render(
@@ -17,6 +18,7 @@ pub fn render(
     format: SampleFormat,
 ) -> Result<ExitCode, String> {
     let loaded = load(path)?;
+    interrupt::install()?;
     let progress = Progress::new(loaded.session.sample_rate);
     let options = RenderOptions {
         out_dir: out.to_path_buf(),
@@ -25,10 +27,18 @@ pub fn render(
         kernels: crate::kernels::from_env(),
     };
     let started = Instant::now();
-    let summary = render_session(&loaded, &options, |done, total| {
-        progress.update(done, total)
-    })
-    .map_err(|e| e.to_string())?;
+    let summary = match render_session(&loaded, &options, |done, total| {
+        progress.update(done, total);
+        interrupt::raised().is_none()
+    }) {
+        Ok(summary) => summary,
+        Err(RenderError::Stopped) => {
+            return Ok(interrupt::check()
+                .err()
+                .map_or(ExitCode::FAILURE, |i| i.exit()));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let elapsed = started.elapsed().as_secs_f64();
     for note in &summary.notes {
         eprintln!("note: {note}");
@@ -63,9 +73,9 @@ pub fn render(
         );
     }
     println!(
-        "rendered {audio:.2} s at {} Hz in {elapsed:.2} s ({:.0}x real time)",
+        "rendered {audio:.2} s at {} Hz in {elapsed:.2} s ({} real time)",
         summary.sample_rate,
-        audio / elapsed.max(1e-9)
+        speed(audio, elapsed)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -36,9 +36,15 @@ pub const RAMP_SECONDS: f64 = 0.010;
 /// Why a session could not be compiled into a graph.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// A file source could not be read.
-    #[error(transparent)]
-    File(#[from] AudioFileError),
+    /// A file source could not be read ([`BuildError::located`] says where in the
+    /// session file).
+    #[error("strip #{}: {source}", strip + 1)]
+    File {
+        /// Index of the strip whose source it is.
+        strip: usize,
+        /// Why.
+        source: AudioFileError,
+    },
     /// The block size is zero or absurd.
     #[error("a maximum block of {0} frames is outside 1..=65536")]
     BlockSize(usize),
@@ -53,6 +59,20 @@ pub enum BuildError {
         /// Its channel count.
         channels: u16,
     },
+}
+
+impl BuildError {
+    /// The error with a file source's problem located in `loaded`'s session file like
+    /// every other session error (file, line, column, field), for a file that changed or
+    /// broke between validation and the build.
+    pub fn located(self, loaded: &crate::session::LoadedSession) -> Self {
+        match self {
+            BuildError::File { strip, source } => {
+                BuildError::Invalid(loaded.locate_source(strip, source.to_string()))
+            }
+            other => other,
+        }
+    }
 }
 
 /// A gain over one block: one value, or one per frame while ramping.
@@ -138,7 +158,7 @@ fn source_player(
     session: &Session,
     base_dir: &Path,
     next_input: &mut usize,
-) -> Result<SourcePlayer, BuildError> {
+) -> Result<SourcePlayer, AudioFileError> {
     Ok(match &strip.source {
         Source::Device(_) => {
             let first = *next_input;
@@ -273,7 +293,13 @@ impl Graph {
         let mut next_input = 0;
         let mut strips = Vec::with_capacity(session.strips.len());
         for (index, strip) in session.strips.iter().enumerate() {
-            let source = source_player(strip, session, base_dir, &mut next_input)?;
+            let source =
+                source_player(strip, session, base_dir, &mut next_input).map_err(|source| {
+                    BuildError::File {
+                        strip: index,
+                        source,
+                    }
+                })?;
             let mut sends = Vec::new();
             let mut routes = Vec::new();
             for (bus_name, send) in &strip.sends {

@@ -24,7 +24,6 @@ mod locate;
 mod model;
 mod validate;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, SessionError, Severity};
@@ -48,6 +47,35 @@ pub struct LoadedSession {
     pub base_dir: PathBuf,
     /// Problems that do not stop the session from working.
     pub warnings: Vec<Diagnostic>,
+}
+
+impl LoadedSession {
+    /// An error about strip `strip`'s source, located at its `source.file` in the
+    /// session file as it is on disk now (or at its start, if it cannot be read).
+    pub fn locate_source(&self, strip: usize, message: String) -> SessionError {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let position = Locator::new(&text).position(&[
+            "strip".into(),
+            strip.into(),
+            "source".into(),
+            "file".into(),
+        ]);
+        let name = self
+            .session
+            .strips
+            .get(strip)
+            .map_or("", |s| s.name.as_str());
+        SessionError {
+            diagnostics: vec![Diagnostic {
+                file: self.path.clone(),
+                line: position.line,
+                column: position.column,
+                field: format!("strip {name:?} source.file"),
+                message,
+                severity: Severity::Error,
+            }],
+        }
+    }
 }
 
 /// Reads, parses and validates the session file at `path`.
@@ -100,14 +128,19 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
     })
 }
 
-/// Validates a session built in memory (e.g. edited through the controller). Problems
-/// are located in its TOML form, as it would be saved.
+/// Validates a session built in memory (e.g. edited through the controller, or loaded
+/// earlier). Problems are located in the file at `path` when it still holds this very
+/// session (so a source file that broke since loading is reported where the user wrote
+/// it), else in the session's TOML form, as it would be saved.
 pub fn validate(
     session: &Session,
     path: &Path,
     base_dir: &Path,
 ) -> Result<Vec<Diagnostic>, SessionError> {
-    let text = toml::to_string_pretty(session).unwrap_or_default();
+    let on_disk = std::fs::read_to_string(path)
+        .ok()
+        .filter(|text| toml::from_str::<Session>(text).ok().as_ref() == Some(session));
+    let text = on_disk.unwrap_or_else(|| toml::to_string_pretty(session).unwrap_or_default());
     check_text(session, &text, path, base_dir)
 }
 
@@ -140,33 +173,9 @@ fn check_text(
     }
 }
 
-/// Writes `session` to `path` atomically: a temporary file beside it, flushed to disk,
-/// then renamed over the old one, so a crash leaves either the old file or the new one,
-/// never half of one.
+/// Writes `session` to `path` atomically ([`crate::atomic_file`]): a crash leaves
+/// either the old file or the new one, never half of one.
 pub fn save(session: &Session, path: &Path) -> std::io::Result<()> {
     let text = toml::to_string_pretty(session).map_err(std::io::Error::other)?;
-    let dir = base_dir_of(path);
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic_file::write_atomic(path, text.as_bytes())
 }

@@ -561,3 +561,28 @@ impl Session {
         self.buses.iter().position(|b| b.name == name)
     }
 }
+
+impl Bus {
+    /// The name of the file an offline render writes this bus to: its file sink's file
+    /// name if it has one, else its name with anything but letters, digits, `-` and `_`
+    /// replaced by `_`, and `.wav`. Two buses must not share one (validation checks).
+    pub fn output_file_name(&self) -> std::ffi::OsString {
+        if let Some(Sink::File(path)) = &self.sink
+            && let Some(name) = path.file_name()
+        {
+            return name.to_os_string();
+        }
+        let clean: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{clean}.wav").into()
+    }
+}

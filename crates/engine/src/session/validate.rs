@@ -97,6 +97,34 @@ impl Field {
     }
 }
 
+/// `name` as a TOML key: bare when it can be, quoted otherwise.
+fn toml_key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// A computed limit for people: at most four significant digits (a minimum of
+/// 1000 / 48000 ms reads 0.02083, not 0.020833333333333332).
+fn rounded(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || x.abs() >= 1000.0 {
+        return format!("{x}");
+    }
+    let decimals = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// `+12` rather than `12`, so a range reads as dB.
 fn signed(x: f32) -> String {
     if x == f32::NEG_INFINITY {
@@ -135,7 +163,7 @@ impl Checker<'_> {
             if unit == "dB" {
                 signed(x as f32)
             } else {
-                format!("{x}")
+                rounded(x)
             }
         };
         if value.is_nan() {
@@ -188,6 +216,14 @@ impl Checker<'_> {
             let field = Field::item(kind, i, name).key("name");
             if name.trim().is_empty() {
                 self.error(&field, format!("a {kind} needs a name"));
+            } else if let Some(c) = name.chars().find(|c| c.is_control()) {
+                self.error(
+                    &field,
+                    format!(
+                        "a {kind} name cannot contain control characters (U+{:04X} in {name:?})",
+                        u32::from(c)
+                    ),
+                );
             } else if let Some(first) = seen.iter().position(|n| *n == name) {
                 self.error(
                     &field,
@@ -244,25 +280,27 @@ impl Checker<'_> {
             self.strip(&Field::item("strip", i, &strip.name), strip);
         }
         self.sidechain_cycles();
-        let mut sink_files: Vec<(usize, &std::ffi::OsStr)> = Vec::new();
+        let mut files: Vec<std::ffi::OsString> = Vec::new();
         for (i, bus) in s.buses.iter().enumerate() {
             let field = Field::item("bus", i, &bus.name);
             self.bus(&field, bus);
-            if let Some(super::Sink::File(p)) = &bus.sink
-                && let Some(name) = p.file_name()
-            {
-                if let Some((j, _)) = sink_files.iter().find(|(_, n)| *n == name) {
-                    self.error(
-                        &field.key("sink").key("file"),
-                        format!(
-                            "bus #{} writes to a file named {} already",
-                            j + 1,
-                            name.to_string_lossy()
-                        ),
-                    );
-                }
-                sink_files.push((i, name));
+            // A render writes every bus to a file; two of one name would overwrite.
+            let file = bus.output_file_name();
+            if let Some(j) = files.iter().position(|f| *f == file) {
+                let at = match &bus.sink {
+                    Some(super::Sink::File(_)) => field.key("sink").key("file"),
+                    _ => field.key("name"),
+                };
+                self.error(
+                    &at,
+                    format!(
+                        "would be written to {} like bus {:?} (bus names become file names with anything but letters, digits, - and _ replaced by _): rename one or give it a file sink",
+                        file.to_string_lossy(),
+                        s.buses[j].name
+                    ),
+                );
             }
+            files.push(file);
         }
     }
 
@@ -297,6 +335,15 @@ impl Checker<'_> {
         self.eq(&f.key("eq"), &strip.eq);
         if let Some(c) = &strip.compressor {
             self.compressor(&f.key("compressor"), c, Some(&strip.name));
+        }
+        if strip.sends.is_empty() && !self.session.buses.is_empty() {
+            self.warn(
+                &f.key("name"),
+                format!(
+                    "no sends: this strip is heard on no bus (add e.g. sends = {{ {} = {{}} }})",
+                    toml_key(&self.session.buses[0].name)
+                ),
+            );
         }
         for (bus_name, send) in &strip.sends {
             let field = f.key("sends").key(bus_name);
