@@ -705,3 +705,53 @@ fn run_refuses_a_cpu_or_a_period_out_of_range_before_starting() {
         );
     }
 }
+
+/// `troubadour run` on the null backend for half a second, as `prefix` runs it (a
+/// lowered limit, another user), with `extra` arguments; returns what it said.
+fn run_as(prefix: &[&str], extra: &[&str]) -> String {
+    let mut args: Vec<&str> = prefix.to_vec();
+    args.push(env!("CARGO_BIN_EXE_troubadour"));
+    args.extend(["run", "--backend", "null", "--seconds", "0.5"]);
+    args.extend(extra);
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    text(&o)
+}
+
+#[test]
+fn memory_is_locked_where_the_limit_allows_and_a_refusal_is_said() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // An ordinary user under a 64 kB limit: too small to lock a whole process.
+    let small: Vec<&str> = if root {
+        vec![
+            "prlimit",
+            "--memlock=65536:65536",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+    } else {
+        vec!["prlimit", "--memlock=65536:65536"]
+    };
+    let said = run_as(&small, &[]);
+    assert!(
+        said.contains("memory: not locked: the limit for locked memory is 64 kB"),
+        "{said}"
+    );
+    // `--mlock` tries anyway, and says what the system answered.
+    let said = run_as(&small, &["--mlock"]);
+    assert!(
+        said.contains("memory: not locked (") && said.contains("ulimit -l"),
+        "{said}"
+    );
+    // `--no-mlock`: nothing tried.
+    let said = run_as(&[], &["--no-mlock"]);
+    assert!(said.contains("memory: not locked (--no-mlock)"), "{said}");
+    if root {
+        // Privileged: locked by default, and it says so.
+        let said = run_as(&[], &[]);
+        assert!(said.contains("memory: locked (mlockall)"), "{said}");
+    }
+}

@@ -330,7 +330,12 @@ fn a_generator_strip_plays_through_pipewire_at_the_expected_level() {
         pw.record("test_sink", &wavs[0]),
         pw.record("test_sink2", &wavs[1]),
     ];
+    // PipeWire runs here without real-time scheduling: a freeze of the machine itself
+    // (a wake-up of a watching thread late by half a period) can make a device callback
+    // late enough to underrun the bridge. Those freezes are counted, to tell them apart.
+    let watch = support::StallWatch::start(Duration::from_secs_f64(512.0 / 48_000.0));
     std::thread::sleep(Duration::from_millis(5000));
+    let stalls = watch.finish();
     recs.iter_mut().for_each(finish_recording);
     // Also collects the closing line (bridge underruns and overruns).
     stop(&mut troubadour, &rx, &mut seen);
@@ -354,10 +359,33 @@ fn a_generator_strip_plays_through_pipewire_at_the_expected_level() {
         .iter()
         .find(|l| l.contains("bus \"A2\" on \"test_sink2\":"))
         .expect("closing line with the bridge's counts");
+    let count = |what: &str| -> u64 {
+        let bridge = closing
+            .split("bus \"A2\" on \"test_sink2\":")
+            .nth(1)
+            .unwrap();
+        bridge
+            .split(',')
+            .find(|part| part.trim().ends_with(what))
+            .and_then(|part| part.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {what} count in {closing}"))
+    };
+    let (underruns, overruns) = (count("underruns"), count("overruns"));
+    // The master never pushes into a full ring; the device side may run short only
+    // where the machine froze, and then its target grows by a doubling each time.
+    assert_eq!(overruns, 0, "the bridge ran over: {closing}");
     assert!(
-        closing.contains("0 underruns, 0 overruns, ring target 1024 frames"),
-        "the bridge ran short or over: {closing}"
+        underruns <= u64::from(stalls.count),
+        "{underruns} underruns with {} machine freezes (longest {:?}): {closing}",
+        stalls.count,
+        stalls.longest
     );
+    if underruns == 0 {
+        assert!(closing.contains("ring target 1024 frames"), "{closing}");
+    }
+    // Every callback of the backend, the bridged device's included, allocated nothing.
+    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
     // Each sink has its own bus's tone, alone.
     assert_tone(&wavs[0], 1000.0, "master");
     assert_tone(&wavs[1], 440.0, "bridged");

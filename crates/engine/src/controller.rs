@@ -16,7 +16,7 @@ use crate::graph::processors;
 use crate::graph::{BuildError, Graph};
 use crate::meters::MeterBank;
 use crate::session::{
-    self, FADER_MAX_DB, LoadedSession, Send, Session, SessionError, TRIM_RANGE_DB,
+    self, BusSend, FADER_MAX_DB, LoadedSession, Session, SessionError, TRIM_RANGE_DB,
 };
 use crate::stats::{EngineStats, StatsSnapshot};
 
@@ -32,6 +32,9 @@ pub struct EngineOptions {
     /// Which instruction sets the mixing loops and processors may use: by default the
     /// best the CPU has.
     pub kernels: KernelChoice,
+    /// A live mixer's leniency: a file source that is not there leaves its strip silent
+    /// (see [`Controller::missing_files`]) instead of refusing the session.
+    pub silent_missing_files: bool,
 }
 
 impl Default for EngineOptions {
@@ -40,6 +43,7 @@ impl Default for EngineOptions {
             max_block_frames: None,
             command_capacity: 1024,
             kernels: KernelChoice::Best,
+            silent_missing_files: false,
         }
     }
 }
@@ -156,6 +160,7 @@ pub struct Controller {
     base_dir: PathBuf,
     max_block: usize,
     kernels: KernelChoice,
+    silent_missing_files: bool,
     generation: u32,
     commands: Producer<Tagged>,
     graphs: ExchangeControl<Box<Graph>>,
@@ -207,16 +212,22 @@ pub fn create(
     options: &EngineOptions,
 ) -> Result<(Controller, Engine), BuildError> {
     // `LoadedSession`'s fields are public, so it may not have come through `load`.
-    session::validate(&loaded.session, &loaded.path, &loaded.base_dir)?;
+    validate(
+        &loaded.session,
+        &loaded.path,
+        &loaded.base_dir,
+        options.silent_missing_files,
+    )?;
     let max_block = options
         .max_block_frames
         .unwrap_or(loaded.session.block_frames as usize);
-    let graph = Box::new(Graph::build(
+    let graph = Box::new(Graph::build_with(
         &loaded.session,
         &loaded.base_dir,
         max_block,
         0,
         options.kernels,
+        options.silent_missing_files,
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let stats = Arc::new(EngineStats::default());
@@ -227,6 +238,7 @@ pub fn create(
         base_dir: loaded.base_dir.clone(),
         max_block,
         kernels: options.kernels,
+        silent_missing_files: options.silent_missing_files,
         generation: 0,
         commands,
         graphs,
@@ -236,6 +248,21 @@ pub fn create(
         stats,
     };
     Ok((controller, engine))
+}
+
+/// Validates strictly, or as a live mixer does (a missing file source is a warning).
+fn validate(
+    session: &Session,
+    path: &Path,
+    base_dir: &Path,
+    live: bool,
+) -> Result<(), SessionError> {
+    if live {
+        session::validate_live(session, path, base_dir)?;
+    } else {
+        session::validate(session, path, base_dir)?;
+    }
+    Ok(())
 }
 
 fn check_range(field: &'static str, value: f32, min: f32, max: f32) -> Result<(), ControlError> {
@@ -385,7 +412,7 @@ fn parameter_changes(old: &Session, new: &Session) -> Vec<Command> {
     out
 }
 
-fn send_command(strip: u32, bus: u32, send: &Send) -> Command {
+fn send_command(strip: u32, bus: u32, send: &BusSend) -> Command {
     Command::Send {
         strip,
         bus,
@@ -489,12 +516,13 @@ impl Controller {
         session.sample_rate = sample_rate;
         let max_block = max_block_frames.max(session.block_frames as usize);
         let generation = self.generation.wrapping_add(1);
-        let graph = Box::new(Graph::build(
+        let graph = Box::new(Graph::build_with(
             &session,
             &self.base_dir,
             max_block,
             generation,
             self.kernels,
+            self.silent_missing_files,
         )?);
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
         let (commands, graphs, engine) = Engine::pair(graph, self.command_capacity, &self.stats);
@@ -506,6 +534,34 @@ impl Controller {
         self.pending_meters = None;
         self.session = session;
         Ok(engine)
+    }
+
+    /// The strips whose file source is not there (with the path looked for), playing
+    /// silence until it appears. Always empty unless the controller was created with
+    /// [`EngineOptions::silent_missing_files`].
+    pub fn missing_files(&self) -> Vec<(String, PathBuf)> {
+        if !self.silent_missing_files {
+            return Vec::new();
+        }
+        self.session
+            .strips
+            .iter()
+            .filter_map(|s| match &s.source {
+                session::Source::File { path, .. } => {
+                    let full = self.base_dir.join(path);
+                    (!full.exists()).then(|| (s.name.clone(), full))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Builds the running session's graph again and sends it to be swapped in (state
+    /// carried over): a file that has appeared is read and played. Nothing else changes.
+    pub fn rebuild(&mut self) -> Result<(), ControlError> {
+        self.collect_garbage();
+        let session = self.session.clone();
+        self.swap_in(session)
     }
 
     /// The largest sub-block the engine processes at once.
@@ -594,7 +650,7 @@ impl Controller {
     }
 
     /// Changes an existing send's level, on/off state and tap point.
-    pub fn set_send(&mut self, strip: &str, bus: &str, send: Send) -> Result<(), ControlError> {
+    pub fn set_send(&mut self, strip: &str, bus: &str, send: BusSend) -> Result<(), ControlError> {
         let i = self.strip_index(strip)?;
         let b = self.bus_index(bus)?;
         if !self.session.strips[i].sends.contains_key(bus) {
@@ -638,7 +694,7 @@ impl Controller {
     /// unchanged strips and buses carrying their state over.
     pub fn apply_session(&mut self, new: Session) -> Result<Applied, ControlError> {
         self.collect_garbage();
-        session::validate(&new, &self.path, &self.base_dir)?;
+        validate(&new, &self.path, &self.base_dir, self.silent_missing_files)?;
         if new == self.session {
             return Ok(Applied::Unchanged);
         }
@@ -657,17 +713,25 @@ impl Controller {
             self.session = new;
             return Ok(Applied::Parameters(changes.len()));
         }
+        self.swap_in(new)?;
+        Ok(Applied::Rebuilt)
+    }
+
+    /// Compiles `new` and sends it to be swapped in between two blocks, with unchanged
+    /// strips and buses carrying their state over.
+    fn swap_in(&mut self, new: Session) -> Result<(), ControlError> {
         if self.graphs.is_full() {
             return Err(ControlError::GraphPending);
         }
         let generation = self.generation.wrapping_add(1);
         let max_block = self.max_block.max(new.block_frames as usize);
-        let mut graph = Box::new(Graph::build(
+        let mut graph = Box::new(Graph::build_with(
             &new,
             &self.base_dir,
             max_block,
             generation,
             self.kernels,
+            self.silent_missing_files,
         )?);
         graph.carry_over_from(&self.session, &new);
         let meters = MeterView::new(Arc::clone(graph.meters()), &new);
@@ -678,6 +742,6 @@ impl Controller {
         self.pending_meters = Some((generation, meters));
         self.max_block = max_block;
         self.session = new;
-        Ok(Applied::Rebuilt)
+        Ok(())
     }
 }

@@ -3,8 +3,8 @@
 //! and buses with 4-band EQ + compressor + limiter.
 
 use crate::session::{
-    Bus, Compressor, DetectorKind, EqBand, EqKind, Gate, GeneratorKind, GeneratorSource, Limiter,
-    LoadedSession, Send, Session, Source, Strip,
+    Bus, BusSend, Compressor, DetectorKind, EqBand, EqKind, Gate, GeneratorKind, GeneratorSource,
+    Limiter, LoadedSession, Session, Source, Strip,
 };
 
 /// What feeds the strips.
@@ -93,9 +93,9 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
                 .map(|(b, bus)| {
                     (
                         bus.name.clone(),
-                        Send {
+                        BusSend {
                             level_db: -(b as f32),
-                            ..Send::default()
+                            ..BusSend::default()
                         },
                     )
                 })

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use troubadour_engine::session::Send;
+use troubadour_engine::session::BusSend;
 
 const STEREO_THROUGH: &str = r#"
 version = 1
@@ -223,7 +223,7 @@ fn mute_solo_and_pre_post_sends_across_a_matrix() {
     c.set_send(
         "S2",
         "B1",
-        Send {
+        BusSend {
             level_db: -3.0,
             pre_fader: true,
             on: true,
@@ -324,7 +324,7 @@ fn structural_swap_keeps_unchanged_strips_running_and_returns_the_old_graph() {
         name: "B1".into(),
         ..new.buses[0].clone()
     });
-    new.strips[0].sends.insert("B1".into(), Send::default());
+    new.strips[0].sends.insert("B1".into(), BusSend::default());
     assert_eq!(
         c.apply_session(new).unwrap(),
         troubadour_engine::Applied::Rebuilt

@@ -4,7 +4,7 @@
 
 mod common;
 
-use troubadour_engine::session::{self, Send};
+use troubadour_engine::session::{self, BusSend};
 use troubadour_engine::{Applied, EngineOptions, create};
 use troubadour_rt::alloc_guard::{
     GuardedAllocator, forbid_alloc, last_violation_size, thread_violations,
@@ -115,7 +115,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     c.set_send(
         "Mic",
         "B1",
-        Send {
+        BusSend {
             level_db: 0.0,
             pre_fader: false,
             on: true,
@@ -154,7 +154,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     });
     let mut extra = s.strips[2].clone();
     extra.name = "Sine2".into();
-    extra.sends.insert("C1".into(), Send::default());
+    extra.sends.insert("C1".into(), BusSend::default());
     s.strips.push(extra);
     assert_eq!(c.apply_session(s).unwrap(), Applied::Rebuilt);
     c.set_strip_fader("Sine2", -3.0).unwrap(); // a command for the new graph

@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use troubadour_engine::session::{Bus, GeneratorKind, LoadedSession, Send, Session, Source, Strip};
+use troubadour_engine::session::{
+    Bus, BusSend, GeneratorKind, LoadedSession, Session, Source, Strip,
+};
 use troubadour_engine::{EngineOptions, create};
 
 const RAMP: u32 = 480; // 10 ms at 48 kHz
@@ -89,7 +91,7 @@ enum Change {
     Pan(usize, f32),
     Mute(usize, bool),
     Solo(usize, bool),
-    Send(usize, usize, Send),
+    Send(usize, usize, BusSend),
     BusFader(usize, f32),
     BusMute(usize, bool),
 }
@@ -98,9 +100,9 @@ fn level_db() -> impl Strategy<Value = f32> {
     prop_oneof![1 => Just(f32::NEG_INFINITY), 6 => -40.0f32..12.0]
 }
 
-fn send() -> impl Strategy<Value = Send> {
+fn send() -> impl Strategy<Value = BusSend> {
     (level_db(), any::<bool>(), prop::bool::weighted(0.85)).prop_map(|(level_db, pre_fader, on)| {
-        Send {
+        BusSend {
             level_db,
             pre_fader,
             on,
@@ -256,7 +258,7 @@ impl Reference {
         r
     }
 
-    fn targets(s: &Strip, send: &Send, bus_ch: u16) -> Vec<f64> {
+    fn targets(s: &Strip, send: &BusSend, bus_ch: u16) -> Vec<f64> {
         routes(s.channels, bus_ch, s.pan)
             .into_iter()
             .map(|(_, _, law)| {

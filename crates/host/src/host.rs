@@ -121,6 +121,8 @@ pub struct Host {
     clock: Clock,
     overload: OverloadWatch,
     allocations_told: u64,
+    /// Strips whose file source is not there, as last told.
+    missing_files: Vec<(String, std::path::PathBuf)>,
     memory: Option<Resident>,
     next_look: Instant,
     started: Instant,
@@ -194,6 +196,8 @@ impl Host {
         loaded.session.sample_rate = clock.sample_rate;
         let options = EngineOptions {
             max_block_frames: Some(clock.period_frames.max(requested_block as usize)),
+            // A live mixer plays on with a strip whose file is not there yet.
+            silent_missing_files: true,
             ..config.engine.clone()
         };
         let (mut controller, engine) = create(&loaded, &options)
@@ -244,12 +248,14 @@ impl Host {
             clock,
             overload: OverloadWatch::new(),
             allocations_told: 0,
+            missing_files: Vec::new(),
             memory: None,
             next_look: Instant::now(),
             started: Instant::now(),
         };
         host.tell_start(&started.offline, &started.notes, backend.as_ref(), latency);
         host.backend = Some(backend);
+        host.check_files();
         Ok(host)
     }
 
@@ -389,8 +395,47 @@ impl Host {
         }
     }
 
-    /// Once a second: overload, allocations in callbacks, memory.
+    /// Tells which strips' files went missing or appeared; a file that appeared is read
+    /// and played (the graph is built again, the rest carrying its state over).
+    fn check_files(&mut self) {
+        let now = self.controller.missing_files();
+        for (strip, path) in &now {
+            if !self.missing_files.iter().any(|(s, _)| s == strip) {
+                self.listeners.send(HostEvent::DeviceOffline(format!(
+                    "strip \"{strip}\": file {} not found; the strip is silent until it appears",
+                    path.display()
+                )));
+            }
+        }
+        let appeared: Vec<(String, std::path::PathBuf)> = self
+            .missing_files
+            .iter()
+            .filter(|(strip, _)| !now.iter().any(|(s, _)| s == strip))
+            .cloned()
+            .collect();
+        if !appeared.is_empty() {
+            match self.controller.rebuild() {
+                Ok(()) => {
+                    for (strip, path) in appeared {
+                        self.listeners.send(HostEvent::DeviceOnline(format!(
+                            "strip \"{strip}\": file {} appeared and plays",
+                            path.display()
+                        )));
+                    }
+                }
+                // Unreadable after all (half copied, say): told, and tried again.
+                Err(e) => {
+                    self.listeners.send(HostEvent::RetryFailed(e.to_string()));
+                    return;
+                }
+            }
+        }
+        self.missing_files = now;
+    }
+
+    /// Once a second: overload, allocations in callbacks, memory, missing files.
     fn look(&mut self) {
+        self.check_files();
         let Some(stats) = self.backend_stats() else {
             return;
         };
@@ -528,7 +573,7 @@ impl Host {
             }
             FileChange::Edited(text) => text,
         };
-        let loaded = match session::parse(&text, &path) {
+        let loaded = match session::parse_live(&text, &path) {
             Ok(l) => l,
             Err(e) => {
                 self.listeners.send(HostEvent::ReloadRejected {
@@ -618,6 +663,7 @@ impl Host {
                 "JACK client restarted with the new ports",
             );
         }
+        self.check_files();
     }
 
     /// The session file the host watches, if any.

@@ -200,3 +200,72 @@ fn a_deleted_session_file_is_told_and_the_mix_plays_on() {
             .contains("1 parameter changes")
     );
 }
+
+#[test]
+fn a_strip_whose_file_is_missing_plays_silence_until_the_file_appears() {
+    let (path, _) = session_file("missing");
+    let text = SESSION.replace(
+        r#"source = { generator = "sine", freq = 1000.0, level_db = -12.0 }"#,
+        r#"source = { file = "later.wav", loop = true }"#,
+    );
+    std::fs::write(&path, &text).unwrap();
+    // The session as `run` loads it: the missing file is a warning, not an error.
+    assert!(troubadour_engine::session::load(&path).is_err());
+    let loaded = troubadour_engine::session::load_live(&path).unwrap();
+    assert!(
+        loaded.warnings[0]
+            .to_string()
+            .contains("silent until the file appears")
+    );
+    let w = world(BackendKind::Jack);
+    let driver = ScriptedDriver {
+        world: std::sync::Arc::clone(&w),
+        period: 0,
+    };
+    let mut host = troubadour_host::Host::start_on(loaded, config(), Box::new(driver)).unwrap();
+    let rx = host.subscribe();
+    let seen = until(
+        &mut host,
+        &rx,
+        |e| matches!(e, HostEvent::DeviceOffline(l) if l.contains("later.wav not found")),
+    );
+    assert!(
+        seen.last()
+            .unwrap()
+            .to_string()
+            .contains("silent until it appears")
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(host.controller().read_meters().buses[0].post[0].peak_db < -100.0);
+    // The file appears: a 0.5 s 440 Hz tone at -6 dBFS peak.
+    let wav = path.parent().unwrap().join("later.wav");
+    let mut writer = hound::WavWriter::create(
+        &wav,
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        },
+    )
+    .unwrap();
+    for k in 0..24_000 {
+        let x = 0.5 * (2.0 * std::f64::consts::PI * 440.0 * k as f64 / 48_000.0).sin();
+        writer.write_sample(x as f32).unwrap();
+    }
+    writer.finalize().unwrap();
+    let seen = until(&mut host, &rx, |e| matches!(e, HostEvent::DeviceOnline(_)));
+    assert!(
+        seen.last()
+            .unwrap()
+            .to_string()
+            .contains("later.wav appeared and plays"),
+        "{seen:#?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = host.controller().read_meters();
+    std::thread::sleep(Duration::from_millis(200));
+    let peak = host.controller().read_meters().buses[0].post[0].peak_db;
+    // A mono file feeds both channels of the (stereo) strip: -6.02 dBFS on the bus.
+    assert!((peak + 6.02).abs() < 0.1, "peak {peak} dBFS");
+}

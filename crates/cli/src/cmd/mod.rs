@@ -15,7 +15,17 @@ use troubadour_engine::session::{self, LoadedSession};
 /// Loads a session, printing its warnings to stderr; on failure the message lists
 /// every problem.
 pub fn load(path: &Path) -> Result<LoadedSession, String> {
-    let loaded = session::load(path).map_err(|e| format!("invalid session\n{e}"))?;
+    report(session::load(path))
+}
+
+/// [`load`] for the live mixer: a file source that is not there yet is a warning (its
+/// strip plays silence until the file appears), not an error.
+pub fn load_live(path: &Path) -> Result<LoadedSession, String> {
+    report(session::load_live(path))
+}
+
+fn report(loaded: Result<LoadedSession, session::SessionError>) -> Result<LoadedSession, String> {
+    let loaded = loaded.map_err(|e| format!("invalid session\n{e}"))?;
     for w in &loaded.warnings {
         eprintln!("{w}");
     }

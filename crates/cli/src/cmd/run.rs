@@ -15,7 +15,7 @@ use troubadour_engine::MeterSnapshot;
 use troubadour_engine::session::{LoadedSession, Session};
 use troubadour_host::{Host, HostConfig, HostEvent};
 
-use super::load;
+use super::load_live;
 
 /// `println!` that ignores a closed stdout: `run` keeps running (SIGPIPE stays ignored
 /// for libjack's sake, see `main`), and a status line nobody reads is no reason to stop.
@@ -37,7 +37,8 @@ pub fn run(
     // Start-to-first-audio is measured from here: session loading included.
     let launched = Instant::now();
     let loaded = match path {
-        Some(p) => load(p)?,
+        // Live: a strip whose file is not there yet plays silence (and says so).
+        Some(p) => load_live(p)?,
         None => {
             println!("session: built-in default (2 strips, 2 buses)");
             LoadedSession {

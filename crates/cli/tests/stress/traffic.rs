@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use troubadour_dsp::rng::Rng;
 use troubadour_engine::session::{
-    Bus, EqBand, EqKind, GeneratorKind, GeneratorSource, LoadedSession, Send, Session, Source,
+    Bus, BusSend, EqBand, EqKind, GeneratorKind, GeneratorSource, LoadedSession, Session, Source,
     Strip,
 };
 use troubadour_engine::workload::{self, Inputs};
@@ -63,7 +63,7 @@ pub fn session() -> LoadedSession {
         gate: None,
         eq: vec![],
         compressor: None,
-        sends: [("Check".to_string(), Send::default())].into(),
+        sends: [("Check".to_string(), BusSend::default())].into(),
     });
     loaded
 }
@@ -140,9 +140,9 @@ pub fn traffic(controller: &mut Controller, seconds: f64, mut warmed_up: impl Fn
             _ => controller.set_send(
                 &strip,
                 &bus,
-                Send {
+                BusSend {
                     level_db: -24.0 * x,
-                    ..Send::default()
+                    ..BusSend::default()
                 },
             ),
         };

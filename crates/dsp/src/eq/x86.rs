@@ -113,7 +113,7 @@ fn wavefront_avx512<const R: usize>(
         let shift = _mm512_setr_epi64(8, 0, 1, 2, 9, 4, 5, 6);
         // Scratch written before it is read, step by step: left uninitialised, since
         // zeroing these 10 KB on every call cost more than the EQ's own work on short
-        // blocks (a memset at 3.7 % of the standard workload's profile).
+        // blocks.
         use std::mem::MaybeUninit;
         let mut ins = [[MaybeUninit::<[f64; 2]>::uninit(); STEPS]; R];
         let mut outs = [[MaybeUninit::<[f64; 8]>::uninit(); STEPS]; R];

@@ -44,8 +44,7 @@ pub(super) fn band_after_sharp(from: u32, to: u32, factor: u32) -> (f64, f64) {
 /// Pairs are for interpolating between the rows either side of a phase: `a + w·d` is
 /// one multiply-add per register where `a + w·(b − a)` took a subtraction too, which
 /// in the asynchronous kernel of one or two channels was a quarter of the arithmetic
-/// (96 to 48 kHz stereo 6-10 % faster, mono up to 8 %). Twice the memory (3 MB at 44.1
-/// to 48 kHz), but a stream touches only the rows of the phases it visits, as before;
+/// (measured in docs/PERFORMANCE.md). Twice the memory (3 MB at 44.1 to 48 kHz), but a stream touches only the rows of the phases it visits, as before;
 /// and the difference is rounded once, from the exact rows.
 pub(super) fn sinc_table<S: Sample>(
     band: (f64, f64),

@@ -158,6 +158,7 @@ fn source_player(
     session: &Session,
     base_dir: &Path,
     next_input: &mut usize,
+    silent_missing: bool,
 ) -> Result<SourcePlayer, AudioFileError> {
     Ok(match &strip.source {
         Source::Device(_) => {
@@ -186,11 +187,27 @@ fn source_player(
         }
         Source::File { path, looped } => {
             let full = base_dir.join(path);
-            let data = AudioData::read_at(&full, session.sample_rate)?;
-            SourcePlayer::File {
-                data,
-                looped: *looped,
-                position: 0,
+            match AudioData::read_at(&full, session.sample_rate) {
+                Ok(data) => SourcePlayer::File {
+                    data,
+                    looped: *looped,
+                    position: 0,
+                },
+                // A live mixer plays on without it (the strip is silent until the file
+                // appears and the graph is built again).
+                Err(AudioFileError::Open { source, .. })
+                    if silent_missing && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    let spec = GeneratorSpec {
+                        waveform: Waveform::Silence,
+                        freq_hz: 0.0,
+                        level_db: 0.0,
+                        seed: 0,
+                        interval_frames: 1,
+                    };
+                    SourcePlayer::Generator(Generator::new(spec, session.sample_rate))
+                }
+                Err(e) => return Err(e),
             }
         }
     })
@@ -227,6 +244,20 @@ impl Graph {
         max_block: usize,
         generation: u32,
         kernels: KernelChoice,
+    ) -> Result<Self, BuildError> {
+        Self::build_with(session, base_dir, max_block, generation, kernels, false)
+    }
+
+    /// [`build`](Self::build); with `silent_missing`, a file source that is not there
+    /// plays silence instead of failing the build (a live mixer's strip waiting for its
+    /// file).
+    pub(crate) fn build_with(
+        session: &Session,
+        base_dir: &Path,
+        max_block: usize,
+        generation: u32,
+        kernels: KernelChoice,
+        silent_missing: bool,
     ) -> Result<Self, BuildError> {
         if !(1..=65_536).contains(&max_block) {
             return Err(BuildError::BlockSize(max_block));
@@ -293,13 +324,11 @@ impl Graph {
         let mut next_input = 0;
         let mut strips = Vec::with_capacity(session.strips.len());
         for (index, strip) in session.strips.iter().enumerate() {
-            let source =
-                source_player(strip, session, base_dir, &mut next_input).map_err(|source| {
-                    BuildError::File {
-                        strip: index,
-                        source,
-                    }
-                })?;
+            let source = source_player(strip, session, base_dir, &mut next_input, silent_missing)
+                .map_err(|source| BuildError::File {
+                strip: index,
+                source,
+            })?;
             let mut sends = Vec::new();
             let mut routes = Vec::new();
             for (bus_name, send) in &strip.sends {

@@ -80,6 +80,16 @@ impl LoadedSession {
 
 /// Reads, parses and validates the session file at `path`.
 pub fn load(path: &Path) -> Result<LoadedSession, SessionError> {
+    load_as(path, false)
+}
+
+/// [`load`] for a live mixer: a missing file source is a warning (see
+/// [`validate_live`]).
+pub fn load_live(path: &Path) -> Result<LoadedSession, SessionError> {
+    load_as(path, true)
+}
+
+fn load_as(path: &Path, live: bool) -> Result<LoadedSession, SessionError> {
     let text = std::fs::read_to_string(path).map_err(|e| SessionError {
         diagnostics: vec![Diagnostic {
             file: path.to_path_buf(),
@@ -90,7 +100,7 @@ pub fn load(path: &Path) -> Result<LoadedSession, SessionError> {
             severity: Severity::Error,
         }],
     })?;
-    parse(&text, path)
+    parse_as(&text, path, live)
 }
 
 fn base_dir_of(path: &Path) -> PathBuf {
@@ -103,6 +113,16 @@ fn base_dir_of(path: &Path) -> PathBuf {
 /// Parses and validates session text; `path` names it in messages and anchors its
 /// relative file paths.
 pub fn parse(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
+    parse_as(text, path, false)
+}
+
+/// [`parse`] for a live mixer: a missing file source is a warning (see
+/// [`validate_live`]).
+pub fn parse_live(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
+    parse_as(text, path, true)
+}
+
+fn parse_as(text: &str, path: &Path, live: bool) -> Result<LoadedSession, SessionError> {
     let session: Session = toml::from_str(text).map_err(|e| {
         let position = e.span().map_or(Position { line: 1, column: 1 }, |s| {
             Position::of_offset(text, s.start)
@@ -119,7 +139,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedSession, SessionError> {
         }
     })?;
     let base_dir = base_dir_of(path);
-    let warnings = check_text(&session, text, path, &base_dir)?;
+    let warnings = check_text(&session, text, path, &base_dir, live)?;
     Ok(LoadedSession {
         session,
         path: path.to_path_buf(),
@@ -137,11 +157,30 @@ pub fn validate(
     path: &Path,
     base_dir: &Path,
 ) -> Result<Vec<Diagnostic>, SessionError> {
+    validate_as(session, path, base_dir, false)
+}
+
+/// [`validate`] for a live mixer: a file source that is not there is a warning (its
+/// strip plays silence until the file appears), where a render or `check` refuses it.
+pub fn validate_live(
+    session: &Session,
+    path: &Path,
+    base_dir: &Path,
+) -> Result<Vec<Diagnostic>, SessionError> {
+    validate_as(session, path, base_dir, true)
+}
+
+fn validate_as(
+    session: &Session,
+    path: &Path,
+    base_dir: &Path,
+    live: bool,
+) -> Result<Vec<Diagnostic>, SessionError> {
     let on_disk = std::fs::read_to_string(path)
         .ok()
         .filter(|text| toml::from_str::<Session>(text).ok().as_ref() == Some(session));
     let text = on_disk.unwrap_or_else(|| toml::to_string_pretty(session).unwrap_or_default());
-    check_text(session, &text, path, base_dir)
+    check_text(session, &text, path, base_dir, live)
 }
 
 fn check_text(
@@ -149,9 +188,10 @@ fn check_text(
     text: &str,
     path: &Path,
     base_dir: &Path,
+    live: bool,
 ) -> Result<Vec<Diagnostic>, SessionError> {
     let locator = Locator::new(text);
-    let mut diagnostics: Vec<Diagnostic> = validate::validate(session, base_dir)
+    let mut diagnostics: Vec<Diagnostic> = validate::validate(session, base_dir, live)
         .into_iter()
         .map(|p| {
             let position = locator.position(&p.path);

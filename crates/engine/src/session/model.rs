@@ -94,13 +94,13 @@ pub struct Strip {
     pub compressor: Option<Compressor>,
     /// Sends to buses, by bus name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sends: BTreeMap<String, Send>,
+    pub sends: BTreeMap<String, BusSend>,
 }
 
 /// One strip's send to one bus.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Send {
+pub struct BusSend {
     /// Send level in dB: `-inf` to +12.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub level_db: f32,
@@ -112,7 +112,7 @@ pub struct Send {
     pub on: bool,
 }
 
-impl Default for Send {
+impl Default for BusSend {
     fn default() -> Self {
         Self {
             level_db: 0.0,
@@ -516,10 +516,10 @@ impl Session {
             eq: Vec::new(),
             compressor: None,
             sends: [
-                ("A1".to_string(), Send::default()),
+                ("A1".to_string(), BusSend::default()),
                 (
                     "B1".to_string(),
-                    Send {
+                    BusSend {
                         level_db: -6.0,
                         pre_fader: true,
                         on: true,

@@ -41,6 +41,9 @@ pub fn channels_compatible(strip: u16, bus: u16) -> bool {
 struct Checker<'a> {
     session: &'a Session,
     base_dir: &'a Path,
+    /// For a live mixer: a file source that is not there (yet) is a warning, its strip
+    /// silent until the file appears, not an error.
+    live: bool,
     problems: Vec<Problem>,
 }
 
@@ -409,14 +412,19 @@ impl Checker<'_> {
                     Err(crate::audio_file::AudioFileError::Open { source, .. })
                         if source.kind() == std::io::ErrorKind::NotFound =>
                     {
-                        self.error(
-                            &field,
-                            format!(
-                                "file {} not found (looked for {})",
-                                path.display(),
-                                full.display()
-                            ),
-                        )
+                        let missing = format!(
+                            "file {} not found (looked for {})",
+                            path.display(),
+                            full.display()
+                        );
+                        if self.live {
+                            self.warn(
+                                &field,
+                                format!("{missing}: the strip is silent until the file appears"),
+                            )
+                        } else {
+                            self.error(&field, missing)
+                        }
                     }
                     Err(e) => self.error(&field, e.to_string()),
                     Ok(info) => {
@@ -654,10 +662,11 @@ impl Checker<'_> {
 }
 
 /// Every problem of `session`; files are resolved against `base_dir`.
-pub(crate) fn validate(session: &Session, base_dir: &Path) -> Vec<Problem> {
+pub(crate) fn validate(session: &Session, base_dir: &Path, live: bool) -> Vec<Problem> {
     let mut checker = Checker {
         session,
         base_dir,
+        live,
         problems: Vec::new(),
     };
     checker.check();

@@ -10,6 +10,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use troubadour_rt::exchange::ExchangeControl;
 
 use super::listing::{find_input, find_output, id_of, name_of};
+use crate::accounting::CallbackStats;
 use crate::backend::BridgeStats;
 use crate::bridge::{BridgeInput, BridgeOutput, input_bridge};
 
@@ -179,6 +180,7 @@ pub(super) fn open_bridged(
     engine_rate: u32,
     period: usize,
     epoch: Instant,
+    guard: &Arc<CallbackStats>,
 ) -> Result<OpenedOutput, String> {
     let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
     let name = name_of(&device);
@@ -201,6 +203,9 @@ pub(super) fn open_bridged(
     let target = output.target_handle();
     let underruns = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&underruns);
+    // The device's callback is an audio thread too: its allocations count with the
+    // master's.
+    let guard = Arc::clone(guard);
     let config = cpal::StreamConfig {
         channels,
         sample_rate: device_rate,
@@ -210,7 +215,8 @@ pub(super) fn open_bridged(
         .build_output_stream::<f32, _, _>(
             config,
             move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
-                output.pull(data, epoch.elapsed().as_nanos() as u64);
+                let now = epoch.elapsed().as_nanos() as u64;
+                guard.guarded(|| output.pull(data, now));
                 counted.store(output.underruns(), Ordering::Relaxed);
             },
             |_: cpal::Error| {},
@@ -235,6 +241,7 @@ pub(super) fn open_input(
     engine_rate: u32,
     period: usize,
     epoch: Instant,
+    guard: &Arc<CallbackStats>,
 ) -> Result<OpenedInput, String> {
     let device = find_input(host, spec).ok_or_else(|| "no such input device".to_string())?;
     let name = name_of(&device);
@@ -252,6 +259,7 @@ pub(super) fn open_input(
     let latency = output.target() as f64 + input.resampler_delay();
     let overruns = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&overruns);
+    let guard = Arc::clone(guard);
     let config = cpal::StreamConfig {
         channels,
         sample_rate: device_rate,
@@ -261,7 +269,8 @@ pub(super) fn open_input(
         .build_input_stream::<f32, _, _>(
             config,
             move |data: &[f32], _: &cpal::InputCallbackInfo| {
-                input.push(data, epoch.elapsed().as_nanos() as u64);
+                let now = epoch.elapsed().as_nanos() as u64;
+                guard.guarded(|| input.push(data, now));
                 counted.store(input.overruns(), Ordering::Relaxed);
             },
             |_: cpal::Error| {},

@@ -137,6 +137,8 @@ impl DeviceBackend {
             })?,
         };
         let device_name = name_of(&device);
+        // Counts for every callback of this backend, the bridged devices' too.
+        let stats = Arc::new(CallbackStats::default());
         // The other buses' devices, each through a clock bridge.
         let epoch = Instant::now();
         let mut feeds = Vec::new();
@@ -160,6 +162,7 @@ impl DeviceBackend {
                 session.sample_rate,
                 period,
                 epoch,
+                &stats,
             ) {
                 Ok(o) => {
                     entry.attach_output(o);
@@ -199,6 +202,7 @@ impl DeviceBackend {
                 session.sample_rate,
                 period,
                 epoch,
+                &stats,
             ) {
                 Ok(o) => {
                     entry.attach_input(o);
@@ -225,7 +229,6 @@ impl DeviceBackend {
             sample_rate: session.sample_rate,
             buffer_size: cpal::BufferSize::Fixed(period as u32),
         };
-        let stats = Arc::new(CallbackStats::default());
         stats
             .sample_rate
             .store(session.sample_rate, Ordering::Relaxed);
@@ -371,11 +374,27 @@ impl DeviceBackend {
                     let had_opened = b.device_id.is_some();
                     let (rate, period, epoch) = (self.engine_rate, self.period, self.epoch);
                     let sent = if b.input {
-                        open_input(&self.cpal_host, &spec, b.channels, rate, period, epoch)
-                            .map(|o| b.attach_input(o))
+                        open_input(
+                            &self.cpal_host,
+                            &spec,
+                            b.channels,
+                            rate,
+                            period,
+                            epoch,
+                            &self.stats,
+                        )
+                        .map(|o| b.attach_input(o))
                     } else {
-                        open_bridged(&self.cpal_host, &spec, b.channels, rate, period, epoch)
-                            .map(|o| b.attach_output(o))
+                        open_bridged(
+                            &self.cpal_host,
+                            &spec,
+                            b.channels,
+                            rate,
+                            period,
+                            epoch,
+                            &self.stats,
+                        )
+                        .map(|o| b.attach_output(o))
                     };
                     match sent {
                         Ok(true) => {
