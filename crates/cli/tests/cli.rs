@@ -4,46 +4,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn troubadour(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_troubadour"))
-        .args(args)
-        .output()
-        .expect("run troubadour")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("troubadour-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.path(name), text).unwrap();
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{Dir, text, troubadour};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -700,7 +663,7 @@ fn run_refuses_a_cpu_or_a_period_out_of_range_before_starting() {
         assert!(!o.status.success(), "{args:?}");
         let said = text(&o);
         assert!(
-            said.contains(want) && said.contains("not in"),
+            said.contains(want) && said.contains("invalid value"),
             "{args:?}: {said}"
         );
     }

@@ -1,45 +1,9 @@
 //! What the binary tells people reads as written for people: counts in the right
 //! number, computed limits rounded, levels of what the files hold.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod support;
 
-fn troubadour(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_troubadour"))
-        .args(args)
-        .output()
-        .expect("run troubadour")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("troubadour-msg-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{Dir, text, troubadour};
 
 const ONE: &str = "version = 1\n[[strip]]\nname = \"T\"\nchannels = 1\nsource = { generator = \"sine\", freq = 1000.0, level_db = 0.0 }\nsends = { A = {} }\n[[bus]]\nname = \"A\"\nchannels = 1\n";
 

@@ -516,14 +516,7 @@ impl Controller {
         session.sample_rate = sample_rate;
         let max_block = max_block_frames.max(session.block_frames as usize);
         let generation = self.generation.wrapping_add(1);
-        let graph = Box::new(Graph::build_with(
-            &session,
-            &self.base_dir,
-            max_block,
-            generation,
-            self.kernels,
-            self.silent_missing_files,
-        )?);
+        let graph = self.build(&session, max_block, generation)?;
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
         let (commands, graphs, engine) = Engine::pair(graph, self.command_capacity, &self.stats);
         self.commands = commands;
@@ -717,6 +710,23 @@ impl Controller {
         Ok(Applied::Rebuilt)
     }
 
+    /// Compiles `session` as this controller's engine runs it (kernels, leniency).
+    fn build(
+        &self,
+        session: &Session,
+        max_block: usize,
+        generation: u32,
+    ) -> Result<Box<Graph>, BuildError> {
+        Ok(Box::new(Graph::build_with(
+            session,
+            &self.base_dir,
+            max_block,
+            generation,
+            self.kernels,
+            self.silent_missing_files,
+        )?))
+    }
+
     /// Compiles `new` and sends it to be swapped in between two blocks, with unchanged
     /// strips and buses carrying their state over.
     fn swap_in(&mut self, new: Session) -> Result<(), ControlError> {
@@ -725,14 +735,7 @@ impl Controller {
         }
         let generation = self.generation.wrapping_add(1);
         let max_block = self.max_block.max(new.block_frames as usize);
-        let mut graph = Box::new(Graph::build_with(
-            &new,
-            &self.base_dir,
-            max_block,
-            generation,
-            self.kernels,
-            self.silent_missing_files,
-        )?);
+        let mut graph = self.build(&new, max_block, generation)?;
         graph.carry_over_from(&self.session, &new);
         let meters = MeterView::new(Arc::clone(graph.meters()), &new);
         if self.graphs.send(graph).is_err() {

@@ -133,11 +133,9 @@ impl Host {
     /// Everything it did is told as events to the first listener that subscribes.
     pub fn start(loaded: LoadedSession, config: HostConfig) -> Result<Host, HostError> {
         let mut listeners = Listeners::default();
-        if let MemoryLock::Auto | MemoryLock::On = config.memory_lock {
-            listeners.send(HostEvent::Note(troubadour_io::thread::lock_memory(
-                config.memory_lock,
-            )));
-        }
+        listeners.send(HostEvent::Note(troubadour_io::thread::lock_memory(
+            config.memory_lock,
+        )));
         let (driver, why) =
             pick(config.backend, &config.client_name, config.thread).map_err(|why| {
                 HostError::Backend {

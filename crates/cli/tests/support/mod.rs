@@ -283,12 +283,41 @@ pub fn lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String>
 pub struct Dir(pub PathBuf);
 
 impl Dir {
+    /// A fresh directory for one test (`tag`) of this test binary.
     pub fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("troubadour-jack-{tag}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!("troubadour-test-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }
+
+    /// The path of `name` in it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `text` to `name` in it; returns the path as a string (for arguments).
+    pub fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.path(name), text).unwrap();
+        self.path(name).display().to_string()
+    }
+}
+
+/// `troubadour ARGS`, run to completion.
+pub fn troubadour(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args(args)
+        .output()
+        .expect("run troubadour")
+}
+
+/// What a run printed, stdout then stderr.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 impl Drop for Dir {

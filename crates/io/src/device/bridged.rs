@@ -183,22 +183,8 @@ pub(super) fn open_bridged(
     guard: &Arc<CallbackStats>,
 ) -> Result<OpenedOutput, String> {
     let device = find_output(host, spec).ok_or_else(|| "no such output device".to_string())?;
-    let name = name_of(&device);
-    let id = id_of(&device);
-    // The device runs at the session's rate where it can (a server resamples for it if
-    // need be); its clock is its own all the same, which the bridge absorbs.
-    let device_rate = engine_rate;
-    // The master pushes a period at a time (a longer device buffer in pieces, which
-    // the bridge takes in pieces too); the ring holds one period.
-    let (input, mut output) = input_bridge(
-        usize::from(channels),
-        engine_rate,
-        device_rate,
-        period,
-        period,
-        troubadour_dsp::resample::Quality::High,
-    )
-    .map_err(|e| e.to_string())?;
+    let (name, id) = (name_of(&device), id_of(&device));
+    let (input, mut output) = bridge(channels, engine_rate, engine_rate, period)?;
     let latency = output.target() as f64 + input.resampler_delay();
     let target = output.target_handle();
     let underruns = Arc::new(AtomicU64::new(0));
@@ -206,26 +192,17 @@ pub(super) fn open_bridged(
     // The device's callback is an audio thread too: its allocations count with the
     // master's.
     let guard = Arc::clone(guard);
-    let config = cpal::StreamConfig {
-        channels,
-        sample_rate: device_rate,
-        buffer_size: cpal::BufferSize::Fixed(period as u32),
-    };
-    let stream = device
-        .build_output_stream::<f32, _, _>(
-            config,
-            move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
-                let now = epoch.elapsed().as_nanos() as u64;
-                guard.guarded(|| output.pull(data, now));
-                counted.store(output.underruns(), Ordering::Relaxed);
-            },
-            |_: cpal::Error| {},
-            None,
-        )
-        .map_err(|e| format!("cannot open \"{name}\": {e}"))?;
-    stream
-        .play()
-        .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
+    let stream = device.build_output_stream::<f32, _, _>(
+        config(channels, engine_rate, period),
+        move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+            let now = epoch.elapsed().as_nanos() as u64;
+            guard.guarded(|| output.pull(data, now));
+            counted.store(output.underruns(), Ordering::Relaxed);
+        },
+        |_: cpal::Error| {},
+        None,
+    );
+    let stream = play(stream, &name)?;
     Ok((input, stream, name, id, underruns, latency, target))
 }
 
@@ -244,41 +221,62 @@ pub(super) fn open_input(
     guard: &Arc<CallbackStats>,
 ) -> Result<OpenedInput, String> {
     let device = find_input(host, spec).ok_or_else(|| "no such input device".to_string())?;
-    let name = name_of(&device);
-    let id = id_of(&device);
-    let device_rate = engine_rate;
-    let (mut input, output) = input_bridge(
-        usize::from(channels),
-        device_rate,
-        engine_rate,
-        period,
-        period,
-        troubadour_dsp::resample::Quality::High,
-    )
-    .map_err(|e| e.to_string())?;
+    let (name, id) = (name_of(&device), id_of(&device));
+    let (mut input, output) = bridge(channels, engine_rate, engine_rate, period)?;
     let latency = output.target() as f64 + input.resampler_delay();
     let overruns = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&overruns);
     let guard = Arc::clone(guard);
-    let config = cpal::StreamConfig {
+    let stream = device.build_input_stream::<f32, _, _>(
+        config(channels, engine_rate, period),
+        move |data: &[f32], _: &cpal::InputCallbackInfo| {
+            let now = epoch.elapsed().as_nanos() as u64;
+            guard.guarded(|| input.push(data, now));
+            counted.store(input.overruns(), Ordering::Relaxed);
+        },
+        |_: cpal::Error| {},
+        None,
+    );
+    let stream = play(stream, &name)?;
+    Ok((output, stream, name, id, overruns, latency))
+}
+
+/// A bridge from a clock at `from` Hz to one at `to` Hz. The pushing side goes a period
+/// at a time (a longer device buffer in pieces, which the bridge takes in pieces too);
+/// the ring holds one period.
+fn bridge(
+    channels: u16,
+    from: u32,
+    to: u32,
+    period: usize,
+) -> Result<(BridgeInput, BridgeOutput), String> {
+    input_bridge(
+        usize::from(channels),
+        from,
+        to,
+        period,
+        period,
+        troubadour_dsp::resample::Quality::High,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// A bridged device's stream settings: the session's rate where the device can (a
+/// server resamples for it if need be; its clock is its own all the same, which the
+/// bridge absorbs), `period`-frame buffers.
+fn config(channels: u16, rate: u32, period: usize) -> cpal::StreamConfig {
+    cpal::StreamConfig {
         channels,
-        sample_rate: device_rate,
+        sample_rate: rate,
         buffer_size: cpal::BufferSize::Fixed(period as u32),
-    };
-    let stream = device
-        .build_input_stream::<f32, _, _>(
-            config,
-            move |data: &[f32], _: &cpal::InputCallbackInfo| {
-                let now = epoch.elapsed().as_nanos() as u64;
-                guard.guarded(|| input.push(data, now));
-                counted.store(input.overruns(), Ordering::Relaxed);
-            },
-            |_: cpal::Error| {},
-            None,
-        )
-        .map_err(|e| format!("cannot open \"{name}\": {e}"))?;
+    }
+}
+
+/// Starts a stream that was built, or says why it could not be.
+fn play(stream: Result<cpal::Stream, cpal::Error>, name: &str) -> Result<cpal::Stream, String> {
+    let stream = stream.map_err(|e| format!("cannot open \"{name}\": {e}"))?;
     stream
         .play()
         .map_err(|e| format!("cannot start \"{name}\": {e}"))?;
-    Ok((output, stream, name, id, overruns, latency))
+    Ok(stream)
 }
