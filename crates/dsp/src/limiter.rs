@@ -106,6 +106,12 @@ impl Limiter {
             rest: window,
             clamped: 0,
         };
+        // Zeroed allocations may be untouched pages: the audio thread must not fault
+        // them in on its first lap through the delay lines.
+        for line in l.lines.iter_mut() {
+            troubadour_rt::prefault::touch(line);
+        }
+        troubadour_rt::prefault::touch(&mut l.min_frame);
         l.set_params(params);
         l
     }
