@@ -161,6 +161,9 @@ pub struct Controller {
     max_block: usize,
     kernels: KernelChoice,
     silent_missing_files: bool,
+    /// No engine listens (its backend went away): changes update the session only, and
+    /// the next [`respawn`](Controller::respawn) builds from it.
+    parked: bool,
     generation: u32,
     commands: Producer<Tagged>,
     graphs: ExchangeControl<Box<Graph>>,
@@ -239,6 +242,7 @@ pub fn create(
         max_block,
         kernels: options.kernels,
         silent_missing_files: options.silent_missing_files,
+        parked: false,
         generation: 0,
         commands,
         graphs,
@@ -526,7 +530,21 @@ impl Controller {
         self.meters = meters;
         self.pending_meters = None;
         self.session = session;
+        self.parked = false;
         Ok(engine)
+    }
+
+    /// The engine is gone (its backend was lost or stopped): from now on, changes are
+    /// validated and kept in the session (nothing waits in a queue no engine drains),
+    /// until [`respawn`](Self::respawn) builds the next engine from it.
+    pub fn park(&mut self) {
+        self.parked = true;
+        self.pending_meters = None;
+    }
+
+    /// Whether a structural change is still waiting for the audio thread to take it.
+    pub fn graph_pending(&mut self) -> bool {
+        !self.parked && self.graphs.in_flight() > 0
     }
 
     /// The strips whose file source is not there (with the path looked for), playing
@@ -564,6 +582,10 @@ impl Controller {
 
     fn send(&mut self, command: Command) -> Result<(), ControlError> {
         self.collect_garbage();
+        if self.parked {
+            // The caller updates the session; the next engine is built from it.
+            return Ok(());
+        }
         self.commands
             .push(Tagged {
                 generation: self.generation,
@@ -693,6 +715,10 @@ impl Controller {
         }
         if structure_equal(&self.session, &new) {
             let changes = parameter_changes(&self.session, &new);
+            if self.parked {
+                self.session = new;
+                return Ok(Applied::Parameters(changes.len()));
+            }
             if self.commands.free() < changes.len() {
                 return Err(ControlError::QueueFull(self.commands.capacity()));
             }
@@ -730,6 +756,11 @@ impl Controller {
     /// Compiles `new` and sends it to be swapped in between two blocks, with unchanged
     /// strips and buses carrying their state over.
     fn swap_in(&mut self, new: Session) -> Result<(), ControlError> {
+        if self.parked {
+            // Nothing to swap into; the next engine is built from the session.
+            self.session = new;
+            return Ok(());
+        }
         if self.graphs.is_full() {
             return Err(ControlError::GraphPending);
         }

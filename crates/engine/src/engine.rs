@@ -139,18 +139,21 @@ impl Engine {
             }
             let mut t = *t;
             self.commands.pop();
+            let mut merged = 0;
             while let Some(next) = self.commands.peek() {
                 if next.generation != t.generation || next.command.key() != t.command.key() {
                     break;
                 }
                 t = *next;
                 self.commands.pop();
-                coalesced += 1;
+                merged += 1;
             }
             if t.generation == self.graph.generation && self.graph.apply(t.command) {
                 applied += 1;
+                coalesced += merged;
             } else {
-                stale += 1;
+                // Superseded by a change that was not applied either: all of them stale.
+                stale += 1 + merged;
             }
         }
         EngineStats::add(&self.stats.commands, applied);

@@ -227,7 +227,7 @@ impl Host {
             why,
             clock,
         });
-        if kind != BackendKind::Null && config.thread.cpu.is_some() {
+        if backend.kind() != BackendKind::Null && config.thread.cpu.is_some() {
             listeners.send(HostEvent::Note(
                 "note: --cpu pins the null backend's own thread; JACK's and cpal's audio threads are the server's and cpal's".into(),
             ));
@@ -251,9 +251,13 @@ impl Host {
             next_look: Instant::now(),
             started: Instant::now(),
         };
-        host.tell_start(&started.offline, &started.notes, backend.as_ref(), latency);
         host.backend = Some(backend);
-        host.check_files();
+        host.tell_start(&BroughtUp {
+            clock,
+            offline: started.offline,
+            notes: started.notes,
+            engine_latency: latency,
+        });
         Ok(host)
     }
 
@@ -393,9 +397,9 @@ impl Host {
         }
     }
 
-    /// Tells which strips' files went missing or appeared; a file that appeared is read
-    /// and played (the graph is built again, the rest carrying its state over).
-    fn check_files(&mut self) {
+    /// After a graph was built: tells which strips' files were not there (they play
+    /// silence), and remembers them to look for.
+    fn note_missing_files(&mut self) {
         let now = self.controller.missing_files();
         for (strip, path) in &now {
             if !self.missing_files.iter().any(|(s, _)| s == strip) {
@@ -405,35 +409,45 @@ impl Host {
                 )));
             }
         }
+        self.missing_files = now;
+    }
+
+    /// Once a second: a file a strip was waiting for that has appeared is read and
+    /// played (the graph is built again, the rest carrying its state over).
+    fn look_for_files(&mut self) {
+        if self.missing_files.is_empty() || self.controller.graph_pending() {
+            return;
+        }
+        let now = self.controller.missing_files();
         let appeared: Vec<(String, std::path::PathBuf)> = self
             .missing_files
             .iter()
             .filter(|(strip, _)| !now.iter().any(|(s, _)| s == strip))
             .cloned()
             .collect();
-        if !appeared.is_empty() {
-            match self.controller.rebuild() {
-                Ok(()) => {
-                    for (strip, path) in appeared {
-                        self.listeners.send(HostEvent::DeviceOnline(format!(
-                            "strip \"{strip}\": file {} appeared and plays",
-                            path.display()
-                        )));
-                    }
-                }
-                // Unreadable after all (half copied, say): told, and tried again.
-                Err(e) => {
-                    self.listeners.send(HostEvent::RetryFailed(e.to_string()));
-                    return;
-                }
-            }
+        if appeared.is_empty() {
+            return;
         }
-        self.missing_files = now;
+        match self.controller.rebuild() {
+            Ok(()) => {
+                for (strip, path) in appeared {
+                    self.listeners.send(HostEvent::DeviceOnline(format!(
+                        "strip \"{strip}\": file {} appeared and plays",
+                        path.display()
+                    )));
+                }
+                self.missing_files = now;
+            }
+            // Not readable yet (still being copied, say): tried again next time.
+            Err(e) => self.listeners.send(HostEvent::Note(format!(
+                "a file a strip waits for appeared but cannot be read yet ({e}); trying again"
+            ))),
+        }
     }
 
-    /// Once a second: overload, allocations in callbacks, memory, missing files.
+    /// Once a second: overload, allocations in callbacks, memory, files that appeared.
     fn look(&mut self) {
-        self.check_files();
+        self.look_for_files();
         let Some(stats) = self.backend_stats() else {
             return;
         };
@@ -461,12 +475,16 @@ impl Host {
         self.retry = Some((Retry::new(self.config.reconnect), why));
     }
 
-    /// Stops the backend (if it runs); returns its counters in words.
+    /// Stops the backend (if it runs); returns its counters in words. From here until
+    /// the next start, changes are kept in the session only (the controller is parked).
     fn stop_backend(&mut self) -> String {
-        let Some(backend) = self.backend.take() else {
+        if self.backend.is_none() {
             return "not running".into();
-        };
+        }
+        // The last window's overload, allocations and memory, while it still runs.
         self.look();
+        let backend = self.backend.take().expect("checked above");
+        self.controller.park();
         let summary = backend.stats().summary(backend.kind());
         // The engine comes back (or is dropped inside): either way off the audio thread.
         drop(backend.stop());
@@ -474,14 +492,20 @@ impl Host {
     }
 
     fn try_again(&mut self) {
+        if self.backend.is_some() {
+            // Brought back another way meanwhile (a restart).
+            self.retry = None;
+            return;
+        }
         match self.bring_up(true) {
-            Ok(clock) => {
+            Ok(started) => {
                 let (retry, _) = self.retry.take().expect("retrying");
                 self.listeners.send(HostEvent::Reconnected {
                     kind: self.kind(),
                     attempts: retry.attempts + 1,
-                    clock,
+                    clock: started.clock,
                 });
+                self.tell_start(&started);
             }
             Err(e) => {
                 if let BackendError::Refused(why) = e {
@@ -495,16 +519,23 @@ impl Host {
     }
 
     /// Starts the backend over now (`why`: the line that says so); on failure the
-    /// reconnection loop takes over.
+    /// reconnection loop takes over. While that loop runs, nothing is restarted: its
+    /// next attempt starts with the session as it is then.
     fn restart(&mut self, why: String, done: &str) {
+        if self.retry.is_some() {
+            return;
+        }
         drop(self.stop_backend());
         self.listeners.send(HostEvent::Restarting(why.clone()));
         match self.bring_up(false) {
-            Ok(clock) => self.listeners.send(HostEvent::Restarted {
-                kind: self.kind(),
-                clock,
-                line: done.to_string(),
-            }),
+            Ok(started) => {
+                self.listeners.send(HostEvent::Restarted {
+                    kind: self.kind(),
+                    clock: started.clock,
+                    line: done.to_string(),
+                });
+                self.tell_start(&started);
+            }
             Err(e) => {
                 self.listeners
                     .send(HostEvent::RetryFailed(format!("{e}; retrying")));
@@ -514,7 +545,7 @@ impl Host {
     }
 
     /// Connects, spawns a new engine from the controller for the clock found, starts it.
-    fn bring_up(&mut self, quiet: bool) -> Result<Clock, BackendError> {
+    fn bring_up(&mut self, quiet: bool) -> Result<BroughtUp, BackendError> {
         let mut wanted = self.controller.session().clone();
         wanted.sample_rate = self.requested_rate;
         let period = self
@@ -526,39 +557,44 @@ impl Host {
             .controller
             .respawn(clock.sample_rate, clock.period_frames)
             .map_err(|e| BackendError::Refused(e.to_string()))?;
-        let latency = engine_latency(&engine, self.controller.session());
+        let engine_latency = engine_latency(&engine, self.controller.session());
         let started = self.driver.start(engine, self.controller.session())?;
         let clock = started.backend.clock();
         self.clock = clock;
         self.overload.reset();
         self.allocations_told = 0;
-        self.tell_start(&started.offline, &[], started.backend.as_ref(), latency);
         self.backend = Some(started.backend);
-        Ok(clock)
+        Ok(BroughtUp {
+            clock,
+            offline: started.offline,
+            notes: started.notes,
+            engine_latency,
+        })
     }
 
-    fn tell_start(
-        &mut self,
-        offline: &[String],
-        notes: &[String],
-        backend: &dyn Backend,
-        engine_latency: u32,
-    ) {
-        for what in offline {
+    /// Tells what a start set up: strips and buses left offline, the start's notes, the
+    /// latency, files not found.
+    fn tell_start(&mut self, started: &BroughtUp) {
+        for what in &started.offline {
             self.listeners.send(HostEvent::DeviceOffline(what.clone()));
         }
-        for line in notes {
+        for line in &started.notes {
             self.listeners.send(HostEvent::Note(line.clone()));
         }
-        let l = backend.latency();
-        let rate = f64::from(backend.clock().sample_rate.max(1));
-        self.listeners.send(HostEvent::Note(format!(
-            "latency: the engine adds {engine_latency} frames (limiter look-ahead); {} reports {} frames capture + {} playback; total {:.2} ms",
-            backend.kind(),
-            l.capture_frames,
-            l.playback_frames,
-            f64::from(l.capture_frames + l.playback_frames + engine_latency) * 1e3 / rate
-        )));
+        if let Some(backend) = &self.backend {
+            let l = backend.latency();
+            let rate = f64::from(backend.clock().sample_rate.max(1));
+            let engine_latency = started.engine_latency;
+            self.listeners.send(HostEvent::Note(format!(
+                "latency: the engine adds {engine_latency} frames (limiter look-ahead); {} reports {} frames capture + {} playback; total {:.2} ms",
+                backend.kind(),
+                l.capture_frames,
+                l.playback_frames,
+                f64::from(l.capture_frames + l.playback_frames + engine_latency) * 1e3 / rate
+            )));
+        }
+        self.missing_files.clear();
+        self.note_missing_files();
     }
 
     /// Applies an edit of the session file, or says why not and keeps the running one.
@@ -656,12 +692,20 @@ impl Host {
             // JACK ports live in the process callback, so the client starts over with
             // the new set: a gap of a few periods, then ports and connections as the
             // edited session says (or the reconnection loop, if the server is away).
-            self.restart(
-                "JACK ports changed: restarting the client with the new ports".into(),
-                "JACK client restarted with the new ports",
-            );
+            if jack {
+                self.restart(
+                    "JACK ports changed: restarting the client with the new ports".into(),
+                    "JACK client restarted with the new ports",
+                );
+            } else {
+                self.restart(
+                    "the devices or channels changed: restarting the backend with them".into(),
+                    "backend restarted with the new devices and channels",
+                );
+            }
+        } else {
+            self.note_missing_files();
         }
-        self.check_files();
     }
 
     /// The session file the host watches, if any.
@@ -696,6 +740,14 @@ impl Host {
         }
         line
     }
+}
+
+/// What a start brought up, to tell once the event that announces it has gone out.
+struct BroughtUp {
+    clock: Clock,
+    offline: Vec<String>,
+    notes: Vec<String>,
+    engine_latency: u32,
 }
 
 /// Frames of delay the engine adds: the slowest bus's limiter look-ahead.

@@ -50,7 +50,7 @@ pub(crate) fn pick(
         BackendChoice::Cpal => cpal_driver().map(|d| (d, None)),
         BackendChoice::Auto => Ok(match JackConnection::open_quietly(client_name) {
             Ok(c) => (
-                Box::new(JackDriver::with_connection(c)),
+                Box::new(JackDriver::with_connection(c, client_name)),
                 Some("auto: a JACK server answers".into()),
             ),
             Err(e) => match default_output() {

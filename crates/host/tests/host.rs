@@ -269,3 +269,60 @@ fn a_strip_whose_file_is_missing_plays_silence_until_the_file_appears() {
     // A mono file feeds both channels of the (stereo) strip: -6.02 dBFS on the bus.
     assert!((peak + 6.02).abs() < 0.1, "peak {peak} dBFS");
 }
+
+#[test]
+fn edits_made_while_the_backend_is_away_are_kept_and_run_when_it_is_back() {
+    let w = world(BackendKind::Null);
+    let (mut host, rx, path) = start(&w, "away");
+    {
+        let mut world = w.lock().unwrap();
+        world.up = false;
+        world.epoch += 1;
+    }
+    until(&mut host, &rx, |e| {
+        matches!(e, HostEvent::BackendLost { .. })
+    });
+    // Structural edits (a bus, then a second one), a rate edit and parameter changes, all
+    // while nothing runs: each is taken, none waits in a queue nobody drains.
+    let two = format!("{SESSION}\n[[bus]]\nname = \"B1\"\nchannels = 2\n");
+    let seen = edit(&mut host, &rx, &path, &two);
+    assert!(
+        matches!(seen.last(), Some(HostEvent::ReloadApplied { .. })),
+        "{seen:#?}"
+    );
+    let three = format!("{two}\n[[bus]]\nname = \"B2\"\nchannels = 1\n");
+    let three = three.replace("sample_rate = 48000", "sample_rate = 44100");
+    let seen = edit(&mut host, &rx, &path, &three);
+    assert!(
+        matches!(seen.last(), Some(HostEvent::ReloadApplied { .. })),
+        "{seen:#?}"
+    );
+    for k in 0..2000 {
+        host.controller_mut()
+            .set_strip_fader("Tone", -(k % 40) as f32)
+            .unwrap();
+    }
+    host.controller_mut().set_strip_fader("Tone", -6.0).unwrap();
+    assert_eq!(host.controller().session().buses.len(), 3);
+    // Back: one start, at the rate the file asks for, with every edit in it.
+    {
+        let mut world = w.lock().unwrap();
+        world.rate = 44_100;
+        world.up = true;
+    }
+    until(&mut host, &rx, |e| {
+        matches!(e, HostEvent::Reconnected { .. })
+    });
+    for _ in 0..20 {
+        host.tick();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(w.lock().unwrap().starts, 2, "started twice after the loss");
+    assert_eq!(host.controller().session().sample_rate, 44_100);
+    assert_eq!(host.controller().session().strips[0].fader_db, -6.0);
+    std::thread::sleep(Duration::from_millis(200));
+    let m = host.controller().read_meters();
+    assert_eq!(m.buses.len(), 3);
+    // The tone at -12 dBFS through the fader at -6 dB reaches the first bus.
+    assert!((m.buses[0].post[0].peak_db + 18.0).abs() < 0.2, "{m:?}");
+}

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use troubadour_engine::Engine;
-use troubadour_engine::session::Session;
+use troubadour_engine::session::{Session, Sink, Source};
 
 /// The limits of the backends' fixed, pre-allocated arrays, named once.
 pub mod limits {
@@ -226,6 +226,25 @@ impl BackendStats {
     }
 }
 
+/// What a backend wires up when it starts and cannot rewire while it runs: every bus
+/// (name, channels, sink) and every strip with a device source (name, channels, device),
+/// in order. Two sessions with the same wiring run on the same backend; otherwise the
+/// backend must start over (ports, streams and channel offsets are fixed at start).
+pub fn wiring(session: &Session) -> Vec<(&str, u16, String)> {
+    let buses = session.buses.iter().map(|b| {
+        let sink = match &b.sink {
+            Some(Sink::Device(spec)) => format!("device {spec}"),
+            _ => String::new(),
+        };
+        (b.name.as_str(), b.channels, sink)
+    });
+    let strips = session.strips.iter().filter_map(|s| match &s.source {
+        Source::Device(spec) => Some((s.name.as_str(), s.channels, format!("input {spec}"))),
+        _ => None,
+    });
+    buses.chain(strips).collect()
+}
+
 /// Why a backend could not connect or start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
@@ -306,4 +325,30 @@ pub trait Backend {
     /// Stops processing; hands the engine back where it can (to be dropped off the
     /// audio thread either way).
     fn stop(self: Box<Self>) -> Option<Engine>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wiring_changes_with_devices_and_channels_not_with_parameters() {
+        let base = Session::default_session();
+        let mut faded = base.clone();
+        faded.strips[0].fader_db = -10.0;
+        faded.buses[0].fader_db = -3.0;
+        assert_eq!(wiring(&base), wiring(&faded));
+        let mut resunk = base.clone();
+        resunk.buses[1].sink = Some(Sink::Device("usb".into()));
+        assert_ne!(wiring(&base), wiring(&resunk));
+        let mut rechanneled = base.clone();
+        rechanneled.buses[0].channels = 1;
+        assert_ne!(wiring(&base), wiring(&rechanneled));
+        let mut input = base.clone();
+        input.strips[0].source = Source::Device("system:capture_1".into());
+        let mut other_input = input.clone();
+        assert_ne!(wiring(&base), wiring(&input));
+        other_input.strips[0].source = Source::Device("system:capture_2".into());
+        assert_ne!(wiring(&input), wiring(&other_input));
+    }
 }

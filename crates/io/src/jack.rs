@@ -525,7 +525,8 @@ impl Backend for JackBackend {
     }
 
     fn needs_restart(&self, old: &Session, new: &Session) -> bool {
-        port_names(old) != port_names(new)
+        // Ports come from the names and channel counts; connections from the specs.
+        crate::backend::wiring(old) != crate::backend::wiring(new)
     }
 
     fn stop(self: Box<Self>) -> Option<Engine> {
@@ -555,8 +556,10 @@ impl JackDriver {
 
     /// A driver holding a connection already opened (by `auto`, to see whether a server
     /// answers).
-    pub fn with_connection(connection: JackConnection) -> Self {
-        let mut driver = JackDriver::new(connection.name());
+    /// `name` is the client name asked for (the server may have added a suffix to the
+    /// connection's; reconnections ask for `name` again).
+    pub fn with_connection(connection: JackConnection, name: &str) -> Self {
+        let mut driver = JackDriver::new(name);
         driver.described = Self::describe_connection(&connection);
         driver.connection = Some(connection);
         driver

@@ -92,8 +92,9 @@ impl NullBackend {
                         engine.process(&inputs[..n_in], &mut outputs[..n_out], period_frames);
                     });
                     let busy = t0.elapsed().as_nanos() as u64;
-                    // The CPU clock is a system call, made here on the clock thread
-                    // around the engine, and only for an overrun.
+                    // The thread's CPU clock is a system call (read before and, for an
+                    // overrun, after each period), made here on the clock thread around
+                    // the engine, never inside `Engine::process`.
                     let cpu = if busy > period_ns {
                         cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a))
                     } else {

@@ -95,8 +95,7 @@ pub enum MemoryLock {
 /// says. Returns a line saying what was done and why.
 pub fn lock_memory(mode: MemoryLock) -> String {
     let limit = memlock_limit();
-    // SAFETY: geteuid has no preconditions.
-    let privileged = unsafe { libc::geteuid() } == 0;
+    let privileged = may_exceed_memlock_limit();
     match mode {
         MemoryLock::Off => return "memory: not locked (--no-mlock)".into(),
         MemoryLock::Auto if !privileged && limit.is_some() => {
@@ -129,7 +128,8 @@ pub fn lock_memory(mode: MemoryLock) -> String {
     }
 }
 
-/// The soft limit on locked memory in bytes, `None` when unlimited.
+/// The soft limit on locked memory in bytes, `None` when unlimited (a limit that
+/// cannot be read counts as none at all: 0).
 fn memlock_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -137,9 +137,24 @@ fn memlock_limit() -> Option<u64> {
     };
     // SAFETY: `limit` is a valid rlimit for the call to fill.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
-    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+    if rc != 0 {
+        Some(0)
+    } else if limit.rlim_cur == libc::RLIM_INFINITY {
         None
     } else {
         Some(limit.rlim_cur)
     }
+}
+
+/// Whether the process holds CAP_IPC_LOCK (bit 14 of its effective capabilities), which
+/// lifts the limit on locked memory. Root in a container may lack it.
+fn may_exceed_memlock_limit() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
 }

@@ -46,8 +46,9 @@ pub struct ExchangeAudio<T> {
 pub fn exchange<T>(slots: usize) -> (ExchangeControl<T>, ExchangeAudio<T>) {
     let slots = slots.max(1);
     let (outbox, inbox) = LockFreeRingBuffer::with_capacity(slots);
-    // One more slot back than forth: a value sent while another is still on its way
-    // back never finds the return queue full.
+    // At least as many slots back as forth (every send collects the returned values
+    // first, so no more can be on their way back than were sent): the audio side never
+    // finds the return queue full while a replacement waits.
     let (back, returned) = LockFreeRingBuffer::with_capacity(slots + 1);
     (
         ExchangeControl { outbox, returned },

@@ -158,10 +158,49 @@ pub(crate) fn listed<I: Iterator<Item = cpal::Device>, E>(
         .map(|d| d.map(|d| (id_of(&d), name_of(&d))).collect())
 }
 
+/// Whether `list` holds the device `spec` names, judged as [`find`] opens one: its id
+/// or name exactly, else the one device whose id or name contains it.
+pub(crate) fn named_in(list: &[(Option<String>, String)], spec: &str) -> bool {
+    if list
+        .iter()
+        .any(|(id, name)| id.as_deref() == Some(spec) || name == spec)
+    {
+        return true;
+    }
+    list.iter()
+        .filter(|(id, name)| name.contains(spec) || id.as_deref().is_some_and(|i| i.contains(spec)))
+        .count()
+        == 1
+}
+
 /// Whether the device with `id` (or, without one, `name`) is in `list`.
 pub(crate) fn present(list: &[(Option<String>, String)], id: Option<&str>, name: &str) -> bool {
     list.iter().any(|(i, n)| match id {
         Some(id) => i.as_deref() == Some(id),
         None => n == name,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_names_a_device_as_find_would_open_it() {
+        let list = vec![
+            (Some("alsa:hw:1".to_string()), "USB Audio CODEC".to_string()),
+            (
+                Some("alsa:hw:2".to_string()),
+                "USB Audio Interface".to_string(),
+            ),
+            (None, "Speakers".to_string()),
+        ];
+        assert!(named_in(&list, "alsa:hw:1"));
+        assert!(named_in(&list, "Speakers"));
+        assert!(named_in(&list, "CODEC"));
+        assert!(named_in(&list, "hw:2"));
+        // Two devices contain it: it names neither.
+        assert!(!named_in(&list, "USB Audio"));
+        assert!(!named_in(&list, "Headphones"));
+    }
 }

@@ -50,7 +50,7 @@ use crate::backend::{
 };
 use bridged::{BridgedBus, DEVICE_CHECK, Link, MAX_RETRY_WAIT, open_bridged, open_input};
 pub use listing::{DeviceInfo, default_output, list_devices, output_listed};
-use listing::{find_output, id_of, listed, name_of, present};
+use listing::{find_output, id_of, listed, name_of, named_in, present};
 use master::{BridgeFeed, BridgeTap, Mailbox, Master};
 
 /// Messages in flight at once through a bridge's mailbox (the control thread sends at
@@ -355,7 +355,12 @@ impl DeviceBackend {
         }
         for b in &mut self.bridged {
             let list = if b.input { &inputs } else { &outputs };
-            let here = present(list, b.device_id.as_deref(), &b.device);
+            // A device that has opened is looked for by its id; one that never has, by
+            // the session's spec, as it would be opened.
+            let here = match b.device_id.as_deref() {
+                Some(id) => present(list, Some(id), &b.device),
+                None => named_in(list, &b.spec),
+            };
             match (b.online, here) {
                 (true, false) => {
                     b.take_offline();
@@ -428,9 +433,11 @@ impl Backend for DeviceBackend {
     }
 
     fn clock(&self) -> Clock {
+        // The period asked of the device: hosts that deliver buffers of varying sizes
+        // would otherwise report a "new period" every few callbacks.
         Clock {
             sample_rate: self.engine_rate,
-            period_frames: self.stats.buffer_size.load(Ordering::Relaxed) as usize,
+            period_frames: self.period,
         }
     }
 
@@ -455,9 +462,16 @@ impl Backend for DeviceBackend {
         DeviceBackend::maintain(self)
     }
 
+    fn needs_restart(&self, old: &Session, new: &Session) -> bool {
+        // The master's channels, each bridge's channel offset and device are fixed
+        // when the streams open.
+        crate::backend::wiring(old) != crate::backend::wiring(new)
+    }
+
     fn stop(self: Box<Self>) -> Option<Engine> {
-        // cpal owns the callback (and the engine in it): dropping the stream stops it
-        // and drops the engine here, off the audio thread.
+        // cpal owns the callback and the engine in it: dropping the stream stops the
+        // callback and drops it after its last call (on cpal's worker thread on ALSA,
+        // never inside a callback).
         None
     }
 }
