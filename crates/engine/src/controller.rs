@@ -575,11 +575,6 @@ impl Controller {
         self.swap_in(session)
     }
 
-    /// The largest sub-block the engine processes at once.
-    pub fn max_block_frames(&self) -> usize {
-        self.max_block
-    }
-
     fn send(&mut self, command: Command) -> Result<(), ControlError> {
         self.collect_garbage();
         if self.parked {

@@ -1,7 +1,6 @@
 //! The [`Host`]: one controller, one driver, the backend it runs, and the supervision
 //! loop that keeps them running.
 
-use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -706,16 +705,6 @@ impl Host {
         } else {
             self.note_missing_files();
         }
-    }
-
-    /// The session file the host watches, if any.
-    pub fn session_path(&self) -> Option<&Path> {
-        self.watch.as_ref().map(Watch::path)
-    }
-
-    /// Time since the backend first started.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// Stops the backend and returns the closing line: what was counted, and what the
