@@ -63,6 +63,7 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
             eq: vec![],
             compressor: None,
             limiter: None,
+            recall_safe: false,
         })
         .collect();
     let strips = (0..strips)
@@ -100,6 +101,7 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
                     )
                 })
                 .collect(),
+            recall_safe: false,
         })
         .collect();
     LoadedSession {
@@ -109,6 +111,7 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
             block_frames,
             strips,
             buses,
+            scenes: Vec::new(),
         },
         path: "standard-workload.toml".into(),
         base_dir: ".".into(),

@@ -152,6 +152,7 @@ fn session() -> impl Strategy<Value = Session> {
                     eq: vec![],
                     compressor: None,
                     limiter: None,
+                    recall_safe: false,
                 })
                 .collect();
             let n_buses = buses.len();
@@ -177,6 +178,7 @@ fn session() -> impl Strategy<Value = Session> {
                             .take(n_buses)
                             .filter_map(|(b, s)| s.map(|s| (format!("B{b}"), s)))
                             .collect::<BTreeMap<_, _>>(),
+                        recall_safe: false,
                     },
                 )
                 .collect();
@@ -186,6 +188,7 @@ fn session() -> impl Strategy<Value = Session> {
                 block_frames: 256,
                 strips,
                 buses,
+                scenes: Vec::new(),
             }
         })
 }

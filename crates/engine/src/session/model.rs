@@ -27,6 +27,33 @@ pub struct Session {
     /// Output buses, in mixer order.
     #[serde(default, rename = "bus", skip_serializing_if = "Vec::is_empty")]
     pub buses: Vec<Bus>,
+    /// Saved mixes, recalled by name (the control API's scenes).
+    #[serde(default, rename = "scene", skip_serializing_if = "Vec::is_empty")]
+    pub scenes: Vec<Scene>,
+}
+
+/// A saved mix: the value of every parameter it covers, by control path
+/// (`strip/Mic/fader_db`), in the session file's units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    /// Unique among scenes.
+    pub name: String,
+    /// Parameter values by path.
+    #[serde(default)]
+    pub values: BTreeMap<String, SceneValue>,
+}
+
+/// One value of a scene: what the parameter's session field holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SceneValue {
+    /// A switch.
+    Bool(bool),
+    /// A level, frequency, time or ratio (`-inf` for a fader that is off).
+    Number(f64),
+    /// A name or a kind.
+    Text(String),
 }
 
 fn default_sample_rate() -> u32 {
@@ -95,6 +122,9 @@ pub struct Strip {
     /// Sends to buses, by bus name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sends: BTreeMap<String, BusSend>,
+    /// Left alone when a scene is recalled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recall_safe: bool,
 }
 
 /// One strip's send to one bus.
@@ -149,6 +179,9 @@ pub struct Bus {
     /// Limiter slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limiter: Option<Limiter>,
+    /// Left alone when a scene is recalled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recall_safe: bool,
 }
 
 /// Where a strip's signal comes from. In the file: a table with exactly one of
@@ -528,6 +561,7 @@ impl Session {
             ]
             .into_iter()
             .collect(),
+            recall_safe: false,
         };
         let bus = |name: &str| Bus {
             name: name.into(),
@@ -538,6 +572,7 @@ impl Session {
             eq: Vec::new(),
             compressor: None,
             limiter: None,
+            recall_safe: false,
         };
         Session {
             version: SESSION_VERSION,
@@ -548,6 +583,7 @@ impl Session {
                 strip("Noise", GeneratorKind::Pink, 1000.0, -30.0),
             ],
             buses: vec![bus("A1"), bus("B1")],
+            scenes: Vec::new(),
         }
     }
 

@@ -227,6 +227,22 @@ impl Checker<'_> {
                         u32::from(c)
                     ),
                 );
+            } else if name.chars().all(|c| c.is_ascii_digit()) {
+                // The control API addresses strips and buses by name or by 1-based
+                // index: a name of digits would be both.
+                self.error(
+                    &field,
+                    format!(
+                        "a {kind} name cannot be only digits ({name:?}): remote control takes digits as a {kind}'s position"
+                    ),
+                );
+            } else if name.contains('/') {
+                self.error(
+                    &field,
+                    format!(
+                        "a {kind} name cannot contain '/' ({name:?}): it separates the parts of a control path like strip/Mic/fader_db"
+                    ),
+                );
             } else if let Some(first) = seen.iter().position(|n| *n == name) {
                 self.error(
                     &field,
