@@ -4,6 +4,7 @@ mod args;
 mod cmd;
 mod interrupt;
 mod kernels;
+mod logging;
 mod progress;
 
 /// The system allocator, counting: `troubadour bench` reports peak heap and shows that
@@ -60,7 +61,23 @@ enum Command {
         /// Do not lock the process's memory.
         #[arg(long)]
         no_mlock: bool,
+        /// Where the control API (HTTP and WebSocket) listens [default: 127.0.0.1:7474,
+        /// skipped with a warning if taken]. On an address other than loopback it
+        /// requires a token (generated on first use, printed at start).
+        #[arg(long, conflicts_with = "no_api")]
+        listen: Option<std::net::SocketAddr>,
+        /// Do not serve the control API.
+        #[arg(long)]
+        no_api: bool,
+        /// Do not write changes made through the API back to the session file.
+        #[arg(long)]
+        no_autosave: bool,
+        #[command(flatten)]
+        log: logging::LogArgs,
     },
+    /// Control a running instance: get and set parameters, watch changes, meters and
+    /// status, scenes, undo (exit 0 done, 1 refused, 2 no instance answers).
+    Ctl(cmd::ctl::CtlArgs),
     /// Render a session offline into one WAV file per bus.
     Render {
         /// Session file (TOML).
@@ -145,7 +162,15 @@ fn main() -> ExitCode {
             no_realtime,
             mlock,
             no_mlock,
+            listen,
+            no_api,
+            no_autosave,
+            log,
         } => {
+            if let Err(e) = logging::init(&log) {
+                eprintln!("troubadour: {e}");
+                return ExitCode::FAILURE;
+            }
             use troubadour_io::thread::{DEFAULT_PRIORITY, MemoryLock, ThreadSetup};
             let config = troubadour_host::HostConfig {
                 backend: backend.parse().expect("clap checked the backend"),
@@ -165,7 +190,12 @@ fn main() -> ExitCode {
                 },
                 ..Default::default()
             };
-            cmd::run::run(session.as_deref(), config, seconds)
+            let serve = cmd::run::Serve {
+                listen: (!no_api).then(|| listen.unwrap_or(cmd::run::DEFAULT_LISTEN)),
+                listen_given: listen.is_some(),
+                autosave: !no_autosave,
+            };
+            cmd::run::run(session.as_deref(), config, seconds, serve)
         }
         Command::Render {
             session,
@@ -179,6 +209,7 @@ fn main() -> ExitCode {
             format.parse().expect("clap checked the format"),
         ),
         Command::Check { session } => cmd::check::check(&session),
+        Command::Ctl(args) => return cmd::ctl::ctl(&args),
         Command::Devices { json } => cmd::devices::devices(json),
         Command::Bench {
             session,

@@ -10,3 +10,4 @@
 pub mod api;
 pub mod event;
 pub mod service;
+pub mod launch;

@@ -5,7 +5,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use troubadour_engine::session::{self, LoadedSession, Session};
-use troubadour_engine::{Applied, Controller, Engine, EngineOptions, create};
+use troubadour_engine::{Applied, ControlError, Controller, Engine, EngineOptions, create};
 use troubadour_io::backend::{
     Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health,
 };
@@ -297,6 +297,16 @@ impl Host {
         self.backend.as_ref().map(|b| b.stats())
     }
 
+    /// The running backend's capture and playback latency, in frames.
+    pub fn latency(&self) -> Option<troubadour_io::backend::Latency> {
+        self.backend.as_ref().map(|b| b.latency())
+    }
+
+    /// How long the host has run.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Resident memory, as last read while the backend ran.
     pub fn memory(&self) -> Option<Resident> {
         self.memory
@@ -354,7 +364,8 @@ impl Host {
             self.try_again();
         }
         if let Some(change) = self.watch.as_mut().and_then(Watch::check) {
-            self.reload(change);
+            // Told as an event either way.
+            let _ = self.reload(change);
         }
     }
 
@@ -596,24 +607,80 @@ impl Host {
         self.note_missing_files();
     }
 
+    /// Makes the mixer run `new` (its rate and period are the running ones, whatever it
+    /// says): parameters glide, a structural change swaps the graph in, and a change of
+    /// ports or devices restarts the backend with them. An invalid session changes
+    /// nothing.
+    pub fn apply(&mut self, mut new: Session) -> Result<Applied, ControlError> {
+        let old = self.controller.session().clone();
+        new.sample_rate = old.sample_rate;
+        new.block_frames = old.block_frames;
+        let ports_change = self
+            .backend
+            .as_ref()
+            .is_some_and(|b| b.needs_restart(&old, &new));
+        let applied = self.controller.apply_session(new)?;
+        if ports_change {
+            self.restart_for_ports();
+        } else {
+            self.note_missing_files();
+        }
+        Ok(applied)
+    }
+
+    /// Restarts the backend because the session's ports or devices changed.
+    fn restart_for_ports(&mut self) {
+        // JACK ports live in the process callback, so the client starts over with the
+        // new set: a gap of a few periods, then ports and connections as the session
+        // says (or the reconnection loop, if the server is away).
+        if self.kind() == BackendKind::Jack {
+            self.restart(
+                "JACK ports changed: restarting the client with the new ports".into(),
+                "JACK client restarted with the new ports",
+            );
+        } else {
+            self.restart(
+                "the devices or channels changed: restarting the backend with them".into(),
+                "backend restarted with the new devices and channels",
+            );
+        }
+    }
+
+    /// Marks `content` as the session file's own content (its owner wrote it, e.g. an
+    /// autosave): the file watch will not take it for a user's edit.
+    pub fn note_own_write(&mut self, content: String) {
+        if let Some(w) = self.watch.as_mut() {
+            w.known(content);
+        }
+    }
+
+    /// Applies a change of the session file that the owner noticed itself (with its
+    /// own [`Watch`], when [`HostConfig::watch_session`] is off): as a hand edit is
+    /// applied, told as `ReloadApplied` or `ReloadRejected`. `Err` says why it was
+    /// refused; the running session then plays on.
+    pub fn apply_file_change(&mut self, change: FileChange) -> Result<(), String> {
+        self.reload(change)
+    }
+
     /// Applies an edit of the session file, or says why not and keeps the running one.
-    fn reload(&mut self, change: FileChange) {
+    fn reload(&mut self, change: FileChange) -> Result<(), String> {
         let path = self.controller.path().to_path_buf();
         let text = match change {
             FileChange::Gone => {
                 self.listeners.send(HostEvent::SessionFileGone(path));
-                return;
+                return Ok(());
             }
             FileChange::Edited(text) => text,
         };
         let loaded = match session::parse_live(&text, &path) {
             Ok(l) => l,
             Err(e) => {
+                let error = e.to_string();
                 self.listeners.send(HostEvent::ReloadRejected {
                     path,
-                    error: e.to_string(),
+                    error: error.clone(),
                 });
-                return;
+                return Err(error);
             }
         };
         let (file_rate, file_block) = (loaded.session.sample_rate, loaded.session.block_frames);
@@ -629,11 +696,12 @@ impl Host {
             Ok(Applied::Parameters(n)) => vec![format!("{n} parameter changes, gliding")],
             Ok(Applied::Rebuilt) => vec!["structure changed, new graph swapped in".to_string()],
             Err(e) => {
+                let error = e.to_string();
                 self.listeners.send(HostEvent::ReloadRejected {
                     path,
-                    error: e.to_string(),
+                    error: error.clone(),
                 });
-                return;
+                return Err(error);
             }
         };
         let jack = self.kind() == BackendKind::Jack;
@@ -688,23 +756,11 @@ impl Host {
             );
             self.restart(format!("{why}: restarting the backend"), &done);
         } else if ports_change {
-            // JACK ports live in the process callback, so the client starts over with
-            // the new set: a gap of a few periods, then ports and connections as the
-            // edited session says (or the reconnection loop, if the server is away).
-            if jack {
-                self.restart(
-                    "JACK ports changed: restarting the client with the new ports".into(),
-                    "JACK client restarted with the new ports",
-                );
-            } else {
-                self.restart(
-                    "the devices or channels changed: restarting the backend with them".into(),
-                    "backend restarted with the new devices and channels",
-                );
-            }
+            self.restart_for_ports();
         } else {
             self.note_missing_files();
         }
+        Ok(())
     }
 
     /// Stops the backend and returns the closing line: what was counted, and what the

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod ctl;
 pub mod devices;
 pub mod render;
 pub mod resample;

@@ -1,17 +1,21 @@
 //! `troubadour run [SESSION.toml] [--backend auto|jack|cpal|null] [--latency-frames N]`
 //!
-//! Starts a [`Host`] (which picks, supervises and restarts the backend and applies
-//! edits of the session file), prints what it tells, shows a status line (or a log line
-//! a second when stdout is not a terminal), and stops cleanly on Ctrl-C or SIGTERM.
+//! Starts a [`Host`] (which picks, supervises and restarts the backend), hands it to the
+//! control [`Service`] (requests, events, scenes, undo, autosave and hot reload), serves
+//! the control API, prints what the host tells, shows a status line (or a log line a
+//! second when stdout is not a terminal), and stops cleanly on Ctrl-C or SIGTERM.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use troubadour_engine::MeterSnapshot;
+use troubadour_control::event::MeterSample;
+use troubadour_control::launch::{self, ApiOptions};
+use troubadour_control::service::{Service, ServiceConfig};
 use troubadour_engine::session::{LoadedSession, Session};
 use troubadour_host::{Host, HostConfig, HostEvent};
 
@@ -26,13 +30,27 @@ macro_rules! println {
     }};
 }
 
-/// How often the host is ticked.
-const TICK: Duration = Duration::from_millis(10);
+/// What `run` serves besides audio.
+#[derive(Debug, Clone)]
+pub struct Serve {
+    /// Where the control API listens (None: `--no-api`).
+    pub listen: Option<SocketAddr>,
+    /// `--listen` was given: failing to listen there is an error (the default address
+    /// being taken, e.g. by another instance, is only a warning).
+    pub listen_given: bool,
+    /// Write API changes back to the session file.
+    pub autosave: bool,
+}
+
+/// Where the control API listens unless told otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7474);
 
 pub fn run(
     path: Option<&Path>,
-    config: HostConfig,
+    mut config: HostConfig,
     seconds: Option<f64>,
+    serve: Serve,
 ) -> Result<ExitCode, String> {
     // Start-to-first-audio is measured from here: session loading included.
     let launched = Instant::now();
@@ -54,6 +72,10 @@ pub fn run(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
+    // With autosave the service watches the file itself, to merge hand edits with
+    // remote changes.
+    let autosave = serve.autosave && loaded.path.is_file();
+    config.watch_session = !autosave;
     let mut host = Host::start(loaded, config).map_err(|e| e.to_string())?;
     let events = host.subscribe();
     let terminal = std::io::stdout().is_terminal();
@@ -88,6 +110,36 @@ pub fn run(
         );
     }
 
+    let mut service = Service::new(
+        host,
+        ServiceConfig {
+            autosave,
+            ..Default::default()
+        },
+    );
+    let api = match serve.listen {
+        Some(listen) => match launch::start_api(&ApiOptions::new(listen), service.handle()) {
+            Ok(api) => {
+                for line in &api.lines {
+                    println!("{line}");
+                }
+                Some(api)
+            }
+            Err(e) if !serve.listen_given => {
+                println!("warning: {e}; running without it");
+                None
+            }
+            Err(e) => {
+                drop(service.shutdown());
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    if autosave {
+        println!("autosave: changes made remotely are written back to the session file");
+    }
+
     let interval = if terminal {
         Duration::from_millis(100)
     } else {
@@ -95,16 +147,15 @@ pub fn run(
     };
     let started = Instant::now();
     let mut next = started + interval;
-    while !stop.load(Ordering::Relaxed) {
+    service.run(&stop, |service| {
         if seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
-            break;
+            stop.store(true, Ordering::Relaxed);
         }
-        std::thread::sleep(TICK);
-        host.tick();
         print_events(terminal);
         if Instant::now() >= next {
             next += interval;
-            let line = status(&host.controller().read_meters(), &host, started.elapsed());
+            let meters = service.take_status_meters();
+            let line = status(meters.as_ref(), service, started.elapsed());
             if terminal {
                 print!("\r{line}\x1b[K");
                 let _ = std::io::stdout().flush();
@@ -112,27 +163,24 @@ pub fn run(
                 println!("{line}");
             }
         }
-    }
+    });
     if terminal {
         println!();
     }
-    println!("{}", host.shutdown());
+    if let Some(api) = api {
+        api.server.stop();
+    }
+    let closing = service.shutdown();
+    print_events(false);
+    println!("{closing}");
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(m: &MeterSnapshot, host: &Host, elapsed: Duration) -> String {
+fn status(m: Option<&MeterSample>, service: &mut Service, elapsed: Duration) -> String {
     let mut line = format!("{:>6.1}s ", elapsed.as_secs_f64());
-    for bus in &m.buses {
-        let peak = bus
-            .post
-            .iter()
-            .map(|l| l.peak_db)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let rms = bus
-            .post
-            .iter()
-            .map(|l| l.rms_db)
-            .fold(f32::NEG_INFINITY, f32::max);
+    for bus in m.map(|m| m.buses.as_slice()).unwrap_or_default() {
+        let peak = bus.post.iter().map(|l| l.0).fold(f32::NEG_INFINITY, f32::max);
+        let rms = bus.post.iter().map(|l| l.1).fold(f32::NEG_INFINITY, f32::max);
         line.push_str(&format!(
             " {} {}/{} dBFS ",
             bus.name,
@@ -141,7 +189,7 @@ fn status(m: &MeterSnapshot, host: &Host, elapsed: Duration) -> String {
         ));
     }
     line.push_str("| ");
-    line.push_str(&host.status_line());
+    line.push_str(&service.status_line());
     line
 }
 

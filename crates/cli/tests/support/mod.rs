@@ -435,3 +435,5 @@ impl StallWatch {
         self.thread.join().expect("stall watch")
     }
 }
+
+pub mod api;

@@ -1,11 +1,334 @@
-//! The control thread: owns the [`Host`](troubadour_host::Host), serves calls from every
-//! surface, numbers and broadcasts changes, keeps undo history and scenes, saves.
+//! The control thread: owns the [`Host`], serves calls from every surface, numbers and
+//! broadcasts changes, keeps undo history and scenes, saves.
+//!
+//! One thread does all of it, so every change is applied in one order: the order of
+//! the sequence numbers every subscriber sees. Nothing here touches the audio thread
+//! except through the controller's lock-free queues.
 
+mod diff;
+mod dispatch;
+mod edit;
 mod handle;
+mod history;
+mod json;
+mod metrics;
+mod save;
+mod scenes;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use troubadour_host::{Host, HostEvent};
+
+use crate::api::ErrorCode;
+use crate::event::{BusSample, MeterAccumulator, MeterSample, Outgoing, StripSample};
 
 pub use handle::{
     Answer, CALL_BACKLOG, Call, CallKind, EVENT_BACKLOG, Handle, METER_BACKLOG, MeterSubscription,
 };
+pub use json::{json_to_toml, session_json};
+
+use history::History;
+use save::Saver;
+use scenes::Fade;
 
 /// How often the control thread reads the meters while anyone listens.
 pub const METER_RATE_HZ: u32 = 100;
+
+/// The control thread's step while something moves (meters listened to, a fade): one
+/// meter reading per step.
+const BUSY_STEP: Duration = Duration::from_millis(1000 / METER_RATE_HZ as u64);
+
+/// Its step at rest: the host's supervision needs no more (a request wakes the thread
+/// at once whatever the step), and a daemon left on all day should cost nothing.
+const IDLE_STEP: Duration = Duration::from_millis(50);
+
+/// How the control thread works.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Write changes back to the session file (and merge hand edits with them).
+    pub autosave: bool,
+    /// Quiet time after the last change before the file is written.
+    pub autosave_delay: Duration,
+    /// Changes that can be undone.
+    pub undo_depth: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            autosave: true,
+            autosave_delay: Duration::from_secs(1),
+            undo_depth: 100,
+        }
+    }
+}
+
+/// Counters of the control side, for `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counters {
+    pub requests: u64,
+    pub refused: std::collections::BTreeMap<&'static str, u64>,
+    pub queue_full: u64,
+    pub autosaves: u64,
+    pub autosave_failures: u64,
+    pub merges: u64,
+}
+
+/// The control thread's state. Create it with [`Service::new`], hand [`Handle`]s to the
+/// surfaces, and drive it with [`Service::step`] or [`Service::run`].
+pub struct Service {
+    host: Host,
+    calls: Receiver<Call>,
+    handle: Handle,
+    host_events: Receiver<HostEvent>,
+    seq: u64,
+    history: History,
+    fade: Option<Fade>,
+    /// The session as the last told step of a fade left it.
+    glide_told: Option<troubadour_engine::session::Session>,
+    saver: Option<Saver>,
+    /// For whoever prints a status line, and for `/metrics`: peaks since their last look.
+    status_meters: MeterAccumulator,
+    metrics_meters: MeterAccumulator,
+    next_meter_read: Instant,
+    next_status: Instant,
+    /// Highest DSP load since `/metrics` last looked (reading the backend resets it).
+    load_max_since_scrape: f32,
+    load_max_since_status: f32,
+    last_stats: Option<troubadour_io::backend::BackendStats>,
+    counters: Counters,
+}
+
+impl Service {
+    /// Takes over `host`. With `config.autosave`, the host should have been started
+    /// with `watch_session` off: the service watches the file itself, to merge hand
+    /// edits with remote changes (see [`crate::file::merge`]).
+    pub fn new(mut host: Host, config: ServiceConfig) -> Service {
+        let (calls_tx, calls) = sync_channel(CALL_BACKLOG);
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let (meters, _) = broadcast::channel(METER_BACKLOG);
+        let handle = Handle {
+            calls: calls_tx,
+            events,
+            meters,
+            meter_subscribers: Arc::default(),
+        };
+        let host_events = host.subscribe();
+        let saver = config
+            .autosave
+            .then(|| Saver::new(host.controller().path(), config.autosave_delay))
+            .flatten();
+        let now = Instant::now();
+        Service {
+            host,
+            calls,
+            handle,
+            host_events,
+            seq: 0,
+            history: History::new(config.undo_depth),
+            fade: None,
+            glide_told: None,
+            saver,
+            status_meters: MeterAccumulator::new(),
+            metrics_meters: MeterAccumulator::new(),
+            next_meter_read: now,
+            next_status: now + Duration::from_secs(1),
+            load_max_since_scrape: 0.0,
+            load_max_since_status: 0.0,
+            last_stats: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// A handle for a surface.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The host (status, clock, counters).
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The sequence number of the last change.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Whether the session file is written back on changes.
+    pub fn autosaves(&self) -> bool {
+        self.saver.is_some()
+    }
+
+    /// Serves calls until `until`, then does one step of supervision: the host's tick,
+    /// its events, meters, a scene's fade, the autosave.
+    pub fn step(&mut self, until: Instant) {
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            match self.calls.recv_timeout(until - now) {
+                Ok(call) => self.serve(call),
+                Err(RecvTimeoutError::Timeout) => break,
+                // Every handle is gone: nothing more will come; sleep out the step.
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                    break;
+                }
+            }
+        }
+        self.tick();
+    }
+
+    /// Runs steps until `stop` is set, calling `each` after every step (a status line).
+    pub fn run(&mut self, stop: &AtomicBool, mut each: impl FnMut(&mut Service)) {
+        while !stop.load(Ordering::Relaxed) {
+            let step = self.step_length();
+            self.step(Instant::now() + step);
+            each(self);
+        }
+    }
+
+    /// The step to take now.
+    pub fn step_length(&self) -> Duration {
+        if self.fade.is_some() || self.handle.meter_subscribers.load(Ordering::Relaxed) > 0 {
+            BUSY_STEP
+        } else {
+            IDLE_STEP
+        }
+    }
+
+    fn serve(&mut self, call: Call) {
+        self.counters.requests += 1;
+        let answer = match call.kind {
+            CallKind::Metrics => Ok(Answer::Text(self.metrics_text())),
+            CallKind::Api(request) => self.request(request, &call.origin).map(Answer::Reply),
+        };
+        if let Err(e) = &answer {
+            *self.counters.refused.entry(e.code.as_str()).or_default() += 1;
+            if e.code == ErrorCode::QueueFull {
+                self.counters.queue_full += 1;
+            }
+            tracing::debug!(origin = %call.origin, code = %e.code, "refused: {}", e.message);
+        }
+        // The caller may have gone (a closed connection): nothing to do then.
+        let _ = call.reply.send(answer);
+    }
+
+    fn tick(&mut self) {
+        self.host.tick();
+        self.host_events();
+        self.step_fade();
+        let now = Instant::now();
+        if now >= self.next_meter_read {
+            self.read_meters();
+            let listened = self.handle.meter_subscribers.load(Ordering::Relaxed) > 0;
+            self.next_meter_read = now
+                + if listened {
+                    BUSY_STEP
+                } else {
+                    Duration::from_millis(100)
+                };
+        }
+        if now >= self.next_status {
+            self.next_status = now + Duration::from_secs(1);
+            self.status_tick();
+        }
+        self.save_tick();
+    }
+
+    /// Host events, re-told to `status` subscribers.
+    fn host_events(&mut self) {
+        while let Ok(event) = self.host_events.try_recv() {
+            tracing::info!(target: "troubadour::host", "{event}");
+            let kind = diff::host_event_kind(&event);
+            let outgoing = Outgoing::status(serde_json::json!({
+                "event": kind,
+                "message": event.to_string(),
+            }));
+            let _ = self.handle.events.send(Arc::new(outgoing));
+        }
+    }
+
+    fn read_meters(&mut self) {
+        let m = self.host.controller().read_meters();
+        let pair = |l: &troubadour_engine::Level| (l.peak_db, l.rms_db);
+        let sample = MeterSample {
+            strips: m
+                .strips
+                .iter()
+                .map(|s| StripSample {
+                    name: s.name.clone(),
+                    pre: s.pre.iter().map(pair).collect(),
+                    post: s.post.iter().map(pair).collect(),
+                    gate_db: s.gate_reduction_db,
+                    compressor_db: s.compressor_reduction_db,
+                })
+                .collect(),
+            buses: m
+                .buses
+                .iter()
+                .map(|b| BusSample {
+                    name: b.name.clone(),
+                    post: b.post.iter().map(pair).collect(),
+                    compressor_db: b.compressor_reduction_db,
+                    limiter_db: b.limiter_reduction_db,
+                })
+                .collect(),
+        };
+        self.status_meters.fold(&sample);
+        self.metrics_meters.fold(&sample);
+        if self.handle.meter_subscribers.load(Ordering::Relaxed) > 0 {
+            let _ = self.handle.meters.send(Arc::new(sample));
+        }
+    }
+
+    /// The peaks since the last call (for a status line), if any reading was taken.
+    pub fn take_status_meters(&mut self) -> Option<MeterSample> {
+        self.status_meters.take()
+    }
+
+    /// The backend's part of a status line, from its counters as last read (once a
+    /// second) with the highest load since the previous call: the service is the one
+    /// reader of the backend's counters, whose reading resets the peak load.
+    pub fn status_line(&mut self) -> String {
+        match (&self.last_stats, self.host.status()) {
+            (Some(stats), troubadour_host::HostStatus::Running { kind, .. }) => {
+                let mut stats = stats.clone();
+                stats.load_max = stats.load_max.max(self.load_max_since_status);
+                self.load_max_since_status = 0.0;
+                stats.status(kind)
+            }
+            _ => self.host.status_line(),
+        }
+    }
+
+    fn read_backend_stats(&mut self) {
+        self.last_stats = self.host.backend_stats();
+        if let Some(s) = &self.last_stats {
+            self.load_max_since_scrape = self.load_max_since_scrape.max(s.load_max);
+            self.load_max_since_status = self.load_max_since_status.max(s.load_max);
+        }
+    }
+
+    fn status_tick(&mut self) {
+        self.read_backend_stats();
+        let status = self.status_json();
+        let mut object = serde_json::json!({"event": "status"});
+        if let (Some(o), serde_json::Value::Object(s)) = (object.as_object_mut(), status) {
+            o.extend(s);
+        }
+        let _ = self.handle.events.send(Arc::new(Outgoing::status(object)));
+    }
+
+    /// Writes what is unsaved, stops the backend and returns the closing line.
+    pub fn shutdown(mut self) -> String {
+        self.flush_save();
+        self.host.shutdown()
+    }
+}

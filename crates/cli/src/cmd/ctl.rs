@@ -1,0 +1,179 @@
+//! `troubadour ctl`: a client of a running instance, over its HTTP and WebSocket API.
+//!
+//! Exit codes: 0 done, 1 the server refused (its message is printed), 2 no instance
+//! answers (and it says so).
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+mod http;
+mod show;
+
+use http::{Client, Failure};
+
+/// `ctl`'s flags and its command.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// The instance's address.
+    #[arg(long, default_value = "http://127.0.0.1:7474", global = true)]
+    url: String,
+    /// The token (default: the one in the token file, if there is one).
+    #[arg(long, global = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Print a parameter's value (`strip/Mic/fader_db`, `bus/1/mute`, `…/norm`).
+    Get { path: String },
+    /// Set a parameter: a number, true/false, -inf, or text.
+    Set {
+        path: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Print the whole session (a summary, or JSON).
+    State {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print events live: changes, meters or status.
+    Watch {
+        #[arg(default_value = "changes", value_parser = ["changes", "meters", "status"])]
+        topic: String,
+        /// Meter frames per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+    },
+    /// Save, recall, list or delete scenes.
+    Scene {
+        #[arg(value_parser = ["save", "recall", "list", "delete"])]
+        action: String,
+        name: Option<String>,
+        /// Crossfade time for `recall`.
+        #[arg(long, default_value_t = 0.0)]
+        fade_ms: f64,
+    },
+    /// Undo the last change (from any client).
+    Undo,
+    /// Redo the last undone change.
+    Redo,
+}
+
+pub fn ctl(args: &CtlArgs) -> ExitCode {
+    let token = args.token.clone().or_else(|| {
+        let path = troubadour_control::server::token_dir().join("token");
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|t| t.trim().to_string())
+    });
+    let client = match Client::new(&args.url, token) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("troubadour ctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&client, &args.what) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Refused { code, message }) => {
+            eprintln!("troubadour ctl: refused ({code}): {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::NoAnswer(why)) => {
+            eprintln!(
+                "troubadour ctl: no Troubadour instance answers at {}: {why}",
+                args.url
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn encode_path(path: &str) -> String {
+    path.split('/').map(http::percent).collect::<Vec<_>>().join("/")
+}
+
+/// A command-line value as JSON: numbers, booleans and `-inf` as they are, anything
+/// else as text.
+fn value_of(text: &str) -> Value {
+    match text {
+        "-inf" => json!("-inf"),
+        "true" | "on" => json!(true),
+        "false" | "off" => json!(false),
+        _ => serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(|v| v.is_number())
+            .unwrap_or_else(|| json!(text)),
+    }
+}
+
+fn run(client: &Client, what: &What) -> Result<(), Failure> {
+    match what {
+        What::Get { path } => {
+            let v = client.send("GET", &format!("/api/v1/params/{}", encode_path(path)), None)?;
+            println!("{}", show::plain(&v["value"]));
+        }
+        What::Set { path, value } => {
+            let body = json!({ "value": value_of(value) });
+            let v = client.send(
+                "PUT",
+                &format!("/api/v1/params/{}", encode_path(path)),
+                Some(&body),
+            )?;
+            println!("{} = {}", show::plain(&v["path"]), show::plain(&v["value"]));
+        }
+        What::State { json } => {
+            let v = client.send("GET", "/api/v1/state", None)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print!("{}", show::summary(&v));
+            }
+        }
+        What::Watch { topic, rate } => client.watch(topic, *rate)?,
+        What::Scene {
+            action,
+            name,
+            fade_ms,
+        } => {
+            let name_of = || {
+                name.as_deref().ok_or_else(|| Failure::Refused {
+                    code: "bad_request".into(),
+                    message: format!("`scene {action}` needs a scene name"),
+                })
+            };
+            let v = match action.as_str() {
+                "list" => {
+                    let v = client.send("GET", "/api/v1/scenes", None)?;
+                    for s in v["scenes"].as_array().into_iter().flatten() {
+                        println!("{}", show::plain(s));
+                    }
+                    return Ok(());
+                }
+                "save" => client.send(
+                    "PUT",
+                    &format!("/api/v1/scenes/{}", http::percent(name_of()?)),
+                    None,
+                )?,
+                "recall" => client.send(
+                    "POST",
+                    &format!("/api/v1/scenes/{}/recall", http::percent(name_of()?)),
+                    Some(&json!({ "fade_ms": fade_ms })),
+                )?,
+                _ => client.send(
+                    "DELETE",
+                    &format!("/api/v1/scenes/{}", http::percent(name_of()?)),
+                    None,
+                )?,
+            };
+            println!("{}", show::plain(&v["done"]));
+        }
+        What::Undo => println!("{}", show::plain(&client.send("POST", "/api/v1/undo", None)?["done"])),
+        What::Redo => println!("{}", show::plain(&client.send("POST", "/api/v1/redo", None)?["done"])),
+    }
+    Ok(())
+}

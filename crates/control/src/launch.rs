@@ -1,0 +1,73 @@
+//! Starting the control API as `troubadour run` does: loopback by default; on another
+//! address, with a token (created on first use into a file only the user can read).
+
+use std::net::SocketAddr;
+
+use crate::server::{self, Server, ServerConfig};
+use crate::service::Handle;
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// WebSocket clients served at once.
+    pub max_clients: usize,
+    /// Host names accepted besides loopback names, IP literals and this machine's name.
+    pub extra_hosts: Vec<String>,
+}
+
+impl ApiOptions {
+    /// Serve on `listen` with the default limits.
+    pub fn new(listen: SocketAddr) -> Self {
+        ApiOptions {
+            listen,
+            max_clients: 64,
+            extra_hosts: Vec::new(),
+        }
+    }
+}
+
+/// A serving API and the lines that tell the user about it.
+pub struct Api {
+    /// The server (stop it before the service shuts down).
+    pub server: Server,
+    /// What to print: the address, and the token when one is needed.
+    pub lines: Vec<String>,
+}
+
+/// Starts the server on `options.listen` for `handle`.
+pub fn start_api(options: &ApiOptions, handle: Handle) -> Result<Api, String> {
+    let mut lines = Vec::new();
+    let token = if options.listen.ip().is_loopback() {
+        None
+    } else {
+        let dir = server::token_dir();
+        let (token, path, created) = server::load_or_create_token(&dir)
+            .map_err(|e| format!("cannot set up the API token in {}: {e}", dir.display()))?;
+        lines.push(format!(
+            "control API token ({} {}): {token}",
+            if created { "created in" } else { "from" },
+            path.display()
+        ));
+        Some(token)
+    };
+    let server = server::start(
+        ServerConfig {
+            listen: options.listen,
+            token,
+            max_clients: options.max_clients,
+            extra_hosts: options.extra_hosts.clone(),
+        },
+        handle,
+    )
+    .map_err(|e| format!("cannot serve the control API on {}: {e} (--listen ADDR picks another address, --no-api serves none)", options.listen))?;
+    lines.insert(
+        0,
+        format!(
+            "control API on http://{}/api/v1 (WebSocket /api/v1/ws, metrics /metrics)",
+            server.local_addr()
+        ),
+    );
+    Ok(Api { server, lines })
+}

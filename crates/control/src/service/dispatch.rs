@@ -1,0 +1,248 @@
+//! Serving one request: validate, apply through the host, number, broadcast, record.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use troubadour_engine::ControlError;
+use troubadour_engine::session::Session;
+
+use super::Service;
+use super::diff::diff;
+use super::json::session_json;
+use crate::api::{ApiError, ErrorCode, Reply, Request};
+use crate::event::Outgoing;
+use crate::namespace;
+
+/// What kind of change a commit is, for the history and the events.
+pub(super) enum Change<'a> {
+    /// One parameter, set by a client: its event carries the value stored.
+    Param { path: &'a str, value: &'a Value },
+    /// Anything else, in words.
+    Other(String),
+}
+
+impl Service {
+    pub(super) fn request(&mut self, request: Request, origin: &str) -> Result<Reply, ApiError> {
+        match request {
+            Request::Get { path } => {
+                let session = self.host.controller().session();
+                let r = namespace::resolve(session, &path)?;
+                let value = namespace::get(session, &r);
+                Ok(Reply::Value {
+                    path: shown_path(&r),
+                    value,
+                    seq: None,
+                })
+            }
+            Request::Set { path, value } => self.set(&path, &value, origin),
+            Request::State => Ok(Reply::State {
+                state: session_json(self.host.controller().session()),
+                seq: self.seq,
+            }),
+            Request::Schema => Ok(Reply::Schema {
+                schema: namespace::schema(),
+            }),
+            Request::Status => {
+                if self.last_stats.is_none() {
+                    self.read_backend_stats();
+                }
+                Ok(Reply::Status {
+                    status: self.status_json(),
+                })
+            }
+            Request::SceneSave { name } => self.scene_save(&name, origin),
+            Request::SceneRecall { name, fade_ms } => self.scene_recall(&name, fade_ms, origin),
+            Request::SceneList => Ok(Reply::Scenes {
+                scenes: self
+                    .host
+                    .controller()
+                    .session()
+                    .scenes
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect(),
+            }),
+            Request::SceneDelete { name } => self.scene_delete(&name, origin),
+            Request::Undo => self.undo(origin),
+            Request::Redo => self.redo(origin),
+            Request::Subscribe { .. } | Request::Unsubscribe { .. } => Err(ApiError::new(
+                ErrorCode::Unsupported,
+                "subscribe and unsubscribe are served by the WebSocket connection",
+            )),
+            structural => self.structural(structural, origin),
+        }
+    }
+
+    fn set(&mut self, path: &str, value: &Value, origin: &str) -> Result<Reply, ApiError> {
+        let session = self.host.controller().session();
+        let r = namespace::resolve(session, path)?;
+        let mut new = session.clone();
+        let stored = namespace::set(&mut new, &r, value)?;
+        // A client's set wins over a scene's glide of the same parameter.
+        if let Some(fade) = self.fade.as_mut() {
+            fade.forget(&r.canonical);
+        }
+        let canonical = if r.template.path.ends_with("/name") {
+            // A rename: the path that names it is the new one's.
+            None
+        } else {
+            Some(r.canonical.clone())
+        };
+        let seq = match &canonical {
+            Some(p) => self.commit(
+                new,
+                origin,
+                Change::Param {
+                    path: p,
+                    value: &stored,
+                },
+            )?,
+            None => self.commit(new, origin, Change::Other(format!("set {path}")))?,
+        };
+        Ok(Reply::Value {
+            path: canonical.unwrap_or(r.canonical),
+            value: stored,
+            seq: Some(seq),
+        })
+    }
+
+    /// Makes the mixer run `new`, then tells everyone what changed, records it for
+    /// undo and schedules the save. Returns the last sequence number used.
+    pub(super) fn commit(
+        &mut self,
+        new: Session,
+        origin: &str,
+        change: Change<'_>,
+    ) -> Result<u64, ApiError> {
+        let before = self.host.controller().session().clone();
+        self.host.apply(new).map_err(control_error)?;
+        if let Some(fade) = self.fade.as_mut() {
+            fade.interrupted = true;
+        }
+        let after = self.host.controller().session().clone();
+        match change {
+            Change::Param { path, value } => {
+                self.seq += 1;
+                self.broadcast(Outgoing::changed(self.seq, path, value, origin));
+                self.history
+                    .record(&before, &after, format!("set {path}"), Some(path), origin);
+            }
+            Change::Other(what) => {
+                self.tell_diff(&before, &after, origin, &what);
+                self.history.record(&before, &after, what, None, origin);
+            }
+        }
+        self.mark_dirty();
+        Ok(self.seq)
+    }
+
+    /// Numbers and broadcasts what differs between two sessions.
+    pub(super) fn tell_diff(&mut self, before: &Session, after: &Session, origin: &str, what: &str) {
+        let d = diff(before, after);
+        for (path, value) in &d.changed {
+            self.seq += 1;
+            self.broadcast(Outgoing::changed(self.seq, path, value, origin));
+        }
+        if d.structure {
+            self.seq += 1;
+            self.broadcast(Outgoing::change(
+                self.seq,
+                json!({"event": "structure_changed", "seq": self.seq, "origin": origin, "what": what}),
+            ));
+        }
+        if d.scenes {
+            self.seq += 1;
+            let names: Vec<&str> = after.scenes.iter().map(|s| s.name.as_str()).collect();
+            self.broadcast(Outgoing::change(
+                self.seq,
+                json!({"event": "scenes_changed", "seq": self.seq, "origin": origin, "scenes": names}),
+            ));
+        }
+    }
+
+    pub(super) fn broadcast(&self, event: Outgoing) {
+        // No subscriber is not an error.
+        let _ = self.handle.events.send(Arc::new(event));
+    }
+
+    fn undo(&mut self, origin: &str) -> Result<Reply, ApiError> {
+        let Some(step) = self.history.peek_undo() else {
+            return Err(ApiError::new(ErrorCode::NothingToUndo, "nothing to undo"));
+        };
+        let (target, what) = (step.before.clone(), step.what.clone());
+        self.fade = None;
+        let before = self.host.controller().session().clone();
+        self.host.apply(target).map_err(control_error)?;
+        self.history.undone();
+        let after = self.host.controller().session().clone();
+        self.tell_diff(&before, &after, origin, &format!("undo {what}"));
+        self.mark_dirty();
+        Ok(Reply::Done {
+            seq: self.seq,
+            done: format!("undid {what}"),
+        })
+    }
+
+    fn redo(&mut self, origin: &str) -> Result<Reply, ApiError> {
+        let Some(step) = self.history.peek_redo() else {
+            return Err(ApiError::new(ErrorCode::NothingToUndo, "nothing to redo"));
+        };
+        let (target, what) = (step.after.clone(), step.what.clone());
+        self.fade = None;
+        let before = self.host.controller().session().clone();
+        self.host.apply(target).map_err(control_error)?;
+        self.history.redone();
+        let after = self.host.controller().session().clone();
+        self.tell_diff(&before, &after, origin, &format!("redo {what}"));
+        self.mark_dirty();
+        Ok(Reply::Done {
+            seq: self.seq,
+            done: format!("redid {what}"),
+        })
+    }
+}
+
+/// A path as a reply shows it: canonical, with `/norm` if that was asked for.
+fn shown_path(r: &namespace::Resolved) -> String {
+    if r.norm {
+        format!("{}/norm", r.canonical)
+    } else {
+        r.canonical.clone()
+    }
+}
+
+/// The controller's refusals in the API's terms.
+pub(super) fn control_error(e: ControlError) -> ApiError {
+    match e {
+        ControlError::QueueFull(n) => ApiError::new(
+            ErrorCode::QueueFull,
+            format!("the audio thread's command queue is full ({n} changes wait); try again"),
+        ),
+        ControlError::GraphPending => ApiError::new(
+            ErrorCode::Busy,
+            "a previous structural change has not been taken up by the audio thread yet; try again",
+        ),
+        ControlError::UnknownStrip(s) => {
+            ApiError::new(ErrorCode::UnknownPath, format!("no strip is called {s:?}"))
+        }
+        ControlError::UnknownBus(s) => {
+            ApiError::new(ErrorCode::UnknownPath, format!("no bus is called {s:?}"))
+        }
+        ControlError::UnknownSend { strip, bus } => ApiError::new(
+            ErrorCode::UnknownPath,
+            format!("strip {strip:?} has no send to bus {bus:?}"),
+        ),
+        ControlError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        } => ApiError::new(
+            ErrorCode::OutOfRange,
+            format!("{field}: {value} is outside {min}..={max}"),
+        ),
+        e @ (ControlError::Invalid(_) | ControlError::Build(_)) => {
+            ApiError::new(ErrorCode::InvalidSession, e.to_string())
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Scenes: the mix saved under a name (every parameter's value by path, kept in the
+//! session file), recalled at once or with a crossfade in which every level, frequency
+//! and time glides along its fader taper while switches change at the start. Strips and
+//! buses marked `recall_safe` are left alone.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use troubadour_engine::session::{Scene, SceneValue, Session};
+
+use super::Service;
+use super::dispatch::Change;
+use crate::api::{ApiError, ErrorCode, Reply};
+use crate::event::Outgoing;
+use crate::namespace::{self, Kind};
+
+/// The longest crossfade: ten minutes.
+const MAX_FADE_MS: f64 = 600_000.0;
+
+/// Change events of a glide go out at most this often (the audio side gets every
+/// step): a client redraws a moving fader smoothly without being flooded.
+const FADE_EVENT_EVERY: Duration = Duration::from_millis(50);
+
+/// A crossfade in progress.
+#[derive(Debug)]
+pub struct Fade {
+    scene: String,
+    start: Instant,
+    duration: Duration,
+    /// Canonical path, normalised start and end.
+    glides: Vec<(String, f64, f64)>,
+    origin: String,
+    next_events: Instant,
+    /// Another change was made meanwhile: the recall's undo step keeps only its start.
+    pub interrupted: bool,
+}
+
+impl Fade {
+    /// A client set this path: it is no longer the fade's to move.
+    pub fn forget(&mut self, path: &str) {
+        self.glides.retain(|(p, ..)| p != path);
+    }
+}
+
+fn scene_value(v: &Value) -> Option<SceneValue> {
+    match v {
+        Value::Bool(b) => Some(SceneValue::Bool(*b)),
+        Value::Number(n) => n.as_f64().map(SceneValue::Number),
+        Value::String(s) if s == "-inf" => Some(SceneValue::Number(f64::NEG_INFINITY)),
+        Value::String(s) => Some(SceneValue::Text(s.clone())),
+        _ => None,
+    }
+}
+
+fn json_value(v: &SceneValue) -> Value {
+    match v {
+        SceneValue::Bool(b) => json!(b),
+        SceneValue::Number(n) if n.is_infinite() && *n < 0.0 => json!("-inf"),
+        SceneValue::Number(n) => json!(n),
+        SceneValue::Text(s) => json!(s),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 200 {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("scene name {name:?}: it needs 1 to 200 characters and no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the strip or bus a resolved path belongs to is `recall_safe`.
+fn safe(s: &Session, r: &namespace::Resolved) -> bool {
+    match r.kind {
+        Kind::Strip => s.strips[r.index].recall_safe,
+        Kind::Bus => s.buses[r.index].recall_safe,
+    }
+}
+
+impl Service {
+    pub(super) fn scene_save(&mut self, name: &str, origin: &str) -> Result<Reply, ApiError> {
+        check_name(name)?;
+        let mut s = self.host.controller().session().clone();
+        let values = namespace::flatten(&s)
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("/recall_safe"))
+            .filter_map(|(p, v)| scene_value(&v).map(|v| (p, v)))
+            .collect();
+        let scene = Scene {
+            name: name.to_string(),
+            values,
+        };
+        let what = match s.scenes.iter_mut().find(|x| x.name == name) {
+            Some(existing) => {
+                *existing = scene;
+                format!("scene {name:?} saved again")
+            }
+            None => {
+                s.scenes.push(scene);
+                format!("scene {name:?} saved")
+            }
+        };
+        let seq = self.commit(s, origin, Change::Other(what.clone()))?;
+        Ok(Reply::Done { seq, done: what })
+    }
+
+    pub(super) fn scene_delete(&mut self, name: &str, origin: &str) -> Result<Reply, ApiError> {
+        let mut s = self.host.controller().session().clone();
+        let before = s.scenes.len();
+        s.scenes.retain(|x| x.name != name);
+        if s.scenes.len() == before {
+            return Err(not_found(name, &s));
+        }
+        let what = format!("scene {name:?} deleted");
+        let seq = self.commit(s, origin, Change::Other(what.clone()))?;
+        Ok(Reply::Done { seq, done: what })
+    }
+
+    pub(super) fn scene_recall(
+        &mut self,
+        name: &str,
+        fade_ms: f64,
+        origin: &str,
+    ) -> Result<Reply, ApiError> {
+        if !(0.0..=MAX_FADE_MS).contains(&fade_ms) {
+            return Err(ApiError::new(
+                ErrorCode::OutOfRange,
+                format!("fade_ms: {fade_ms} is outside 0..={MAX_FADE_MS} ms"),
+            ));
+        }
+        let current = self.host.controller().session().clone();
+        let Some(scene) = current.scenes.iter().find(|x| x.name == name).cloned() else {
+            return Err(not_found(name, &current));
+        };
+        let mut new = current.clone();
+        let (mut skipped, mut kept) = (0usize, 0usize);
+        let mut glides = Vec::new();
+        for (path, value) in &scene.values {
+            let Ok(r) = namespace::resolve(&new, path) else {
+                // The strip or bus is gone, or the processor: nothing to recall into.
+                skipped += 1;
+                continue;
+            };
+            if safe(&new, &r) {
+                kept += 1;
+                continue;
+            }
+            let value = json_value(value);
+            if fade_ms > 0.0 && r.template.glides() {
+                let from = namespace::to_norm(r.template, &namespace::get(&current, &r));
+                let to = namespace::to_norm(r.template, &value);
+                if let (Some(from), Some(to)) = (from, to)
+                    && from != to
+                {
+                    glides.push((r.canonical.clone(), from, to));
+                }
+                continue;
+            }
+            if namespace::set(&mut new, &r, &value).is_err() {
+                skipped += 1;
+            }
+        }
+        let mut what = format!("recalled scene {name:?}");
+        if fade_ms > 0.0 {
+            what.push_str(&format!(" over {fade_ms} ms"));
+        }
+        if kept > 0 {
+            what.push_str(&format!("; {kept} values of recall-safe strips and buses kept"));
+        }
+        if skipped > 0 {
+            what.push_str(&format!(
+                "; {skipped} values for strips, buses or processors that are gone skipped"
+            ));
+        }
+        let seq = self.commit(new, origin, Change::Other(what.clone()))?;
+        self.glide_told = None;
+        self.fade = (!glides.is_empty()).then(|| Fade {
+            scene: name.to_string(),
+            start: Instant::now(),
+            duration: Duration::from_secs_f64(fade_ms / 1e3),
+            glides,
+            origin: origin.to_string(),
+            next_events: Instant::now(),
+            interrupted: false,
+        });
+        Ok(Reply::Done { seq, done: what })
+    }
+
+    /// One step of the crossfade in progress, if any.
+    pub(super) fn step_fade(&mut self) {
+        let Some(fade) = self.fade.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let x = if fade.duration.is_zero() {
+            1.0
+        } else {
+            (now.duration_since(fade.start).as_secs_f64() / fade.duration.as_secs_f64()).min(1.0)
+        };
+        let done = x >= 1.0;
+        let tell = done || now >= fade.next_events;
+        if tell {
+            fade.next_events = now + FADE_EVENT_EVERY;
+        }
+        let before = self.host.controller().session().clone();
+        let mut new = before.clone();
+        fade.glides.retain(|(path, from, to)| {
+            let Ok(r) = namespace::resolve(&new, path) else {
+                return false;
+            };
+            let value = namespace::from_norm(r.template, from + (to - from) * x);
+            namespace::set(&mut new, &r, &value).is_ok()
+        });
+        let (origin, scene, interrupted) =
+            (fade.origin.clone(), fade.scene.clone(), fade.interrupted);
+        match self.host.apply(new) {
+            Ok(_) => {}
+            // A full queue: the next step tries again, further along.
+            Err(troubadour_engine::ControlError::QueueFull(_)) => return,
+            Err(e) => {
+                tracing::warn!("scene {scene:?}: the fade stopped: {e}");
+                self.fade = None;
+                return;
+            }
+        }
+        if tell {
+            let after = self.host.controller().session().clone();
+            self.tell_glide(&before, &after, &origin);
+        }
+        if done {
+            self.fade = None;
+            self.glide_told = None;
+            if !interrupted {
+                let after = self.host.controller().session().clone();
+                self.history.amend_last(&after);
+            }
+            self.broadcast(Outgoing::status(json!({
+                "event": "scene_faded",
+                "message": format!("scene {scene:?}: fade complete"),
+                "scene": scene,
+            })));
+        }
+        self.mark_dirty();
+    }
+
+    /// Change events for a glide step: like any diff, but what the fade moved since
+    /// the last told step. (Only parameters move in a fade.)
+    fn tell_glide(&mut self, _before: &Session, after: &Session, origin: &str) {
+        let told = self.glide_told.take().unwrap_or_else(|| _before.clone());
+        self.tell_diff(&told, after, origin, "scene fade");
+        self.glide_told = Some(after.clone());
+    }
+}
+
+fn not_found(name: &str, s: &Session) -> ApiError {
+    let names: Vec<&str> = s.scenes.iter().map(|x| x.name.as_str()).collect();
+    ApiError::new(
+        ErrorCode::NotFound,
+        if names.is_empty() {
+            format!("no scene is called {name:?} (there are none yet)")
+        } else {
+            format!("no scene is called {name:?}; the scenes are: {}", names.join(", "))
+        },
+    )
+}

@@ -1,0 +1,358 @@
+//! The control thread end to end, on a real host (the null backend's clock thread runs
+//! the real engine): requests through the handle as any surface sends them, events as
+//! subscribers receive them, the session file as the user finds it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use troubadour_control::api::{ErrorCode, Reply, Request};
+use troubadour_control::service::{Handle, Service, ServiceConfig};
+use troubadour_engine::session;
+use troubadour_host::{BackendChoice, Host, HostConfig};
+
+const SESSION: &str = r#"# The podcast session: a comment the user wrote.
+version = 1
+sample_rate = 48000
+block_frames = 256
+
+# The host's voice.
+[[strip]]
+name = "Host"
+source = { generator = "sine", freq = 1000.0, level_db = -20.0 }
+channels = 1
+fader_db = 0.0 # unity
+sends = { A1 = {}, B1 = { level_db = -6.0 } }
+
+[[strip]]
+name = "Guest"
+source = { generator = "sine", freq = 440.0, level_db = -30.0 }
+channels = 1
+recall_safe = true
+sends = { A1 = {} }
+
+[[bus]]
+name = "A1"
+channels = 2
+
+[[bus]]
+name = "B1"
+channels = 2
+"#;
+
+struct Rig {
+    dir: PathBuf,
+    handle: Handle,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Rig {
+    fn new(tag: &str) -> Rig {
+        let dir = std::env::temp_dir().join(format!("troubadour-svc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("session.toml");
+        std::fs::write(&path, SESSION).unwrap();
+        let loaded = session::load_live(&path).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let flag = Arc::clone(&stop);
+        // The host lives and dies on the control thread, as in `troubadour run`.
+        let thread = std::thread::spawn(move || {
+            let host = Host::start(
+                loaded,
+                HostConfig {
+                    backend: BackendChoice::Null,
+                    watch_session: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let mut service = Service::new(
+                host,
+                ServiceConfig {
+                    autosave_delay: Duration::from_millis(300),
+                    ..Default::default()
+                },
+            );
+            tx.send(service.handle()).unwrap();
+            service.run(&flag, |_| {});
+            service.shutdown()
+        });
+        let handle = rx.recv().unwrap();
+        Rig {
+            dir,
+            handle,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn file(&self) -> String {
+        std::fs::read_to_string(self.dir.join("session.toml")).unwrap()
+    }
+
+    fn ask(&self, r: Request) -> Result<Reply, troubadour_control::api::ApiError> {
+        self.handle.request_blocking(r, "test")
+    }
+
+    fn ask_as(&self, r: Request, origin: &str) -> Result<Reply, troubadour_control::api::ApiError> {
+        self.handle.request_blocking(r, origin)
+    }
+
+    fn set(&self, path: &str, value: Value) -> Reply {
+        self.ask(Request::Set {
+            path: path.into(),
+            value,
+        })
+        .unwrap_or_else(|e| panic!("set {path}: {e}"))
+    }
+
+    fn get(&self, path: &str) -> Value {
+        match self.ask(Request::Get { path: path.into() }).unwrap() {
+            Reply::Value { value, .. } => value,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn state(&self) -> (Value, u64) {
+        match self.ask(Request::State).unwrap() {
+            Reply::State { state, seq } => (state, seq),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn wait_for(&self, what: &str, mut ok: impl FnMut(&Rig) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn events(rx: &mut tokio::sync::broadcast::Receiver<Arc<troubadour_control::event::Outgoing>>) -> Vec<Value> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(serde_json::from_str(&e.json).unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_set_is_applied_numbered_broadcast_and_in_the_state() {
+    let rig = Rig::new("set");
+    let mut rx = rig.handle.events();
+    let reply = rig.set("strip/Host/fader_db", json!(-6.0));
+    assert_eq!(
+        reply,
+        Reply::Value {
+            path: "strip/Host/fader_db".into(),
+            value: json!(-6.0),
+            seq: Some(1)
+        }
+    );
+    // By index, by norm, and "-inf" both ways.
+    rig.set("strip/2/fader_db", json!("-inf"));
+    assert_eq!(rig.get("strip/Guest/fader_db"), json!("-inf"));
+    assert_eq!(rig.get("strip/Guest/fader_db/norm"), json!(0.0));
+    rig.set("bus/A1/fader_db/norm", json!(0.75));
+    assert_eq!(rig.get("bus/1/fader_db"), json!(0.0));
+    let (state, seq) = rig.state();
+    assert_eq!(seq, 3);
+    assert_eq!(state["strip"][0]["fader_db"], json!(-6.0));
+    assert_eq!(state["strip"][1]["fader_db"], json!("-inf"));
+    let seen = events(&mut rx);
+    let changed: Vec<(u64, &str)> = seen
+        .iter()
+        .filter(|e| e["event"] == "changed")
+        .map(|e| (e["seq"].as_u64().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            (1, "strip/Host/fader_db"),
+            (2, "strip/Guest/fader_db"),
+            (3, "bus/A1/fader_db")
+        ]
+    );
+    assert!(seen.iter().all(|e| e["event"] != "changed" || e["origin"] == "test"));
+}
+
+#[test]
+fn refusals_have_their_codes_and_change_nothing() {
+    let rig = Rig::new("refuse");
+    let code = |r: Request| rig.ask(r).unwrap_err().code;
+    let set = |p: &str, v: Value| Request::Set {
+        path: p.into(),
+        value: v,
+    };
+    assert_eq!(code(set("strip/Nobody/fader_db", json!(0))), ErrorCode::UnknownPath);
+    assert_eq!(code(set("strip/Host/volume", json!(0))), ErrorCode::UnknownPath);
+    assert_eq!(code(set("strip/Host/fader_db", json!(true))), ErrorCode::WrongType);
+    assert_eq!(code(set("strip/Host/fader_db", json!(20))), ErrorCode::OutOfRange);
+    assert_eq!(code(set("strip/Host/fader_db", json!("inf"))), ErrorCode::OutOfRange);
+    assert_eq!(code(set("strip/Host/pan", json!(2))), ErrorCode::OutOfRange);
+    assert_eq!(code(Request::Undo), ErrorCode::NothingToUndo);
+    assert_eq!(
+        code(Request::SceneRecall {
+            name: "nope".into(),
+            fade_ms: 0.0
+        }),
+        ErrorCode::NotFound
+    );
+    let message = rig.ask(set("strip/Host/fader_db", json!(20))).unwrap_err().message;
+    assert!(message.contains("strip/Host/fader_db") && message.contains("12"), "{message}");
+    assert_eq!(rig.state().1, 0, "nothing was applied");
+}
+
+#[test]
+fn undo_and_redo_cross_clients_and_a_drag_is_one_step() {
+    let rig = Rig::new("undo");
+    for db in [-1.0, -2.0, -3.0, -4.0] {
+        rig.ask_as(
+            Request::Set {
+                path: "strip/Host/fader_db".into(),
+                value: json!(db),
+            },
+            "ws-1",
+        )
+        .unwrap();
+    }
+    rig.ask_as(
+        Request::Set {
+            path: "strip/Host/mute".into(),
+            value: json!(true),
+        },
+        "ws-2",
+    )
+    .unwrap();
+    rig.ask_as(Request::Undo, "ws-3").unwrap();
+    assert_eq!(rig.get("strip/Host/mute"), json!(false));
+    assert_eq!(rig.get("strip/Host/fader_db"), json!(-4.0));
+    rig.ask(Request::Undo).unwrap();
+    assert_eq!(rig.get("strip/Host/fader_db"), json!(0.0), "the drag was one step");
+    rig.ask(Request::Redo).unwrap();
+    assert_eq!(rig.get("strip/Host/fader_db"), json!(-4.0));
+}
+
+#[test]
+fn structural_edits_swap_the_graph_and_names_follow() {
+    let rig = Rig::new("structure");
+    let mut rx = rig.handle.events();
+    rig.ask(Request::AddStrip {
+        strip: json!({"name": "Music", "source": {"generator": "pink", "level_db": -30},
+                      "sends": {"A1": {"level_db": -10}}}),
+        index: Some(1),
+    })
+    .unwrap();
+    rig.ask(Request::RenameBus {
+        bus: "A1".into(),
+        name: "Main".into(),
+    })
+    .unwrap();
+    assert_eq!(rig.get("strip/Music/send/Main/level_db"), json!(-10.0));
+    assert_eq!(rig.get("strip/1/name"), json!("Music"));
+    rig.ask(Request::RemoveBus { bus: "B1".into() }).unwrap();
+    let (state, _) = rig.state();
+    assert_eq!(state["bus"].as_array().unwrap().len(), 1);
+    assert!(state["strip"][1]["sends"].get("B1").is_none());
+    let e = rig
+        .ask(Request::AddStrip {
+            strip: json!({"name": "Music", "source": {"generator": "sine"}}),
+            index: None,
+        })
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict);
+    let kinds: Vec<String> = events(&mut rx)
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "structure_changed").count(),
+        3,
+        "{kinds:?}"
+    );
+    // The engine took the new graphs: the renamed bus is metered under its new name.
+    let mut meters = rig.handle.meters();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Ok(m) = meters.receiver.try_recv()
+            && m.buses.iter().any(|b| b.name == "Main")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no meters for bus Main");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_scene_recall_glides_and_leaves_recall_safe_strips_alone() {
+    let rig = Rig::new("scene");
+    rig.set("strip/Host/fader_db", json!(-20.0));
+    rig.set("strip/Guest/fader_db", json!(-3.0));
+    rig.ask(Request::SceneSave { name: "Quiet".into() }).unwrap();
+    rig.set("strip/Host/fader_db", json!(0.0));
+    rig.set("strip/Guest/fader_db", json!(-9.0));
+    let mut rx = rig.handle.events();
+    let started = Instant::now();
+    rig.ask(Request::SceneRecall {
+        name: "Quiet".into(),
+        fade_ms: 400.0,
+    })
+    .unwrap();
+    rig.wait_for("the fade's end", |r| r.get("strip/Host/fader_db") == json!(-20.0));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(350), "the fade took {took:?}");
+    assert_eq!(rig.get("strip/Guest/fader_db"), json!(-9.0), "recall_safe");
+    let steps: Vec<f64> = events(&mut rx)
+        .iter()
+        .filter(|e| e["event"] == "changed" && e["path"] == "strip/Host/fader_db")
+        .map(|e| e["value"].as_f64().unwrap())
+        .collect();
+    assert!(steps.len() >= 4, "{steps:?}");
+    assert!(steps.windows(2).all(|w| w[1] <= w[0]), "monotonic: {steps:?}");
+    // One undo step takes the whole recall back.
+    rig.ask(Request::Undo).unwrap();
+    assert_eq!(rig.get("strip/Host/fader_db"), json!(0.0));
+}
+
+#[test]
+fn changes_are_saved_keeping_comments_and_a_hand_edit_merges_with_them() {
+    let rig = Rig::new("save");
+    rig.set("strip/Host/fader_db", json!(-7.5));
+    rig.wait_for("the autosave", |r| r.file().contains("-7.5"));
+    let text = rig.file();
+    for kept in ["# The podcast session", "# The host's voice.", "# unity", "recall_safe = true"] {
+        assert!(text.contains(kept), "{kept:?} lost:\n{text}");
+    }
+    let reread = session::parse_live(&text, "s.toml".as_ref()).unwrap();
+    assert_eq!(reread.session.strips[0].fader_db, -7.5);
+
+    // Someone changes the bus fader remotely, and a moment later a user saves an
+    // edit made from the file as it was before that: the guest muted.
+    let before_remote = rig.file();
+    rig.set("bus/A1/fader_db", json!(-3.0));
+    let edit = before_remote.replace("recall_safe = true", "recall_safe = true\nmute = true");
+    std::fs::write(rig.dir.join("session.toml"), &edit).unwrap();
+    rig.wait_for("the hand edit", |r| r.get("strip/Guest/mute") == json!(true));
+    assert_eq!(rig.get("bus/A1/fader_db"), json!(-3.0), "the remote change survives");
+    rig.wait_for("the merged file", |r| {
+        let t = r.file();
+        t.contains("mute = true") && t.contains("fader_db = -3")
+    });
+}
