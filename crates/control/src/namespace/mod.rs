@@ -83,8 +83,7 @@ fn unknown(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::UnknownPath, message)
 }
 
-fn lookup(kind: Kind, names: impl Iterator<Item = String>, id: &str) -> Result<usize, ApiError> {
-    let names: Vec<String> = names.collect();
+fn lookup(kind: Kind, names: &[&str], id: &str) -> Result<usize, ApiError> {
     let word = kind.word();
     let plural = if kind == Kind::Strip {
         "strips"
@@ -103,7 +102,7 @@ fn lookup(kind: Kind, names: impl Iterator<Item = String>, id: &str) -> Result<u
             )),
         };
     }
-    names.iter().position(|n| n == id).ok_or_else(|| {
+    names.iter().position(|n| *n == id).ok_or_else(|| {
         let known = if names.is_empty() {
             "there are none".to_string()
         } else {
@@ -119,17 +118,15 @@ fn lookup(kind: Kind, names: impl Iterator<Item = String>, id: &str) -> Result<u
 /// The index of the strip `id` names (its name, or its 1-based position); a
 /// `not_found` error naming it otherwise.
 pub fn strip_index(session: &Session, id: &str) -> Result<usize, ApiError> {
-    lookup(
-        Kind::Strip,
-        session.strips.iter().map(|s| s.name.clone()),
-        id,
-    )
+    let names: Vec<&str> = session.strips.iter().map(|s| s.name.as_str()).collect();
+    lookup(Kind::Strip, &names, id)
 }
 
 /// The index of the bus `id` names (its name, or its 1-based position); a `not_found`
 /// error naming it otherwise.
 pub fn bus_index(session: &Session, id: &str) -> Result<usize, ApiError> {
-    lookup(Kind::Bus, session.buses.iter().map(|b| b.name.clone()), id)
+    let names: Vec<&str> = session.buses.iter().map(|b| b.name.as_str()).collect();
+    lookup(Kind::Bus, &names, id)
 }
 
 /// A gain as JSON: `"-inf"`, or the number the f32 reads as (`-0.1`, not
