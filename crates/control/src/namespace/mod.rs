@@ -45,7 +45,7 @@ pub use template::{DefaultValue, Taper, Template, ValueKind};
 use template::{Field, Range};
 
 /// What a path addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// An input strip.
     Strip,
@@ -62,7 +62,9 @@ impl Kind {
     }
 }
 
-/// A path checked against a session: which parameter of which strip or bus.
+/// A path checked against a session: which parameter of which strip or bus. It holds
+/// indices, so it is good for the session it was resolved against; resolve again after
+/// a structural edit (a strip or bus added, moved or removed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     /// Strip or bus.
@@ -77,6 +79,18 @@ pub struct Resolved {
     pub template: &'static Template,
     /// The send's bus index, or the EQ band's 0-based index; 0 otherwise.
     sub: usize,
+}
+
+impl Resolved {
+    /// The 0-based index of the bus a send parameter sends to.
+    pub fn send_bus(&self) -> Option<usize> {
+        matches!(self.template.field, Field::Send(_)).then_some(self.sub)
+    }
+
+    /// The 0-based index of the EQ band an `eq/…` parameter belongs to.
+    pub fn band(&self) -> Option<usize> {
+        matches!(self.template.field, Field::Eq(_)).then_some(self.sub)
+    }
 }
 
 fn unknown(message: impl Into<String>) -> ApiError {

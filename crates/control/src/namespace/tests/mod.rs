@@ -109,6 +109,9 @@ fn paths_resolve_by_name_and_by_index() {
     assert_eq!(r.canonical, "strip/Tone/send/B1/level_db");
     assert!(r.norm);
     assert_eq!(r, resolve(&s, "strip/Tone/send/B1/level_db/norm").unwrap());
+    assert_eq!((r.send_bus(), r.band()), (Some(1), None));
+    let band = resolve(&s, "strip/1/eq/2/q").unwrap();
+    assert_eq!((band.send_bus(), band.band()), (None, Some(1)));
 
     let r = resolve(&s, "bus/1/eq/1/freq").unwrap();
     assert_eq!((r.kind, r.index), (Kind::Bus, 0));
