@@ -9,5 +9,6 @@
 
 pub mod api;
 pub mod event;
+pub mod namespace;
 pub mod service;
 pub mod launch;
