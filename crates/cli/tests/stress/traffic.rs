@@ -44,6 +44,7 @@ pub fn session() -> LoadedSession {
         eq: vec![],
         compressor: None,
         limiter: None,
+        recall_safe: false,
     });
     s.strips.push(Strip {
         name: "Tone".into(),
@@ -64,6 +65,7 @@ pub fn session() -> LoadedSession {
         eq: vec![],
         compressor: None,
         sends: [("Check".to_string(), BusSend::default())].into(),
+        recall_safe: false,
     });
     loaded
 }

@@ -167,9 +167,15 @@ impl Server {
 
     /// `troubadour run SESSION --backend jack`, its stdout lines sent to the receiver.
     pub fn troubadour(&mut self, session: &str) -> mpsc::Receiver<String> {
+        self.troubadour_with(session, &[])
+    }
+
+    /// [`troubadour`](Self::troubadour) with more arguments.
+    pub fn troubadour_with(&mut self, session: &str, extra: &[&str]) -> mpsc::Receiver<String> {
         let mut child = self
             .command(env!("CARGO_BIN_EXE_troubadour"))
             .args(["run", session, "--backend", "jack"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

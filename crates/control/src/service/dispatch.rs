@@ -1,6 +1,7 @@
 //! Serving one request: validate, apply through the host, number, broadcast, record.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use troubadour_engine::ControlError;
@@ -12,6 +13,10 @@ use super::json::session_json;
 use crate::api::{ApiError, ErrorCode, Reply, Request};
 use crate::event::Outgoing;
 use crate::namespace;
+
+/// How long a structural change waits for the previous one to be taken up: several
+/// periods of the longest a backend runs (8192 frames at 44.1 kHz is 186 ms).
+const GRAPH_WAIT: Duration = Duration::from_millis(500);
 
 /// What kind of change a commit is, for the history and the events.
 pub(super) enum Change<'a> {
@@ -115,7 +120,7 @@ impl Service {
         change: Change<'_>,
     ) -> Result<u64, ApiError> {
         let before = self.host.controller().session().clone();
-        self.host.apply(new).map_err(control_error)?;
+        self.apply(new)?;
         if let Some(fade) = self.fade.as_mut() {
             fade.interrupted = true;
         }
@@ -160,6 +165,17 @@ impl Service {
         }
     }
 
+    /// Has the host run `new`. A structural change waits (briefly: the audio thread
+    /// takes a graph at its next callback) for the previous one to be taken up, so
+    /// clients can send edits back to back.
+    pub(super) fn apply(&mut self, new: Session) -> Result<(), ApiError> {
+        let deadline = Instant::now() + GRAPH_WAIT;
+        while self.host.controller_mut().graph_pending() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.host.apply(new).map(drop).map_err(control_error)
+    }
+
     pub(super) fn broadcast(&self, event: Outgoing) {
         // No subscriber is not an error.
         let _ = self.handle.events.send(Arc::new(event));
@@ -172,7 +188,7 @@ impl Service {
         let (target, what) = (step.before.clone(), step.what.clone());
         self.fade = None;
         let before = self.host.controller().session().clone();
-        self.host.apply(target).map_err(control_error)?;
+        self.apply(target)?;
         self.history.undone();
         let after = self.host.controller().session().clone();
         self.tell_diff(&before, &after, origin, &format!("undo {what}"));
@@ -190,7 +206,7 @@ impl Service {
         let (target, what) = (step.after.clone(), step.what.clone());
         self.fade = None;
         let before = self.host.controller().session().clone();
-        self.host.apply(target).map_err(control_error)?;
+        self.apply(target)?;
         self.history.redone();
         let after = self.host.controller().session().clone();
         self.tell_diff(&before, &after, origin, &format!("redo {what}"));
