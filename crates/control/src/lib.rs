@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod event;
+pub mod file;
+pub mod launch;
 pub mod namespace;
 pub mod service;
-pub mod launch;
