@@ -27,13 +27,19 @@ fn full_run() -> bool {
 
 struct Daemon {
     child: Child,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
 }
 
 impl Daemon {
-    fn start() -> Daemon {
+    /// `troubadour run` on the built-in session, with the API or without.
+    fn start(api: bool) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_troubadour"))
-            .args(["run", "--backend", "null", "--listen", "127.0.0.1:0", "--no-mlock"])
+            .args(["run", "--backend", "null", "--no-mlock"])
+            .args(if api {
+                ["--listen", "127.0.0.1:0"].as_slice()
+            } else {
+                ["--no-api"].as_slice()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -45,12 +51,25 @@ impl Daemon {
                 addr = rest.split('/').next().and_then(|a| a.parse().ok());
                 break;
             }
+            if !api && line.starts_with("first audio callback") {
+                break;
+            }
         }
+        assert_eq!(addr.is_some(), api, "no control API line");
         // Its status lines go nowhere from here on; a closed pipe does not stop it.
-        Daemon {
-            child,
-            addr: addr.expect("no control API line"),
-        }
+        Daemon { child, addr }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.addr.unwrap()
+    }
+
+    /// Its CPU use over `window`, as a fraction of one core.
+    fn cpu_over(&self, window: Duration) -> f64 {
+        let cpu0 = self.cpu_seconds();
+        let t0 = Instant::now();
+        std::thread::sleep(window);
+        (self.cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64()
     }
 
     /// utime + stime of the daemon, in seconds.
@@ -105,7 +124,11 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 /// Round trips of `message(i)` on `socket`, in µs.
-fn round_trips(socket: &mut WebSocket<TcpStream>, n: usize, message: impl Fn(usize) -> String) -> Vec<f64> {
+fn round_trips(
+    socket: &mut WebSocket<TcpStream>,
+    n: usize,
+    message: impl Fn(usize) -> String,
+) -> Vec<f64> {
     (0..n)
         .map(|i| {
             let t = Instant::now();
@@ -185,13 +208,15 @@ fn main() {
     } else {
         (300, Duration::from_millis(500))
     };
-    let daemon = Daemon::start();
+    // The same mixer without the API, for what the API itself costs at rest.
+    let bare = Daemon::start(false);
     std::thread::sleep(Duration::from_millis(500));
-
-    let cpu0 = daemon.cpu_seconds();
-    let t0 = Instant::now();
-    std::thread::sleep(window);
-    let idle = (daemon.cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64();
+    let idle_bare = bare.cpu_over(window);
+    let rss_bare = bare.resident_mb();
+    drop(bare);
+    let daemon = Daemon::start(true);
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = daemon.cpu_over(window);
     let rss_idle = daemon.resident_mb();
 
     let set = |i: usize| {
@@ -200,7 +225,7 @@ fn main() {
             -((i % 40) as f64) / 4.0
         )
     };
-    let mut ours = ws(daemon.addr);
+    let mut ours = ws(daemon.addr());
     let _ = round_trips(&mut ours, trips / 10, set);
     let (ws50, ws99) = percentiles(round_trips(&mut ours, trips, set));
     let get = |i: usize| format!(r#"{{"id":{i},"op":"get","path":"strip/Tone/fader_db"}}"#);
@@ -208,7 +233,7 @@ fn main() {
     let mut floor = ws(echo_server());
     let _ = round_trips(&mut floor, trips / 10, set);
     let (echo50, echo99) = percentiles(round_trips(&mut floor, trips, set));
-    let (http50, http99) = percentiles(http_put_trips(daemon.addr, trips / 4));
+    let (http50, http99) = percentiles(http_put_trips(daemon.addr(), trips / 4));
 
     // Sustained sets from one client, 64 in flight.
     let n = trips * 2;
@@ -231,7 +256,7 @@ fn main() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = (0..32)
         .map(|_| {
-            let mut socket = ws(daemon.addr);
+            let mut socket = ws(daemon.addr());
             socket
                 .send(Message::text(
                     r#"{"id":1,"op":"subscribe","topics":["meters"],"rate":60}"#,
@@ -250,16 +275,18 @@ fn main() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    let cpu0 = daemon.cpu_seconds();
     let t0 = Instant::now();
-    std::thread::sleep(window);
-    let metering = (daemon.cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64();
+    let metering = daemon.cpu_over(window);
     let seconds = t0.elapsed().as_secs_f64();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let frames: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     let rss_busy = daemon.resident_mb();
 
-    println!("control API, {} round trips each{}", trips, if full { "" } else { " (quick pass)" });
+    println!(
+        "control API, {} round trips each{}",
+        trips,
+        if full { "" } else { " (quick pass)" }
+    );
     println!("  WebSocket set->ack   p50 {ws50:7.1} us  p99 {ws99:7.1} us");
     println!("  WebSocket get        p50 {get50:7.1} us  p99 {get99:7.1} us");
     println!("  echo floor (same stack) p50 {echo50:7.1} us  p99 {echo99:7.1} us");
@@ -270,12 +297,19 @@ fn main() {
     );
     println!("  HTTP PUT (kept alive) p50 {http50:7.1} us  p99 {http99:7.1} us");
     println!("  sets per second, one client, 64 in flight: {per_second:.0}");
-    println!("  daemon CPU at rest (API on, no client): {:.3} % of a core", idle * 100.0);
+    println!(
+        "  daemon CPU at rest: {:.3} % of a core with the API on and no client, {:.3} % with --no-api ({:+.3} % for the API)",
+        idle * 100.0,
+        idle_bare * 100.0,
+        (idle - idle_bare) * 100.0
+    );
     println!(
         "  daemon CPU with 32 clients at 60 Hz meters: {:.3} % of a core ({:.2} % above rest; {:.0} frames/s delivered)",
         metering * 100.0,
         (metering - idle) * 100.0,
         frames as f64 / seconds
     );
-    println!("  daemon resident memory: {rss_idle:.1} MB at rest, {rss_busy:.1} MB with 32 clients");
+    println!(
+        "  daemon resident memory: {rss_bare:.1} MB with --no-api, {rss_idle:.1} MB with the API at rest, {rss_busy:.1} MB with 32 clients"
+    );
 }

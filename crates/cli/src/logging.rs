@@ -21,8 +21,9 @@ pub struct LogArgs {
 pub fn init(args: &LogArgs) -> Result<(), String> {
     let filter = match (&args.log_level, std::env::var("RUST_LOG")) {
         (Some(level), _) => EnvFilter::new(level),
-        (None, Ok(directives)) => EnvFilter::try_new(&directives)
-            .map_err(|e| format!("RUST_LOG={directives:?}: {e}"))?,
+        (None, Ok(directives)) => {
+            EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG={directives:?}: {e}"))?
+        }
         (None, Err(_)) => EnvFilter::new("warn"),
     };
     let builder = tracing_subscriber::fmt()

@@ -59,7 +59,11 @@ fn http_sets_gets_and_refuses_with_codes_while_the_audio_runs_on() {
     assert_eq!(state["seq"], json!(1));
     assert_eq!(state["strip"][0]["fader_db"].as_f64(), Some(-6.0));
     assert_eq!(state["bus"][1]["name"], "B1");
-    t.json("PUT", "/api/v1/params/bus/A1/fader_db", Some(r#"{"value":"-inf"}"#));
+    t.json(
+        "PUT",
+        "/api/v1/params/bus/A1/fader_db",
+        Some(r#"{"value":"-inf"}"#),
+    );
     assert_eq!(
         t.json("GET", "/api/v1/params/bus/A1/fader_db", None)["value"],
         "-inf"
@@ -67,12 +71,22 @@ fn http_sets_gets_and_refuses_with_codes_while_the_audio_runs_on() {
 
     let refused = |method: &str, path: &str, body: &str| {
         let r = t.http(method, path, Some(body));
-        (r.status, r.code(), r.json()["error"]["message"].as_str().unwrap().to_string())
+        (
+            r.status,
+            r.code(),
+            r.json()["error"]["message"].as_str().unwrap().to_string(),
+        )
     };
-    let (status, code, message) =
-        refused("PUT", "/api/v1/params/strip/Tone/fader_db", r#"{"value": 20}"#);
+    let (status, code, message) = refused(
+        "PUT",
+        "/api/v1/params/strip/Tone/fader_db",
+        r#"{"value": 20}"#,
+    );
     assert_eq!((status, code.as_str()), (400, "out_of_range"));
-    assert!(message.contains("strip/Tone/fader_db") && message.contains("12"), "{message}");
+    assert!(
+        message.contains("strip/Tone/fader_db") && message.contains("12"),
+        "{message}"
+    );
     for (body, want) in [
         (r#"{"value": "loud"}"#, "wrong_type"),
         (r#"{"value": true}"#, "wrong_type"),
@@ -86,7 +100,11 @@ fn http_sets_gets_and_refuses_with_codes_while_the_audio_runs_on() {
         let (_, code, message) = refused("PUT", "/api/v1/params/strip/Tone/fader_db", body);
         assert_eq!(code, want, "{body}: {message}");
     }
-    let (status, code, _) = refused("PUT", "/api/v1/params/strip/Nobody/fader_db", r#"{"value":0}"#);
+    let (status, code, _) = refused(
+        "PUT",
+        "/api/v1/params/strip/Nobody/fader_db",
+        r#"{"value":0}"#,
+    );
     assert_eq!((status, code.as_str()), (404, "unknown_path"));
     let (_, code, _) = refused("POST", "/api/v1/request", r#"{"op": "explode"}"#);
     assert_eq!(code, "unknown_op");
@@ -98,7 +116,9 @@ fn http_sets_gets_and_refuses_with_codes_while_the_audio_runs_on() {
     let state = t.json("GET", "/api/v1/state", None);
     assert_eq!(state["seq"], json!(2));
     assert_eq!(state["strip"][0]["fader_db"].as_f64(), Some(-6.0));
-    let a = t.json("GET", "/api/v1/status", None)["callbacks"].as_u64().unwrap();
+    let a = t.json("GET", "/api/v1/status", None)["callbacks"]
+        .as_u64()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     let status = t.json("GET", "/api/v1/status", None);
     assert!(status["callbacks"].as_u64().unwrap() > a, "{status}");
@@ -146,8 +166,16 @@ fn two_websocket_clients_see_each_others_changes_in_order_and_their_own_peaks() 
 fn autosave_survives_kill_9_and_keeps_the_users_comments() {
     let dir = Dir::new("api-autosave");
     let mut t = instance(&dir, &[]);
-    t.json("PUT", "/api/v1/params/strip/Noise/fader_db", Some(r#"{"value": -12.5}"#));
-    t.json("PUT", "/api/v1/params/strip/Tone/send/B1/on", Some(r#"{"value": false}"#));
+    t.json(
+        "PUT",
+        "/api/v1/params/strip/Noise/fader_db",
+        Some(r#"{"value": -12.5}"#),
+    );
+    t.json(
+        "PUT",
+        "/api/v1/params/strip/Tone/send/B1/on",
+        Some(r#"{"value": false}"#),
+    );
     let path = dir.path("session.toml");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !std::fs::read_to_string(&path).unwrap().contains("-12.5") {
@@ -156,7 +184,11 @@ fn autosave_survives_kill_9_and_keeps_the_users_comments() {
     }
     t.kill9();
     let file = std::fs::read_to_string(&path).unwrap();
-    for kept in ["# My streaming mix.", "# the test tone", "# Where it all goes."] {
+    for kept in [
+        "# My streaming mix.",
+        "# the test tone",
+        "# Where it all goes.",
+    ] {
         assert!(file.contains(kept), "{kept:?} lost:\n{file}");
     }
     let path_s = path.display().to_string();
@@ -193,8 +225,15 @@ fn a_save_interrupted_by_kill_9_leaves_a_whole_file() {
         t.kill9();
         let file = std::fs::read_to_string(&path).unwrap();
         let check = troubadour(&["check", &path]);
-        assert!(check.status.success(), "round {round}: {}\n{file}", text(&check));
-        assert!(file.contains("# My streaming mix."), "round {round}:\n{file}");
+        assert!(
+            check.status.success(),
+            "round {round}: {}\n{file}",
+            text(&check)
+        );
+        assert!(
+            file.contains("# My streaming mix."),
+            "round {round}:\n{file}"
+        );
     }
 }
 
@@ -224,14 +263,22 @@ fn ctl_gets_sets_and_says_when_it_is_refused_or_nobody_answers() {
     let o = ctl(&["undo"]);
     assert!(o.status.success(), "{}", text(&o));
     let o = ctl(&["state"]);
-    assert!(text(&o).contains("Tone") && text(&o).contains("MUTE"), "{}", text(&o));
+    assert!(
+        text(&o).contains("Tone") && text(&o).contains("MUTE"),
+        "{}",
+        text(&o)
+    );
     let o = ctl(&["state", "--json"]);
     let state: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(state["strip"][0]["fader_db"].as_f64(), Some(-3.5));
     drop(t);
     let o = ctl(&["get", "strip/Tone/fader_db"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("no Troubadour instance answers"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no Troubadour instance answers"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -266,10 +313,17 @@ fn a_foreign_origin_or_host_is_forbidden_and_other_addresses_need_the_token() {
         &[("XDG_CONFIG_HOME", &xdg)],
     );
     let token_file = config.path("troubadour/token");
-    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
-    assert_eq!(mode & 0o077, 0, "the token file is the user's alone: {mode:o}");
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the token file is the user's alone: {mode:o}"
+    );
     assert!(t.seen.iter().any(|l| l.contains(&token)), "{:?}", t.seen);
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], t.addr.port()));
     let host = local.to_string();
@@ -310,7 +364,11 @@ fn metrics_are_prometheus_text_with_our_prefix() {
     let r = t.http("GET", "/metrics", None);
     assert_eq!(r.status, 200);
     let samples: Vec<&str> = r.body.lines().filter(|l| !l.starts_with('#')).collect();
-    assert!(samples.iter().all(|l| l.starts_with("troubadour_")), "{}", r.body);
+    assert!(
+        samples.iter().all(|l| l.starts_with("troubadour_")),
+        "{}",
+        r.body
+    );
     let value = |name: &str| -> f64 {
         samples
             .iter()

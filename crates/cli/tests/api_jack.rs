@@ -84,8 +84,19 @@ fn rig(tag: &str, realtime: bool) -> Rig {
 impl Rig {
     fn send(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
         let host = self.addr.to_string();
-        let r = request(self.addr, method, path, &[("Host", &host)], Some(body.as_bytes()));
-        assert!((200..300).contains(&r.status), "{method} {path}: {} {}", r.status, r.body);
+        let r = request(
+            self.addr,
+            method,
+            path,
+            &[("Host", &host)],
+            Some(body.as_bytes()),
+        );
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path}: {} {}",
+            r.status,
+            r.body
+        );
         r.json()
     }
 
@@ -95,7 +106,14 @@ impl Rig {
         let child = self
             .server
             .command("jack_rec")
-            .args(["-f", wav.to_str().unwrap(), "-d", &seconds.to_string(), "-b", "32"])
+            .args([
+                "-f",
+                wav.to_str().unwrap(),
+                "-d",
+                &seconds.to_string(),
+                "-b",
+                "32",
+            ])
             .args([
                 "jack_simple_client:output1",
                 "troubadour:A1_out",
@@ -112,7 +130,10 @@ impl Rig {
 fn frames(wav: &std::path::Path) -> Vec<(f64, f64, f64)> {
     let (spec, samples) = read_wav(wav);
     assert_eq!(spec.channels, 3);
-    samples.chunks_exact(3).map(|f| (f[0], f[1], f[2])).collect()
+    samples
+        .chunks_exact(3)
+        .map(|f| (f[0], f[1], f[2]))
+        .collect()
 }
 
 /// A1's gain against the peer, sample by sample where the peer is far from a zero
@@ -137,7 +158,11 @@ fn a_fader_set_over_http_changes_the_recorded_level_by_that_many_db_within_the_r
     let r = rig("api-fader", false);
     let (mut rec, wav) = r.record(3);
     std::thread::sleep(Duration::from_millis(1500));
-    let reply = r.send("PUT", "/api/v1/params/strip/Mic/fader_db", r#"{"value": -12}"#);
+    let reply = r.send(
+        "PUT",
+        "/api/v1/params/strip/Mic/fader_db",
+        r#"{"value": -12}"#,
+    );
     assert_eq!(reply["value"].as_f64(), Some(-12.0));
     assert!(rec.wait().unwrap().success());
     let g = gains(&frames(&wav));
@@ -149,13 +174,20 @@ fn a_fader_set_over_http_changes_the_recorded_level_by_that_many_db_within_the_r
         after.iter().sum::<f64>() / after.len() as f64,
     );
     let change = db(a) - db(b);
-    assert!((change - (-12.0)).abs() <= 0.05, "the level changed by {change:.3} dB");
+    assert!(
+        (change - (-12.0)).abs() <= 0.05,
+        "the level changed by {change:.3} dB"
+    );
     // The ramp: from the last sample at the old gain to the first at the new one takes
     // at least the 10 ms ramp (a step would take one sample), and no sample-to-sample
     // move is steeper than a linear 10 ms ramp allows (with room for the sampling of
     // gains only near the sine's peaks).
     let last_old = g.iter().rfind(|(_, x)| (x - b).abs() < 1e-4).unwrap().0;
-    let first_new = g.iter().find(|(i, x)| *i > last_old && (x - a).abs() < 1e-4).unwrap().0;
+    let first_new = g
+        .iter()
+        .find(|(i, x)| *i > last_old && (x - a).abs() < 1e-4)
+        .unwrap()
+        .0;
     let took = (first_new - last_old) as f64 / 48_000.0;
     assert!(took >= 0.008, "the gain moved in {:.1} ms", took * 1e3);
     let steepest_allowed = (b - a) / (0.010 * 48_000.0);
@@ -173,8 +205,16 @@ fn a_fader_set_over_http_changes_the_recorded_level_by_that_many_db_within_the_r
 fn a_scene_recalled_with_a_one_second_fade_glides_up_and_recall_safe_strips_stay() {
     let r = rig("api-scene", false);
     r.send("PUT", "/api/v1/scenes/Up", "");
-    r.send("PUT", "/api/v1/params/strip/Mic/fader_db", r#"{"value": -20}"#);
-    r.send("PUT", "/api/v1/params/strip/Bed/fader_db", r#"{"value": -6}"#);
+    r.send(
+        "PUT",
+        "/api/v1/params/strip/Mic/fader_db",
+        r#"{"value": -20}"#,
+    );
+    r.send(
+        "PUT",
+        "/api/v1/params/strip/Bed/fader_db",
+        r#"{"value": -6}"#,
+    );
     let (mut rec, wav) = r.record(4);
     std::thread::sleep(Duration::from_millis(1000));
     r.send("POST", "/api/v1/scenes/Up/recall", r#"{"fade_ms": 1000}"#);
@@ -191,10 +231,18 @@ fn a_scene_recalled_with_a_one_second_fade_glides_up_and_recall_safe_strips_stay
         .collect();
     let start = windows[10];
     let end = windows[windows.len() - 10];
-    assert!((start - (-20.0)).abs() < 0.3, "before the recall: {start:.2} dB");
+    assert!(
+        (start - (-20.0)).abs() < 0.3,
+        "before the recall: {start:.2} dB"
+    );
     assert!(end.abs() < 0.1, "after the recall: {end:.2} dB");
     for w in windows.windows(2) {
-        assert!(w[1] >= w[0] - 0.2, "the level fell during the glide: {:.2} -> {:.2} dB", w[0], w[1]);
+        assert!(
+            w[1] >= w[0] - 0.2,
+            "the level fell during the glide: {:.2} -> {:.2} dB",
+            w[0],
+            w[1]
+        );
     }
     // From 10 % to 90 % of the way (in dB) takes about the fade's middle 80 %.
     let at = |fraction: f64| {
@@ -202,11 +250,18 @@ fn a_scene_recalled_with_a_one_second_fade_glides_up_and_recall_safe_strips_stay
         windows.iter().position(|&x| x >= target).unwrap() as f64 * 0.020
     };
     let rise = at(0.9) - at(0.1);
-    assert!((0.5..=1.1).contains(&rise), "10-90 % of the glide took {rise:.2} s");
+    assert!(
+        (0.5..=1.1).contains(&rise),
+        "10-90 % of the glide took {rise:.2} s"
+    );
     // The recall-safe strip kept its -6 dB: B1 carries its -20 dBFS sine at -26 dBFS.
     let tail = &f[f.len() - 24_000..];
     let peak = tail.iter().map(|x| x.2.abs()).fold(0.0, f64::max);
-    assert!((db(peak) - (-26.0)).abs() < 0.2, "B1 peaks at {:.2} dBFS", db(peak));
+    assert!(
+        (db(peak) - (-26.0)).abs() < 0.2,
+        "B1 peaks at {:.2} dBFS",
+        db(peak)
+    );
 }
 
 #[test]
@@ -237,7 +292,10 @@ fn a_soak_of_websocket_clients_costs_no_late_callback_no_xrun_and_no_acknowledge
     }
     // 8 clients at 100 a second (a client waits for each reply, so a slow reply
     // delays its next change: allow 10 % short of the schedule).
-    assert!(total as f64 >= 0.9 * 800.0 * seconds as f64, "{total} changes in {seconds} s");
+    assert!(
+        total as f64 >= 0.9 * 800.0 * seconds as f64,
+        "{total} changes in {seconds} s"
+    );
     for m in found["meters"].as_array().unwrap() {
         let frames = m["frames"].as_f64().unwrap();
         assert!(frames >= 0.8 * 60.0 * seconds as f64, "{m}");
@@ -246,7 +304,10 @@ fn a_soak_of_websocket_clients_costs_no_late_callback_no_xrun_and_no_acknowledge
         found["rss_start"].as_f64().unwrap(),
         found["rss_end"].as_f64().unwrap(),
     );
-    assert!(b - a < 4.0 * 1024.0 * 1024.0, "resident memory grew from {a} to {b} bytes");
+    assert!(
+        b - a < 4.0 * 1024.0 * 1024.0,
+        "resident memory grew from {a} to {b} bytes"
+    );
     let count = |what: &str| -> u64 {
         let at = closing
             .find(what)

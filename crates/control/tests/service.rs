@@ -144,7 +144,9 @@ impl Drop for Rig {
     }
 }
 
-fn events(rx: &mut tokio::sync::broadcast::Receiver<Arc<troubadour_control::event::Outgoing>>) -> Vec<Value> {
+fn events(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<troubadour_control::event::Outgoing>>,
+) -> Vec<Value> {
     let mut out = Vec::new();
     while let Ok(e) = rx.try_recv() {
         out.push(serde_json::from_str(&e.json).unwrap());
@@ -160,7 +162,10 @@ fn a_set_is_applied_numbered_broadcast_and_in_the_state() {
     let Reply::Value { path, value, seq } = reply else {
         panic!("{reply:?}")
     };
-    assert_eq!((path.as_str(), value.as_f64(), seq), ("strip/Host/fader_db", Some(-6.0), Some(1)));
+    assert_eq!(
+        (path.as_str(), value.as_f64(), seq),
+        ("strip/Host/fader_db", Some(-6.0), Some(1))
+    );
     // By index, by norm, and "-inf" both ways.
     rig.set("strip/2/fader_db", json!("-inf"));
     assert_eq!(rig.get("strip/Guest/fader_db"), json!("-inf"));
@@ -185,7 +190,10 @@ fn a_set_is_applied_numbered_broadcast_and_in_the_state() {
             (3, "bus/A1/fader_db")
         ]
     );
-    assert!(seen.iter().all(|e| e["event"] != "changed" || e["origin"] == "test"));
+    assert!(
+        seen.iter()
+            .all(|e| e["event"] != "changed" || e["origin"] == "test")
+    );
 }
 
 #[test]
@@ -196,11 +204,26 @@ fn refusals_have_their_codes_and_change_nothing() {
         path: p.into(),
         value: v,
     };
-    assert_eq!(code(set("strip/Nobody/fader_db", json!(0))), ErrorCode::UnknownPath);
-    assert_eq!(code(set("strip/Host/volume", json!(0))), ErrorCode::UnknownPath);
-    assert_eq!(code(set("strip/Host/fader_db", json!(true))), ErrorCode::WrongType);
-    assert_eq!(code(set("strip/Host/fader_db", json!(20))), ErrorCode::OutOfRange);
-    assert_eq!(code(set("strip/Host/fader_db", json!("inf"))), ErrorCode::OutOfRange);
+    assert_eq!(
+        code(set("strip/Nobody/fader_db", json!(0))),
+        ErrorCode::UnknownPath
+    );
+    assert_eq!(
+        code(set("strip/Host/volume", json!(0))),
+        ErrorCode::UnknownPath
+    );
+    assert_eq!(
+        code(set("strip/Host/fader_db", json!(true))),
+        ErrorCode::WrongType
+    );
+    assert_eq!(
+        code(set("strip/Host/fader_db", json!(20))),
+        ErrorCode::OutOfRange
+    );
+    assert_eq!(
+        code(set("strip/Host/fader_db", json!("inf"))),
+        ErrorCode::OutOfRange
+    );
     assert_eq!(code(set("strip/Host/pan", json!(2))), ErrorCode::OutOfRange);
     assert_eq!(code(Request::Undo), ErrorCode::NothingToUndo);
     assert_eq!(
@@ -210,8 +233,14 @@ fn refusals_have_their_codes_and_change_nothing() {
         }),
         ErrorCode::NotFound
     );
-    let message = rig.ask(set("strip/Host/fader_db", json!(20))).unwrap_err().message;
-    assert!(message.contains("strip/Host/fader_db") && message.contains("12"), "{message}");
+    let message = rig
+        .ask(set("strip/Host/fader_db", json!(20)))
+        .unwrap_err()
+        .message;
+    assert!(
+        message.contains("strip/Host/fader_db") && message.contains("12"),
+        "{message}"
+    );
     assert_eq!(rig.state().1, 0, "nothing was applied");
 }
 
@@ -240,7 +269,11 @@ fn undo_and_redo_cross_clients_and_a_drag_is_one_step() {
     assert_eq!(rig.get("strip/Host/mute"), json!(false));
     assert_eq!(rig.get("strip/Host/fader_db").as_f64(), Some(-4.0));
     rig.ask(Request::Undo).unwrap();
-    assert_eq!(rig.get("strip/Host/fader_db").as_f64(), Some(0.0), "the drag was one step");
+    assert_eq!(
+        rig.get("strip/Host/fader_db").as_f64(),
+        Some(0.0),
+        "the drag was one step"
+    );
     rig.ask(Request::Redo).unwrap();
     assert_eq!(rig.get("strip/Host/fader_db").as_f64(), Some(-4.0));
 }
@@ -260,7 +293,10 @@ fn structural_edits_swap_the_graph_and_names_follow() {
         name: "Main".into(),
     })
     .unwrap();
-    assert_eq!(rig.get("strip/Music/send/Main/level_db").as_f64(), Some(-10.0));
+    assert_eq!(
+        rig.get("strip/Music/send/Main/level_db").as_f64(),
+        Some(-10.0)
+    );
     assert_eq!(rig.get("strip/1/name"), json!("Music"));
     rig.ask(Request::RemoveBus { bus: "B1".into() }).unwrap();
     let (state, _) = rig.state();
@@ -301,7 +337,10 @@ fn a_scene_recall_glides_and_leaves_recall_safe_strips_alone() {
     let rig = Rig::new("scene");
     rig.set("strip/Host/fader_db", json!(-20.0));
     rig.set("strip/Guest/fader_db", json!(-3.0));
-    rig.ask(Request::SceneSave { name: "Quiet".into() }).unwrap();
+    rig.ask(Request::SceneSave {
+        name: "Quiet".into(),
+    })
+    .unwrap();
     rig.set("strip/Host/fader_db", json!(0.0));
     rig.set("strip/Guest/fader_db", json!(-9.0));
     let mut rx = rig.handle.events();
@@ -311,17 +350,26 @@ fn a_scene_recall_glides_and_leaves_recall_safe_strips_alone() {
         fade_ms: 400.0,
     })
     .unwrap();
-    rig.wait_for("the fade's end", |r| r.get("strip/Host/fader_db").as_f64() == Some(-20.0));
+    rig.wait_for("the fade's end", |r| {
+        r.get("strip/Host/fader_db").as_f64() == Some(-20.0)
+    });
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(350), "the fade took {took:?}");
-    assert_eq!(rig.get("strip/Guest/fader_db").as_f64(), Some(-9.0), "recall_safe");
+    assert_eq!(
+        rig.get("strip/Guest/fader_db").as_f64(),
+        Some(-9.0),
+        "recall_safe"
+    );
     let steps: Vec<f64> = events(&mut rx)
         .iter()
         .filter(|e| e["event"] == "changed" && e["path"] == "strip/Host/fader_db")
         .map(|e| e["value"].as_f64().unwrap())
         .collect();
     assert!(steps.len() >= 4, "{steps:?}");
-    assert!(steps.windows(2).all(|w| w[1] <= w[0]), "monotonic: {steps:?}");
+    assert!(
+        steps.windows(2).all(|w| w[1] <= w[0]),
+        "monotonic: {steps:?}"
+    );
     // One undo step takes the whole recall back.
     rig.ask(Request::Undo).unwrap();
     assert_eq!(rig.get("strip/Host/fader_db").as_f64(), Some(0.0));
@@ -333,7 +381,12 @@ fn changes_are_saved_keeping_comments_and_a_hand_edit_merges_with_them() {
     rig.set("strip/Host/fader_db", json!(-7.5));
     rig.wait_for("the autosave", |r| r.file().contains("-7.5"));
     let text = rig.file();
-    for kept in ["# The podcast session", "# The host's voice.", "# unity", "recall_safe = true"] {
+    for kept in [
+        "# The podcast session",
+        "# The host's voice.",
+        "# unity",
+        "recall_safe = true",
+    ] {
         assert!(text.contains(kept), "{kept:?} lost:\n{text}");
     }
     let reread = session::parse_live(&text, "s.toml".as_ref()).unwrap();
@@ -345,8 +398,14 @@ fn changes_are_saved_keeping_comments_and_a_hand_edit_merges_with_them() {
     rig.set("bus/A1/fader_db", json!(-3.0));
     let edit = before_remote.replace("recall_safe = true", "recall_safe = true\nmute = true");
     std::fs::write(rig.dir.join("session.toml"), &edit).unwrap();
-    rig.wait_for("the hand edit", |r| r.get("strip/Guest/mute") == json!(true));
-    assert_eq!(rig.get("bus/A1/fader_db").as_f64(), Some(-3.0), "the remote change survives");
+    rig.wait_for("the hand edit", |r| {
+        r.get("strip/Guest/mute") == json!(true)
+    });
+    assert_eq!(
+        rig.get("bus/A1/fader_db").as_f64(),
+        Some(-3.0),
+        "the remote change survives"
+    );
     rig.wait_for("the merged file", |r| {
         let t = r.file();
         t.contains("mute = true") && t.contains("fader_db = -3")

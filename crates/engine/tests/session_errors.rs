@@ -67,7 +67,7 @@ fn unknown_field() {
             &GOOD.replace("channels = 1\n", "channels = 1\ngainn_db = 3.0\n")
         ),
         [
-            "DIR/session.toml:6:1: unknown field `gainn_db`, expected one of `name`, `source`, `channels`, `gain_db`, `fader_db`, `pan`, `mute`, `solo`, `gate`, `eq`, `compressor`, `sends`"
+            "DIR/session.toml:6:1: unknown field `gainn_db`, expected one of `name`, `source`, `channels`, `gain_db`, `fader_db`, `pan`, `mute`, `solo`, `gate`, `eq`, `compressor`, `sends`, `recall_safe`"
         ]
     );
 }
@@ -368,4 +368,25 @@ fn a_source_that_breaks_after_validation_is_located_when_the_graph_is_built() {
         shown.contains("DIR/session.toml:6:19: strip \"Mic\" source.file: DIR/voice.wav is not a readable WAV file"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_bound_written_in_the_file_is_inside_its_range_and_names_are_addressable() {
+    // 0.01 ms, the compressor's shortest attack, is 0.0099999998 as an f32.
+    let dir = Dir::new("bounds");
+    let text = GOOD.replace(
+        "sends = {",
+        "compressor = { threshold_db = -20.0, ratio = 4.0, attack_ms = 0.01 }\nsends = {",
+    );
+    session::load(&dir.write("session.toml", &text)).unwrap();
+    let below = GOOD.replace(
+        "sends = {",
+        "compressor = { threshold_db = -20.0, ratio = 4.0, attack_ms = 0.0099 }\nsends = {",
+    );
+    assert_eq!(errors(&dir, &below).len(), 1);
+    // The control API addresses strips by name or 1-based index, with '/' between parts.
+    let digits = errors(&dir, &GOOD.replace("name = \"Mic\"", "name = \"42\""));
+    assert!(digits[0].contains("only digits"), "{digits:?}");
+    let slash = errors(&dir, &GOOD.replace("name = \"Mic\"", "name = \"a/b\""));
+    assert!(slash[0].contains("cannot contain '/'"), "{slash:?}");
 }

@@ -94,7 +94,10 @@ pub fn ctl(args: &CtlArgs) -> ExitCode {
 }
 
 fn encode_path(path: &str) -> String {
-    path.split('/').map(http::percent).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(http::percent)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A command-line value as JSON: numbers, booleans and `-inf` as they are, anything
@@ -114,7 +117,11 @@ fn value_of(text: &str) -> Value {
 fn run(client: &Client, what: &What) -> Result<(), Failure> {
     match what {
         What::Get { path } => {
-            let v = client.send("GET", &format!("/api/v1/params/{}", encode_path(path)), None)?;
+            let v = client.send(
+                "GET",
+                &format!("/api/v1/params/{}", encode_path(path)),
+                None,
+            )?;
             println!("{}", show::plain(&v["value"]));
         }
         What::Set { path, value } => {
@@ -172,8 +179,14 @@ fn run(client: &Client, what: &What) -> Result<(), Failure> {
             };
             println!("{}", show::plain(&v["done"]));
         }
-        What::Undo => println!("{}", show::plain(&client.send("POST", "/api/v1/undo", None)?["done"])),
-        What::Redo => println!("{}", show::plain(&client.send("POST", "/api/v1/redo", None)?["done"])),
+        What::Undo => println!(
+            "{}",
+            show::plain(&client.send("POST", "/api/v1/undo", None)?["done"])
+        ),
+        What::Redo => println!(
+            "{}",
+            show::plain(&client.send("POST", "/api/v1/redo", None)?["done"])
+        ),
     }
     Ok(())
 }

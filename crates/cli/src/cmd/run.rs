@@ -179,8 +179,16 @@ pub fn run(
 fn status(m: Option<&MeterSample>, service: &mut Service, elapsed: Duration) -> String {
     let mut line = format!("{:>6.1}s ", elapsed.as_secs_f64());
     for bus in m.map(|m| m.buses.as_slice()).unwrap_or_default() {
-        let peak = bus.post.iter().map(|l| l.0).fold(f32::NEG_INFINITY, f32::max);
-        let rms = bus.post.iter().map(|l| l.1).fold(f32::NEG_INFINITY, f32::max);
+        let peak = bus
+            .post
+            .iter()
+            .map(|l| l.0)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let rms = bus
+            .post
+            .iter()
+            .map(|l| l.1)
+            .fold(f32::NEG_INFINITY, f32::max);
         line.push_str(&format!(
             " {} {}/{} dBFS ",
             bus.name,

@@ -64,7 +64,13 @@ impl Instance {
     /// A request with the usual headers (`Host` is the instance's address).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> Response {
         let host = self.addr.to_string();
-        request(self.addr, method, path, &[("Host", &host)], body.map(str::as_bytes))
+        request(
+            self.addr,
+            method,
+            path,
+            &[("Host", &host)],
+            body.map(str::as_bytes),
+        )
     }
 
     /// The JSON of a 2xx answer (panics with the answer otherwise).

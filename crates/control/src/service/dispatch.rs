@@ -142,7 +142,13 @@ impl Service {
     }
 
     /// Numbers and broadcasts what differs between two sessions.
-    pub(super) fn tell_diff(&mut self, before: &Session, after: &Session, origin: &str, what: &str) {
+    pub(super) fn tell_diff(
+        &mut self,
+        before: &Session,
+        after: &Session,
+        origin: &str,
+        what: &str,
+    ) {
         let d = diff(before, after);
         for (path, value) in &d.changed {
             self.seq += 1;

@@ -158,7 +158,10 @@ fn edit(s: &mut Session, request: Request) -> Result<String, ApiError> {
                     format!("strip {:?} has no send to bus {bus_name:?}", st.name),
                 ));
             }
-            format!("removed the send from strip {:?} to bus {bus_name:?}", st.name)
+            format!(
+                "removed the send from strip {:?} to bus {bus_name:?}",
+                st.name
+            )
         }
         Request::SetSource { strip, source } => {
             let i = namespace::strip_index(s, &strip)?;
@@ -206,9 +209,8 @@ fn set_processor(
             "target {target:?}: write strip/<name or index> or bus/<name or index>"
         ))
     })?;
-    let parse = |what: &str| -> Result<_, ApiError> {
-        Ok(settings.map(|v| (what.to_string(), v.clone())))
-    };
+    let parse =
+        |what: &str| -> Result<_, ApiError> { Ok(settings.map(|v| (what.to_string(), v.clone()))) };
     let what = match (kind, processor) {
         ("strip", "gate") => {
             let i = namespace::strip_index(s, id)?;

@@ -134,12 +134,24 @@ mod tests {
         assert_eq!(top.after.strips[0].fader_db, -10.0);
         // Another origin, then other paths: separate steps, the oldest falling off.
         for origin in ["ws-2", "ws-3", "ws-4"] {
-            h.record(&with_fader(0.0), &with_fader(1.0), "set".into(), Some("p"), origin);
+            h.record(
+                &with_fader(0.0),
+                &with_fader(1.0),
+                "set".into(),
+                Some("p"),
+                origin,
+            );
         }
         assert_eq!(h.len(), (3, 0));
         h.undone();
         assert_eq!(h.len(), (2, 1));
-        h.record(&with_fader(0.0), &with_fader(2.0), "set".into(), None, "http");
+        h.record(
+            &with_fader(0.0),
+            &with_fader(2.0),
+            "set".into(),
+            None,
+            "http",
+        );
         assert_eq!(h.len(), (3, 0), "a new change clears redo");
     }
 }

@@ -60,58 +60,199 @@ impl Service {
         let mut t = Text(String::with_capacity(4096));
         let running = matches!(self.host.status(), HostStatus::Running { .. });
         let kind = self.host.kind().to_string();
-        t.family("backend_up", "gauge", "1 while the audio backend runs, 0 while it is lost and being brought back");
-        t.value("backend_up", &[("backend", &kind)], f64::from(u8::from(running)));
+        t.family(
+            "backend_up",
+            "gauge",
+            "1 while the audio backend runs, 0 while it is lost and being brought back",
+        );
+        t.value(
+            "backend_up",
+            &[("backend", &kind)],
+            f64::from(u8::from(running)),
+        );
         let clock = self.host.clock();
-        t.one("sample_rate_hz", "gauge", "The sample rate in force", f64::from(clock.sample_rate));
-        t.one("period_frames", "gauge", "The backend's period in frames", clock.period_frames as f64);
+        t.one(
+            "sample_rate_hz",
+            "gauge",
+            "The sample rate in force",
+            f64::from(clock.sample_rate),
+        );
+        t.one(
+            "period_frames",
+            "gauge",
+            "The backend's period in frames",
+            clock.period_frames as f64,
+        );
         let stats = self.last_stats.clone().unwrap_or_default();
         let load_max = self.load_max_since_scrape.max(stats.load_max);
         self.load_max_since_scrape = 0.0;
-        t.one("dsp_load_ratio", "gauge", "DSP load of the last audio callback (time spent / period)", f64::from(stats.load_last));
-        t.one("dsp_load_max_ratio", "gauge", "Highest DSP load since the previous scrape", f64::from(load_max));
-        t.one("dsp_load_mean_ratio", "gauge", "Mean DSP load since the backend started", stats.load_mean);
-        t.one("callbacks_total", "counter", "Audio callbacks run by this backend connection", stats.callbacks as f64);
-        t.one("server_xruns_total", "counter", "Xruns the audio server or device reported (not caused by the engine)", stats.xruns as f64);
-        t.one("late_callbacks_total", "counter", "Engine-caused late callbacks: processing took longer than the period", stats.late as f64);
-        t.one("late_stalled_callbacks_total", "counter", "Late callbacks where the thread was stalled (descheduled) rather than busy", stats.late_stalled as f64);
-        t.one("allocations_in_callback_total", "counter", "Heap allocations seen on the audio thread (must stay 0)", stats.alloc_violations as f64);
-        t.family("bridge_underruns_total", "counter", "Bridged device underruns (the device wanted audio the ring did not have)");
+        t.one(
+            "dsp_load_ratio",
+            "gauge",
+            "DSP load of the last audio callback (time spent / period)",
+            f64::from(stats.load_last),
+        );
+        t.one(
+            "dsp_load_max_ratio",
+            "gauge",
+            "Highest DSP load since the previous scrape",
+            f64::from(load_max),
+        );
+        t.one(
+            "dsp_load_mean_ratio",
+            "gauge",
+            "Mean DSP load since the backend started",
+            stats.load_mean,
+        );
+        t.one(
+            "callbacks_total",
+            "counter",
+            "Audio callbacks run by this backend connection",
+            stats.callbacks as f64,
+        );
+        t.one(
+            "server_xruns_total",
+            "counter",
+            "Xruns the audio server or device reported (not caused by the engine)",
+            stats.xruns as f64,
+        );
+        t.one(
+            "late_callbacks_total",
+            "counter",
+            "Engine-caused late callbacks: processing took longer than the period",
+            stats.late as f64,
+        );
+        t.one(
+            "late_stalled_callbacks_total",
+            "counter",
+            "Late callbacks where the thread was stalled (descheduled) rather than busy",
+            stats.late_stalled as f64,
+        );
+        t.one(
+            "allocations_in_callback_total",
+            "counter",
+            "Heap allocations seen on the audio thread (must stay 0)",
+            stats.alloc_violations as f64,
+        );
+        t.family(
+            "bridge_underruns_total",
+            "counter",
+            "Bridged device underruns (the device wanted audio the ring did not have)",
+        );
         for b in &stats.bridges {
-            t.value("bridge_underruns_total", &[("bridge", &b.name), ("device", &b.device)], b.underruns as f64);
+            t.value(
+                "bridge_underruns_total",
+                &[("bridge", &b.name), ("device", &b.device)],
+                b.underruns as f64,
+            );
         }
-        t.family("bridge_overruns_total", "counter", "Bridged device overruns (frames the ring had no room for)");
+        t.family(
+            "bridge_overruns_total",
+            "counter",
+            "Bridged device overruns (frames the ring had no room for)",
+        );
         for b in &stats.bridges {
-            t.value("bridge_overruns_total", &[("bridge", &b.name), ("device", &b.device)], b.overruns as f64);
+            t.value(
+                "bridge_overruns_total",
+                &[("bridge", &b.name), ("device", &b.device)],
+                b.overruns as f64,
+            );
         }
         let e = self.host.controller().stats();
-        t.one("commands_total", "counter", "Parameter changes the audio thread applied", e.commands as f64);
-        t.one("commands_coalesced_total", "counter", "Parameter changes superseded by a later one in the same callback", e.coalesced_commands as f64);
+        t.one(
+            "commands_total",
+            "counter",
+            "Parameter changes the audio thread applied",
+            e.commands as f64,
+        );
+        t.one(
+            "commands_coalesced_total",
+            "counter",
+            "Parameter changes superseded by a later one in the same callback",
+            e.coalesced_commands as f64,
+        );
         t.one("command_queue_overflows_total", "counter", "Requests refused because the audio thread's command queue (or the control thread's) was full", self.counters.queue_full as f64);
-        t.one("graph_swaps_total", "counter", "Structural changes swapped into the audio thread", e.graph_swaps as f64);
-        t.one("non_finite_samples_total", "counter", "NaN or infinite samples caught and silenced", e.non_finite as f64);
-        t.one("clipped_samples_total", "counter", "Bus output samples beyond full scale, all buses together", e.over_full_scale as f64);
-        t.family("bus_peak_dbfs", "gauge", "Highest sample peak of each bus channel since the previous scrape, dBFS");
+        t.one(
+            "graph_swaps_total",
+            "counter",
+            "Structural changes swapped into the audio thread",
+            e.graph_swaps as f64,
+        );
+        t.one(
+            "non_finite_samples_total",
+            "counter",
+            "NaN or infinite samples caught and silenced",
+            e.non_finite as f64,
+        );
+        t.one(
+            "clipped_samples_total",
+            "counter",
+            "Bus output samples beyond full scale, all buses together",
+            e.over_full_scale as f64,
+        );
+        t.family(
+            "bus_peak_dbfs",
+            "gauge",
+            "Highest sample peak of each bus channel since the previous scrape, dBFS",
+        );
         if let Some(frame) = self.metrics_meters.take() {
             for bus in &frame.buses {
                 for (c, (peak, _)) in bus.post.iter().enumerate() {
                     let channel = (c + 1).to_string();
-                    t.value("bus_peak_dbfs", &[("bus", &bus.name), ("channel", &channel)], f64::from(*peak));
+                    t.value(
+                        "bus_peak_dbfs",
+                        &[("bus", &bus.name), ("channel", &channel)],
+                        f64::from(*peak),
+                    );
                 }
             }
         }
         if let Some(m) = Resident::now() {
-            t.one("resident_memory_bytes", "gauge", "Resident memory of the process", m.total_mb * 1024.0 * 1024.0);
+            t.one(
+                "resident_memory_bytes",
+                "gauge",
+                "Resident memory of the process",
+                m.total_mb * 1024.0 * 1024.0,
+            );
         }
-        t.one("changes_total", "counter", "Changes applied through the control API (the last sequence number)", self.seq as f64);
-        t.one("api_requests_total", "counter", "Requests the control thread served", self.counters.requests as f64);
-        t.family("api_refused_total", "counter", "Requests refused, by error code");
+        t.one(
+            "changes_total",
+            "counter",
+            "Changes applied through the control API (the last sequence number)",
+            self.seq as f64,
+        );
+        t.one(
+            "api_requests_total",
+            "counter",
+            "Requests the control thread served",
+            self.counters.requests as f64,
+        );
+        t.family(
+            "api_refused_total",
+            "counter",
+            "Requests refused, by error code",
+        );
         for (code, n) in &self.counters.refused {
             t.value("api_refused_total", &[("code", code)], *n as f64);
         }
-        t.one("autosaves_total", "counter", "Session file writes", self.counters.autosaves as f64);
-        t.one("autosave_failures_total", "counter", "Session file writes that failed (retried)", self.counters.autosave_failures as f64);
-        t.one("host_events_dropped_total", "counter", "Host events a slow listener missed", self.host.events_dropped() as f64);
+        t.one(
+            "autosaves_total",
+            "counter",
+            "Session file writes",
+            self.counters.autosaves as f64,
+        );
+        t.one(
+            "autosave_failures_total",
+            "counter",
+            "Session file writes that failed (retried)",
+            self.counters.autosave_failures as f64,
+        );
+        t.one(
+            "host_events_dropped_total",
+            "counter",
+            "Host events a slow listener missed",
+            self.host.events_dropped() as f64,
+        );
         t.0
     }
 
@@ -123,7 +264,10 @@ impl Service {
         let (running, lost) = match self.host.status() {
             HostStatus::Running { .. } => (true, Value::Null),
             HostStatus::Reconnecting {
-                why, attempts, since, ..
+                why,
+                attempts,
+                since,
+                ..
             } => (
                 false,
                 json!({"why": why, "attempts": attempts, "since_s": since.as_secs_f64()}),

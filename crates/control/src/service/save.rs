@@ -93,8 +93,7 @@ impl Service {
         };
         if let Some((first, last)) = saver.dirty {
             let now = Instant::now();
-            if now.duration_since(last) >= saver.delay || now.duration_since(first) >= MAX_UNSAVED
-            {
+            if now.duration_since(last) >= saver.delay || now.duration_since(first) >= MAX_UNSAVED {
                 self.write_file();
             }
         }

@@ -167,7 +167,9 @@ impl Service {
             what.push_str(&format!(" over {fade_ms} ms"));
         }
         if kept > 0 {
-            what.push_str(&format!("; {kept} values of recall-safe strips and buses kept"));
+            what.push_str(&format!(
+                "; {kept} values of recall-safe strips and buses kept"
+            ));
         }
         if skipped > 0 {
             what.push_str(&format!(
@@ -261,7 +263,10 @@ fn not_found(name: &str, s: &Session) -> ApiError {
         if names.is_empty() {
             format!("no scene is called {name:?} (there are none yet)")
         } else {
-            format!("no scene is called {name:?}; the scenes are: {}", names.join(", "))
+            format!(
+                "no scene is called {name:?}; the scenes are: {}",
+                names.join(", ")
+            )
         },
     )
 }

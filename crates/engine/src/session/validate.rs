@@ -169,14 +169,18 @@ impl Checker<'_> {
                 rounded(x)
             }
         };
+        // Most fields are f32, checked here in f64: the f32 nearest a bound the user
+        // wrote (0.01 ms is 0.0099999998) is that bound, not beyond it.
+        let below = value < min && (value as f32) < (min as f32);
+        let above = value > max && (value as f32) > (max as f32);
         if value.is_nan() {
             self.error(field, "NaN is not a number this field accepts");
-        } else if value < min {
+        } else if below {
             self.error(
                 field,
                 format!("{value} is below the minimum of {}{unit_sep}", fmt(min)),
             );
-        } else if value > max {
+        } else if above {
             self.error(
                 field,
                 format!("{value} is above the maximum of {}{unit_sep}", fmt(max)),

@@ -129,9 +129,8 @@ impl Client {
                     .map_err(|e| Failure::NoAnswer(e.to_string()))?;
             }
         }
-        let value: Value = serde_json::from_slice(&text).unwrap_or_else(
-            |_| json!({ "text": String::from_utf8_lossy(&text).to_string() }),
-        );
+        let value: Value = serde_json::from_slice(&text)
+            .unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&text).to_string() }));
         if (200..300).contains(&status) {
             return Ok(value);
         }

@@ -36,7 +36,11 @@ pub fn summary(state: &Value) -> String {
             .flatten()
             .map(|(bus, send)| {
                 let on = send.get("on") != Some(&Value::Bool(false));
-                format!("{bus} {}{}", get_db(send, "level_db"), if on { "" } else { " off" })
+                format!(
+                    "{bus} {}{}",
+                    get_db(send, "level_db"),
+                    if on { "" } else { " off" }
+                )
             })
             .collect();
         out.push_str(&format!(
@@ -47,7 +51,11 @@ pub fn summary(state: &Value) -> String {
         ));
     }
     for b in state["bus"].as_array().into_iter().flatten() {
-        let flags = if b["mute"] == Value::Bool(true) { " MUTE" } else { "" };
+        let flags = if b["mute"] == Value::Bool(true) {
+            " MUTE"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "bus   {:<16} fader {:>6} dB{flags}\n",
             plain(&b["name"]),
