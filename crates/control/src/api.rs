@@ -378,7 +378,12 @@ pub fn decode_message(text: &str) -> (Value, Result<Request, ApiError>) {
 pub fn decode_request(value: Value) -> Result<Request, ApiError> {
     let op = match value.get("op") {
         Some(Value::String(op)) => op.clone(),
-        Some(_) => return Err(ApiError::new(ErrorCode::BadRequest, "`op` must be a string")),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "`op` must be a string",
+            ));
+        }
         None => {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
@@ -452,9 +457,15 @@ mod tests {
         assert_eq!(code("[1]"), ErrorCode::BadRequest);
         assert_eq!(code(r#"{"op":"fly"}"#), ErrorCode::UnknownOp);
         assert_eq!(code(r#"{"op":"get"}"#), ErrorCode::BadRequest);
-        assert_eq!(code(r#"{"op":"get","path":"x","extra":1}"#), ErrorCode::BadRequest);
+        assert_eq!(
+            code(r#"{"op":"get","path":"x","extra":1}"#),
+            ErrorCode::BadRequest
+        );
         assert_eq!(code(r#"{"op":3}"#), ErrorCode::BadRequest);
-        assert_eq!(code(r#"{"op":"set","path":"a","value":NaN}"#), ErrorCode::MalformedJson);
+        assert_eq!(
+            code(r#"{"op":"set","path":"a","value":NaN}"#),
+            ErrorCode::MalformedJson
+        );
     }
 
     #[test]
@@ -463,7 +474,11 @@ mod tests {
         for op in OPS {
             if let Err(e) = decode_request(json!({ "op": op })) {
                 assert_eq!(e.code, ErrorCode::BadRequest, "{op}: {}", e.message);
-                assert!(!e.message.contains("unknown variant"), "{op}: {}", e.message);
+                assert!(
+                    !e.message.contains("unknown variant"),
+                    "{op}: {}",
+                    e.message
+                );
             }
         }
     }

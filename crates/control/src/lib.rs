@@ -9,4 +9,5 @@
 
 pub mod api;
 pub mod event;
+pub mod server;
 pub mod service;

@@ -60,7 +60,11 @@ pub struct Handle {
 }
 
 impl Handle {
-    fn post(&self, kind: CallKind, origin: &str) -> Result<oneshot::Receiver<Result<Answer, ApiError>>, ApiError> {
+    fn post(
+        &self,
+        kind: CallKind,
+        origin: &str,
+    ) -> Result<oneshot::Receiver<Result<Answer, ApiError>>, ApiError> {
         let (tx, rx) = oneshot::channel();
         let call = Call {
             kind,
