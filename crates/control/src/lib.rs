@@ -12,4 +12,5 @@ pub mod event;
 pub mod file;
 pub mod launch;
 pub mod namespace;
+pub mod server;
 pub mod service;
