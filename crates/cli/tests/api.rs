@@ -116,11 +116,11 @@ fn http_sets_gets_and_refuses_with_codes_while_the_audio_runs_on() {
     let state = t.json("GET", "/api/v1/state", None);
     assert_eq!(state["seq"], json!(2));
     assert_eq!(state["strip"][0]["fader_db"].as_f64(), Some(-6.0));
-    let a = t.json("GET", "/api/v1/status", None)["callbacks"]
+    let a = t.json("GET", "/api/v1/status", None)["status"]["callbacks"]
         .as_u64()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let status = t.json("GET", "/api/v1/status", None);
+    let status = t.json("GET", "/api/v1/status", None)["status"].clone();
     assert!(status["callbacks"].as_u64().unwrap() > a, "{status}");
     assert_eq!(status["late"], json!(0), "{status}");
 }
@@ -312,6 +312,8 @@ fn a_foreign_origin_or_host_is_forbidden_and_other_addresses_need_the_token() {
         &[&path, "--backend", "null", "--listen", "0.0.0.0:0"],
         &[("XDG_CONFIG_HOME", &xdg)],
     );
+    let mut t = t;
+    support::expect_line(&t.out, "control API token", &mut t.seen);
     let token_file = config.path("troubadour/token");
     let token = std::fs::read_to_string(&token_file)
         .unwrap()
