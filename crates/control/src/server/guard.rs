@@ -86,7 +86,7 @@ pub(crate) fn same_token(given: &[u8], expected: &[u8]) -> bool {
         == 0
 }
 
-fn token_given<'a>(req: &'a Request) -> impl Iterator<Item = &'a [u8]> {
+fn token_given(req: &Request) -> impl Iterator<Item = &[u8]> {
     let bearer = req
         .headers()
         .get_all(header::AUTHORIZATION)
