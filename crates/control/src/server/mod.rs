@@ -126,6 +126,12 @@ pub(crate) struct Shared {
 /// Fails when the address cannot be bound (taken, or not this machine's); the error
 /// names the address.
 pub fn start(config: ServerConfig, handle: Handle) -> std::io::Result<Server> {
+    if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the server's token is empty",
+        ));
+    }
     let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (another program, or another troubadour, is listening there; choose another port)"
@@ -181,6 +187,7 @@ fn serve(
             }
         };
         let stopping = stopped(shutdown.clone());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(listener, app)
             .with_graceful_shutdown(stopping)
             .into_future();
