@@ -39,7 +39,7 @@ fn refused(e: &ApiError) -> Response {
 }
 
 async fn ask(shared: &Shared, request: Request) -> Result<Reply, ApiError> {
-    shared.handle.request(request, ORIGIN).await
+    super::ask(&shared.handle, request, ORIGIN).await
 }
 
 /// A JSON body decoded into `T`: over 64 kB is `too_large`, not JSON is
@@ -211,7 +211,7 @@ pub(crate) async fn request(
 }
 
 pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.handle.metrics().await {
+    match super::metrics(&shared.handle).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => refused(&e),
     }

@@ -29,6 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tokio::sync::watch;
 
+use crate::api::{ApiError, ErrorCode};
 use crate::service::Handle;
 
 pub use token::{load_or_create_token, token_dir};
@@ -38,6 +39,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How long a write to a WebSocket client may take before that client is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a request may wait for the control thread before it is answered
+/// `unavailable`: a stuck control thread must not pin connections forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long [`Server::stop`] lets open connections finish before cutting them.
 const STOP_GRACE: Duration = Duration::from_millis(700);
@@ -208,6 +213,34 @@ fn serve(
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
+}
+
+/// A request to the control thread, given up after [`REQUEST_TIMEOUT`].
+pub(crate) async fn ask(
+    handle: &Handle,
+    request: crate::api::Request,
+    origin: &str,
+) -> Result<crate::api::Reply, ApiError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, handle.request(request, origin))
+        .await
+        .unwrap_or_else(|_| Err(no_answer()))
+}
+
+/// The metrics text, given up after [`REQUEST_TIMEOUT`].
+pub(crate) async fn metrics(handle: &Handle) -> Result<String, ApiError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, handle.metrics())
+        .await
+        .unwrap_or_else(|_| Err(no_answer()))
+}
+
+fn no_answer() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "the control thread did not answer within {} s",
+            REQUEST_TIMEOUT.as_secs()
+        ),
+    )
 }
 
 /// Resolves when the server is told to stop.

@@ -259,7 +259,7 @@ impl Connection {
         let result = match request {
             Ok(Request::Subscribe { topics, rate }) => self.subscribe(shared, &topics, rate),
             Ok(Request::Unsubscribe { topics }) => Ok(self.unsubscribe(&topics)),
-            Ok(request) => shared.handle.request(request, &self.origin).await,
+            Ok(request) => super::ask(&shared.handle, request, &self.origin).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &result {
