@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -86,7 +86,7 @@ pub(crate) fn same_token(given: &[u8], expected: &[u8]) -> bool {
         == 0
 }
 
-fn token_given<'a>(req: &'a Request) -> impl Iterator<Item = &'a [u8]> {
+fn token_given(req: &Request) -> impl Iterator<Item = &[u8]> {
     let bearer = req
         .headers()
         .get_all(header::AUTHORIZATION)
@@ -138,11 +138,15 @@ pub(crate) async fn check(State(shared): State<Arc<Shared>>, req: Request, next:
         // Every candidate is compared, so which one matched does not show either.
         let ok = token_given(&req).fold(false, |ok, t| same_token(t, expected.as_bytes()) | ok);
         if !ok {
-            return refuse(
+            let mut response = refuse(
                 ErrorCode::Unauthorized,
                 "this server needs its token: `Authorization: Bearer <token>` or `?token=<token>`"
                     .to_string(),
             );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
         }
     }
     next.run(req).await

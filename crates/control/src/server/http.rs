@@ -39,7 +39,7 @@ fn refused(e: &ApiError) -> Response {
 }
 
 async fn ask(shared: &Shared, request: Request) -> Result<Reply, ApiError> {
-    shared.handle.request(request, ORIGIN).await
+    super::ask(&shared.handle, request, ORIGIN).await
 }
 
 /// A JSON body decoded into `T`: over 64 kB is `too_large`, not JSON is
@@ -52,9 +52,9 @@ pub(crate) struct OptionalJsonBody<T>(pub Option<T>);
 async fn body_bytes<S: Send + Sync>(
     req: axum::extract::Request,
     state: &S,
-) -> Result<Bytes, Response> {
+) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
-        let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::TooLarge,
                 format!("the body is over {} bytes", super::MAX_BODY_BYTES),
@@ -64,32 +64,27 @@ async fn body_bytes<S: Send + Sync>(
                 ErrorCode::BadRequest,
                 format!("the body could not be read: {rejection}"),
             )
-        };
-        refused(&error)
+        }
     })
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        refused(&ApiError::new(
+        ApiError::new(
             ErrorCode::MalformedJson,
             format!("the body is not JSON: {e}"),
-        ))
+        )
     })?;
-    serde_json::from_value(value).map_err(|e| {
-        refused(&ApiError::new(
-            ErrorCode::BadRequest,
-            format!("the body: {e}"),
-        ))
-    })
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("the body: {e}")))
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        let bytes = body_bytes(req, state).await?;
-        decode(&bytes).map(JsonBody)
+        let bytes = body_bytes(req, state).await.map_err(|e| refused(&e))?;
+        decode(&bytes).map(JsonBody).map_err(|e| refused(&e))
     }
 }
 
@@ -97,11 +92,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T>
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        let bytes = body_bytes(req, state).await?;
+        let bytes = body_bytes(req, state).await.map_err(|e| refused(&e))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(None));
         }
-        decode(&bytes).map(|t| OptionalJsonBody(Some(t)))
+        decode(&bytes)
+            .map(|t| OptionalJsonBody(Some(t)))
+            .map_err(|e| refused(&e))
     }
 }
 
@@ -214,7 +211,7 @@ pub(crate) async fn request(
 }
 
 pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.handle.metrics().await {
+    match super::metrics(&shared.handle).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => refused(&e),
     }

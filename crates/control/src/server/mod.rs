@@ -26,9 +26,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use tokio::sync::watch;
 
+use crate::api::{ApiError, ErrorCode};
 use crate::service::Handle;
 
 pub use token::{load_or_create_token, token_dir};
@@ -38,6 +39,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How long a write to a WebSocket client may take before that client is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a request may wait for the control thread before it is answered
+/// `unavailable`: a stuck control thread must not pin connections forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long [`Server::stop`] lets open connections finish before cutting them.
 const STOP_GRACE: Duration = Duration::from_millis(700);
@@ -126,6 +131,12 @@ pub(crate) struct Shared {
 /// Fails when the address cannot be bound (taken, or not this machine's); the error
 /// names the address.
 pub fn start(config: ServerConfig, handle: Handle) -> std::io::Result<Server> {
+    if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the server's token is empty",
+        ));
+    }
     let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (another program, or another troubadour, is listening there; choose another port)"
@@ -181,6 +192,7 @@ fn serve(
             }
         };
         let stopping = stopped(shutdown.clone());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(listener, app)
             .with_graceful_shutdown(stopping)
             .into_future();
@@ -201,6 +213,34 @@ fn serve(
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
+}
+
+/// A request to the control thread, given up after [`REQUEST_TIMEOUT`].
+pub(crate) async fn ask(
+    handle: &Handle,
+    request: crate::api::Request,
+    origin: &str,
+) -> Result<crate::api::Reply, ApiError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, handle.request(request, origin))
+        .await
+        .unwrap_or_else(|_| Err(no_answer()))
+}
+
+/// The metrics text, given up after [`REQUEST_TIMEOUT`].
+pub(crate) async fn metrics(handle: &Handle) -> Result<String, ApiError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, handle.metrics())
+        .await
+        .unwrap_or_else(|_| Err(no_answer()))
+}
+
+fn no_answer() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "the control thread did not answer within {} s",
+            REQUEST_TIMEOUT.as_secs()
+        ),
+    )
 }
 
 /// Resolves when the server is told to stop.
@@ -257,48 +297,34 @@ pub(crate) const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("get", "/api/v1/openapi.json", Endpoint::OpenApi),
 ];
 
+/// The route for one `ROUTES` entry: the method comes from the list, so what is served
+/// and what the test compares with the document cannot drift apart.
 fn method_router(method: &str, endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
-    let route = match endpoint {
-        Endpoint::State => get(http::state),
-        Endpoint::GetParam => get(http::get_param),
-        Endpoint::SetParam => put(http::set_param),
-        Endpoint::Schema => get(http::schema),
-        Endpoint::Status => get(http::status),
-        Endpoint::SceneList => get(http::scene_list),
-        Endpoint::SceneSave => put(http::scene_save),
-        Endpoint::SceneRecall => post(http::scene_recall),
-        Endpoint::SceneDelete => delete(http::scene_delete),
-        Endpoint::Undo => post(http::undo),
-        Endpoint::Redo => post(http::redo),
-        Endpoint::Request => post(http::request),
-        Endpoint::WebSocket => get(ws::upgrade),
-        Endpoint::Metrics => get(http::metrics),
-        Endpoint::Healthz => get(http::healthz),
-        Endpoint::OpenApi => get(openapi::document),
+    let filter = match method {
+        "get" => MethodFilter::GET,
+        "put" => MethodFilter::PUT,
+        "post" => MethodFilter::POST,
+        "delete" => MethodFilter::DELETE,
+        other => unreachable!("ROUTES names method {other:?}"),
     };
-    debug_assert!(
-        matches!(
-            (method, endpoint),
-            (
-                "get",
-                Endpoint::State | Endpoint::GetParam | Endpoint::Schema
-            ) | (
-                "get",
-                Endpoint::Status | Endpoint::SceneList | Endpoint::WebSocket
-            ) | (
-                "get",
-                Endpoint::Metrics | Endpoint::Healthz | Endpoint::OpenApi
-            ) | ("put", Endpoint::SetParam | Endpoint::SceneSave)
-                | (
-                    "post",
-                    Endpoint::SceneRecall | Endpoint::Undo | Endpoint::Redo
-                )
-                | ("post", Endpoint::Request)
-                | ("delete", Endpoint::SceneDelete)
-        ),
-        "ROUTES pairs {method} with {endpoint:?}"
-    );
-    route
+    match endpoint {
+        Endpoint::State => on(filter, http::state),
+        Endpoint::GetParam => on(filter, http::get_param),
+        Endpoint::SetParam => on(filter, http::set_param),
+        Endpoint::Schema => on(filter, http::schema),
+        Endpoint::Status => on(filter, http::status),
+        Endpoint::SceneList => on(filter, http::scene_list),
+        Endpoint::SceneSave => on(filter, http::scene_save),
+        Endpoint::SceneRecall => on(filter, http::scene_recall),
+        Endpoint::SceneDelete => on(filter, http::scene_delete),
+        Endpoint::Undo => on(filter, http::undo),
+        Endpoint::Redo => on(filter, http::redo),
+        Endpoint::Request => on(filter, http::request),
+        Endpoint::WebSocket => on(filter, ws::upgrade),
+        Endpoint::Metrics => on(filter, http::metrics),
+        Endpoint::Healthz => on(filter, http::healthz),
+        Endpoint::OpenApi => on(filter, openapi::document),
+    }
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {

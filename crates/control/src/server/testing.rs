@@ -18,6 +18,8 @@ pub(crate) const FADER: &str = "strip/Mic/fader_db";
 /// A parameter whose get takes [`SLOW`]: a connection waits on it while events pile up.
 pub(crate) const SLOW_PATH: &str = "slow";
 pub(crate) const SLOW: Duration = Duration::from_millis(400);
+/// A parameter whose get is answered only after the server gave up on it.
+pub(crate) const STUCK_PATH: &str = "stuck";
 
 /// The handle and the senders a test drives events and meters through.
 pub(crate) struct TestMixer {
@@ -84,6 +86,10 @@ fn answer(
                 value: json!(0),
                 seq: None,
             }
+        }
+        Request::Get { path } if path == STUCK_PATH => {
+            std::thread::sleep(crate::server::REQUEST_TIMEOUT + Duration::from_secs(1));
+            return Err(unknown(&path));
         }
         Request::Get { path } if path == FADER => Reply::Value {
             path,

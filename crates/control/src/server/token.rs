@@ -21,8 +21,8 @@ pub fn token_dir() -> PathBuf {
 /// The token in `dir/token`, creating it (mode 0600, in a directory made 0700) when
 /// absent. Returns the token, the file's path and whether it was created now.
 ///
-/// Refuses a token file that its group or others may read: anyone who could read it
-/// could drive the mixer.
+/// Refuses a token file that its group or others may read or write: anyone who could
+/// read it could drive the mixer, and anyone who could write it could choose the token.
 pub fn load_or_create_token(dir: &Path) -> std::io::Result<(String, PathBuf, bool)> {
     let path = dir.join("token");
     match std::fs::metadata(&path) {
@@ -31,7 +31,7 @@ pub fn load_or_create_token(dir: &Path) -> std::io::Result<(String, PathBuf, boo
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
                     format!(
-                        "{} may be read by others (mode {:o}); fix it with `chmod 600 {}`, or delete it to get a new token",
+                        "{} may be read or changed by others (mode {:o}); fix it with `chmod 600 {}`, or delete it to get a new token",
                         path.display(),
                         meta.mode() & 0o777,
                         path.display()

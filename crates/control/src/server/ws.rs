@@ -5,14 +5,15 @@
 //! behind that events were lost, it is closed (1008) rather than left with a view of
 //! the mixer that is silently wrong.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{
     CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -50,6 +51,7 @@ impl Drop for ClientSlot {
 /// the limit gets a plain 503 it can read.
 pub(crate) async fn upgrade(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let ws = match ws {
@@ -78,7 +80,7 @@ pub(crate) async fn upgrade(
     ws.max_message_size(MAX_BODY_BYTES)
         .max_frame_size(MAX_BODY_BYTES)
         .on_failed_upgrade(|e| tracing::debug!("WebSocket upgrade failed: {e}"))
-        .on_upgrade(move |socket| connection(socket, slot, origin))
+        .on_upgrade(move |socket| connection(socket, slot, origin, peer))
 }
 
 /// What a connection is subscribed to.
@@ -102,8 +104,8 @@ enum End {
     Dropped(&'static str),
 }
 
-async fn connection(socket: WebSocket, slot: ClientSlot, origin: String) {
-    tracing::info!("WebSocket client {origin} connected");
+async fn connection(socket: WebSocket, slot: ClientSlot, origin: String, peer: SocketAddr) {
+    tracing::info!("WebSocket client {origin} connected from {peer}");
     let shutdown = stopped(slot.0.shutdown.clone());
     tokio::pin!(shutdown);
     let (sink, mut stream) = socket.split();
@@ -257,7 +259,7 @@ impl Connection {
         let result = match request {
             Ok(Request::Subscribe { topics, rate }) => self.subscribe(shared, &topics, rate),
             Ok(Request::Unsubscribe { topics }) => Ok(self.unsubscribe(&topics)),
-            Ok(request) => shared.handle.request(request, &self.origin).await,
+            Ok(request) => super::ask(&shared.handle, request, &self.origin).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &result {

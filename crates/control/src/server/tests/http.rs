@@ -212,3 +212,19 @@ fn a_taken_address_is_an_error_that_names_it() {
     // The listener is closed: the port can be bound again.
     std::net::TcpListener::bind(taken).expect("port freed by stop");
 }
+
+#[test]
+fn a_control_thread_that_does_not_answer_is_unavailable() {
+    let (server, _mixer) = serve(|_| {});
+    let addr = server.local_addr();
+    let before = std::time::Instant::now();
+    let r = get(
+        addr,
+        &format!("/api/v1/params/{}", crate::server::testing::STUCK_PATH),
+    );
+    assert_eq!((r.status, r.code()), (503, "unavailable".into()));
+    assert!(before.elapsed() < crate::server::REQUEST_TIMEOUT + std::time::Duration::from_secs(1));
+    // The server itself still answers.
+    assert_eq!(get(addr, "/healthz").status, 200);
+    server.stop();
+}

@@ -51,7 +51,7 @@ impl Response {
 pub(super) fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut request = format!("{head}\r\nConnection: close\r\n");
     if !body.is_empty() {

@@ -12,6 +12,11 @@ fn a_token_is_needed_when_set() {
     let addr = server.local_addr();
     let none = get(addr, "/api/v1/state");
     assert_eq!((none.status, none.code()), (401, "unauthorized".into()));
+    assert!(
+        none.head
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer")
+    );
     let wrong = call(
         addr,
         "GET",
@@ -120,6 +125,13 @@ fn a_foreign_host_is_refused() {
             b"",
         );
         assert_eq!(r.status, 200, "Host: {host}");
+    }
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let name = name.trim();
+        for host in [format!("{name}:{port}"), format!("{name}.local:{port}")] {
+            let r = raw(addr, &format!("GET /healthz HTTP/1.1\r\nHost: {host}"), b"");
+            assert_eq!(r.status, 200, "Host: {host}");
+        }
     }
     // HTTP/1.0 without a Host header.
     let r = raw(addr, "GET /api/v1/state HTTP/1.0", b"");

@@ -387,3 +387,29 @@ fn stop_ends_websocket_connections() {
         }
     });
 }
+
+#[test]
+fn a_message_over_64_kb_ends_the_connection() {
+    let (server, _mixer) = serve(|_| {});
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let mut ws = connect(addr, &[]).await.unwrap();
+        let path = "x".repeat(100 << 10);
+        send(&mut ws, json!({"id": 1, "op": "get", "path": path})).await;
+        let ended = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break true,
+                Ok(Some(Ok(Message::Text(text)))) => panic!("answered: {text}"),
+                Ok(Some(Ok(_))) => {}
+                Err(_) => break false,
+            }
+        };
+        assert!(ended, "the connection is still open");
+        let until = Instant::now() + Duration::from_secs(3);
+        while server.clients() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.clients(), 0);
+    });
+    server.stop();
+}
