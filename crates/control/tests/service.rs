@@ -411,3 +411,16 @@ fn changes_are_saved_keeping_comments_and_a_hand_edit_merges_with_them() {
         t.contains("mute = true") && t.contains("fader_db = -3")
     });
 }
+
+#[test]
+fn docs_api_md_lists_every_parameter_template() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).unwrap();
+    for t in troubadour_control::namespace::templates() {
+        assert!(
+            doc.contains(&format!("| `{}` |", t.path)),
+            "docs/API.md does not list {}",
+            t.path
+        );
+    }
+}

@@ -731,6 +731,37 @@ impl Controller {
         Ok(Applied::Rebuilt)
     }
 
+    /// [`apply_session`](Self::apply_session) for a change of parameter values only,
+    /// each of which the caller has checked against its field's range (the control
+    /// API's namespace does, field by field): the whole session is not validated again,
+    /// which is most of a change's cost. `Ok(None)`, with nothing changed, when `new`'s
+    /// structure is not the running one's: apply it with `apply_session`.
+    pub fn apply_parameters(&mut self, new: &Session) -> Result<Option<Applied>, ControlError> {
+        self.collect_garbage();
+        if !structure_equal(&self.session, new) {
+            return Ok(None);
+        }
+        debug_assert!(
+            validate(new, &self.path, &self.base_dir, true).is_ok(),
+            "apply_parameters was given values outside their ranges"
+        );
+        let changes = parameter_changes(&self.session, new);
+        if !self.parked {
+            if self.commands.free() < changes.len() {
+                return Err(ControlError::QueueFull(self.commands.capacity()));
+            }
+            for command in &changes {
+                // Cannot fail: room for all was checked and only we push.
+                let _ = self.commands.push(Tagged {
+                    generation: self.generation,
+                    command: *command,
+                });
+            }
+        }
+        self.session.clone_from(new);
+        Ok(Some(Applied::Parameters(changes.len())))
+    }
+
     /// Compiles `session` as this controller's engine runs it (kernels, leniency).
     fn build(
         &self,

@@ -628,6 +628,19 @@ impl Host {
         Ok(applied)
     }
 
+    /// [`apply`](Self::apply) for parameter values the caller has range-checked one by
+    /// one (see [`Controller::apply_parameters`]); a structural difference goes the
+    /// whole way through `apply`.
+    pub fn apply_parameters(&mut self, mut new: Session) -> Result<Applied, ControlError> {
+        let old = self.controller.session();
+        new.sample_rate = old.sample_rate;
+        new.block_frames = old.block_frames;
+        match self.controller.apply_parameters(&new)? {
+            Some(applied) => Ok(applied),
+            None => self.apply(new),
+        }
+    }
+
     /// Restarts the backend because the session's ports or devices changed.
     fn restart_for_ports(&mut self) {
         // JACK ports live in the process callback, so the client starts over with the

@@ -120,7 +120,16 @@ impl Service {
         change: Change<'_>,
     ) -> Result<u64, ApiError> {
         let before = self.host.controller().session().clone();
-        self.apply(new)?;
+        match change {
+            // The namespace checked the one value against its range: the whole session
+            // need not be validated again.
+            Change::Param { .. } => self
+                .host
+                .apply_parameters(new)
+                .map(drop)
+                .map_err(control_error)?,
+            Change::Other(_) => self.apply(new)?,
+        }
         if let Some(fade) = self.fade.as_mut() {
             fade.interrupted = true;
         }

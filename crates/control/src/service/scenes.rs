@@ -217,7 +217,8 @@ impl Service {
         });
         let (origin, scene, interrupted) =
             (fade.origin.clone(), fade.scene.clone(), fade.interrupted);
-        match self.host.apply(new) {
+        // Every value came through the namespace's checks.
+        match self.host.apply_parameters(new) {
             Ok(_) => {}
             // A full queue: the next step tries again, further along.
             Err(troubadour_engine::ControlError::QueueFull(_)) => return,
