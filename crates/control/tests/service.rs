@@ -51,6 +51,16 @@ struct Rig {
 
 impl Rig {
     fn new(tag: &str) -> Rig {
+        Rig::with(
+            tag,
+            ServiceConfig {
+                autosave_delay: Duration::from_millis(300),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn with(tag: &str, config: ServiceConfig) -> Rig {
         let dir = std::env::temp_dir().join(format!("troubadour-svc-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -71,13 +81,7 @@ impl Rig {
                 },
             )
             .unwrap();
-            let mut service = Service::new(
-                host,
-                ServiceConfig {
-                    autosave_delay: Duration::from_millis(300),
-                    ..Default::default()
-                },
-            );
+            let mut service = Service::new(host, config);
             tx.send(service.handle()).unwrap();
             service.run(&flag, |_| {});
             service.shutdown()
@@ -170,8 +174,14 @@ fn a_set_is_applied_numbered_broadcast_and_in_the_state() {
     rig.set("strip/2/fader_db", json!("-inf"));
     assert_eq!(rig.get("strip/Guest/fader_db"), json!("-inf"));
     assert_eq!(rig.get("strip/Guest/fader_db/norm").as_f64(), Some(0.0));
-    rig.set("bus/A1/fader_db/norm", json!(0.75));
-    assert_eq!(rig.get("bus/1/fader_db").as_f64(), Some(0.0));
+    rig.set("bus/A1/fader_db/norm", json!(0.5));
+    assert_eq!(rig.get("bus/1/fader_db").as_f64(), Some(-10.0));
+    // A set to the value there is acknowledged, and neither told nor undoable.
+    let again = rig.set("bus/A1/fader_db", json!(-10));
+    assert!(
+        matches!(again, Reply::Value { seq: Some(3), .. }),
+        "{again:?}"
+    );
     let (state, seq) = rig.state();
     assert_eq!(seq, 3);
     assert_eq!(state["strip"][0]["fader_db"].as_f64(), Some(-6.0));
@@ -423,4 +433,108 @@ fn docs_api_md_lists_every_parameter_template() {
             t.path
         );
     }
+}
+
+#[test]
+fn undoing_a_change_made_during_a_fade_takes_back_only_that_change() {
+    let rig = Rig::new("fade-undo");
+    rig.set("strip/Host/fader_db", json!(-40.0));
+    rig.ask(Request::SceneSave {
+        name: "Down".into(),
+    })
+    .unwrap();
+    rig.set("strip/Host/fader_db", json!(0.0));
+    rig.ask(Request::SceneRecall {
+        name: "Down".into(),
+        fade_ms: 400.0,
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let mut rx = rig.handle.events();
+    rig.ask_as(
+        Request::Set {
+            path: "bus/B1/mute".into(),
+            value: json!(true),
+        },
+        "ws-9",
+    )
+    .unwrap();
+    rig.wait_for("the fade's end", |r| {
+        r.get("strip/Host/fader_db").as_f64() == Some(-40.0)
+    });
+    // The fade's own events never repeat the other client's change.
+    let mutes: Vec<Value> = events(&mut rx)
+        .into_iter()
+        .filter(|e| e["path"] == "bus/B1/mute")
+        .collect();
+    assert_eq!(mutes.len(), 1, "{mutes:?}");
+    assert_eq!(mutes[0]["origin"], "ws-9");
+    rig.ask(Request::Undo).unwrap();
+    assert_eq!(rig.get("bus/B1/mute"), json!(false));
+    assert_eq!(
+        rig.get("strip/Host/fader_db").as_f64(),
+        Some(-40.0),
+        "the fade stays done"
+    );
+}
+
+#[test]
+fn a_hand_edit_saved_just_before_an_autosave_is_not_written_over() {
+    let rig = Rig::new("save-race");
+    rig.set("strip/Host/fader_db", json!(-7.5));
+    rig.wait_for("the autosave", |r| r.file().contains("-7.5"));
+    // A remote change, then a hand save 150 ms later, inside the 300 ms delay.
+    rig.set("bus/A1/fader_db", json!(-2.0));
+    std::thread::sleep(Duration::from_millis(150));
+    let edit = rig
+        .file()
+        .replace("# The host's voice.", "# The host's voice, edited.")
+        + "\n# a note\n";
+    std::fs::write(rig.dir.join("session.toml"), &edit).unwrap();
+    rig.wait_for("the merged file", |r| {
+        let t = r.file();
+        t.contains("# a note") && t.contains("fader_db = -2")
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let t = rig.file();
+    assert!(
+        t.contains("# The host's voice, edited.") && t.contains("# a note"),
+        "{t}"
+    );
+    assert_eq!(rig.get("bus/A1/fader_db").as_f64(), Some(-2.0));
+}
+
+#[test]
+fn without_autosave_a_hand_edit_is_merged_told_and_undoable_and_nothing_is_written() {
+    let rig = Rig::with(
+        "no-autosave",
+        ServiceConfig {
+            autosave: false,
+            ..Default::default()
+        },
+    );
+    let mut rx = rig.handle.events();
+    rig.set("bus/A1/fader_db", json!(-5.0));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(rig.file(), SESSION, "nothing written");
+    let edit = SESSION.replace("recall_safe = true", "recall_safe = true\nmute = true");
+    std::fs::write(rig.dir.join("session.toml"), &edit).unwrap();
+    rig.wait_for("the hand edit", |r| {
+        r.get("strip/Guest/mute") == json!(true)
+    });
+    assert_eq!(
+        rig.get("bus/A1/fader_db").as_f64(),
+        Some(-5.0),
+        "the remote change is kept"
+    );
+    let told: Vec<Value> = events(&mut rx)
+        .into_iter()
+        .filter(|e| e["event"] == "changed" && e["origin"] == "file")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["path"], "strip/Guest/mute");
+    rig.ask(Request::Undo).unwrap();
+    assert_eq!(rig.get("strip/Guest/mute"), json!(false));
+    assert_eq!(rig.get("bus/A1/fader_db").as_f64(), Some(-5.0));
+    assert_eq!(rig.file(), edit, "still nothing written");
 }

@@ -72,10 +72,9 @@ pub fn run(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
-    // With autosave the service watches the file itself, to merge hand edits with
-    // remote changes.
+    // The service watches the file itself, to merge hand edits with remote changes.
     let autosave = serve.autosave && loaded.path.is_file();
-    config.watch_session = !autosave;
+    config.watch_session = !loaded.path.is_file();
     let mut host = Host::start(loaded, config).map_err(|e| e.to_string())?;
     let events = host.subscribe();
     let terminal = std::io::stdout().is_terminal();

@@ -21,7 +21,27 @@ pub(super) fn merge(base: &Session, edited: &Session, ours: &Session) -> Session
     };
     match merged.try_into::<Session>() {
         Ok(s) if valid(&s) => s,
-        _ => edited.clone(),
+        Ok(mut s) => {
+            // A remote change may name what the edit removed (a send to a deleted
+            // bus, a sidechain from a deleted strip): those go, the rest is kept.
+            drop_dangling(&mut s);
+            if valid(&s) { s } else { edited.clone() }
+        }
+        Err(_) => edited.clone(),
+    }
+}
+
+/// Removes sends to buses and sidechains from strips that are not there.
+fn drop_dangling(s: &mut Session) {
+    let buses: Vec<String> = s.buses.iter().map(|b| b.name.clone()).collect();
+    let strips: Vec<String> = s.strips.iter().map(|x| x.name.clone()).collect();
+    for strip in &mut s.strips {
+        strip.sends.retain(|bus, _| buses.contains(bus));
+        if let Some(c) = strip.compressor.as_mut()
+            && c.sidechain.as_ref().is_some_and(|k| !strips.contains(k))
+        {
+            c.sidechain = None;
+        }
     }
 }
 

@@ -59,14 +59,17 @@ fn merge_takes_the_edits_structure() {
 }
 
 #[test]
-fn merge_invalid_result_falls_back_to_the_edit() {
+fn a_remote_send_to_a_bus_the_edit_removed_goes_and_the_other_remote_changes_stay() {
     let base = parse(FILE);
     let mut ours = base.clone();
     ours.strips[0].sends.insert("B1".into(), BusSend::default());
     ours.strips[2].sends.insert("B1".into(), BusSend::default()); // remote: Tone -> B1
+    ours.strips[1].fader_db = -10.0; // remote: another strip's fader
     let mut edited = base.clone();
     edited.buses.remove(1); // the edit removes bus B1 and Mic's send to it
     edited.strips[0].sends.remove("B1");
     let m = merge(&base, &edited, &ours);
-    assert_eq!(m, edited);
+    let mut want = edited.clone();
+    want.strips[1].fader_db = -10.0;
+    assert_eq!(m, want);
 }

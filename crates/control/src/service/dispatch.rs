@@ -83,15 +83,28 @@ impl Service {
         let r = namespace::resolve(session, path)?;
         let mut new = session.clone();
         let stored = namespace::set(&mut new, &r, value)?;
+        if new == *session {
+            // Nothing to apply, tell or undo (a surface echoing a value back must not
+            // fill the history or clear what could be redone).
+            return Ok(Reply::Value {
+                path: r.canonical,
+                value: stored,
+                seq: Some(self.seq),
+            });
+        }
         // A client's set wins over a scene's glide of the same parameter.
         if let Some(fade) = self.fade.as_mut() {
             fade.forget(&r.canonical);
         }
         let canonical = if r.template.path.ends_with("/name") {
-            // A rename: the path that names it is the new one's.
+            // A rename: a structural change, told as one.
             None
         } else {
             Some(r.canonical.clone())
+        };
+        let renamed = || {
+            let kind = r.canonical.split('/').next().unwrap_or("strip");
+            format!("{kind}/{}/name", stored.as_str().unwrap_or_default())
         };
         let seq = match &canonical {
             Some(p) => self.commit(
@@ -105,7 +118,7 @@ impl Service {
             None => self.commit(new, origin, Change::Other(format!("set {path}")))?,
         };
         Ok(Reply::Value {
-            path: canonical.unwrap_or(r.canonical),
+            path: canonical.unwrap_or_else(renamed),
             value: stored,
             seq: Some(seq),
         })
@@ -129,9 +142,6 @@ impl Service {
                 .map(drop)
                 .map_err(control_error)?,
             Change::Other(_) => self.apply(new)?,
-        }
-        if let Some(fade) = self.fade.as_mut() {
-            fade.interrupted = true;
         }
         let after = self.host.controller().session().clone();
         match change {
@@ -184,11 +194,16 @@ impl Service {
     /// takes a graph at its next callback) for the previous one to be taken up, so
     /// clients can send edits back to back.
     pub(super) fn apply(&mut self, new: Session) -> Result<(), ApiError> {
+        self.wait_for_graph();
+        self.host.apply(new).map(drop).map_err(control_error)
+    }
+
+    /// Waits (briefly) until no structural change is in flight to the audio thread.
+    pub(super) fn wait_for_graph(&mut self) {
         let deadline = Instant::now() + GRAPH_WAIT;
         while self.host.controller_mut().graph_pending() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        self.host.apply(new).map(drop).map_err(control_error)
     }
 
     pub(super) fn broadcast(&self, event: Outgoing) {

@@ -21,6 +21,8 @@ pub struct Step {
     path: Option<String>,
     origin: String,
     at: Instant,
+    /// Counts steps from the start: names a step while others come after it.
+    id: u64,
 }
 
 /// The undo and redo stacks.
@@ -29,6 +31,7 @@ pub struct History {
     undo: VecDeque<Step>,
     redo: Vec<Step>,
     depth: usize,
+    next_id: u64,
 }
 
 impl History {
@@ -37,6 +40,7 @@ impl History {
             undo: VecDeque::new(),
             redo: Vec::new(),
             depth: depth.max(1),
+            next_id: 0,
         }
     }
 
@@ -70,13 +74,28 @@ impl History {
             path: path.map(str::to_string),
             origin: origin.to_string(),
             at: now,
+            id: self.next_id,
         });
+        self.next_id += 1;
     }
 
-    /// Updates the last step's result (a scene's fade that has ended).
-    pub fn amend_last(&mut self, after: &Session) {
-        if let Some(top) = self.undo.back_mut() {
-            top.after = after.clone();
+    /// The id of the last step recorded, if any is kept.
+    pub fn last_id(&self) -> Option<u64> {
+        self.undo.back().map(|s| s.id)
+    }
+
+    /// A scene's fade has ended: `finish` sets the values it glided to. The recall's
+    /// step (`id`) gets them as its result, and every step recorded since (made while
+    /// the fade ran) gets them on both sides, so undoing one of those takes back only
+    /// its own change, not the rest of the fade.
+    pub fn amend_fade(&mut self, id: u64, finish: impl Fn(&mut Session)) {
+        for step in self.undo.iter_mut().chain(self.redo.iter_mut()) {
+            if step.id == id {
+                finish(&mut step.after);
+            } else if step.id > id {
+                finish(&mut step.before);
+                finish(&mut step.after);
+            }
         }
     }
 

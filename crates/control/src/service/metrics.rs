@@ -289,7 +289,7 @@ impl Service {
             "bridge_overruns": stats.bridge_overruns(),
             "uptime_s": self.host.uptime().as_secs_f64(),
             "seq": self.seq,
-            "autosave": self.saver.is_some(),
+            "autosave": self.autosaves(),
             "reconnecting": lost,
             "undo_steps": self.history.len().0,
             "redo_steps": self.history.len().1,

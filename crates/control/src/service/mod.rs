@@ -49,7 +49,8 @@ const IDLE_STEP: Duration = Duration::from_millis(50);
 /// How the control thread works.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// Write changes back to the session file (and merge hand edits with them).
+    /// Write changes back to the session file. (Hand edits are merged with remote
+    /// changes and applied either way.)
     pub autosave: bool,
     /// Quiet time after the last change before the file is written.
     pub autosave_delay: Duration,
@@ -76,6 +77,7 @@ pub(crate) struct Counters {
     pub autosaves: u64,
     pub autosave_failures: u64,
     pub merges: u64,
+    pub abandoned: u64,
 }
 
 /// The control thread's state. Create it with [`Service::new`], hand [`Handle`]s to the
@@ -88,8 +90,6 @@ pub struct Service {
     seq: u64,
     history: History,
     fade: Option<Fade>,
-    /// The session as the last told step of a fade left it.
-    glide_told: Option<troubadour_engine::session::Session>,
     saver: Option<Saver>,
     /// For whoever prints a status line, and for `/metrics`: peaks since their last look.
     status_meters: MeterAccumulator,
@@ -104,9 +104,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// Takes over `host`. With `config.autosave`, the host should have been started
-    /// with `watch_session` off: the service watches the file itself, to merge hand
-    /// edits with remote changes (see [`crate::file::merge`]).
+    /// Takes over `host`, which must have been started with `watch_session` off when
+    /// its session is a file: the service watches the file itself (saving or not), to
+    /// merge hand edits with remote changes (see [`crate::file::merge`]) and tell them
+    /// as changes like any other.
     pub fn new(mut host: Host, config: ServiceConfig) -> Service {
         let (calls_tx, calls) = sync_channel(CALL_BACKLOG);
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
@@ -118,10 +119,11 @@ impl Service {
             meter_subscribers: Arc::default(),
         };
         let host_events = host.subscribe();
-        let saver = config
-            .autosave
-            .then(|| Saver::new(host.controller().path(), config.autosave_delay))
-            .flatten();
+        let saver = Saver::new(
+            host.controller().path(),
+            config.autosave_delay,
+            config.autosave,
+        );
         let now = Instant::now();
         Service {
             host,
@@ -131,7 +133,6 @@ impl Service {
             seq: 0,
             history: History::new(config.undo_depth),
             fade: None,
-            glide_told: None,
             saver,
             status_meters: MeterAccumulator::new(),
             metrics_meters: MeterAccumulator::new(),
@@ -161,7 +162,7 @@ impl Service {
 
     /// Whether the session file is written back on changes.
     pub fn autosaves(&self) -> bool {
-        self.saver.is_some()
+        self.saver.as_ref().is_some_and(|s| s.writes())
     }
 
     /// Serves calls until `until`, then does one step of supervision: the host's tick,
@@ -204,6 +205,12 @@ impl Service {
     }
 
     fn serve(&mut self, call: Call) {
+        // Its caller gave up (a timeout, a closed connection) and was told it failed:
+        // applying it now would contradict what it was told.
+        if call.reply.is_closed() {
+            self.counters.abandoned += 1;
+            return;
+        }
         self.counters.requests += 1;
         let answer = match call.kind {
             CallKind::Metrics => Ok(Answer::Text(self.metrics_text())),

@@ -27,18 +27,28 @@ pub struct Fade {
     scene: String,
     start: Instant,
     duration: Duration,
-    /// Canonical path, normalised start and end.
-    glides: Vec<(String, f64, f64)>,
+    glides: Vec<Glide>,
     origin: String,
     next_events: Instant,
-    /// Another change was made meanwhile: the recall's undo step keeps only its start.
-    pub interrupted: bool,
+    /// The recall's undo step.
+    step: Option<u64>,
+}
+
+/// One parameter a fade moves.
+#[derive(Debug)]
+struct Glide {
+    path: String,
+    /// Normalised start and end.
+    from: f64,
+    to: f64,
+    /// The value last told to subscribers.
+    told: Option<Value>,
 }
 
 impl Fade {
-    /// A client set this path: it is no longer the fade's to move.
+    /// A client (or a hand edit) set this path: it is no longer the fade's to move.
     pub fn forget(&mut self, path: &str) {
-        self.glides.retain(|(p, ..)| p != path);
+        self.glides.retain(|g| g.path != path);
     }
 }
 
@@ -154,7 +164,12 @@ impl Service {
                 if let (Some(from), Some(to)) = (from, to)
                     && from != to
                 {
-                    glides.push((r.canonical.clone(), from, to));
+                    glides.push(Glide {
+                        path: r.canonical.clone(),
+                        from,
+                        to,
+                        told: None,
+                    });
                 }
                 continue;
             }
@@ -177,7 +192,6 @@ impl Service {
             ));
         }
         let seq = self.commit(new, origin, Change::Other(what.clone()))?;
-        self.glide_told = None;
         self.fade = (!glides.is_empty()).then(|| Fade {
             scene: name.to_string(),
             start: Instant::now(),
@@ -185,7 +199,7 @@ impl Service {
             glides,
             origin: origin.to_string(),
             next_events: Instant::now(),
-            interrupted: false,
+            step: self.history.last_id(),
         });
         Ok(Reply::Done { seq, done: what })
     }
@@ -202,58 +216,73 @@ impl Service {
             (now.duration_since(fade.start).as_secs_f64() / fade.duration.as_secs_f64()).min(1.0)
         };
         let done = x >= 1.0;
-        let tell = done || now >= fade.next_events;
-        if tell {
-            fade.next_events = now + FADE_EVENT_EVERY;
-        }
-        let before = self.host.controller().session().clone();
-        let mut new = before.clone();
-        fade.glides.retain(|(path, from, to)| {
-            let Ok(r) = namespace::resolve(&new, path) else {
+        let mut new = self.host.controller().session().clone();
+        let mut stored = Vec::with_capacity(fade.glides.len());
+        fade.glides.retain(|g| {
+            let Ok(r) = namespace::resolve(&new, &g.path) else {
                 return false;
             };
-            let value = namespace::from_norm(r.template, from + (to - from) * x);
-            namespace::set(&mut new, &r, &value).is_ok()
+            let value = namespace::from_norm(r.template, g.from + (g.to - g.from) * x);
+            match namespace::set(&mut new, &r, &value) {
+                Ok(v) => {
+                    stored.push(v);
+                    true
+                }
+                Err(_) => false,
+            }
         });
-        let (origin, scene, interrupted) =
-            (fade.origin.clone(), fade.scene.clone(), fade.interrupted);
         // Every value came through the namespace's checks.
         match self.host.apply_parameters(new) {
             Ok(_) => {}
             // A full queue: the next step tries again, further along.
             Err(troubadour_engine::ControlError::QueueFull(_)) => return,
             Err(e) => {
-                tracing::warn!("scene {scene:?}: the fade stopped: {e}");
+                tracing::warn!("scene {:?}: the fade stopped: {e}", fade.scene);
                 self.fade = None;
                 return;
             }
         }
-        if tell {
-            let after = self.host.controller().session().clone();
-            self.tell_glide(&before, &after, &origin);
+        if done || now >= fade.next_events {
+            fade.next_events = now + FADE_EVENT_EVERY;
+            // Only what the fade moves, and only what moved since it was last told.
+            let mut events = Vec::new();
+            for (g, v) in fade.glides.iter_mut().zip(stored) {
+                if g.told.as_ref() != Some(&v) {
+                    events.push((g.path.clone(), v.clone()));
+                    g.told = Some(v);
+                }
+            }
+            let origin = fade.origin.clone();
+            for (path, value) in events {
+                self.seq += 1;
+                self.broadcast(Outgoing::changed(self.seq, &path, &value, &origin));
+            }
         }
         if done {
-            self.fade = None;
-            self.glide_told = None;
-            if !interrupted {
-                let after = self.host.controller().session().clone();
-                self.history.amend_last(&after);
+            let Some(fade) = self.fade.take() else {
+                return;
+            };
+            if let Some(step) = fade.step {
+                let finals: Vec<(String, Value)> = fade
+                    .glides
+                    .iter()
+                    .filter_map(|g| Some((g.path.clone(), g.told.clone()?)))
+                    .collect();
+                self.history.amend_fade(step, |s| {
+                    for (path, value) in &finals {
+                        if let Ok(r) = namespace::resolve(s, path) {
+                            let _ = namespace::set(s, &r, value);
+                        }
+                    }
+                });
             }
             self.broadcast(Outgoing::status(json!({
                 "event": "scene_faded",
-                "message": format!("scene {scene:?}: fade complete"),
-                "scene": scene,
+                "message": format!("scene {:?}: fade complete", fade.scene),
+                "scene": fade.scene,
             })));
         }
         self.mark_dirty();
-    }
-
-    /// Change events for a glide step: like any diff, but what the fade moved since
-    /// the last told step. (Only parameters move in a fade.)
-    fn tell_glide(&mut self, _before: &Session, after: &Session, origin: &str) {
-        let told = self.glide_told.take().unwrap_or_else(|| _before.clone());
-        self.tell_diff(&told, after, origin, "scene fade");
-        self.glide_told = Some(after.clone());
     }
 }
 

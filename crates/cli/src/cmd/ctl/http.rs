@@ -42,8 +42,9 @@ impl Client {
             .strip_prefix("http://")
             .ok_or_else(|| format!("--url {url:?}: write it as http://HOST:PORT"))?;
         let authority = rest.split('/').next().unwrap_or(rest);
+        // `[::1]:7474`, `[::1]`, `host:7474`, `host`.
         let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+            Some((h, p)) if !p.contains(']') && (!h.contains(':') || h.ends_with(']')) => (
                 h.to_string(),
                 p.parse::<u16>()
                     .map_err(|_| format!("--url {url:?}: {p:?} is not a port"))?,
@@ -153,8 +154,25 @@ impl Client {
         if let Some(t) = &self.token {
             url.push_str(&format!("?token={}", percent(t)));
         }
-        let (mut socket, _) = tungstenite::client::client(url.as_str(), stream)
-            .map_err(|e| Failure::NoAnswer(format!("WebSocket: {e}")))?;
+        let (mut socket, _) = match tungstenite::client::client(url.as_str(), stream) {
+            Ok(s) => s,
+            // The server answered, and refused (a token, an origin, too many clients).
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+                let body: Value = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                return Err(Failure::Refused {
+                    code: body["error"]["code"].as_str().unwrap_or("http").into(),
+                    message: body["error"]["message"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("HTTP {}", response.status())),
+                });
+            }
+            Err(e) => return Err(Failure::NoAnswer(format!("WebSocket: {e}"))),
+        };
         let subscribe = json!({"id": 1, "op": "subscribe", "topics": [topic], "rate": rate});
         socket
             .send(tungstenite::Message::text(subscribe.to_string()))
