@@ -44,6 +44,18 @@ impl Watch {
         }
     }
 
+    /// Watches `path`, whose running session was loaded from `content` (read before
+    /// now: an edit made since is a change the first check finds).
+    pub fn from_content(path: &Path, content: String) -> Self {
+        Watch {
+            path: path.to_path_buf(),
+            known: Some(content),
+            pending: None,
+            gone: false,
+            next_check: Instant::now() + CHECK_EVERY,
+        }
+    }
+
     /// The file watched.
     pub fn path(&self) -> &Path {
         &self.path

@@ -25,6 +25,16 @@ pub fn load_live(path: &Path) -> Result<LoadedSession, String> {
     report(session::load_live(path))
 }
 
+/// [`load_live`], and the text the session was parsed from.
+pub fn load_live_text(path: &Path) -> Result<(LoadedSession, String), String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        // Said the way every command says it.
+        return report(session::load_live(path)).map(|l| (l, String::new()));
+    };
+    let loaded = report(session::parse_live(&text, path))?;
+    Ok((loaded, text))
+}
+
 fn report(loaded: Result<LoadedSession, session::SessionError>) -> Result<LoadedSession, String> {
     let loaded = loaded.map_err(|e| format!("invalid session\n{e}"))?;
     for w in &loaded.warnings {

@@ -19,7 +19,7 @@ use troubadour_control::service::{Service, ServiceConfig};
 use troubadour_engine::session::{LoadedSession, Session};
 use troubadour_host::{Host, HostConfig, HostEvent};
 
-use super::load_live;
+use super::load_live_text;
 
 /// `println!` that ignores a closed stdout: `run` keeps running (SIGPIPE stays ignored
 /// for libjack's sake, see `main`), and a status line nobody reads is no reason to stop.
@@ -54,9 +54,14 @@ pub fn run(
 ) -> Result<ExitCode, String> {
     // Start-to-first-audio is measured from here: session loading included.
     let launched = Instant::now();
+    let mut loaded_text = None;
     let loaded = match path {
         // Live: a strip whose file is not there yet plays silence (and says so).
-        Some(p) => load_live(p)?,
+        Some(p) => {
+            let (loaded, text) = load_live_text(p)?;
+            loaded_text = Some(text);
+            loaded
+        }
         None => {
             println!("session: built-in default (2 strips, 2 buses)");
             LoadedSession {
@@ -113,6 +118,7 @@ pub fn run(
         host,
         ServiceConfig {
             autosave,
+            loaded_text,
             ..Default::default()
         },
     );

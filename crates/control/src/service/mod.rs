@@ -56,6 +56,10 @@ pub struct ServiceConfig {
     pub autosave_delay: Duration,
     /// Changes that can be undone.
     pub undo_depth: usize,
+    /// The session file's text as the running session was parsed from it: an edit
+    /// made between that and the service's start is then seen and applied. (Read at
+    /// the service's start if `None`.)
+    pub loaded_text: Option<String>,
 }
 
 impl Default for ServiceConfig {
@@ -64,6 +68,7 @@ impl Default for ServiceConfig {
             autosave: true,
             autosave_delay: Duration::from_secs(1),
             undo_depth: 100,
+            loaded_text: None,
         }
     }
 }
@@ -121,6 +126,7 @@ impl Service {
         let host_events = host.subscribe();
         let saver = Saver::new(
             host.controller().path(),
+            config.loaded_text.clone(),
             config.autosave_delay,
             config.autosave,
         );

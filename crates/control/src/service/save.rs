@@ -57,14 +57,23 @@ impl Saver {
 const RETRIES: u32 = 20;
 
 impl Saver {
-    /// Watches (and with `writes`, saves) `path`; `None` if it is no file (the built-in
-    /// session).
-    pub fn new(path: &Path, delay: Duration, writes: bool) -> Option<Saver> {
-        let text = std::fs::read_to_string(path).ok()?;
+    /// Watches (and with `writes`, saves) `path`, whose running session came from
+    /// `loaded` (its text as read then; read now if `None`); `None` if it is no file
+    /// (the built-in session).
+    pub fn new(
+        path: &Path,
+        loaded: Option<String>,
+        delay: Duration,
+        writes: bool,
+    ) -> Option<Saver> {
+        let text = match loaded {
+            Some(t) => t,
+            None => std::fs::read_to_string(path).ok()?,
+        };
         let base = session::parse_live(&text, path).ok()?.session;
         Some(Saver {
             path: path.to_path_buf(),
-            watch: Watch::new(path),
+            watch: Watch::from_content(path, text.clone()),
             text,
             base,
             delay,
