@@ -11,7 +11,9 @@ const browser = {
 };
 const node = {
   process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly",
-  URL: "readonly", Buffer: "readonly", fetch: "readonly", document: "readonly", window: "readonly",
+  URL: "readonly", Buffer: "readonly", fetch: "readonly",
+  // Inside page.evaluate callbacks, which run in the page.
+  document: "readonly", window: "readonly", MutationObserver: "readonly", HTMLElement: "readonly",
 };
 
 export default [

@@ -3,7 +3,7 @@
 // helpers.
 
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = [
 /**
  * Starts a mixer; resolves once it prints its API address.
  * @param {{ listen?: string, args?: string[] }} [options]
- * @returns {Promise<{ url: string, port: number, proc: import("node:child_process").ChildProcess, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, port: number, token: string | undefined, proc: import("node:child_process").ChildProcess, stop: () => Promise<void> }>}
  */
 export function startMixer({ listen = "127.0.0.1:0", args = [] } = {}) {
   const proc = spawn(BINARY, ["run", ...args, "--backend", "null", "--listen", listen], {
@@ -40,14 +40,18 @@ export function startMixer({ listen = "127.0.0.1:0", args = [] } = {}) {
         proc.stdout?.off("data", read);
         proc.stdout?.resume();
         proc.stderr?.resume();
-        const url = m[1];
+        // A mixer listening on every address is reached on loopback.
+        const url = m[1].replace("://0.0.0.0:", "://127.0.0.1:");
+        // Not on loopback, the mixer needs the token kept in its config folder.
+        const tokenFile = resolve(ARTIFACTS, "config/troubadour/token");
+        const token = m[1].includes("://0.0.0.0:") ? readFileSync(tokenFile, "utf8").trim() : undefined;
         const stop = () =>
           new Promise((done) => {
             if (proc.exitCode !== null) return done(undefined);
             proc.once("exit", () => done(undefined));
             proc.kill("SIGTERM");
           });
-        ok({ url, port: Number(new URL(url).port), proc, stop });
+        ok({ url, port: Number(new URL(url).port), token, proc, stop });
       }
     };
     proc.stdout?.on("data", read);
