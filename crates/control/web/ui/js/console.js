@@ -59,6 +59,18 @@ export class Console {
     this.stripMeters = new Map();
     /** @type {Map<string, { level: LevelMeter, gr: ReductionMeter }>} */
     this.busMeters = new Map();
+    /** Opens a strip's or bus's processing (`strip/Mic`). */
+    /** @type {(target: string) => void} */
+    this.onProcessing = () => {};
+  }
+
+  /**
+   * The button that opens a strip's or bus's EQ and dynamics.
+   * @param {string} target
+   * @param {string} name
+   */
+  processingButton(target, name) {
+    return h("button", { type: "button", class: "fx", "aria-label": `${name} processing`, onclick: () => this.onProcessing(target) }, ["Processing"]);
   }
 
   /** Builds every column afresh from the model. */
@@ -165,6 +177,7 @@ export class Console {
       this.knob(`${base}/trim_db`, `${name} trim`, 0.5, db),
       this.knob(`${base}/pan`, `${name} pan`, 0.01, pan),
       h("div", { class: "sends", role: "group", "aria-label": `${name} sends` }, sends),
+      this.processingButton(base, name),
       h("div", { class: "levels" }, [createFader({ api: this.api, model: this.model, path: `${base}/fader_db`, label: name }), level.el, gr.el]),
       h("div", { class: "readouts" }, [level.readout, level.clip]),
       h("div", { class: "buttons" }, [
@@ -184,6 +197,7 @@ export class Console {
     return h("section", { class: "strip bus", "aria-label": `bus ${name}`, "data-name": name }, [
       h("h2", { class: "name" }, [name]),
       h("div", { class: "endpoint", title: sinkLabel(bus) }, [sinkLabel(bus)]),
+      this.processingButton(base, name),
       h("div", { class: "levels" }, [createFader({ api: this.api, model: this.model, path: `${base}/fader_db`, label: name }), level.el, gr.el]),
       h("div", { class: "readouts" }, [level.readout, level.clip]),
       h("div", { class: "buttons" }, [this.toggle(`${base}/mute`, `${name} mute`, "M", "mute")]),

@@ -7,6 +7,7 @@ import { Console } from "./console.js";
 import { byId, setPressed } from "./dom.js";
 import { framesDrawn } from "./meter.js";
 import { Model } from "./model.js";
+import { Panels } from "./panels.js";
 import { setupToolbar, showScenes } from "./scenes.js";
 import { showConnection, showStatus } from "./status.js";
 
@@ -18,6 +19,8 @@ const BACKOFF_MS = [250, 5000];
 const model = new Model();
 const api = new Api(askToken);
 const mixer = new Console(api, model, byId("strips", HTMLElement), byId("buses", HTMLElement));
+const panels = new Panels(api, model, say);
+mixer.onProcessing = (/** @type {string} */ target) => panels.show(target);
 /** Set while a state is being fetched: events wait here, to be replayed after it. */
 /** @type {import("./api.js").ApiEvent[] | null} */
 let backlog = null;
@@ -85,6 +88,7 @@ async function refresh() {
     model.load(state);
     const after = JSON.stringify({ s: model.session.strip?.map((s) => [s.name, Object.keys(s.sends ?? {})]), b: model.session.bus?.map((b) => b.name) });
     if (before !== after || !mixer.stripsEl.firstChild) mixer.render();
+    panels.refresh();
     const events = backlog;
     backlog = null;
     for (const e of events) if (Number(e.seq) > model.seq) handle(e);
@@ -135,6 +139,7 @@ prePost.addEventListener("click", () => {
   mixer.pre = !mixer.pre;
   setPressed(prePost, mixer.pre);
 });
+byId("routing", HTMLButtonElement).addEventListener("click", () => panels.show("routing"));
 // For the tests and the performance measurement.
 Object.assign(window, { troubadour: { model, framesDrawn } });
 run();

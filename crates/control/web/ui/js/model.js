@@ -3,7 +3,7 @@
 // state, `changed` events and the replies to our own sets), never on the page's guesses.
 
 /**
- * @typedef {{ path: string, type: string, min?: number | string, max?: number, default: unknown, taper: string, values?: string[] }} Param
+ * @typedef {{ path: string, type: string, unit?: string, min?: number | string, max?: number, default: unknown, taper: string, values?: string[] }} Param
  * @typedef {{ name: string, channels?: number, source?: Record<string, unknown>, sends?: Record<string, Record<string, unknown>>, gain_db?: number, fader_db?: number | string, pan?: number, mute?: boolean, solo?: boolean, [k: string]: unknown }} StripState
  * @typedef {{ name: string, channels?: number, sink?: Record<string, unknown> | null, fader_db?: number | string, mute?: boolean, [k: string]: unknown }} BusState
  * @typedef {{ seq: number, sample_rate?: number, strip?: StripState[], bus?: BusState[], [k: string]: unknown }} SessionState
@@ -39,6 +39,8 @@ export class Model {
     this.seq = 0;
     /** @type {Map<string, Set<(value: unknown) => void>>} */
     this.listeners = new Map();
+    /** @type {Array<() => void> | null} */
+    this.collecting = null;
   }
 
   /** @param {{ params: Param[] }} schema */
@@ -74,6 +76,7 @@ export class Model {
       for (const key of ["trim_db", "fader_db", "pan", "mute", "solo"]) {
         this.fill(`${base}/${key}`, strip[FIELD[/** @type {"trim_db"} */ (key)] ?? key]);
       }
+      this.fillProcessors(base, strip, "strip/{strip}");
       for (const bus of buses) {
         const send = strip.sends?.[bus.name];
         if (!send) continue;
@@ -82,8 +85,65 @@ export class Model {
     }
     for (const bus of buses) {
       for (const key of ["fader_db", "mute"]) this.fill(`bus/${bus.name}/${key}`, bus[key]);
+      this.fillProcessors(`bus/${bus.name}`, bus, "bus/{bus}");
     }
     for (const [path, fns] of this.listeners) for (const fn of fns) fn(this.values.get(path));
+  }
+
+  /**
+   * The EQ bands and the dynamics processors of a strip or bus, where it has them.
+   * @param {string} base `strip/Mic`
+   * @param {Record<string, unknown>} table the strip's or bus's state
+   * @param {string} template `strip/{strip}`
+   */
+  fillProcessors(base, table, template) {
+    const eq = Array.isArray(table.eq) ? table.eq : [];
+    eq.forEach((band, i) => {
+      for (const key of ["kind", "freq", "q", "gain_db", "slope", "on"]) this.fill(`${base}/eq/${i + 1}/${key}`, band[key]);
+    });
+    for (const processor of ["gate", "compressor", "limiter"]) {
+      const settings = table[processor];
+      if (!settings || typeof settings !== "object") continue;
+      const prefix = `${template}/${processor}/`;
+      for (const path of this.schema.keys()) {
+        if (!path.startsWith(prefix)) continue;
+        const key = path.slice(prefix.length);
+        this.fill(`${base}/${processor}/${key}`, /** @type {Record<string, unknown>} */ (settings)[key]);
+      }
+    }
+  }
+
+  /**
+   * The state's table of a strip or bus (`strip/Mic`).
+   * @param {string} target
+   * @returns {Record<string, unknown> | undefined}
+   */
+  table(target) {
+    const [kind, name] = target.split("/");
+    const list = kind === "strip" ? this.session.strip : this.session.bus;
+    return list?.find((t) => t.name === name);
+  }
+
+  /**
+   * The EQ bands of a strip or bus, with their current values.
+   * @param {string} target `strip/Mic`
+   * @returns {import("./biquad.js").Band[]}
+   */
+  bands(target) {
+    const eq = this.table(target)?.eq;
+    const count = Array.isArray(eq) ? eq.length : 0;
+    return Array.from({ length: count }, (_, i) => {
+      const p = `${target}/eq/${i + 1}`;
+      const slope = this.get(`${p}/slope`);
+      return {
+        kind: String(this.get(`${p}/kind`)),
+        freq: Number(this.get(`${p}/freq`)),
+        q: Number(this.get(`${p}/q`)),
+        gain_db: Number(this.get(`${p}/gain_db`)),
+        slope: typeof slope === "number" ? slope : null,
+        on: this.get(`${p}/on`) !== false,
+      };
+    });
   }
 
   /**
@@ -122,7 +182,28 @@ export class Model {
     let set = this.listeners.get(path);
     if (!set) this.listeners.set(path, (set = new Set()));
     set.add(fn);
-    return () => set.delete(fn);
+    const unwatch = () => set.delete(fn);
+    this.collecting?.push(unwatch);
+    return unwatch;
+  }
+
+  /**
+   * Runs `build`, and returns what it built with one function that drops every watcher
+   * it registered (a panel that is rebuilt).
+   * @template T
+   * @param {() => T} build
+   * @returns {[T, () => void]}
+   */
+  collect(build) {
+    /** @type {Array<() => void>} */
+    const list = [];
+    const outer = this.collecting;
+    this.collecting = list;
+    try {
+      return [build(), () => list.forEach((u) => u())];
+    } finally {
+      this.collecting = outer;
+    }
   }
 
   /** Drops every watcher (the console is rebuilt). */

@@ -1,0 +1,129 @@
+// The dialogs over the console: a strip's or bus's processing (EQ and dynamics), and
+// the routing matrix (strips × buses). Each is rebuilt from the model whenever the
+// state is refetched, so what it shows is what the server has.
+
+import { Sender } from "./api.js";
+import { byId, h, setPressed, toggleButton } from "./dom.js";
+import { dynamicsPanel } from "./dynamics.js";
+import { EqEditor } from "./eq.js";
+import { parseDb, wireDb } from "./taper.js";
+
+/**
+ * @typedef {import("./api.js").Api} Api
+ * @typedef {import("./model.js").Model} Model
+ */
+
+export class Panels {
+  /**
+   * @param {Api} api
+   * @param {Model} model
+   * @param {(message: string) => void} say
+   */
+  constructor(api, model, say) {
+    this.api = api;
+    this.model = model;
+    this.say = say;
+    this.dialog = byId("panel", HTMLDialogElement);
+    this.title = byId("panel-title", HTMLElement);
+    this.body = byId("panel-body", HTMLElement);
+    /** What is open: a target (`strip/Mic`), "routing", or nothing. */
+    /** @type {string | null} */
+    this.open = null;
+    this.drop = () => {};
+    byId("panel-close", HTMLButtonElement).addEventListener("click", () => this.dialog.close());
+    this.dialog.addEventListener("close", () => {
+      this.open = null;
+      this.drop();
+      this.body.replaceChildren();
+    });
+  }
+
+  /** @param {string} what a target (`strip/Mic`) or "routing" */
+  show(what) {
+    this.open = what;
+    this.refresh();
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  /** Rebuilds what is open from the model. */
+  refresh() {
+    if (!this.open) return;
+    this.drop();
+    const what = this.open;
+    const [content, drop] = this.model.collect(() => (what === "routing" ? this.routing() : this.processing(what)));
+    this.drop = drop;
+    if (!content) {
+      this.dialog.close();
+      return;
+    }
+    this.body.replaceChildren(content);
+  }
+
+  /** @param {string} target */
+  processing(target) {
+    const table = this.model.table(target);
+    if (!table) return null;
+    const name = String(table.name);
+    this.title.textContent = `${name}: processing`;
+    const eq = new EqEditor(this.api, this.model, target, name, this.say);
+    /** @type {Array<"gate" | "compressor" | "limiter">} */
+    const dynamics = target.startsWith("strip/") ? ["gate", "compressor"] : ["compressor", "limiter"];
+    return h("div", { class: "processing" }, [
+      h("section", { class: "eq-section", "aria-label": `${name} EQ` }, [h("h3", {}, ["EQ"]), eq.el]),
+      h("div", { class: "dyn-row" }, dynamics.map((p) => dynamicsPanel(this.api, this.model, target, name, p, this.say))),
+    ]);
+  }
+
+  /** The matrix: a row per strip, a column per bus; each cell a send or a way to add one. */
+  routing() {
+    this.title.textContent = "Routing";
+    const strips = this.model.session.strip ?? [];
+    const buses = this.model.session.bus ?? [];
+    const head = h("tr", {}, [h("th", { scope: "col" }, ["strip \\ bus"]), ...buses.map((b) => h("th", { scope: "col" }, [b.name]))]);
+    const rows = strips.map((s) =>
+      h("tr", {}, [h("th", { scope: "row" }, [s.name]), ...buses.map((b) => h("td", {}, [this.cell(s.name, b.name, Boolean(s.sends?.[b.name]))]))]),
+    );
+    return h("table", { class: "matrix" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+  }
+
+  /**
+   * @param {string} strip
+   * @param {string} bus
+   * @param {boolean} exists
+   */
+  cell(strip, bus, exists) {
+    const who = `${strip} to ${bus}`;
+    /** @param {string} op */
+    const edit = (op) => this.api.request(op, { strip, bus }).catch((e) => this.say(e.message));
+    if (!exists) return h("button", { type: "button", class: "add-send", "aria-label": `add ${who}`, onclick: () => edit("add_send") }, ["+"]);
+    const base = `strip/${strip}/send/${bus}`;
+    /**
+     * @param {string} key
+     * @param {string} label
+     * @param {string} text
+     */
+    const toggle = (key, label, text) => {
+      const path = `${base}/${key}`;
+      const b = toggleButton(label, text, "send", (pressed) => this.api.set(path, pressed).catch((e) => this.say(e.message)));
+      setPressed(b, this.model.get(path) === true);
+      this.model.watch(path, (v) => setPressed(b, v === true));
+      return b;
+    };
+    const levelPath = `${base}/level_db`;
+    const level = h("input", { type: "number", step: "0.5", min: "-90", max: "12", "aria-label": `${who} level`, title: "dB; empty for off" });
+    const showLevel = (/** @type {unknown} */ v) => {
+      const db = parseDb(v);
+      level.value = Number.isFinite(db) ? String(db) : "";
+    };
+    showLevel(this.model.get(levelPath));
+    const sender = new Sender(this.api, levelPath, (v, seq) => this.model.apply(levelPath, v, seq), () => showLevel(this.model.get(levelPath)));
+    this.model.watch(levelPath, (v) => sender.busy || showLevel(v));
+    level.addEventListener("change", () => sender.send(level.value === "" ? "-inf" : wireDb(Number(level.value))));
+    return h("div", { class: "send-cell" }, [
+      toggle("on", `${who} send`, "On"),
+      level,
+      toggle("pre_fader", `${who} pre-fader`, "Pre"),
+      h("button", { type: "button", "aria-label": `remove ${who}`, onclick: () => edit("remove_send") }, ["\u00d7"]),
+    ]);
+  }
+}
