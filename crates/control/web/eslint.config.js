@@ -14,6 +14,7 @@ const node = {
   URL: "readonly", Buffer: "readonly", fetch: "readonly",
   // Inside page.evaluate callbacks, which run in the page.
   document: "readonly", window: "readonly", MutationObserver: "readonly", HTMLElement: "readonly",
+  WebSocket: "readonly", performance: "readonly",
 };
 
 export default [
@@ -25,7 +26,7 @@ export default [
     rules: { "no-unused-vars": ["error", { argsIgnorePattern: "^_" }], eqeqeq: "error", "prefer-const": "error" },
   },
   {
-    files: ["test/**/*.js", "*.js"],
+    files: ["test/**/*.js", "test/**/*.mjs", "*.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: node },
     rules: { eqeqeq: "error", "prefer-const": "error" },
   },

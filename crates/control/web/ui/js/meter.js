@@ -60,6 +60,8 @@ class Channel {
     this.rmsDb = -Infinity;
     this.holdDb = -Infinity;
     this.holdUntil = 0;
+    /** What the bars show now (0..1). */
+    this.drawn = { peak: 0, rms: 0, hold: 0 };
   }
 
   /**
@@ -77,10 +79,17 @@ class Channel {
     } else if (now > this.holdUntil) {
       this.holdDb = Math.max(this.peakDb, this.holdDb - FALL_DB_PER_S * dt);
     }
-    this.peak.style.transform = `scaleY(${height(this.peakDb)})`;
-    this.rms.style.transform = `scaleY(${height(this.rmsDb)})`;
-    this.hold.style.bottom = `${height(this.holdDb) * 100}%`;
-    this.hold.style.opacity = this.holdDb > FLOOR_DB ? "1" : "0";
+    // Only what moved by a visible amount is written: a steady meter costs no layout.
+    const drawn = this.drawn;
+    const peak = height(this.peakDb);
+    const rms = height(this.rmsDb);
+    const hold = height(this.holdDb);
+    if (Math.abs(peak - drawn.peak) > 5e-4) this.peak.style.transform = `scaleY(${(drawn.peak = peak)})`;
+    if (Math.abs(rms - drawn.rms) > 5e-4) this.rms.style.transform = `scaleY(${(drawn.rms = rms)})`;
+    if (Math.abs(hold - drawn.hold) > 5e-4) {
+      this.hold.style.bottom = `${(drawn.hold = hold) * 100}%`;
+      this.hold.style.opacity = hold > 0 ? "1" : "0";
+    }
   }
 }
 
@@ -178,6 +187,7 @@ export class ReductionMeter {
     );
     this.target = 0;
     this.shown = 0;
+    this.drawnScale = 0;
     this.nextReadout = 0;
     live.add(this);
   }
@@ -193,7 +203,8 @@ export class ReductionMeter {
    */
   tick(now, dt) {
     this.shown = this.target >= this.shown ? this.target : Math.max(this.target, this.shown - FALL_DB_PER_S * dt);
-    this.bar.style.transform = `scaleY(${Math.min(1, this.shown / 24)})`;
+    const scale = Math.min(1, this.shown / 24);
+    if (scale !== this.drawnScale) this.bar.style.transform = `scaleY(${(this.drawnScale = scale)})`;
     if (now >= this.nextReadout) {
       this.nextReadout = now + READOUT_S;
       this.el.setAttribute("aria-valuenow", String(tenth(this.shown)));
