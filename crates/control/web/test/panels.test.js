@@ -150,6 +150,30 @@ describe("the panels", () => {
     await page.getByRole("button", { name: "Noise to B1", exact: true }).waitFor();
   });
 
+  it("structure: strips and buses added, renamed and removed, in every page", async () => {
+    const other = await openConsole(browser, mixer.url);
+    await page.getByRole("button", { name: "Routing" }).click();
+    await page.getByRole("textbox", { name: "new strip name" }).fill("Mic");
+    await page.getByRole("button", { name: "Add strip" }).click();
+    await page.getByRole("slider", { name: "Mic fader" }).waitFor({ state: "attached" });
+    await until(async () => (await state(mixer.url)).strip.map((/** @type {any} */ s) => s.name), (n) => n.includes("Mic"), 3000, "Mic in the state");
+    const rename = page.getByRole("textbox", { name: "Mic name" });
+    await rename.fill("Vox");
+    await rename.press("Enter");
+    await other.getByRole("slider", { name: "Vox fader" }).waitFor();
+    await page.getByRole("textbox", { name: "new bus name" }).fill("C1");
+    await page.getByRole("button", { name: "Add bus" }).click();
+    await page.getByRole("button", { name: "add Vox to C1" }).click();
+    await other.getByRole("button", { name: "Vox to C1", exact: true }).waitFor();
+    await until(async () => (await state(mixer.url)).strip.find((/** @type {any} */ s) => s.name === "Vox")?.sends?.C1, (s) => s !== undefined, 3000, "the send Vox to C1");
+    await page.getByRole("button", { name: "remove Vox", exact: true }).click();
+    await page.getByRole("button", { name: "remove C1", exact: true }).click();
+    await until(async () => (await state(mixer.url)).bus.length, (n) => n === 2, 3000, "C1 gone");
+    await until(() => other.getByRole("slider", { name: "Vox fader" }).count(), (n) => n === 0, 3000, "Vox gone from the other page");
+    await page.getByRole("button", { name: "Close" }).click();
+    await other.close();
+  });
+
   it("scenes: saved, recalled with a fade, deleted; undo and redo", async () => {
     await put(mixer.url, "strip/Tone/fader_db", -10);
     await page.getByRole("textbox", { name: "Save as" }).fill("Intro");

@@ -74,16 +74,63 @@ export class Panels {
     ]);
   }
 
-  /** The matrix: a row per strip, a column per bus; each cell a send or a way to add one. */
+  /**
+   * One request; a refusal is said.
+   * @param {string} op
+   * @param {Record<string, unknown>} fields
+   */
+  edit(op, fields) {
+    return this.api.request(op, fields).catch((e) => this.say(e.message));
+  }
+
+  /**
+   * A strip's or bus's name, renamed in place, and its remove button.
+   * @param {"strip" | "bus"} kind
+   * @param {string} name
+   */
+  header(kind, name) {
+    const input = h("input", { type: "text", value: name, "aria-label": `${name} name`, class: "rename", autocomplete: "off" });
+    input.addEventListener("change", () => {
+      const to = input.value.trim();
+      if (to && to !== name) this.edit(`rename_${kind}`, { [kind]: name, name: to });
+    });
+    const remove = h("button", { type: "button", "aria-label": `remove ${name}`, onclick: () => this.edit(`remove_${kind}`, { [kind]: name }) }, ["\u00d7"]);
+    return h("div", { class: "header" }, [input, remove]);
+  }
+
+  /** The matrix: a row per strip, a column per bus; each cell a send or a way to add
+   * one; names to rename, strips and buses to add and remove. */
   routing() {
     this.title.textContent = "Routing";
     const strips = this.model.session.strip ?? [];
     const buses = this.model.session.bus ?? [];
-    const head = h("tr", {}, [h("th", { scope: "col" }, ["strip \\ bus"]), ...buses.map((b) => h("th", { scope: "col" }, [b.name]))]);
+    const head = h("tr", {}, [h("th", { scope: "col" }, ["strip \\ bus"]), ...buses.map((b) => h("th", { scope: "col" }, [this.header("bus", b.name)]))]);
     const rows = strips.map((s) =>
-      h("tr", {}, [h("th", { scope: "row" }, [s.name]), ...buses.map((b) => h("td", {}, [this.cell(s.name, b.name, Boolean(s.sends?.[b.name]))]))]),
+      h("tr", {}, [h("th", { scope: "row" }, [this.header("strip", s.name)]), ...buses.map((b) => h("td", {}, [this.cell(s.name, b.name, Boolean(s.sends?.[b.name]))]))]),
     );
-    return h("table", { class: "matrix" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+    const stripName = h("input", { type: "text", "aria-label": "new strip name", placeholder: "strip name", autocomplete: "off" });
+    const source = h("select", { "aria-label": "new strip source" }, [
+      h("option", { value: "sine" }, ["sine 440 Hz"]),
+      h("option", { value: "pink" }, ["pink noise"]),
+      h("option", { value: "silence" }, ["silence"]),
+    ]);
+    const addStrip = () => {
+      const name = stripName.value.trim();
+      if (!name) return;
+      const generator = source.value;
+      const src = generator === "sine" ? { generator, freq: 440, level_db: -18 } : generator === "pink" ? { generator, level_db: -30 } : { generator };
+      this.edit("add_strip", { strip: { name, channels: 2, source: src } });
+    };
+    const busName = h("input", { type: "text", "aria-label": "new bus name", placeholder: "bus name", autocomplete: "off" });
+    const addBus = () => {
+      const name = busName.value.trim();
+      if (name) this.edit("add_bus", { bus: { name, channels: 2 } });
+    };
+    return h("div", { class: "routing" }, [
+      h("table", { class: "matrix" }, [h("thead", {}, [head]), h("tbody", {}, rows)]),
+      h("div", { class: "add-row" }, [stripName, source, h("button", { type: "button", onclick: addStrip }, ["Add strip"])]),
+      h("div", { class: "add-row" }, [busName, h("button", { type: "button", onclick: addBus }, ["Add bus"])]),
+    ]);
   }
 
   /**
@@ -94,7 +141,7 @@ export class Panels {
   cell(strip, bus, exists) {
     const who = `${strip} to ${bus}`;
     /** @param {string} op */
-    const edit = (op) => this.api.request(op, { strip, bus }).catch((e) => this.say(e.message));
+    const edit = (op) => this.edit(op, { strip, bus });
     if (!exists) return h("button", { type: "button", class: "add-send", "aria-label": `add ${who}`, onclick: () => edit("add_send") }, ["+"]);
     const base = `strip/${strip}/send/${bus}`;
     /**
