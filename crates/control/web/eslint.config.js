@@ -6,7 +6,7 @@ const browser = {
   fetch: "readonly", WebSocket: "readonly", requestAnimationFrame: "readonly", console: "readonly",
   setTimeout: "readonly", clearTimeout: "readonly", HTMLElement: "readonly", HTMLButtonElement: "readonly",
   HTMLInputElement: "readonly", HTMLSelectElement: "readonly", HTMLDialogElement: "readonly",
-  HTMLCanvasElement: "readonly", PointerEvent: "readonly", WheelEvent: "readonly", Node: "readonly",
+  HTMLCanvasElement: "readonly", SVGElement: "readonly", SVGSVGElement: "readonly", SVGCircleElement: "readonly", PointerEvent: "readonly", WheelEvent: "readonly", Node: "readonly",
   performance: "readonly", devicePixelRatio: "readonly", CanvasRenderingContext2D: "readonly",
 };
 const node = {

@@ -161,6 +161,7 @@ describe("the panels", () => {
     await rename.fill("Vox");
     await rename.press("Enter");
     await other.getByRole("slider", { name: "Vox fader" }).waitFor();
+    await page.getByRole("textbox", { name: "Vox name" }).waitFor();
     await page.getByRole("textbox", { name: "new bus name" }).fill("C1");
     await page.getByRole("button", { name: "Add bus" }).click();
     await page.getByRole("button", { name: "add Vox to C1" }).click();

@@ -60,16 +60,24 @@ function onEvent(event) {
   handle(event);
 }
 
+/**
+ * A refresh that failed outside the connection loop: the loop notices the drop itself.
+ * @param {unknown} e
+ */
+function lost(e) {
+  console.warn("refresh:", e);
+}
+
 /** @param {import("./api.js").ApiEvent} event */
 function handle(event) {
   const seq = Number(event.seq);
   switch (event.event) {
     case "changed":
-      if (String(event.path).endsWith("/name")) refresh();
+      if (String(event.path).endsWith("/name")) refresh().catch(lost);
       else model.apply(String(event.path), event.value, seq);
       break;
     case "structure_changed":
-      if (seq > model.seq) refresh();
+      if (seq > model.seq) refresh().catch(lost);
       break;
     case "scenes_changed":
       showScenes(/** @type {string[]} */ (event.scenes ?? []));
@@ -79,22 +87,51 @@ function handle(event) {
   }
 }
 
-/** Fetches the state and rebuilds the console, then replays what came meanwhile. */
-async function refresh() {
-  backlog = backlog ?? [];
+/** The refresh under way, if one is. */
+/** @type {Promise<void> | null} */
+let refreshing = null;
+/** Another refresh was asked for while one was under way. */
+let again = false;
+
+/**
+ * Fetches the state and rebuilds what changed. One at a time: asked again while one is
+ * under way, it fetches once more when that one ends.
+ * @returns {Promise<void>}
+ */
+function refresh() {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    try {
+      do {
+        again = false;
+        await fetchState();
+      } while (again);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+/** @param {import("./model.js").SessionState} s */
+const shape = (s) => JSON.stringify({ s: s.strip?.map((t) => [t.name, Object.keys(t.sends ?? {})]), b: s.bus?.map((b) => b.name) });
+
+/** One fetch of the state; the events that came meanwhile are replayed after it. */
+async function fetchState() {
+  backlog = [];
   try {
     const state = await api.http("GET", "/api/v1/state");
-    const before = JSON.stringify({ s: model.session.strip?.map((s) => [s.name, Object.keys(s.sends ?? {})]), b: model.session.bus?.map((b) => b.name) });
+    const before = shape(model.session);
     model.load(state);
-    const after = JSON.stringify({ s: model.session.strip?.map((s) => [s.name, Object.keys(s.sends ?? {})]), b: model.session.bus?.map((b) => b.name) });
-    if (before !== after || !mixer.stripsEl.firstChild) mixer.render();
+    if (before !== shape(model.session) || !mixer.stripsEl.firstChild) mixer.render();
     panels.refresh();
-    const events = backlog;
+  } finally {
+    const events = backlog ?? [];
     backlog = null;
     for (const e of events) if (Number(e.seq) > model.seq) handle(e);
-  } catch (e) {
-    backlog = null;
-    throw e;
   }
 }
 

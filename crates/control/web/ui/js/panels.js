@@ -30,6 +30,15 @@ export class Panels {
     /** @type {string | null} */
     this.open = null;
     this.drop = () => {};
+    // The fields for new strips and buses outlive rebuilds: a name half typed is kept
+    // when another client changes something meanwhile.
+    this.stripName = h("input", { type: "text", "aria-label": "new strip name", placeholder: "strip name", autocomplete: "off" });
+    this.source = h("select", { "aria-label": "new strip source" }, [
+      h("option", { value: "sine" }, ["sine 440 Hz"]),
+      h("option", { value: "pink" }, ["pink noise"]),
+      h("option", { value: "silence" }, ["silence"]),
+    ]);
+    this.busName = h("input", { type: "text", "aria-label": "new bus name", placeholder: "bus name", autocomplete: "off" });
     byId("panel-close", HTMLButtonElement).addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
       this.open = null;
@@ -50,6 +59,8 @@ export class Panels {
     if (!this.open) return;
     this.drop();
     const what = this.open;
+    const focused = document.activeElement;
+    const focusLabel = focused && this.body.contains(focused) ? focused.getAttribute("aria-label") : null;
     const [content, drop] = this.model.collect(() => (what === "routing" ? this.routing() : this.processing(what)));
     this.drop = drop;
     if (!content) {
@@ -57,6 +68,11 @@ export class Panels {
       return;
     }
     this.body.replaceChildren(content);
+    // The control that had the focus has it again in the rebuilt panel.
+    if (focusLabel) {
+      const again = [...this.body.querySelectorAll("[aria-label]")].find((e) => e.getAttribute("aria-label") === focusLabel);
+      if (again instanceof HTMLElement || again instanceof SVGElement) again.focus();
+    }
   }
 
   /** @param {string} target */
@@ -108,12 +124,7 @@ export class Panels {
     const rows = strips.map((s) =>
       h("tr", {}, [h("th", { scope: "row" }, [this.header("strip", s.name)]), ...buses.map((b) => h("td", {}, [this.cell(s.name, b.name, Boolean(s.sends?.[b.name]))]))]),
     );
-    const stripName = h("input", { type: "text", "aria-label": "new strip name", placeholder: "strip name", autocomplete: "off" });
-    const source = h("select", { "aria-label": "new strip source" }, [
-      h("option", { value: "sine" }, ["sine 440 Hz"]),
-      h("option", { value: "pink" }, ["pink noise"]),
-      h("option", { value: "silence" }, ["silence"]),
-    ]);
+    const { stripName, source, busName } = this;
     const addStrip = () => {
       const name = stripName.value.trim();
       if (!name) return;
@@ -121,7 +132,6 @@ export class Panels {
       const src = generator === "sine" ? { generator, freq: 440, level_db: -18 } : generator === "pink" ? { generator, level_db: -30 } : { generator };
       this.edit("add_strip", { strip: { name, channels: 2, source: src } });
     };
-    const busName = h("input", { type: "text", "aria-label": "new bus name", placeholder: "bus name", autocomplete: "off" });
     const addBus = () => {
       const name = busName.value.trim();
       if (name) this.edit("add_bus", { bus: { name, channels: 2 } });
