@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = [
 /**
  * Starts a mixer; resolves once it prints its API address.
  * @param {{ listen?: string, args?: string[] }} [options]
- * @returns {Promise<{ url: string, port: number, token: string | undefined, proc: import("node:child_process").ChildProcess, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, port: number, token: string | undefined, proc: import("node:child_process").ChildProcess, stop: (signal?: NodeJS.Signals) => Promise<void> }>}
  */
 export function startMixer({ listen = "127.0.0.1:0", args = [] } = {}) {
   const proc = spawn(BINARY, ["run", ...args, "--backend", "null", "--listen", listen], {
@@ -45,11 +45,11 @@ export function startMixer({ listen = "127.0.0.1:0", args = [] } = {}) {
         // Not on loopback, the mixer needs the token kept in its config folder.
         const tokenFile = resolve(ARTIFACTS, "config/troubadour/token");
         const token = m[1].includes("://0.0.0.0:") ? readFileSync(tokenFile, "utf8").trim() : undefined;
-        const stop = () =>
+        const stop = (signal = /** @type {NodeJS.Signals} */ ("SIGTERM")) =>
           new Promise((done) => {
             if (proc.exitCode !== null) return done(undefined);
             proc.once("exit", () => done(undefined));
-            proc.kill("SIGTERM");
+            proc.kill(signal);
           });
         ok({ url, port: Number(new URL(url).port), token, proc, stop });
       }

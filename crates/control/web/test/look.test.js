@@ -47,6 +47,23 @@ describe("the console's look", () => {
     });
   }
 
+  it("the processing and routing dialogs: axe finds nothing serious", async () => {
+    const page = await openConsole(browser, mixer.url);
+    await page.getByRole("button", { name: "Tone processing" }).click();
+    await page.getByRole("button", { name: "Add band" }).click();
+    await page.getByRole("slider", { name: "Tone EQ band 1" }).waitFor();
+    await page.getByRole("button", { name: "Add compressor to Tone" }).click();
+    await page.getByRole("img", { name: "Tone compressor transfer curve" }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/processing-1280x800.png` });
+    assert.deepEqual((await axe(page)).map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), []);
+    await page.getByRole("button", { name: "Close" }).click();
+    await page.getByRole("button", { name: "Routing" }).click();
+    await page.getByRole("textbox", { name: "Tone name" }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/routing-1280x800.png` });
+    assert.deepEqual((await axe(page)).map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), []);
+    await page.close();
+  });
+
   it("on a phone, strips scroll sideways and faders are thumb-sized", async () => {
     const page = await openConsole(browser, mixer.url, { width: 390, height: 844 });
     const { scrolls, pageWidth } = await page.evaluate(() => {

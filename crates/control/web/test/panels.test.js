@@ -86,7 +86,7 @@ describe("the panels", () => {
     await until(async () => (await state(mixer.url)).strip[0].eq?.length, (n) => n === 1, 3000, "a band in the state");
 
     const box = await handle.boundingBox();
-    const plot = await page.getByRole("img", { name: "Tone EQ response" }).boundingBox();
+    const plot = await page.getByRole("group", { name: "Tone EQ response" }).boundingBox();
     assert.ok(box && plot);
     const x0 = box.x + box.width / 2;
     const y0 = box.y + box.height / 2;
@@ -121,14 +121,22 @@ describe("the panels", () => {
   });
 
   it("gate and compressor: added, with transfer curves, settings change the state", async () => {
-    await page.getByRole("button", { name: "add Tone compressor" }).click();
+    await page.getByRole("button", { name: "Add compressor to Tone" }).click();
     await page.getByRole("img", { name: "Tone compressor transfer curve" }).waitFor();
     await until(async () => (await state(mixer.url)).strip[0].compressor, (c) => Boolean(c), 3000, "a compressor");
     const threshold = page.getByRole("spinbutton", { name: "threshold (dB)" });
     await threshold.fill("-30");
     await threshold.press("Enter");
     await until(() => param(mixer.url, "strip/Tone/compressor/threshold_db"), (v) => v === -30, 3000, "threshold -30");
-    await page.getByRole("button", { name: "add Tone gate" }).click();
+    // A -18 dBFS sine 12 dB over the threshold at 4:1 is turned down by about 9 dB: the
+    // strip's gain-reduction meter shows it.
+    await until(
+      async () => Number(await page.getByRole("meter", { name: "Tone gain reduction" }).getAttribute("aria-valuenow")),
+      (v) => v > 6 && v < 10,
+      5000,
+      "about 9 dB of gain reduction",
+    );
+    await page.getByRole("button", { name: "Add gate to Tone" }).click();
     await page.getByRole("img", { name: "Tone gate transfer curve" }).waitFor();
     await until(async () => (await state(mixer.url)).strip[0].gate, (g) => Boolean(g), 3000, "a gate");
     await page.getByRole("button", { name: "Close" }).click();

@@ -80,7 +80,8 @@ describe("several clients", () => {
     const page = await openConsole(browser, mixer.url);
     await page.evaluate(() => Object.assign(window, { notReloaded: true }));
     const port = mixer.port;
-    await mixer.stop();
+    // Killed outright: no close frame, the socket just goes.
+    await mixer.stop("SIGKILL");
     await page.locator('#st-conn[data-state="lost"]').waitFor({ timeout: 5000 });
     assert.match(String(await page.locator("#st-conn").textContent()), /lost/);
     mixer = await startMixer({ listen: `127.0.0.1:${port}` });

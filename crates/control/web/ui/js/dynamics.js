@@ -59,7 +59,7 @@ export function dynamicsPanel(api, model, target, label, processor, say) {
   const prefix = `${target.startsWith("strip/") ? "strip/{strip}" : "bus/{bus}"}/${processor}/`;
   const params = [...model.schema.values()].filter((p) => p.path.startsWith(prefix));
   if (!table?.[processor]) {
-    const add = h("button", { type: "button", "aria-label": `add ${label} ${processor}` }, [`Add ${processor}`]);
+    const add = h("button", { type: "button", "aria-label": `Add ${processor} to ${label}` }, [`Add ${processor}`]);
     add.addEventListener("click", () => {
       /** @type {Record<string, unknown>} */
       const settings = {};
@@ -124,7 +124,7 @@ export function dynamicsPanel(api, model, target, label, processor, say) {
     const unit = p.unit ? ` (${p.unit})` : "";
     return h("div", { class: "field" }, [h("label", { for: id }, [`${key.replace(/_(db|ms)$/, "").replaceAll("_", " ")}${unit}`]), input]);
   });
-  const remove = h("button", { type: "button", "aria-label": `remove ${label} ${processor}` }, ["Remove"]);
+  const remove = h("button", { type: "button", "aria-label": `Remove ${processor} from ${label}` }, ["Remove"]);
   remove.addEventListener("click", () => api.request("set_processor", { target, processor, settings: null }).catch((e) => say(e.message)));
   draw();
   return h("section", { class: "dyn", "aria-label": `${label} ${processor}` }, [title, plot, h("div", { class: "fields" }, fields), remove]);

@@ -70,7 +70,7 @@ export class EqEditor {
     this.bands = model.bands(target);
     /** @type {number | null} */
     this.dragging = null;
-    this.plot = /** @type {SVGSVGElement} */ (svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "eq-plot", role: "img" }));
+    this.plot = /** @type {SVGSVGElement} */ (svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "eq-plot", role: "group" }));
     this.plot.setAttribute("aria-label", `${label} EQ response`);
     Object.assign(this.plot.dataset, { fmin: F_MIN, fmax: F_MAX, dbspan: DB_SPAN, width: W, height: H });
     this.curve = svg("path", { class: "eq-curve", d: "" });

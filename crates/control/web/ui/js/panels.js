@@ -177,7 +177,7 @@ export class Panels {
     this.model.watch(levelPath, (v) => sender.busy || showLevel(v));
     level.addEventListener("change", () => sender.send(level.value === "" ? "-inf" : wireDb(Number(level.value))));
     return h("div", { class: "send-cell" }, [
-      toggle("on", `${who} send`, "On"),
+      toggle("on", `${who} on`, "On"),
       level,
       toggle("pre_fader", `${who} pre-fader`, "Pre"),
       h("button", { type: "button", "aria-label": `remove ${who}`, onclick: () => edit("remove_send") }, ["\u00d7"]),

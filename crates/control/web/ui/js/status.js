@@ -25,7 +25,8 @@ export function showStatus(s) {
   put("st-backend", String(s.backend ?? "?") + (s.running === false ? " (stopped)" : ""));
   put("st-rate", `${num(s.sample_rate)} Hz`);
   put("st-period", `${num(s.period_frames)} frames, ${period.toFixed(2)} ms`);
-  put("st-latency", `${(num(latency.capture) + num(latency.playback) + period).toFixed(2)} ms`);
+  // As the backend reports it (capture plus playback), like the command line's line.
+  put("st-latency", `${(num(latency.capture) + num(latency.playback)).toFixed(2)} ms`);
   put("st-load", `${(num(s.load) * 100).toFixed(1)} %`);
   put("st-xruns", String(num(s.xruns)));
   put("st-late", String(num(s.late)));
