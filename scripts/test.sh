@@ -66,7 +66,8 @@ cargo build -p troubadour
 (
     cd crates/control/web
     npm ci --no-audit --no-fund
-    npx tsc -p jsconfig.json
+    npx tsc -p jsconfig.json        # the page's modules (browser)
+    npx tsc -p jsconfig.test.json   # the tests (Node.js)
     npx eslint .
     WEB_ARTIFACTS="$PWD/../../../target/web-artifacts" node --test --test-concurrency=1 test/*.test.js
 )

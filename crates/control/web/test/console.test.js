@@ -52,7 +52,10 @@ describe("the console", () => {
     for (const norm of [0.03, 0.1, 0.3, 0.6, 0.75, 0.9, 1]) {
       await put(mixer.url, "strip/Noise/fader_db/norm", norm);
       const server = await param(mixer.url, "strip/Noise/fader_db");
-      const ours = await page.evaluate(async (n) => (await import("/ui/js/taper.js")).faderFromNorm(n), norm);
+      const ours = await page.evaluate(async (n) => {
+        const module = "/ui/js/taper.js"; // the page's own copy, as it loaded it
+        return (await import(module)).faderFromNorm(n);
+      }, norm);
       assert.ok(Math.abs(server - ours) < 1e-6, `norm ${norm}: server ${server}, page ${ours}`);
     }
     await put(mixer.url, "strip/Noise/fader_db", 0);
@@ -144,6 +147,18 @@ describe("the console", () => {
     assert.match(String(await clip.getAttribute("class")), /lit/);
     await clip.click();
     assert.doesNotMatch(String(await clip.getAttribute("class")), /lit/);
+  });
+
+  it("switches the strips' meters to pre-fader", async () => {
+    await put(mixer.url, "strip/Tone/fader_db", -20);
+    await toneMeterFollows(-20);
+    const pre = page.getByRole("button", { name: "Pre-fader meters" });
+    await pre.click();
+    assert.equal(await pre.getAttribute("aria-pressed"), "true");
+    await toneMeterFollows(0);
+    await pre.click();
+    await toneMeterFollows(-20);
+    await put(mixer.url, "strip/Tone/fader_db", 0);
   });
 
   it("shows the status: backend, clock, counters, connection", async () => {

@@ -30,7 +30,7 @@ try {
   // Ask for 60 Hz meters instead of the page's 30.
   await page.addInitScript(() => {
     const send = WebSocket.prototype.send;
-    WebSocket.prototype.send = function (data) {
+    WebSocket.prototype.send = function (/** @type {string} */ data) {
       return send.call(this, String(data).replace('"rate":30', '"rate":60'));
     };
   });
