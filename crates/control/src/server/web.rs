@@ -7,8 +7,11 @@
 //! apply (see `guard.rs`).
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+
+use super::http::error_response;
+use crate::api::{ApiError, ErrorCode};
 
 /// One embedded file.
 struct Asset {
@@ -57,7 +60,10 @@ const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:;
 
 fn serve(path: &str) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
-        return (StatusCode::NOT_FOUND, "no such file in the console\n").into_response();
+        return error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("the console has no file {path:?}"),
+        ));
     };
     let mut response = asset.body.into_response();
     let headers = response.headers_mut();
@@ -130,12 +136,10 @@ mod tests {
     #[test]
     fn the_page_loads_nothing_from_elsewhere() {
         for asset in ASSETS {
+            // The SVG namespace is a name, not a place anything is loaded from.
+            let body = asset.body.replace("\"http://www.w3.org/2000/svg\"", "");
             for needle in ["http://", "https://", "//cdn", "@import"] {
-                assert!(
-                    !asset.body.contains(needle),
-                    "{} names {needle}",
-                    asset.path
-                );
+                assert!(!body.contains(needle), "{} names {needle}", asset.path);
             }
         }
     }

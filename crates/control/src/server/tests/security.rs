@@ -61,7 +61,8 @@ fn the_console_page_needs_no_token_but_its_api_does() {
     assert_eq!(page.status, 200);
     assert!(page.head.to_ascii_lowercase().contains("text/html"));
     assert_eq!(get(addr, "/ui/js/main.js").status, 200);
-    assert_eq!(get(addr, "/ui/nothing.js").status, 404);
+    let missing = get(addr, "/ui/nothing.js");
+    assert_eq!((missing.status, missing.code()), (404, "not_found".into()));
     assert_eq!(get(addr, "/api/v1/state").status, 401);
     // Another page still cannot read it through a visitor's browser.
     let r = call(addr, "GET", "/", &["Origin: http://evil.example"], "");
