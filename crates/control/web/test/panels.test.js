@@ -93,6 +93,8 @@ describe("the panels", () => {
     await page.mouse.move(x0, y0);
     await page.mouse.down();
     for (let i = 1; i <= 10; i++) await page.mouse.move(x0 + i * 0.025 * plot.width, y0 - i * 0.025 * plot.height);
+    // Sent while dragging, not only when let go.
+    await until(() => param(mixer.url, "strip/Tone/eq/1/freq"), (f) => f > 1000, 3000, "the band moving before the release");
     await page.mouse.up();
     await until(
       async () => (await state(mixer.url)).strip[0].eq[0],

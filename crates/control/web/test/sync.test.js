@@ -35,8 +35,10 @@ describe("several clients", () => {
     });
     await one.getByRole("slider", { name: "Tone fader" }).focus();
     for (let i = 0; i < 11; i++) await one.keyboard.press("ArrowDown");
-    const start = await one.evaluate(() => Date.now());
+    // Timed from the key's arrival in the first page (both pages share one clock).
+    await one.evaluate(() => document.addEventListener("keydown", () => Object.assign(window, { pressed: Date.now() }), { once: true, capture: true }));
     await one.keyboard.press("ArrowDown");
+    const start = await one.evaluate(() => /** @type {any} */ (window).pressed);
     const seen = await until(() => two.evaluate(() => /** @type {any} */ (window).seen), (v) => typeof v === "number", 3000, "the other page");
     const delay = seen - start;
     console.log(`the other page followed in ${delay} ms`);
