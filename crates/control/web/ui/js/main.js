@@ -147,7 +147,8 @@ async function run() {
       // Over HTTP first: a 401 there asks for the token, which the socket then carries.
       const status = await api.http("GET", "/api/v1/status");
       showStatus(status.status);
-      if (model.schema.size === 0) model.loadSchema((await api.http("GET", "/api/v1/schema")).schema);
+      // Every time: the server that answers may be a newer one.
+      model.loadSchema((await api.http("GET", "/api/v1/schema")).schema);
       /** @type {() => void} */
       let closed = () => {};
       const done = new Promise((r) => (closed = () => r(undefined)));
