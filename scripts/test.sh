@@ -2,8 +2,8 @@
 # Every check the project has, on a fresh machine: installs what the tests need
 # (Debian packages), then format, lints, unit/integration/doc tests (the DSP ones twice:
 # with and without AVX-512), the release-mode ring-buffer stress test, the loom model
-# checks, short engine stress tests (null backend and JACK) and one quick pass of every
-# benchmark.
+# checks, short engine stress tests (null backend and JACK), one quick pass of every
+# benchmark, and the browser console's checks and tests (Node.js and Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt.sh
@@ -57,3 +57,18 @@ TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored
 TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress_jack -- --ignored
 echo "== benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches
+echo "== the browser console: type check and lint of its modules, then its tests in headless Chromium against a real mixer"
+# Debian's Chromium, driven by playwright-core (which brings no browser of its own); the
+# checks and the test driver come from npm, pinned by crates/control/web/package-lock.json.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+cargo build -p troubadour
+(
+    cd crates/control/web
+    npm ci --no-audit --no-fund
+    npx tsc -p jsconfig.json        # the page's modules (browser)
+    npx tsc -p jsconfig.test.json   # the tests (Node.js)
+    npx eslint .
+    WEB_ARTIFACTS="$PWD/../../../target/web-artifacts" node --test --test-concurrency=1 test/*.test.js
+)
+echo "screenshots in target/web-artifacts/"

@@ -1,7 +1,8 @@
 //! What every request passes before any route sees it: the `Host` check (against DNS
 //! rebinding: a page on `evil.example` that resolves to 127.0.0.1 still says
 //! `Host: evil.example`), the `Origin` check (a page elsewhere must not drive the mixer
-//! through the visitor's browser, not even with a simple POST), then the token.
+//! through the visitor's browser, not even with a simple POST), then the token (which
+//! the console's own files, `/` and `/ui/…`, do not need: they hold no mixer state).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -134,7 +135,9 @@ pub(crate) async fn check(State(shared): State<Arc<Shared>>, req: Request, next:
             ),
         );
     }
-    if let Some(expected) = &shared.token {
+    if let Some(expected) = &shared.token
+        && !super::web::is_public(req.method(), req.uri().path())
+    {
         // Every candidate is compared, so which one matched does not show either.
         let ok = token_given(&req).fold(false, |ok, t| same_token(t, expected.as_bytes()) | ok);
         if !ok {

@@ -10,6 +10,7 @@ mod guard;
 mod http;
 mod openapi;
 mod token;
+mod web;
 mod ws;
 
 #[cfg(test)]
@@ -270,6 +271,8 @@ pub(crate) enum Endpoint {
     Metrics,
     Healthz,
     OpenApi,
+    Page,
+    Asset,
 }
 
 /// Every route the server serves (method, axum path, endpoint). One list, read both by
@@ -295,6 +298,8 @@ pub(crate) const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("get", "/metrics", Endpoint::Metrics),
     ("get", "/healthz", Endpoint::Healthz),
     ("get", "/api/v1/openapi.json", Endpoint::OpenApi),
+    ("get", "/", Endpoint::Page),
+    ("get", "/ui/{*file}", Endpoint::Asset),
 ];
 
 /// The route for one `ROUTES` entry: the method comes from the list, so what is served
@@ -324,6 +329,8 @@ fn method_router(method: &str, endpoint: Endpoint) -> MethodRouter<Arc<Shared>> 
         Endpoint::Metrics => on(filter, http::metrics),
         Endpoint::Healthz => on(filter, http::healthz),
         Endpoint::OpenApi => on(filter, openapi::document),
+        Endpoint::Page => on(filter, web::page),
+        Endpoint::Asset => on(filter, web::asset),
     }
 }
 

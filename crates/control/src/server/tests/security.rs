@@ -54,6 +54,23 @@ fn a_token_is_needed_when_set() {
 }
 
 #[test]
+fn the_console_page_needs_no_token_but_its_api_does() {
+    let (server, _mixer) = serve(|c| c.token = Some(TOKEN.into()));
+    let addr = server.local_addr();
+    let page = get(addr, "/");
+    assert_eq!(page.status, 200);
+    assert!(page.head.to_ascii_lowercase().contains("text/html"));
+    assert_eq!(get(addr, "/ui/js/main.js").status, 200);
+    let missing = get(addr, "/ui/nothing.js");
+    assert_eq!((missing.status, missing.code()), (404, "not_found".into()));
+    assert_eq!(get(addr, "/api/v1/state").status, 401);
+    // Another page still cannot read it through a visitor's browser.
+    let r = call(addr, "GET", "/", &["Origin: http://evil.example"], "");
+    assert_eq!(r.status, 403);
+    server.stop();
+}
+
+#[test]
 fn no_token_needed_when_none_is_set() {
     let (server, _mixer) = serve(|_| {});
     let r = call(
