@@ -19,13 +19,9 @@ pub fn load(path: &Path) -> Result<LoadedSession, String> {
     report(session::load(path))
 }
 
-/// [`load`] for the live mixer: a file source that is not there yet is a warning (its
-/// strip plays silence until the file appears), not an error.
-pub fn load_live(path: &Path) -> Result<LoadedSession, String> {
-    report(session::load_live(path))
-}
-
-/// [`load_live`], and the text the session was parsed from.
+/// [`load`] for the live mixer, with the text the session was parsed from: a file
+/// source that is not there yet is a warning (its strip plays silence until the file
+/// appears), not an error.
 pub fn load_live_text(path: &Path) -> Result<(LoadedSession, String), String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         // Said the way every command says it.
