@@ -46,6 +46,11 @@ use crate::service::Handle;
 /// Where OSC listens unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9000;
 
+/// The socket's receive buffer asked for (the system may cap it, on Linux at
+/// `net.core.rmem_max`): room for a few thousand messages, so a burst that arrives
+/// while the control thread is busy waits instead of being dropped.
+const RECEIVE_BUFFER: usize = 2 << 20;
+
 /// A serving OSC thread (control side). Stop it with [`Osc::stop`] before the service
 /// shuts down; dropping it stops it too.
 pub struct Osc {
@@ -59,6 +64,9 @@ pub struct Osc {
 /// Binds `listen` (UDP) and serves OSC for `handle` on a thread of its own.
 pub fn start(listen: SocketAddr, handle: Handle) -> std::io::Result<Osc> {
     let socket = UdpSocket::bind(listen)?;
+    if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
+        tracing::debug!(target: "troubadour::osc", "receive buffer left as it was: {e}");
+    }
     let local_addr = socket.local_addr()?;
     let stats = Arc::new(OscStats::default());
     let stop = Arc::new(AtomicBool::new(false));

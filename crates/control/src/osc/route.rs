@@ -425,7 +425,9 @@ mod tests {
             tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
             bundle in proptest::prelude::any::<bool>(),
         ) {
-            let pad = |b: &mut Vec<u8>| while b.len() % 4 != 0 { b.push(0) };
+            let pad = |b: &mut Vec<u8>| while !b.len().is_multiple_of(4) {
+                b.push(0)
+            };
             let mut m = addr.into_bytes();
             m.push(0);
             pad(&mut m);
