@@ -5,8 +5,8 @@
 mod support;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -37,9 +37,28 @@ struct Osc {
     t: Instance,
     osc: SocketAddr,
     _dir: Dir,
+    _turn: Turn,
+}
+
+/// The flood test measures response times on a machine of two cores: it runs alone,
+/// the other tests of this file side by side.
+static TURNS: RwLock<()> = RwLock::new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
 }
 
 fn start(tag: &str) -> Osc {
+    start_with(tag, false)
+}
+
+fn start_with(tag: &str, alone: bool) -> Osc {
+    let turn = if alone {
+        Turn::Alone(TURNS.write().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        Turn::Shared(TURNS.read().unwrap_or_else(|e| e.into_inner()))
+    };
     let dir = Dir::new(tag);
     let path = dir.write("session.toml", SESSION);
     let mut t = Instance::start(
@@ -54,7 +73,12 @@ fn start(tag: &str) -> Osc {
         &[],
     );
     let osc = t.osc_addr();
-    Osc { t, osc, _dir: dir }
+    Osc {
+        t,
+        osc,
+        _dir: dir,
+        _turn: turn,
+    }
 }
 
 impl Osc {
@@ -299,7 +323,7 @@ fn osc_hostile_datagrams_are_counted_and_answered_and_the_surface_goes_on() {
             break;
         }
     }
-    assert!(errors >= sent - 1, "{errors} of {sent} answered");
+    assert_eq!(errors, sent, "answered");
     let deadline = Instant::now() + Duration::from_secs(2);
     while o.value("strip/Tone/fader_db") != json!(-4.5) {
         assert!(
@@ -310,12 +334,12 @@ fn osc_hostile_datagrams_are_counted_and_answered_and_the_surface_goes_on() {
     }
     let malformed = o.metric("troubadour_osc_errors_total{kind=\"malformed\"}");
     eprintln!("{sent} hostile datagrams, {errors} answered, {malformed} counted malformed");
-    assert!(malformed >= f64::from(sent - 1), "{malformed}");
+    assert_eq!(malformed, f64::from(sent));
 }
 
 #[test]
 fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
-    let o = start("osc-flood");
+    let o = start_with("osc-flood", true);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let api = o.t.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -324,6 +348,7 @@ fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
         std::thread::spawn(move || {
             let host = api.to_string();
             let mut times = Vec::new();
+            let begin = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 let t0 = Instant::now();
                 let r = request(
@@ -333,7 +358,14 @@ fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
                     &[("Host", &host)],
                     None,
                 );
-                times.push(t0.elapsed().as_secs_f64() * 1e3);
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                if ms > 10.0 {
+                    eprintln!(
+                        "a GET took {ms:.1} ms, {:.2} s into the flood",
+                        (t0 - begin).as_secs_f64()
+                    );
+                }
+                times.push(ms);
                 assert_eq!(r.status, 200, "{}", r.body);
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -377,8 +409,10 @@ fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
     times.sort_by(f64::total_cmp);
     let pick = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     let received = o.metric("troubadour_osc_packets_total");
+    let coalesced = o.metric("troubadour_osc_coalesced_total");
     eprintln!(
-        "flood: {total} messages in {:.2} s, {received} received, last value applied {drain_ms:.0} ms after; \
+        "flood: {total} messages in {:.2} s, {received} received, {coalesced} skipped for a later one, \
+         last value applied {drain_ms:.0} ms after; \
          {} HTTP GETs during it: median {:.2} ms, p95 {:.2} ms, max {:.2} ms",
         sent_in.as_secs_f64(),
         times.len(),
@@ -394,6 +428,7 @@ fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
 
 #[test]
 fn osc_on_a_taken_port_is_an_error_when_given_and_a_warning_by_default() {
+    let _turn = TURNS.read().unwrap_or_else(|e| e.into_inner());
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = support::troubadour(&[

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod coalesce;
 mod leases;
 mod route;
 mod schedule;
@@ -36,6 +37,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use coalesce::MAX_BURST;
 pub use leases::{LEASE, MAX_SUBSCRIBERS, METER_RATES};
 pub use route::MAX_PACKET;
 pub use schedule::MAX_SCHEDULED;

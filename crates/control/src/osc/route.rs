@@ -71,36 +71,41 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Vec<Timed>, String> {
     if bytes.len() > MAX_PACKET {
         return Err(format!("a packet is at most {MAX_PACKET} bytes"));
     }
-    if !nesting_fits(bytes, 0) {
-        return Err(format!("bundles nest at most {MAX_DEPTH} deep"));
+    check_bundles(bytes, 0)?;
+    let (rest, packet) = rosc::decoder::decode_udp(bytes).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the packet", rest.len()));
     }
-    let (_, packet) = rosc::decoder::decode_udp(bytes).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     unpack(packet, None, &mut out);
     Ok(out)
 }
 
-/// Whether bundles in `bytes` nest no deeper than [`MAX_DEPTH`] (what is not a
-/// well-formed bundle is left for the decoder to refuse).
-fn nesting_fits(bytes: &[u8], depth: usize) -> bool {
+/// Checks the bundle structure before the decoder sees it: bundles nest no deeper than
+/// [`MAX_DEPTH`], and their elements fill them exactly (the decoder would stop quietly
+/// at an element that claims more bytes than there are, and drop the rest).
+fn check_bundles(bytes: &[u8], depth: usize) -> Result<(), String> {
     if !bytes.starts_with(b"#bundle\0") {
-        return true;
+        return Ok(());
     }
     if depth == MAX_DEPTH {
-        return false;
+        return Err(format!("bundles nest at most {MAX_DEPTH} deep"));
     }
-    let mut rest = bytes.get(16..).unwrap_or_default();
-    while let Some(size) = rest.get(..4) {
+    let mut rest = bytes
+        .get(16..)
+        .ok_or("a bundle is cut short in its time tag")?;
+    while !rest.is_empty() {
+        let size = rest
+            .get(..4)
+            .ok_or("a bundle element is cut short in its size")?;
         let n = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
-        let Some(element) = rest.get(4..4usize.saturating_add(n)) else {
-            return true;
-        };
-        if !nesting_fits(element, depth + 1) {
-            return false;
-        }
+        let element = rest.get(4..4usize.saturating_add(n)).ok_or_else(|| {
+            format!("a bundle element claims {n} bytes, more than the bundle holds")
+        })?;
+        check_bundles(element, depth + 1)?;
         rest = &rest[4 + n..];
     }
-    true
+    Ok(())
 }
 
 fn unpack(packet: OscPacket, at: Option<SystemTime>, out: &mut Vec<Timed>) {
@@ -406,9 +411,18 @@ mod tests {
         }
         assert!(decode(&bytes(p)).unwrap_err().contains("nest"));
         assert!(decode(&vec![0u8; MAX_PACKET + 1]).is_err());
+        // An element claiming more than the bundle holds, which the decoder would skip.
+        let mut lying = b"#bundle\0\0\0\0\0\0\0\0\x01\x7f\xff\xff\xff".to_vec();
+        lying.extend([0; 8]);
+        assert!(decode(&lying).unwrap_err().contains("claims"));
+        let mut tail = bytes(OscPacket::Message(msg("/x", vec![])));
+        tail.extend([0; 4]);
+        assert!(decode(&tail).is_err());
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
         #[test]
         fn any_bytes_are_decoded_or_refused_without_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             if let Ok(timed) = decode(&data) {

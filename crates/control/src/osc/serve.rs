@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::{self, error::TryRecvError};
 use troubadour_engine::session::Session;
 
+use super::coalesce::{self, MAX_BURST};
 use super::leases::{Leases, covers};
 use super::route::{self, Action, MAX_PACKET};
 use super::schedule::{MAX_SCHEDULED, Schedule};
@@ -46,11 +47,21 @@ pub(super) struct Server {
 impl Server {
     pub fn run(mut self) {
         let mut buf = vec![0u8; MAX_PACKET + 1];
+        let mut timeout = Duration::ZERO;
         while !self.stop.load(Ordering::Relaxed) {
             let wait = self.wait(Instant::now());
-            let _ = self.socket.set_read_timeout(Some(wait));
+            // A syscall saved per message under a flood, where the wait stays the same
+            // (a read may then end up to a millisecond early, never late).
+            if wait.abs_diff(timeout) >= Duration::from_millis(1) || wait < timeout {
+                timeout = wait;
+                let _ = self.socket.set_read_timeout(Some(timeout));
+            }
             match self.socket.recv_from(&mut buf) {
-                Ok((n, peer)) => self.packet(&buf[..n], peer),
+                Ok((n, peer)) => {
+                    let mut burst = vec![(peer, buf[..n].to_vec())];
+                    self.take_burst(&mut burst, &mut buf);
+                    self.burst(burst);
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -95,36 +106,68 @@ impl Server {
         self.stats.set_subscribers(self.leases.count());
     }
 
-    /// One datagram, hostile until decoded.
-    pub fn packet(&mut self, bytes: &[u8], peer: SocketAddr) {
-        self.stats.packet();
-        let timed = match route::decode(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                self.stats.failed(Failure::Malformed);
-                self.error(peer, "", &format!("not an OSC packet: {e}"));
-                return;
+    /// The datagrams already waiting, read without waiting (up to [`MAX_BURST`]).
+    fn take_burst(&self, burst: &mut Vec<(SocketAddr, Vec<u8>)>, buf: &mut [u8]) {
+        if self.socket.set_nonblocking(true).is_err() {
+            return;
+        }
+        while burst.len() < MAX_BURST {
+            match self.socket.recv_from(buf) {
+                Ok((n, peer)) => burst.push((peer, buf[..n].to_vec())),
+                Err(_) => break,
             }
-        };
+        }
+        let _ = self.socket.set_nonblocking(false);
+    }
+
+    /// Datagrams as they came, hostile until decoded: what is due later scheduled, the
+    /// rest applied in order but for the sets a later one in the burst makes moot.
+    pub fn burst(&mut self, burst: Vec<(SocketAddr, Vec<u8>)>) {
+        let mut now = Vec::new();
         let wall = SystemTime::now();
-        for t in timed {
-            let later =
-                t.at.and_then(|at| at.duration_since(wall).ok())
-                    .filter(|d| !d.is_zero());
-            match later {
-                Some(delay) => {
-                    let at = Instant::now() + delay;
-                    if !self.schedule.push(at, peer, t.message.clone()) {
-                        self.stats.failed(Failure::Refused);
-                        self.error(
-                            peer,
-                            &t.message.addr,
-                            &format!("{MAX_SCHEDULED} messages are scheduled already"),
-                        );
-                    }
+        for (peer, bytes) in burst {
+            self.stats.packet();
+            let timed = match route::decode(&bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.stats.failed(Failure::Malformed);
+                    self.error(peer, "", &format!("not an OSC packet: {e}"));
+                    continue;
                 }
-                None => self.message(&t.message, peer),
+            };
+            for t in timed {
+                let later =
+                    t.at.and_then(|at| at.duration_since(wall).ok())
+                        .filter(|d| !d.is_zero());
+                match later {
+                    Some(delay) => self.schedule_message(Instant::now() + delay, peer, t.message),
+                    None => now.push((peer, t.message)),
+                }
             }
+        }
+        let moot = coalesce::superseded(&now);
+        for (i, ((peer, message), moot)) in now.iter().zip(moot).enumerate() {
+            if moot {
+                self.stats.coalesced();
+                continue;
+            }
+            self.message(message, *peer);
+            // A long burst does not hold up what subscribers are sent.
+            if i % 64 == 63 {
+                self.housekeeping();
+            }
+        }
+    }
+
+    fn schedule_message(&mut self, at: Instant, peer: SocketAddr, message: OscMessage) {
+        let address = message.addr.clone();
+        if !self.schedule.push(at, peer, message) {
+            self.stats.failed(Failure::Refused);
+            self.error(
+                peer,
+                &address,
+                &format!("{MAX_SCHEDULED} messages are scheduled already"),
+            );
         }
     }
 

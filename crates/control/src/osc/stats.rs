@@ -52,6 +52,7 @@ impl Failure {
 #[derive(Debug, Default)]
 pub struct OscStats {
     packets: AtomicU64,
+    coalesced: AtomicU64,
     errors: [AtomicU64; 4],
     subscribers: AtomicU64,
 }
@@ -60,6 +61,16 @@ impl OscStats {
     /// One datagram received (OSC thread).
     pub fn packet(&self) {
         self.packets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One set skipped: a later set of its address came in the same burst (OSC thread).
+    pub fn coalesced(&self) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets skipped so far for a later one of the same address.
+    pub fn coalesced_total(&self) -> u64 {
+        self.coalesced.load(Ordering::Relaxed)
     }
 
     /// One message (or packet) not applied (OSC thread).
@@ -90,6 +101,14 @@ impl OscStats {
              # TYPE troubadour_osc_packets_total counter\n\
              troubadour_osc_packets_total {}",
             self.packets()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP troubadour_osc_coalesced_total OSC sets skipped because a later set of \
+             the same address came in the same burst\n\
+             # TYPE troubadour_osc_coalesced_total counter\n\
+             troubadour_osc_coalesced_total {}",
+            self.coalesced_total()
         );
         let _ = writeln!(
             out,
