@@ -69,6 +69,14 @@ enum Command {
         /// Do not serve the control API.
         #[arg(long)]
         no_api: bool,
+        /// Where OSC listens (UDP) [default: 127.0.0.1:9000, skipped with a warning if
+        /// taken]. OSC has no token: an address other than loopback lets anyone who
+        /// reaches it change the mix.
+        #[arg(long, conflicts_with = "no_osc")]
+        osc: Option<std::net::SocketAddr>,
+        /// Do not serve OSC.
+        #[arg(long)]
+        no_osc: bool,
         /// Do not write changes made through the API back to the session file.
         #[arg(long)]
         no_autosave: bool,
@@ -164,6 +172,8 @@ fn main() -> ExitCode {
             no_mlock,
             listen,
             no_api,
+            osc,
+            no_osc,
             no_autosave,
             log,
         } => {
@@ -193,6 +203,8 @@ fn main() -> ExitCode {
             let serve = cmd::run::Serve {
                 listen: (!no_api).then(|| listen.unwrap_or(cmd::run::DEFAULT_LISTEN)),
                 listen_given: listen.is_some(),
+                osc: (!no_osc).then(|| osc.unwrap_or(cmd::run::DEFAULT_OSC)),
+                osc_given: osc.is_some(),
                 autosave: !no_autosave,
             };
             cmd::run::run(session.as_deref(), config, seconds, serve)

@@ -477,6 +477,9 @@ fn hot_reload_applies_valid_edits_and_rejects_invalid_ones_without_stopping() {
         panic!("never said \"{needle}\":\n{}", said.join("\n"));
     };
     expect("running at 48000 Hz");
+    // The control service watches the file from its start on (its line comes after the
+    // API's and OSC's): an edit before that is the file it starts from, not a reload.
+    expect("autosave: changes made remotely");
     // An invalid edit: rejected with the located error, the old session keeps running.
     std::fs::write(&session, SINE.replace("pan = -1.0", "pan = -7.0")).unwrap();
     expect("reload rejected, the running session is unchanged");

@@ -71,3 +71,32 @@ pub fn start_api(options: &ApiOptions, handle: Handle) -> Result<Api, String> {
     );
     Ok(Api { server, lines })
 }
+
+/// A serving OSC surface and the line that tells the user about it.
+pub struct OscSurface {
+    /// The thread (stop it before the service shuts down).
+    pub osc: crate::osc::Osc,
+    /// What to print.
+    pub line: String,
+}
+
+/// Starts OSC on `listen` (UDP) for `handle`, its counters added to `service`'s
+/// `/metrics`. Bound to loopback unless told otherwise; OSC has no token, so an address
+/// other than loopback lets anyone who reaches it change the mix (the line says so).
+pub fn start_osc(
+    listen: SocketAddr,
+    service: &mut crate::service::Service,
+) -> Result<OscSurface, String> {
+    let osc = crate::osc::start(listen, service.handle()).map_err(|e| {
+        format!("cannot serve OSC on udp://{listen}: {e} (--osc ADDR picks another address, --no-osc serves none)")
+    })?;
+    let stats = osc.stats();
+    service.add_metrics_source(Box::new(move |out| stats.write_metrics(out)));
+    let mut line = format!("OSC on udp://{}", osc.local_addr());
+    if !listen.ip().is_loopback() {
+        line.push_str(
+            " (not loopback: OSC has no token, anyone who reaches it can change the mix)",
+        );
+    }
+    Ok(OscSurface { osc, line })
+}

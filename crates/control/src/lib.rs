@@ -12,5 +12,6 @@ pub mod event;
 pub mod file;
 pub mod launch;
 pub mod namespace;
+pub mod osc;
 pub mod server;
 pub mod service;

@@ -2,7 +2,7 @@
 //!
 //! Starts a [`Host`] (which picks, supervises and restarts the backend), hands it to the
 //! control [`Service`] (requests, events, scenes, undo, autosave and hot reload), serves
-//! the control API, prints what the host tells, shows a status line (or a log line a
+//! the control API and OSC, prints what the host tells, shows a status line (or a log line a
 //! second when stdout is not a terminal), and stops cleanly on Ctrl-C or SIGTERM.
 
 use std::io::{IsTerminal, Write};
@@ -38,6 +38,10 @@ pub struct Serve {
     /// `--listen` was given: failing to listen there is an error (the default address
     /// being taken, e.g. by another instance, is only a warning).
     pub listen_given: bool,
+    /// Where OSC listens (None: `--no-osc`).
+    pub osc: Option<SocketAddr>,
+    /// `--osc` was given: failing to bind there is an error.
+    pub osc_given: bool,
     /// Write API changes back to the session file.
     pub autosave: bool,
 }
@@ -45,6 +49,12 @@ pub struct Serve {
 /// Where the control API listens unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7474);
+
+/// Where OSC listens unless told otherwise.
+pub const DEFAULT_OSC: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    troubadour_control::osc::DEFAULT_PORT,
+);
 
 pub fn run(
     path: Option<&Path>,
@@ -141,6 +151,26 @@ pub fn run(
         },
         None => None,
     };
+    let osc = match serve.osc {
+        Some(listen) => match launch::start_osc(listen, &mut service) {
+            Ok(osc) => {
+                println!("{}", osc.line);
+                Some(osc)
+            }
+            Err(e) if !serve.osc_given => {
+                println!("warning: {e}; running without it");
+                None
+            }
+            Err(e) => {
+                if let Some(api) = api {
+                    api.server.stop();
+                }
+                drop(service.shutdown());
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     if autosave {
         println!("autosave: changes made remotely are written back to the session file");
     }
@@ -171,6 +201,9 @@ pub fn run(
     });
     if terminal {
         println!();
+    }
+    if let Some(osc) = osc {
+        osc.osc.stop();
     }
     if let Some(api) = api {
         api.server.stop();

@@ -20,12 +20,16 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// `troubadour run ARGS --listen 127.0.0.1:0` (unless ARGS say where), up and serving.
+    /// `troubadour run ARGS --listen 127.0.0.1:0` (unless ARGS say where), up and serving;
+    /// without OSC unless ARGS ask for it (see [`Instance::osc_addr`]).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Instance {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_troubadour"));
         cmd.arg("run").args(args);
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        if !args.contains(&"--osc") && !args.contains(&"--no-osc") {
+            cmd.arg("--no-osc");
         }
         for (k, v) in env {
             cmd.env(k, v);
@@ -58,6 +62,28 @@ impl Instance {
             addr,
             out,
             seen,
+        }
+    }
+
+    /// The address of `OSC on udp://ADDR` (printed after the API's lines).
+    pub fn osc_addr(&mut self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(addr) = self
+                .seen
+                .iter()
+                .find_map(|l| l.strip_prefix("OSC on udp://"))
+            {
+                return addr.parse().unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no OSC line; troubadour said:\n{}",
+                self.seen.join("\n")
+            );
+            if let Ok(line) = self.out.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line);
+            }
         }
     }
 

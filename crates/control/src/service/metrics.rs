@@ -253,6 +253,9 @@ impl Service {
             "Host events a slow listener missed",
             self.host.events_dropped() as f64,
         );
+        for source in &self.metrics_sources {
+            source(&mut t.0);
+        }
         t.0
     }
 

@@ -106,7 +106,12 @@ pub struct Service {
     load_max_since_status: f32,
     last_stats: Option<troubadour_io::backend::BackendStats>,
     counters: Counters,
+    /// More `/metrics` text from surfaces that count on their own (OSC).
+    metrics_sources: Vec<MetricsSource>,
 }
+
+/// Writes a surface's lines of Prometheus text (called on the control thread).
+pub type MetricsSource = Box<dyn Fn(&mut String) + Send>;
 
 impl Service {
     /// Takes over `host`, which must have been started with `watch_session` off when
@@ -148,12 +153,19 @@ impl Service {
             load_max_since_status: 0.0,
             last_stats: None,
             counters: Counters::default(),
+            metrics_sources: Vec::new(),
         }
     }
 
     /// A handle for a surface.
     pub fn handle(&self) -> Handle {
         self.handle.clone()
+    }
+
+    /// Adds lines to `/metrics`: a surface's own counters (names prefixed
+    /// `troubadour_`, in the Prometheus text format).
+    pub fn add_metrics_source(&mut self, source: MetricsSource) {
+        self.metrics_sources.push(source);
     }
 
     /// The host (status, clock, counters).
