@@ -395,3 +395,70 @@ fn metrics_are_prometheus_text_with_our_prefix() {
     assert!((-19.0..-12.0).contains(&peak), "{a1}");
     assert!(t.http("GET", "/healthz", None).status == 200);
 }
+
+#[test]
+fn the_control_side_logs_json_lines_with_tracing_and_the_audio_thread_none() {
+    use std::io::BufRead;
+    let dir = Dir::new("api-log");
+    let path = dir.write("session.toml", SESSION);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_troubadour"))
+        .args([
+            "run",
+            &path,
+            "--backend",
+            "null",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-osc",
+            "--log-level",
+            "debug",
+            "--log-format",
+            "json",
+            "--seconds",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("control API on http://") {
+            addr = rest.split('/').next().and_then(|a| a.parse().ok());
+            break;
+        }
+    }
+    let addr: std::net::SocketAddr = addr.expect("control API line");
+    let host = addr.to_string();
+    // A refused request is logged at debug level by the control thread.
+    let r = request(
+        addr,
+        "PUT",
+        "/api/v1/params/strip/Nobody/fader_db",
+        &[("Host", &host)],
+        Some(br#"{"value": 0}"#),
+    );
+    assert_eq!(r.status, 404);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "DEBUG"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("strip/Nobody"))),
+        "{stderr}"
+    );
+    assert!(
+        lines.iter().all(|l| !l["threadName"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("audio")),
+        "{stderr}"
+    );
+}

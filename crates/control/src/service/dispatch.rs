@@ -31,7 +31,7 @@ impl Service {
         match request {
             Request::Get { path } => {
                 let session = self.host.controller().session();
-                let r = namespace::resolve(session, &path)?;
+                let r = namespace::resolve(session, &path).map_err(|e| at_path(e, &path))?;
                 let value = namespace::get(session, &r);
                 Ok(Reply::Value {
                     path: shown_path(&r),
@@ -39,7 +39,9 @@ impl Service {
                     seq: None,
                 })
             }
-            Request::Set { path, value } => self.set(&path, &value, origin),
+            Request::Set { path, value } => self
+                .set(&path, &value, origin)
+                .map_err(|e| at_path(e, &path)),
             Request::State => Ok(Reply::State {
                 state: session_json(self.host.controller().session()),
                 seq: self.seq,
@@ -246,6 +248,15 @@ impl Service {
             done: format!("redid {what}"),
         })
     }
+}
+
+/// An error about `path` that says so: the message starts with the path asked for
+/// (unless it names it already).
+fn at_path(mut e: ApiError, path: &str) -> ApiError {
+    if !e.message.contains(path) {
+        e.message = format!("{path}: {}", e.message);
+    }
+    e
 }
 
 /// A path as a reply shows it: canonical, with `/norm` if that was asked for.
