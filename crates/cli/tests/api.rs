@@ -141,7 +141,7 @@ fn two_websocket_clients_see_each_others_changes_in_order_and_their_own_peaks() 
     assert_eq!(b_changes.len(), 20, "{found}");
     for (i, c) in b_changes.iter().enumerate() {
         assert_eq!(c[0], json!(i + 1), "sequence order");
-        assert_eq!(c[1].as_f64().unwrap(), -(i as f64) / 2.0);
+        assert_eq!(c[1].as_f64().unwrap(), -((i + 1) as f64) / 2.0);
         assert_eq!(c[2], found["origin_a"]);
     }
     // The tone's -18 dBFS peak through its pre-fader send at -6 dB into B1 (whatever

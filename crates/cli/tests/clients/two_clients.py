@@ -33,7 +33,7 @@ async def main():
         origin_a = sub_a["origin"]
         acks = []
         for i in range(20):
-            r = await call(a, a_events, {"id": 100 + i, "op": "set", "path": "strip/Tone/fader_db", "value": -float(i) / 2})
+            r = await call(a, a_events, {"id": 100 + i, "op": "set", "path": "strip/Tone/fader_db", "value": -float(i + 1) / 2})
             assert r["ok"], r
             acks.append(r["seq"])
 
