@@ -709,26 +709,32 @@ impl Controller {
             return Ok(Applied::Unchanged);
         }
         if structure_equal(&self.session, &new) {
-            let changes = parameter_changes(&self.session, &new);
-            if self.parked {
-                self.session = new;
-                return Ok(Applied::Parameters(changes.len()));
-            }
-            if self.commands.free() < changes.len() {
-                return Err(ControlError::QueueFull(self.commands.capacity()));
-            }
-            for command in &changes {
-                // Cannot fail: room for all was checked and only we push.
-                let _ = self.commands.push(Tagged {
-                    generation: self.generation,
-                    command: *command,
-                });
-            }
+            let n = self.send_changes(&new)?;
             self.session = new;
-            return Ok(Applied::Parameters(changes.len()));
+            return Ok(Applied::Parameters(n));
         }
         self.swap_in(new)?;
         Ok(Applied::Rebuilt)
+    }
+
+    /// Sends the commands that take the running parameters to `new`'s (all or none:
+    /// a queue without room for all of them refuses); returns how many.
+    fn send_changes(&mut self, new: &Session) -> Result<usize, ControlError> {
+        let changes = parameter_changes(&self.session, new);
+        if self.parked {
+            return Ok(changes.len());
+        }
+        if self.commands.free() < changes.len() {
+            return Err(ControlError::QueueFull(self.commands.capacity()));
+        }
+        for command in &changes {
+            // Cannot fail: room for all was checked and only we push.
+            let _ = self.commands.push(Tagged {
+                generation: self.generation,
+                command: *command,
+            });
+        }
+        Ok(changes.len())
     }
 
     /// [`apply_session`](Self::apply_session) for a change of parameter values only,
@@ -745,21 +751,9 @@ impl Controller {
             validate(new, &self.path, &self.base_dir, true).is_ok(),
             "apply_parameters was given values outside their ranges"
         );
-        let changes = parameter_changes(&self.session, new);
-        if !self.parked {
-            if self.commands.free() < changes.len() {
-                return Err(ControlError::QueueFull(self.commands.capacity()));
-            }
-            for command in &changes {
-                // Cannot fail: room for all was checked and only we push.
-                let _ = self.commands.push(Tagged {
-                    generation: self.generation,
-                    command: *command,
-                });
-            }
-        }
+        let n = self.send_changes(new)?;
         self.session.clone_from(new);
-        Ok(Some(Applied::Parameters(changes.len())))
+        Ok(Some(Applied::Parameters(n)))
     }
 
     /// Compiles `session` as this controller's engine runs it (kernels, leniency).
