@@ -112,7 +112,9 @@ describe("the console", () => {
     // Tone alone on A1 (Noise muted): the sine's peak.
     await page.getByRole("button", { name: "Noise mute", exact: true }).click();
     await until(() => param(mixer.url, "strip/Noise/mute"), (v) => v === true, 3000, "Noise muted");
-    assert.equal(await page.getByRole("button", { name: "Noise mute", exact: true }).getAttribute("aria-pressed"), "true");
+    // The page changes only on the server's word, which reaches it a moment after the state.
+    const noiseMute = page.getByRole("button", { name: "Noise mute", exact: true });
+    await until(() => noiseMute.getAttribute("aria-pressed"), (v) => v === "true", 3000, "Noise mute lit");
     await until(a1, (v) => Math.abs(v - TONE_DB) <= 0.5, 5000, "A1 at Tone's level");
     // Both muted: A1 is silent.
     await page.getByRole("button", { name: "Tone mute", exact: true }).click();
@@ -133,9 +135,10 @@ describe("the console", () => {
     const send = page.getByRole("button", { name: "Tone to A1", exact: true });
     await send.click();
     await until(() => param(mixer.url, "strip/Tone/send/A1/on"), (v) => v === false, 3000, "send off");
-    assert.equal(await send.getAttribute("aria-pressed"), "false");
+    await until(() => send.getAttribute("aria-pressed"), (v) => v === "false", 3000, "send button off");
     await send.click();
     await until(() => param(mixer.url, "strip/Tone/send/A1/on"), (v) => v === true, 3000, "send on");
+    await until(() => send.getAttribute("aria-pressed"), (v) => v === "true", 3000, "send button on");
   });
 
   it("holds a clip light until it is clicked", async () => {
