@@ -1,6 +1,6 @@
 //! What the control thread broadcasts: events already encoded as JSON text (encoded
-//! once, sent to every subscriber), and raw meter samples that each subscriber folds
-//! into frames of its own.
+//! once, sent to every subscriber), and raw meter samples that each subscriber (an OSC
+//! lease, a WebSocket meter feed of one rate) folds into frames of its own.
 
 use std::sync::Arc;
 
@@ -169,29 +169,104 @@ pub fn db_json(x: f32) -> Value {
 
 /// `{"event":"meters","strips":[{"name":…,"pre":[[peak,rms],…],"post":…,"gate_db":…,
 /// "compressor_db":…}],"buses":[{"name":…,"post":…,"compressor_db":…,"limiter_db":…}]}`
+///
+/// Written straight into one string (levels as [`db_json`] gives them): a frame goes
+/// out at up to 120 Hz, and building a `serde_json::Value` tree for it first cost
+/// several times the writing.
 pub fn meters_json(frame: &MeterSample) -> String {
-    let pairs = |v: &[(f32, f32)]| -> Value {
-        v.iter()
-            .map(|&(p, r)| json!([db_json(p), db_json(r)]))
-            .collect()
-    };
-    json!({
-        "event": "meters",
-        "strips": frame.strips.iter().map(|s| json!({
-            "name": s.name,
-            "pre": pairs(&s.pre),
-            "post": pairs(&s.post),
-            "gate_db": db_json(s.gate_db),
-            "compressor_db": db_json(s.compressor_db),
-        })).collect::<Vec<_>>(),
-        "buses": frame.buses.iter().map(|b| json!({
-            "name": b.name,
-            "post": pairs(&b.post),
-            "compressor_db": db_json(b.compressor_db),
-            "limiter_db": db_json(b.limiter_db),
-        })).collect::<Vec<_>>(),
-    })
-    .to_string()
+    let channels: usize = frame.strips.iter().map(|s| s.pre.len() * 2).sum::<usize>()
+        + frame.buses.iter().map(|b| b.post.len()).sum::<usize>();
+    let mut out =
+        String::with_capacity(64 + 64 * (frame.strips.len() + frame.buses.len()) + 24 * channels);
+    out.push_str(r#"{"event":"meters","strips":["#);
+    for (i, s) in frame.strips.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"name":"#);
+        push_string(&mut out, &s.name);
+        out.push_str(r#","pre":"#);
+        push_levels(&mut out, &s.pre);
+        out.push_str(r#","post":"#);
+        push_levels(&mut out, &s.post);
+        out.push_str(r#","gate_db":"#);
+        push_db(&mut out, s.gate_db);
+        out.push_str(r#","compressor_db":"#);
+        push_db(&mut out, s.compressor_db);
+        out.push('}');
+    }
+    out.push_str(r#"],"buses":["#);
+    for (i, b) in frame.buses.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"name":"#);
+        push_string(&mut out, &b.name);
+        out.push_str(r#","post":"#);
+        push_levels(&mut out, &b.post);
+        out.push_str(r#","compressor_db":"#);
+        push_db(&mut out, b.compressor_db);
+        out.push_str(r#","limiter_db":"#);
+        push_db(&mut out, b.limiter_db);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// `[[peak,rms],…]`.
+fn push_levels(out: &mut String, levels: &[(f32, f32)]) {
+    out.push('[');
+    for (i, &(peak, rms)) in levels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        push_db(out, peak);
+        out.push(',');
+        push_db(out, rms);
+        out.push(']');
+    }
+    out.push(']');
+}
+
+/// What [`db_json`] gives, as text.
+fn push_db(out: &mut String, x: f32) {
+    use std::fmt::Write;
+    if x.is_finite() {
+        let rounded = (f64::from(x) * 100.0).round() / 100.0;
+        // Writing to a String cannot fail. Past 1e15 the plain form spells out digits
+        // a reader parses less exactly than the exponent form.
+        let _ = if rounded.abs() < 1e15 {
+            write!(out, "{rounded}")
+        } else {
+            write!(out, "{rounded:e}")
+        };
+    } else if x < 0.0 {
+        out.push_str(r#""-inf""#);
+    } else {
+        out.push_str(r#""inf""#);
+    }
+}
+
+/// A JSON string literal, escaped.
+fn push_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -230,5 +305,87 @@ mod tests {
     fn silence_is_minus_inf_in_json() {
         let text = meters_json(&sample(f32::NEG_INFINITY, -12.345));
         assert!(text.contains(r#"["-inf",-12.35]"#), "{text}");
+    }
+
+    /// The tree the writer must match: the same frame built as a `serde_json::Value`.
+    fn as_value(frame: &MeterSample) -> Value {
+        let pairs = |v: &[(f32, f32)]| -> Value {
+            v.iter()
+                .map(|&(p, r)| json!([db_json(p), db_json(r)]))
+                .collect()
+        };
+        json!({
+            "event": "meters",
+            "strips": frame.strips.iter().map(|s| json!({
+                "name": s.name,
+                "pre": pairs(&s.pre),
+                "post": pairs(&s.post),
+                "gate_db": db_json(s.gate_db),
+                "compressor_db": db_json(s.compressor_db),
+            })).collect::<Vec<_>>(),
+            "buses": frame.buses.iter().map(|b| json!({
+                "name": b.name,
+                "post": pairs(&b.post),
+                "compressor_db": db_json(b.compressor_db),
+                "limiter_db": db_json(b.limiter_db),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Every number as a float: `0` and `0.0` are the same level.
+    fn floats(v: Value) -> Value {
+        match v {
+            Value::Number(n) => json!(n.as_f64()),
+            Value::Array(a) => Value::Array(a.into_iter().map(floats).collect()),
+            Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, floats(v))).collect()),
+            other => other,
+        }
+    }
+
+    #[test]
+    fn the_written_frame_is_the_json_tree() {
+        let levels = [
+            0.0,
+            -0.0,
+            -6.0206,
+            -123.456_79,
+            12.005,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            -1e-30,
+            1e16,
+        ];
+        let pairs = |k: usize| -> Vec<(f32, f32)> {
+            (0..k)
+                .map(|i| (levels[i % levels.len()], levels[(i * 7 + 3) % levels.len()]))
+                .collect()
+        };
+        let frame = MeterSample {
+            strips: vec![
+                StripSample {
+                    name: "Mic \"1\"\\ \u{1}\n\té".into(),
+                    pre: pairs(2),
+                    post: pairs(9),
+                    gate_db: 3.333,
+                    compressor_db: f32::NEG_INFINITY,
+                },
+                StripSample {
+                    name: "Empty".into(),
+                    ..Default::default()
+                },
+            ],
+            buses: vec![BusSample {
+                name: "A1".into(),
+                post: pairs(8),
+                compressor_db: 0.004,
+                limiter_db: 1.5,
+            }],
+        };
+        for frame in [frame, MeterSample::default()] {
+            let text = meters_json(&frame);
+            let parsed: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(floats(parsed), floats(as_value(&frame)), "{text}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 mod guard;
 mod http;
+mod meters;
 mod openapi;
 mod token;
 mod web;
@@ -125,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicU64,
     /// Turns true once when the server stops.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// WebSocket meter frames, one feed per rate.
+    pub(crate) meter_hub: meters::MeterHub,
 }
 
 /// Binds `config.listen` and starts serving on a thread named `troubadour-api`.
@@ -161,6 +164,7 @@ pub fn start(config: ServerConfig, handle: Handle) -> std::io::Result<Server> {
         clients: AtomicUsize::new(0),
         connections: AtomicU64::new(0),
         shutdown: shutdown_rx.clone(),
+        meter_hub: meters::MeterHub::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

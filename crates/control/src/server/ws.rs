@@ -1,14 +1,13 @@
 //! One WebSocket connection: requests in, replies, events and meter frames out, all on
 //! the connection's own task, so a client that stops reading stalls nobody but
-//! itself. Its writes time out ([`WRITE_TIMEOUT`]) and drop it; meter ticks that come
-//! while a write is pending are skipped, which thins its frames; and if it falls so far
-//! behind that events were lost, it is closed (1008) rather than left with a view of
-//! the mixer that is silently wrong.
+//! itself. Its writes time out ([`WRITE_TIMEOUT`]) and drop it; meter frames come from
+//! the feed of its rate ([`super::meters`]), and one that falls behind skips to the
+//! newest; and if it falls so far behind that events were lost, it is closed (1008)
+//! rather than left with a view of the mixer that is silently wrong.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::extract::ws::{
     CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
@@ -19,13 +18,12 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::{Interval, MissedTickBehavior};
 
 use super::http::error_response;
+use super::meters::MeterFeed;
 use super::{MAX_BODY_BYTES, Shared, WRITE_TIMEOUT, stopped};
 use crate::api::{self, ApiError, ErrorCode, Reply, Request, Topic};
-use crate::event::{MeterAccumulator, Outgoing, meters_json};
-use crate::service::MeterSubscription;
+use crate::event::Outgoing;
 
 /// Meter frames per second when a subscribe names no rate.
 const DEFAULT_METER_RATE: f64 = 30.0;
@@ -92,10 +90,8 @@ struct Connection {
     /// Held only while `changes` or `status` is subscribed.
     events: Option<broadcast::Receiver<Arc<Outgoing>>>,
     /// Held only while `meters` is subscribed: the control thread reads meters only
-    /// while someone holds one.
-    meters: Option<MeterSubscription>,
-    meter_tick: Option<Interval>,
-    frame: MeterAccumulator,
+    /// while some feed runs, and a feed runs while a client holds it.
+    meters: Option<MeterFeed>,
 }
 
 /// Why a connection ends.
@@ -116,8 +112,6 @@ async fn connection(socket: WebSocket, slot: ClientSlot, origin: String, peer: S
         status: false,
         events: None,
         meters: None,
-        meter_tick: None,
-        frame: MeterAccumulator::new(),
     };
     let shared = &slot.0;
     let end = loop {
@@ -159,18 +153,14 @@ async fn connection(socket: WebSocket, slot: ClientSlot, origin: String, peer: S
                     Ok(())
                 }
             },
-            sample = next_sample(&mut conn.meters) => {
-                match sample {
-                    Ok(sample) => conn.frame.fold(&sample),
-                    // Readings missed while a write was pending: the frame has fewer.
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => conn.meters = None,
+            frame = next_frame(&mut conn.meters) => match frame {
+                Ok(frame) => conn.send(frame.as_ref().to_owned()).await,
+                // Frames missed while writes were pending: on to the newest.
+                Err(RecvError::Lagged(_)) => Ok(()),
+                Err(RecvError::Closed) => {
+                    conn.meters = None;
+                    Ok(())
                 }
-                Ok(())
-            },
-            () = next_tick(&mut conn.meter_tick) => match conn.frame.take() {
-                Some(frame) => conn.send(meters_json(&frame)).await,
-                None => Ok(()),
             },
             () = &mut shutdown => {
                 let close = CloseFrame { code: CLOSE_GOING_AWAY, reason: "the server stops".into() };
@@ -197,20 +187,9 @@ async fn next_event(
     }
 }
 
-async fn next_sample(
-    meters: &mut Option<MeterSubscription>,
-) -> Result<Arc<crate::event::MeterSample>, RecvError> {
+async fn next_frame(meters: &mut Option<MeterFeed>) -> Result<Arc<str>, RecvError> {
     match meters {
-        Some(sub) => sub.receiver.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn next_tick(tick: &mut Option<Interval>) {
-    match tick {
-        Some(interval) => {
-            interval.tick().await;
-        }
+        Some(feed) => feed.frames.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -285,14 +264,9 @@ impl Connection {
             match topic {
                 Topic::Changes => self.changes = true,
                 Topic::Status => self.status = true,
+                // Joining the new rate's feed first keeps the readings flowing.
                 Topic::Meters => {
-                    if self.meters.is_none() {
-                        self.meters = Some(shared.handle.meters());
-                    }
-                    // A new rate restarts the clock; the peaks folded so far stay.
-                    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-                    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                    self.meter_tick = Some(tick);
+                    self.meters = Some(shared.meter_hub.subscribe(&shared.handle, rate));
                 }
             }
         }
@@ -307,11 +281,7 @@ impl Connection {
             match topic {
                 Topic::Changes => self.changes = false,
                 Topic::Status => self.status = false,
-                Topic::Meters => {
-                    self.meters = None;
-                    self.meter_tick = None;
-                    self.frame = MeterAccumulator::new();
-                }
+                Topic::Meters => self.meters = None,
             }
         }
         if !self.changes && !self.status {

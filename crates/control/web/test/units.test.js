@@ -70,3 +70,14 @@ describe("the cookbook filters", () => {
     assert.ok(Math.abs(responseDb(bands, 1000, FS) - 12) < 1e-9);
   });
 });
+
+describe("the page's entry", () => {
+  it("preloads every module, so none waits for the one that imports it", async () => {
+    const { readFileSync, readdirSync } = await import("node:fs");
+    const ui = new URL("../ui/", import.meta.url);
+    const html = readFileSync(new URL("index.html", ui), "utf8");
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="\/ui\/js\/([^"]+)">/g)].map((m) => m[1]).sort();
+    const modules = readdirSync(new URL("js/", ui)).filter((f) => f.endsWith(".js") && f !== "main.js").sort();
+    assert.deepEqual(preloaded, modules);
+  });
+});

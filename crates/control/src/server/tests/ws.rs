@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::serve;
-use crate::server::testing::{FADER, SLOW_PATH, filler, one_bus};
+use crate::server::testing::{FADER, SLOW_PATH, TestMixer, filler, one_bus};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -361,7 +361,90 @@ fn meter_frames_at_each_clients_rate_with_its_own_peaks() {
         )
         .await;
         assert_eq!(next(&mut slow).await["topics"], json!([]));
+        // The feed of 10 Hz stops once the runtime has dropped its task.
+        until_subscribers(&mixer, 1).await;
+    });
+    server.stop();
+}
+
+/// Waits (up to a second) for the control side to count `n` meter subscriptions.
+async fn until_subscribers(mixer: &TestMixer, n: usize) {
+    let end = Instant::now() + Duration::from_secs(1);
+    while mixer.meter_subscribers.load(Ordering::Relaxed) != n {
+        assert!(
+            Instant::now() < end,
+            "{} meter subscriptions, not {n}",
+            mixer.meter_subscribers.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn clients_at_one_rate_share_one_feed_and_its_frames() {
+    let (server, mixer) = serve(|_| {});
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let mut pages = Vec::new();
+        for _ in 0..3 {
+            let mut ws = connect(addr, &[]).await.unwrap();
+            send(
+                &mut ws,
+                json!({"id": 1, "op": "subscribe", "topics": ["meters"], "rate": 20}),
+            )
+            .await;
+            assert_eq!(next(&mut ws).await["topics"], json!(["meters"]));
+            pages.push(ws);
+        }
+        // Three clients, one reading of the meters on the control side.
         assert_eq!(mixer.meter_subscribers.load(Ordering::Relaxed), 1);
+
+        let meters = mixer.meters.clone();
+        let feeding = std::thread::spawn(move || {
+            for i in 0..100 {
+                let peak = if i == 40 { -3.0 } else { -50.0 };
+                let _ = meters.send(std::sync::Arc::new(one_bus(peak)));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let window = Duration::from_millis(1300);
+        let [a, b, c] = &mut pages[..] else {
+            unreachable!()
+        };
+        let (fa, fb, fc) = tokio::join!(collect(a, window), collect(b, window), collect(c, window));
+        feeding.join().unwrap();
+        for frames in [&fa, &fb, &fc] {
+            let peaks = peaks(frames);
+            assert!((15..=30).contains(&peaks.len()), "20 Hz: {peaks:?}");
+            assert_eq!(peaks.iter().filter(|&&p| p == -3.0).count(), 1, "{peaks:?}");
+        }
+        // The same frames, the loud one at the same place: one fold, one clock.
+        let at = |frames: &[Value]| peaks(frames).iter().position(|&p| p == -3.0);
+        assert_eq!(at(&fa), at(&fb));
+        assert_eq!(at(&fb), at(&fc));
+
+        // Another rate is another feed; leaving ends a feed only with its last client.
+        let mut other = connect(addr, &[]).await.unwrap();
+        send(
+            &mut other,
+            json!({"id": 1, "op": "subscribe", "topics": ["meters"], "rate": 7.5}),
+        )
+        .await;
+        assert_eq!(next(&mut other).await["topics"], json!(["meters"]));
+        assert_eq!(mixer.meter_subscribers.load(Ordering::Relaxed), 2);
+        for ws in pages.iter_mut().take(2) {
+            send(
+                ws,
+                json!({"id": 2, "op": "unsubscribe", "topics": ["meters"]}),
+            )
+            .await;
+            assert_eq!(next(ws).await["topics"], json!([]));
+        }
+        until_subscribers(&mixer, 2).await;
+        drop(pages);
+        until_subscribers(&mixer, 1).await;
+        drop(other);
+        until_subscribers(&mixer, 0).await;
     });
     server.stop();
 }
