@@ -60,8 +60,10 @@ fn a_learned_mapping_is_added_and_the_comments_stay() {
     }
     assert!(!out.contains("pickup"), "{out}");
     assert!(
-        out.contains("[[midi]]\ncontrol = { note = 36, channel = 2 }\ntarget = \"bus/A1/mute\"\nfeedback = true\n"),
-        "{out}"
+        out.contains(
+            "feedback = true\n\n[[midi]]\ntarget = \"bus/A1/mute\"\nfeedback = true\ncontrol = { note = 36, channel = 2 }\n\n[[macro]]"
+        ),
+        "the new mapping goes after the others, its control inline like theirs:\n{out}"
     );
 }
 

@@ -48,6 +48,9 @@ impl Server {
         let mut messages = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             self.supervise();
+            // Events first: a learn request answered before a control moved is taken
+            // up before that control's message.
+            self.forward_events();
             messages.clear();
             if let Some(jack) = self.jack.as_mut() {
                 loop {
@@ -61,7 +64,6 @@ impl Server {
             if !messages.is_empty() {
                 self.incoming(&messages);
             }
-            self.forward_events();
             if messages.is_empty() {
                 std::thread::sleep(POLL);
             }
@@ -86,8 +88,6 @@ impl Server {
                     self.counters.set_client(Some(Arc::clone(jack.stats())));
                     self.jack = Some(jack);
                     self.connect();
-                    let feedback = self.mapper.all_feedback();
-                    self.send(&feedback);
                 }
                 Err(e) => {
                     tracing::debug!(target: "troubadour::midi", "no JACK MIDI yet: {e}");
@@ -102,17 +102,25 @@ impl Server {
         }
     }
 
-    fn connect(&self) {
+    /// Connects the ports named; a surface newly connected to our output is told where
+    /// every value with feedback is.
+    fn connect(&mut self) {
         let Some(jack) = &self.jack else { return };
         for pattern in &self.options.inputs {
             for port in jack.connect_from(pattern) {
                 tracing::info!(target: "troubadour::midi", "MIDI in: connected {port}");
             }
         }
+        let mut fresh = false;
         for pattern in &self.options.outputs {
             for port in jack.connect_to(pattern) {
                 tracing::info!(target: "troubadour::midi", "MIDI out: connected {port}");
+                fresh = true;
             }
+        }
+        if fresh {
+            let feedback = self.mapper.all_feedback();
+            self.send(&feedback);
         }
     }
 
