@@ -31,13 +31,14 @@ command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 apt_install "${missing[@]}"
-# Real clients of the control API that are not ours: Python's `websockets`, and
-# `python-osc` for the OSC surface.
-if ! python3 -c "import websockets, pythonosc" >/dev/null 2>&1; then
+# Real clients of the control API that are not ours: Python's `websockets`,
+# `python-osc` for the OSC surface, `python-rtmidi` (its JACK backend) for the MIDI
+# surface.
+if ! python3 -c "import websockets, pythonosc, rtmidi" >/dev/null 2>&1; then
     python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-    echo "== pip install websockets python-osc"
-    python3 -m pip install --quiet --disable-pip-version-check websockets python-osc \
-        || python3 -m pip install --quiet --break-system-packages websockets python-osc
+    echo "== pip install websockets python-osc python-rtmidi"
+    python3 -m pip install --quiet --disable-pip-version-check websockets python-osc python-rtmidi \
+        || python3 -m pip install --quiet --break-system-packages websockets python-osc python-rtmidi
 fi
 
 echo "== cargo fmt"

@@ -77,6 +77,16 @@ enum Command {
         /// Do not serve OSC.
         #[arg(long)]
         no_osc: bool,
+        /// A MIDI output port (name or JACK regular expression) to connect to our MIDI
+        /// input, now and whenever it appears; may be repeated.
+        #[arg(long, value_name = "PORT", conflicts_with = "no_midi")]
+        midi_in: Vec<String>,
+        /// A MIDI input port to send feedback to; may be repeated.
+        #[arg(long, value_name = "PORT", conflicts_with = "no_midi")]
+        midi_out: Vec<String>,
+        /// No MIDI (by default a JACK MIDI client runs whenever a JACK server answers).
+        #[arg(long)]
+        no_midi: bool,
         /// Do not write changes made through the API back to the session file.
         #[arg(long)]
         no_autosave: bool,
@@ -174,6 +184,9 @@ fn main() -> ExitCode {
             no_api,
             osc,
             no_osc,
+            midi_in,
+            midi_out,
+            no_midi,
             no_autosave,
             log,
         } => {
@@ -205,6 +218,10 @@ fn main() -> ExitCode {
                 listen_given: listen.is_some(),
                 osc: (!no_osc).then(|| osc.unwrap_or(cmd::run::DEFAULT_OSC)),
                 osc_given: osc.is_some(),
+                midi: (!no_midi).then_some(troubadour_control::midi::MidiOptions {
+                    inputs: midi_in,
+                    outputs: midi_out,
+                }),
                 autosave: !no_autosave,
             };
             cmd::run::run(session.as_deref(), config, seconds, serve)

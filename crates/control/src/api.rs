@@ -145,6 +145,30 @@ pub enum Request {
         /// The scene's name.
         name: String,
     },
+    /// Maps the next MIDI control moved (on any input) to `path`, saved with the
+    /// session (answers at once; the mapping's `midi_changed` event follows).
+    MidiLearn {
+        /// The parameter's path.
+        path: String,
+    },
+    /// Maps a MIDI control to a parameter (replacing the control's mapping, if any).
+    MidiMap {
+        /// `{cc = 7}`, `{note = 36}`, `{pitchbend = 1}`, … as in the session file.
+        control: troubadour_engine::session::MidiControl,
+        /// The parameter's path.
+        target: String,
+        /// Soft takeover.
+        #[serde(default)]
+        pickup: bool,
+        /// Send changes made elsewhere back to the control.
+        #[serde(default)]
+        feedback: bool,
+    },
+    /// Runs a macro's actions, in order, as one undoable change.
+    MacroRun {
+        /// The macro's name.
+        name: String,
+    },
     /// Undoes the last change (from any client).
     Undo,
     /// Redoes the last undone change.
@@ -425,6 +449,9 @@ pub const OPS: &[&str] = &[
     "scene_recall",
     "scene_list",
     "scene_delete",
+    "midi_learn",
+    "midi_map",
+    "macro_run",
     "undo",
     "redo",
     "subscribe",

@@ -100,3 +100,25 @@ pub fn start_osc(
     }
     Ok(OscSurface { osc, line })
 }
+
+/// Starts the MIDI surface for `service` (its JACK client opens whenever a JACK server
+/// answers), its counters added to `/metrics`; returns it and the line to print.
+pub fn start_midi(
+    options: crate::midi::MidiOptions,
+    service: &mut crate::service::Service,
+) -> Result<(crate::midi::Midi, String), String> {
+    let mut line =
+        "MIDI: JACK client troubadour-midi (ports in, out) whenever a JACK server answers"
+            .to_string();
+    if !options.inputs.is_empty() {
+        line.push_str(&format!("; connecting from {}", options.inputs.join(", ")));
+    }
+    if !options.outputs.is_empty() {
+        line.push_str(&format!("; feedback to {}", options.outputs.join(", ")));
+    }
+    let midi = crate::midi::start(options, service.handle())
+        .map_err(|e| format!("cannot start the MIDI thread: {e}"))?;
+    let counters = midi.counters();
+    service.add_metrics_source(Box::new(move |out| counters.write_metrics(out)));
+    Ok((midi, line))
+}

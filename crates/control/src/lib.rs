@@ -11,6 +11,7 @@ pub mod api;
 pub mod event;
 pub mod file;
 pub mod launch;
+pub mod midi;
 pub mod namespace;
 pub mod osc;
 pub mod server;

@@ -112,6 +112,8 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
             strips,
             buses,
             scenes: Vec::new(),
+            midi: Vec::new(),
+            macros: Vec::new(),
         },
         path: "standard-workload.toml".into(),
         base_dir: ".".into(),

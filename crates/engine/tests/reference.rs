@@ -189,6 +189,8 @@ fn session() -> impl Strategy<Value = Session> {
                 strips,
                 buses,
                 scenes: Vec::new(),
+                midi: Vec::new(),
+                macros: Vec::new(),
             }
         })
 }

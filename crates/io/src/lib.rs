@@ -17,6 +17,7 @@ pub mod bridge;
 #[cfg(feature = "cpal")]
 pub mod device;
 pub mod jack;
+pub mod midi;
 pub mod null;
 pub mod render;
 pub mod thread;

@@ -6,7 +6,17 @@ use std::process::ExitCode;
 use troubadour_engine::session::{self, Severity};
 
 pub fn check(path: &Path) -> Result<ExitCode, String> {
-    match session::load(path) {
+    // MIDI targets and macro actions name parameters: the control plane's namespace
+    // says whether they exist.
+    let loaded = session::load(path).and_then(|loaded| {
+        let diagnostics = troubadour_control::midi::targets::check(&loaded);
+        if diagnostics.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(session::SessionError { diagnostics })
+        }
+    });
+    match loaded {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 println!("{w}");

@@ -57,6 +57,18 @@ enum What {
         #[arg(long, default_value_t = 0.0)]
         fade_ms: f64,
     },
+    /// MIDI: `learn PATH` maps the next control moved on any input to PATH (and
+    /// saves it with the session); waits for it and prints the mapping.
+    Midi {
+        #[arg(value_parser = ["learn"])]
+        action: String,
+        path: String,
+        /// How long to wait for a control to move, in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+    },
+    /// Run a macro (its actions in order, one undo step).
+    Macro { name: String },
     /// Undo the last change (from any client).
     Undo,
     /// Redo the last undone change.
@@ -179,6 +191,17 @@ fn run(client: &Client, what: &What) -> Result<(), Failure> {
             };
             println!("{}", show::plain(&v["done"]));
         }
+        What::Midi { path, timeout, .. } => learn(client, path, *timeout)?,
+        What::Macro { name } => println!(
+            "{}",
+            show::plain(
+                &client.send(
+                    "POST",
+                    &format!("/api/v1/macros/{}", http::percent(name)),
+                    None
+                )?["done"]
+            )
+        ),
         What::Undo => println!(
             "{}",
             show::plain(&client.send("POST", "/api/v1/undo", None)?["done"])
@@ -189,4 +212,36 @@ fn run(client: &Client, what: &What) -> Result<(), Failure> {
         ),
     }
     Ok(())
+}
+
+/// `ctl midi learn PATH`: asks, then watches the session's mappings until one for the
+/// path appears (or changes).
+fn learn(client: &Client, path: &str, timeout: f64) -> Result<(), Failure> {
+    let mappings = || -> Result<Vec<Value>, Failure> {
+        let v = client.send("GET", "/api/v1/state", None)?;
+        Ok(v["state"]["midi"].as_array().cloned().unwrap_or_default())
+    };
+    let before = mappings()?;
+    let v = client.send(
+        "POST",
+        "/api/v1/request",
+        Some(&json!({"op": "midi_learn", "path": path})),
+    )?;
+    println!("{}", show::plain(&v["done"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if let Some(new) = mappings()?.into_iter().find(|m| !before.contains(m)) {
+            println!(
+                "mapped {} to {}",
+                serde_json::to_string(&new["control"]).unwrap_or_default(),
+                show::plain(&new["target"])
+            );
+            return Ok(());
+        }
+    }
+    Err(Failure::Refused {
+        code: "timeout".into(),
+        message: format!("no MIDI control moved within {timeout} s"),
+    })
 }

@@ -33,6 +33,13 @@ pub fn load_live_text(path: &Path) -> Result<(LoadedSession, String), String> {
 
 fn report(loaded: Result<LoadedSession, session::SessionError>) -> Result<LoadedSession, String> {
     let loaded = loaded.map_err(|e| format!("invalid session\n{e}"))?;
+    let diagnostics = troubadour_control::midi::targets::check(&loaded);
+    if !diagnostics.is_empty() {
+        return Err(format!(
+            "invalid session\n{}",
+            session::SessionError { diagnostics }
+        ));
+    }
     for w in &loaded.warnings {
         eprintln!("{w}");
     }

@@ -2,7 +2,7 @@
 //!
 //! Starts a [`Host`] (which picks, supervises and restarts the backend), hands it to the
 //! control [`Service`] (requests, events, scenes, undo, autosave and hot reload), serves
-//! the control API and OSC, prints what the host tells, shows a status line (or a log line a
+//! the control API, OSC and MIDI, prints what the host tells, shows a status line (or a log line a
 //! second when stdout is not a terminal), and stops cleanly on Ctrl-C or SIGTERM.
 
 use std::io::{IsTerminal, Write};
@@ -42,6 +42,8 @@ pub struct Serve {
     pub osc: Option<SocketAddr>,
     /// `--osc` was given: failing to bind there is an error.
     pub osc_given: bool,
+    /// MIDI through JACK, and which ports to connect (None: `--no-midi`).
+    pub midi: Option<troubadour_control::midi::MidiOptions>,
     /// Write API changes back to the session file.
     pub autosave: bool,
 }
@@ -171,6 +173,19 @@ pub fn run(
         },
         None => None,
     };
+    let midi = match serve.midi {
+        Some(options) => match launch::start_midi(options, &mut service) {
+            Ok((midi, line)) => {
+                println!("{line}");
+                Some(midi)
+            }
+            Err(e) => {
+                println!("warning: {e}; running without it");
+                None
+            }
+        },
+        None => None,
+    };
     if autosave {
         println!("autosave: changes made remotely are written back to the session file");
     }
@@ -201,6 +216,9 @@ pub fn run(
     });
     if terminal {
         println!();
+    }
+    if let Some(midi) = midi {
+        midi.stop();
     }
     if let Some(osc) = osc {
         osc.osc.stop();

@@ -12,6 +12,8 @@ mod rewrite;
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]
+mod midi_tests;
+#[cfg(test)]
 mod tests;
 
 use troubadour_engine::session::Session;
@@ -22,7 +24,8 @@ use troubadour_engine::session::Session;
 /// all kept; only values that changed are rewritten (keeping their trailing comment);
 /// keys whose value is now the default (absent from the session's serialization) are
 /// removed; new strips/buses/scenes/keys are added; removed ones deleted. Arrays of
-/// tables ([[strip]], [[bus]], [[scene]]) are matched by their `name`, so a reorder or an
+/// tables ([[strip]], [[bus]], [[scene]], [[macro]]) are matched by their `name`
+/// ([[midi]] mappings by their `target`), so a reorder or an
 /// insertion keeps each strip's comments with it. If `original` does not parse as TOML,
 /// the session's plain serialization is returned.
 ///

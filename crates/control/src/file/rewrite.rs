@@ -251,8 +251,10 @@ fn match_elems(user: &[Option<&str>], new: &[Option<&str>]) -> Vec<Option<usize>
     out
 }
 
+/// What identifies an element of an array of tables: its `name` (strips, buses,
+/// scenes, macros), else its `target` (MIDI mappings).
 fn name_of(t: &dyn TableLike) -> Option<&str> {
-    t.get("name")?.as_str()
+    t.get("name").or_else(|| t.get("target"))?.as_str()
 }
 
 fn names(items: &[Item]) -> Vec<Option<&str>> {

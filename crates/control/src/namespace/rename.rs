@@ -1,6 +1,6 @@
 //! Renaming a strip or bus through its `name` parameter. What refers to it by name
 //! follows: sends (`strip.sends` keys) a bus rename, compressor sidechains a strip
-//! rename, and the paths scenes store both.
+//! rename, and the paths scenes, MIDI mappings and macros store both.
 
 use serde_json::Value;
 use troubadour_engine::session::Session;
@@ -66,6 +66,18 @@ fn renamed_path(key: &str, kind: Kind, old: &str, new: &str) -> Option<String> {
 }
 
 fn rename_in_scenes(session: &mut Session, kind: Kind, old: &str, new: &str) {
+    // MIDI targets and macro sets name paths too.
+    let paths = session.midi.iter_mut().map(|m| &mut m.target).chain(
+        session
+            .macros
+            .iter_mut()
+            .flat_map(|m| m.actions.iter_mut().filter_map(|a| a.set.as_mut())),
+    );
+    for path in paths {
+        if let Some(to) = renamed_path(path, kind, old, new) {
+            *path = to;
+        }
+    }
     for scene in &mut session.scenes {
         let keys: Vec<String> = scene
             .values

@@ -210,6 +210,20 @@ pub(super) fn route(message: &OscMessage) -> Result<Action, Refusal> {
             }),
             _ => Err(wrong(address, "takes no argument or a prefix string")),
         },
+        _ if address.starts_with("/macro/") => {
+            let name = &address["/macro/".len()..];
+            let request = Request::MacroRun { name: name.into() };
+            match args {
+                [] => Ok(Action::Api(request)),
+                // A button: runs on the press, not the release.
+                [arg] => match number(arg) {
+                    Some(x) if x != 0.0 => Ok(Action::Api(request)),
+                    Some(_) => Ok(Action::Nothing),
+                    None => Err(wrong(address, "takes no argument (or a button's number)")),
+                },
+                _ => Err(wrong(address, "takes no argument")),
+            }
+        }
         _ => param(address, args),
     }
 }
@@ -220,7 +234,7 @@ fn param(address: &str, args: &[OscType]) -> Result<Action, Refusal> {
         return Err(Refusal::new(
             Failure::UnknownAddress,
             "no such address: parameters are /strip/<name or number>/… and /bus/<name or number>/…; \
-             the others are /subscribe, /meters, /scene/recall, /scene/save, /undo, /redo, /info, /list",
+             the others are /subscribe, /meters, /scene/recall, /scene/save, /macro/<name>, /undo, /redo, /info, /list",
         ));
     }
     let template = template_for(path);

@@ -187,6 +187,13 @@ pub(crate) async fn scene_delete(
     answer(ask(&shared, Request::SceneDelete { name }).await)
 }
 
+pub(crate) async fn macro_run(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+) -> Response {
+    answer(ask(&shared, Request::MacroRun { name }).await)
+}
+
 pub(crate) async fn undo(State(shared): State<Arc<Shared>>) -> Response {
     answer(ask(&shared, Request::Undo).await)
 }

@@ -2,7 +2,7 @@
 //! event per parameter that differs, `structure_changed` when something no parameter
 //! path describes changed (strips or buses added, removed, renamed, reordered; a source,
 //! sink, channel count, processor or send added or removed), `scenes_changed` for the
-//! scene list.
+//! scene list, `midi_changed` for the MIDI mappings and macros.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,8 @@ pub struct Diff {
     pub structure: bool,
     /// The scenes differ.
     pub scenes: bool,
+    /// The MIDI mappings or macros differ.
+    pub midi: bool,
 }
 
 pub fn diff(old: &Session, new: &Session) -> Diff {
@@ -50,6 +52,7 @@ pub fn diff(old: &Session, new: &Session) -> Diff {
         changed,
         structure: !(same_paths && strips_same && buses_same),
         scenes: old.scenes != new.scenes,
+        midi: old.midi != new.midi || old.macros != new.macros,
     }
 }
 

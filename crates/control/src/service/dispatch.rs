@@ -70,6 +70,14 @@ impl Service {
                     .collect(),
             }),
             Request::SceneDelete { name } => self.scene_delete(&name, origin),
+            Request::MidiLearn { path } => self.midi_learn(&path),
+            Request::MidiMap {
+                control,
+                target,
+                pickup,
+                feedback,
+            } => self.midi_map(control, &target, pickup, feedback, origin),
+            Request::MacroRun { name } => self.macro_run(&name, origin),
             Request::Undo => self.undo(origin),
             Request::Redo => self.redo(origin),
             Request::Subscribe { .. } | Request::Unsubscribe { .. } => Err(ApiError::new(
@@ -180,6 +188,13 @@ impl Service {
             self.broadcast(Outgoing::change(
                 self.seq,
                 json!({"event": "structure_changed", "seq": self.seq, "origin": origin, "what": what}),
+            ));
+        }
+        if d.midi {
+            self.seq += 1;
+            self.broadcast(Outgoing::change(
+                self.seq,
+                json!({"event": "midi_changed", "seq": self.seq, "origin": origin, "what": what}),
             ));
         }
         if d.scenes {

@@ -11,7 +11,9 @@ mod edit;
 mod handle;
 mod history;
 mod json;
+mod macros;
 mod metrics;
+mod midi;
 mod save;
 mod scenes;
 

@@ -134,74 +134,25 @@ impl Service {
         fade_ms: f64,
         origin: &str,
     ) -> Result<Reply, ApiError> {
-        if !(0.0..=MAX_FADE_MS).contains(&fade_ms) {
-            return Err(ApiError::new(
-                ErrorCode::OutOfRange,
-                format!("fade_ms: {fade_ms} is outside 0..={MAX_FADE_MS} ms"),
-            ));
-        }
-        let current = self.host.controller().session().clone();
-        let Some(scene) = current.scenes.iter().find(|x| x.name == name).cloned() else {
-            return Err(not_found(name, &current));
-        };
-        let mut new = current.clone();
-        let (mut skipped, mut kept) = (0usize, 0usize);
-        let mut glides = Vec::new();
-        for (path, value) in &scene.values {
-            let Ok(r) = namespace::resolve(&new, path) else {
-                // The strip or bus is gone, or the processor: nothing to recall into.
-                skipped += 1;
-                continue;
-            };
-            if safe(&new, &r) {
-                kept += 1;
-                continue;
-            }
-            let value = json_value(value);
-            if fade_ms > 0.0 && r.template.glides() {
-                let from = namespace::to_norm(r.template, &namespace::get(&current, &r));
-                let to = namespace::to_norm(r.template, &value);
-                if let (Some(from), Some(to)) = (from, to)
-                    && from != to
-                {
-                    glides.push(Glide {
-                        path: r.canonical.clone(),
-                        from,
-                        to,
-                        told: None,
-                    });
-                }
-                continue;
-            }
-            if namespace::set(&mut new, &r, &value).is_err() {
-                skipped += 1;
-            }
-        }
-        let mut what = format!("recalled scene {name:?}");
-        if fade_ms > 0.0 {
-            what.push_str(&format!(" over {fade_ms} ms"));
-        }
-        if kept > 0 {
-            what.push_str(&format!(
-                "; {kept} values of recall-safe strips and buses kept"
-            ));
-        }
-        if skipped > 0 {
-            what.push_str(&format!(
-                "; {skipped} values for strips, buses or processors that are gone skipped"
-            ));
-        }
+        let mut new = self.host.controller().session().clone();
+        let recall = plan_recall(&mut new, name, fade_ms)?;
+        let what = recall.what.clone();
         let seq = self.commit(new, origin, Change::Other(what.clone()))?;
-        self.fade = (!glides.is_empty()).then(|| Fade {
-            scene: name.to_string(),
+        self.start_fade(recall, origin);
+        Ok(Reply::Done { seq, done: what })
+    }
+
+    /// Starts a recall's glides, if it has any, as part of the undo step just recorded.
+    pub(super) fn start_fade(&mut self, recall: Recall, origin: &str) {
+        self.fade = (!recall.glides.is_empty()).then(|| Fade {
+            scene: recall.scene,
             start: Instant::now(),
-            duration: Duration::from_secs_f64(fade_ms / 1e3),
-            glides,
+            duration: Duration::from_secs_f64(recall.fade_ms / 1e3),
+            glides: recall.glides,
             origin: origin.to_string(),
             next_events: Instant::now(),
             step: self.history.last_id(),
         });
-        Ok(Reply::Done { seq, done: what })
     }
 
     /// One step of the crossfade in progress, if any.
@@ -284,6 +235,104 @@ impl Service {
         }
         self.mark_dirty();
     }
+}
+
+/// A recall planned: what switches at once is set in the session it was planned on;
+/// the glides are for [`Service::start_fade`].
+#[derive(Debug)]
+pub(super) struct Recall {
+    scene: String,
+    fade_ms: f64,
+    glides: Vec<Glide>,
+    /// What was done, in words.
+    pub what: String,
+}
+
+impl Recall {
+    /// A later set of `path` wins over the glide.
+    pub fn forget(&mut self, path: &str) {
+        self.glides.retain(|g| g.path != path);
+    }
+
+    /// The glides land at once (an earlier recall in a macro with another after it).
+    pub fn land(self, s: &mut Session) {
+        for g in self.glides {
+            if let Ok(r) = namespace::resolve(s, &g.path) {
+                let _ = namespace::set(s, &r, &namespace::from_norm(r.template, g.to));
+            }
+        }
+    }
+}
+
+fn recall_what(name: &str, fade_ms: f64) -> String {
+    let mut what = format!("recalled scene {name:?}");
+    if fade_ms > 0.0 {
+        what.push_str(&format!(" over {fade_ms} ms"));
+    }
+    what
+}
+
+/// Recalls scene `name` into `new`: switches (and everything, without a fade) set at
+/// once, the values that glide returned.
+pub(super) fn plan_recall(new: &mut Session, name: &str, fade_ms: f64) -> Result<Recall, ApiError> {
+    if !(0.0..=MAX_FADE_MS).contains(&fade_ms) {
+        return Err(ApiError::new(
+            ErrorCode::OutOfRange,
+            format!("fade_ms: {fade_ms} is outside 0..={MAX_FADE_MS} ms"),
+        ));
+    }
+    let Some(scene) = new.scenes.iter().find(|x| x.name == name).cloned() else {
+        return Err(not_found(name, new));
+    };
+    let (mut skipped, mut kept) = (0usize, 0usize);
+    let mut glides = Vec::new();
+    for (path, value) in &scene.values {
+        let Ok(r) = namespace::resolve(new, path) else {
+            // The strip or bus is gone, or the processor: nothing to recall into.
+            skipped += 1;
+            continue;
+        };
+        if safe(new, &r) {
+            kept += 1;
+            continue;
+        }
+        let value = json_value(value);
+        if fade_ms > 0.0 && r.template.glides() {
+            let from = namespace::to_norm(r.template, &namespace::get(new, &r));
+            let to = namespace::to_norm(r.template, &value);
+            if let (Some(from), Some(to)) = (from, to)
+                && from != to
+            {
+                glides.push(Glide {
+                    path: r.canonical.clone(),
+                    from,
+                    to,
+                    told: None,
+                });
+            }
+            continue;
+        }
+        if namespace::set(new, &r, &value).is_err() {
+            skipped += 1;
+        }
+    }
+    let mut what = recall_what(name, fade_ms);
+    if kept > 0 {
+        what.push_str(&format!(
+            "; {kept} values of recall-safe strips and buses kept"
+        ));
+    }
+    if skipped > 0 {
+        what.push_str(&format!(
+            "; {skipped} values for strips, buses or processors that are gone skipped"
+        ));
+    }
+    Ok(Recall {
+        scene: name.to_string(),
+        fade_ms,
+        glides,
+        what,
+    })
 }
 
 fn not_found(name: &str, s: &Session) -> ApiError {

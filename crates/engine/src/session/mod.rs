@@ -21,6 +21,7 @@
 
 mod diagnostic;
 mod locate;
+mod midi;
 mod model;
 mod validate;
 
@@ -28,6 +29,10 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, SessionError, Severity};
 pub use locate::{Position, Seg};
+pub use midi::{
+    Action, ControlKind, MAX_FADE_MS, Macro, MacroAction, MidiControl, MidiMapping, Relative,
+    diagnostic_at,
+};
 pub use model::*;
 pub use validate::{
     BLOCK_FRAMES_RANGE, FADER_MAX_DB, MAX_CHANNELS, MAX_EQ_BANDS, SAMPLE_RATE_RANGE, TRIM_RANGE_DB,

@@ -30,6 +30,12 @@ pub struct Session {
     /// Saved mixes, recalled by name (the control API's scenes).
     #[serde(default, rename = "scene", skip_serializing_if = "Vec::is_empty")]
     pub scenes: Vec<Scene>,
+    /// MIDI controls mapped onto parameters.
+    #[serde(default, rename = "midi", skip_serializing_if = "Vec::is_empty")]
+    pub midi: Vec<super::MidiMapping>,
+    /// Buttons that run several actions as one change.
+    #[serde(default, rename = "macro", skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<super::Macro>,
 }
 
 /// A saved mix: the value of every parameter it covers, by control path
@@ -584,6 +590,8 @@ impl Session {
             ],
             buses: vec![bus("A1"), bus("B1")],
             scenes: Vec::new(),
+            midi: Vec::new(),
+            macros: Vec::new(),
         }
     }
 

@@ -690,5 +690,6 @@ pub(crate) fn validate(session: &Session, base_dir: &Path, live: bool) -> Vec<Pr
         problems: Vec::new(),
     };
     checker.check();
+    checker.problems.extend(super::midi::check(session));
     checker.problems
 }

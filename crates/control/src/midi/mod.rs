@@ -1,0 +1,121 @@
+//! MIDI control: a thin adapter onto the control API's [`Handle`], on a thread of its
+//! own, through a JACK MIDI client (`troubadour-midi:in`, `troubadour-midi:out`) that is
+//! open whenever a JACK server answers, whichever audio backend plays.
+//!
+//! The session's `[[midi]]` mappings bind controls to parameters ([`map`]); a moved
+//! control becomes a `set` request (on the parameter's `…/norm` form for absolute
+//! controls, so a CC follows the console's fader taper) with the origin `midi:<n>`,
+//! validated, broadcast, undoable and saved like any other. Changes made elsewhere go
+//! back to mappings with `feedback`. `[[macro]]` buttons send `macro_run`. A
+//! `midi_learn` request maps the next control moved. docs/MIDI.md has the whole story.
+//!
+//! ```no_run
+//! # fn demo(handle: troubadour_control::service::Handle) -> std::io::Result<()> {
+//! use troubadour_control::midi::{self, MidiOptions};
+//!
+//! let options = MidiOptions { inputs: vec!["a2j:.*".into()], outputs: vec![] };
+//! let midi = midi::start(options, handle)?;
+//! // … until the mixer stops; then, before the service shuts down:
+//! midi.stop();
+//! # Ok(()) }
+//! ```
+
+mod decode;
+mod learn;
+pub mod map;
+mod serve;
+mod stats;
+pub mod targets;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use decode::{Decoder, Message};
+pub use learn::learned;
+pub use stats::MidiCounters;
+
+use crate::service::Handle;
+
+/// Which ports to connect to ours, by name or JACK regular expression (connected when
+/// they appear, and again after the server comes back).
+#[derive(Debug, Clone, Default)]
+pub struct MidiOptions {
+    /// MIDI output ports of surfaces, to our input.
+    pub inputs: Vec<String>,
+    /// MIDI input ports of surfaces, for feedback from our output.
+    pub outputs: Vec<String>,
+}
+
+/// The serving MIDI thread (control side). Stop it with [`Midi::stop`] before the
+/// service shuts down; dropping it stops it too.
+pub struct Midi {
+    counters: Arc<MidiCounters>,
+    stop: Arc<AtomicBool>,
+    done: mpsc::Receiver<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts the MIDI thread for `handle`. It looks for a JACK server at once and every
+/// second while none answers.
+pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
+    let counters = Arc::new(MidiCounters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = mpsc::channel();
+    let server = serve::Server {
+        events: handle.events(),
+        handle,
+        options,
+        stop: Arc::clone(&stop),
+        counters: Arc::clone(&counters),
+        jack: None,
+        next_try: Instant::now(),
+        decoder: Decoder::default(),
+        mapper: map::Mapper::default(),
+        learning: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name("troubadour-midi".into())
+        .spawn(move || {
+            server.run();
+            let _ = done_tx.send(());
+        })?;
+    Ok(Midi {
+        counters,
+        stop,
+        done,
+        thread: Some(thread),
+    })
+}
+
+impl Midi {
+    /// The counters, for `/metrics`.
+    pub fn counters(&self) -> Arc<MidiCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// Stops the thread and waits for it (a second at most).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take();
+        if self.done.recv_timeout(Duration::from_secs(1)).is_ok()
+            && let Some(t) = thread
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Midi {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.halt();
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The MIDI thread: keeps a JACK MIDI client open while a server answers, turns what
+//! comes in into requests on the [`Handle`] (so validation, events, undo and autosave
+//! are the API's), sends feedback for the changes it hears, and learns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::broadcast::{self, error::TryRecvError};
+use troubadour_engine::session::{MidiControl, Session};
+use troubadour_io::midi::JackMidi;
+
+use super::MidiOptions;
+use super::decode::{Decoder, Message};
+use super::learn::learned;
+use super::map::{Effect, Mapper, origin};
+use super::stats::MidiCounters;
+use crate::api::{Reply, Request};
+use crate::event::Outgoing;
+use crate::service::{Handle, json_to_toml};
+
+/// How often the thread looks at the ring and the events: at most this much is added
+/// to a message's way in (JACK hands events over once a period anyway).
+const POLL: Duration = Duration::from_millis(1);
+
+/// How often a JACK server is looked for while none answers.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub(super) struct Server {
+    pub handle: Handle,
+    pub options: MidiOptions,
+    pub stop: Arc<AtomicBool>,
+    pub counters: Arc<MidiCounters>,
+    pub jack: Option<JackMidi>,
+    pub next_try: Instant,
+    pub decoder: Decoder,
+    pub mapper: Mapper,
+    pub events: broadcast::Receiver<Arc<Outgoing>>,
+    /// A path waiting for the next control moved.
+    pub learning: Option<String>,
+}
+
+impl Server {
+    pub fn run(mut self) {
+        self.reload();
+        let mut buf = vec![0u8; 4096];
+        let mut messages = Vec::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            self.supervise();
+            // Events first: a learn request answered before a control moved is taken
+            // up before that control's message.
+            self.forward_events();
+            messages.clear();
+            if let Some(jack) = self.jack.as_mut() {
+                loop {
+                    let n = jack.link().read(&mut buf);
+                    messages.extend(buf[..n].iter().filter_map(|b| self.decoder.push(*b)));
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+            }
+            if !messages.is_empty() {
+                self.incoming(&messages);
+            }
+            if messages.is_empty() {
+                std::thread::sleep(POLL);
+            }
+        }
+    }
+
+    /// Opens the client when a server answers; drops it when the server goes;
+    /// connects the ports named when they appear.
+    fn supervise(&mut self) {
+        if self.jack.as_ref().is_some_and(JackMidi::is_gone) {
+            tracing::info!(target: "troubadour::midi", "the JACK server went away; MIDI waits for it");
+            self.jack = None;
+            self.decoder.reset();
+            self.next_try = Instant::now() + RETRY;
+        }
+        if self.jack.is_none() && Instant::now() >= self.next_try {
+            self.next_try = Instant::now() + RETRY;
+            match JackMidi::open() {
+                Ok(jack) => {
+                    let (i, o) = jack.port_names();
+                    tracing::info!(target: "troubadour::midi", "MIDI on JACK: {i}, {o}");
+                    self.counters.set_client(Some(Arc::clone(jack.stats())));
+                    self.jack = Some(jack);
+                    self.connect();
+                }
+                Err(e) => {
+                    tracing::debug!(target: "troubadour::midi", "no JACK MIDI yet: {e}");
+                }
+            }
+        }
+        if self.jack.as_ref().is_some_and(JackMidi::take_ports_changed) {
+            self.connect();
+        }
+        if self.jack.is_none() && self.counters.connected() {
+            self.counters.set_client(None);
+        }
+    }
+
+    /// Connects the ports named; a surface newly connected to our output is told where
+    /// every value with feedback is.
+    fn connect(&mut self) {
+        let Some(jack) = &self.jack else { return };
+        for pattern in &self.options.inputs {
+            for port in jack.connect_from(pattern) {
+                tracing::info!(target: "troubadour::midi", "MIDI in: connected {port}");
+            }
+        }
+        let mut fresh = false;
+        for pattern in &self.options.outputs {
+            for port in jack.connect_to(pattern) {
+                tracing::info!(target: "troubadour::midi", "MIDI out: connected {port}");
+                fresh = true;
+            }
+        }
+        if fresh {
+            let feedback = self.mapper.all_feedback();
+            self.send(&feedback);
+        }
+    }
+
+    fn send(&mut self, messages: &[[u8; 3]]) {
+        let Some(jack) = self.jack.as_mut() else {
+            return;
+        };
+        for m in messages {
+            if jack.link().send(*m) {
+                self.counters.feedback();
+            } else {
+                self.counters.feedback_dropped();
+            }
+        }
+    }
+
+    /// The messages of one read: learned, or mapped and applied.
+    fn incoming(&mut self, messages: &[Message]) {
+        self.counters.messages(messages.len());
+        if self.learning.is_some()
+            && let Some(kind) = learned(messages)
+            && let Some(target) = self.learning.take()
+        {
+            let request = Request::MidiMap {
+                control: MidiControl::from(kind),
+                target: target.clone(),
+                pickup: false,
+                feedback: true,
+            };
+            match self.handle.request_blocking(request, "midi") {
+                Ok(_) => tracing::info!(target: "troubadour::midi", "learned: {kind:?} → {target}"),
+                Err(e) => {
+                    tracing::warn!(target: "troubadour::midi", "learn {target}: {}", e.message)
+                }
+            }
+            return;
+        }
+        let effects: Vec<Effect> = messages
+            .iter()
+            .flat_map(|m| self.mapper.input(*m))
+            .collect();
+        // Of a binding's sets in one read, only the last matters (a fast sweep).
+        let last = |i: usize| match &effects[i] {
+            Effect::Set { binding, .. } => !effects[i + 1..]
+                .iter()
+                .any(|e| matches!(e, Effect::Set { binding: b, .. } if b == binding)),
+            _ => true,
+        };
+        let mut replies = Vec::new();
+        for (i, effect) in effects.iter().enumerate() {
+            if !last(i) {
+                self.counters.coalesced();
+                continue;
+            }
+            match effect {
+                Effect::Set {
+                    binding,
+                    path,
+                    value,
+                } => {
+                    let request = Request::Set {
+                        path: path.clone(),
+                        value: value.clone(),
+                    };
+                    replies.push(self.handle.request_blocking(request, &origin(*binding)));
+                }
+                Effect::Macro(name) => {
+                    let request = Request::MacroRun { name: name.clone() };
+                    replies.push(self.handle.request_blocking(request, "midi"));
+                }
+                Effect::Send(bytes) => self.send(&[*bytes]),
+            }
+        }
+        for reply in replies {
+            match reply {
+                Ok(_) => self.counters.applied(),
+                Err(e) => {
+                    self.counters.refused();
+                    tracing::debug!(target: "troubadour::midi", "refused: {}", e.message);
+                }
+            }
+        }
+    }
+
+    /// Changes heard: bound values follow and feedback goes out; the mappings are bound
+    /// again when the structure or the mappings change; a learn request is taken up.
+    fn forward_events(&mut self) {
+        let mut reload = false;
+        let mut feedback = Vec::new();
+        loop {
+            let event = match self.events.try_recv() {
+                Ok(e) => e,
+                Err(TryRecvError::Lagged(n)) => {
+                    tracing::debug!(target: "troubadour::midi", "missed {n} events");
+                    reload = true;
+                    continue;
+                }
+                Err(_) => break,
+            };
+            let Ok(object) = serde_json::from_str::<Value>(&event.json) else {
+                continue;
+            };
+            match object["event"].as_str() {
+                Some("changed") => {
+                    if let (Some(path), Some(origin)) =
+                        (object["path"].as_str(), object["origin"].as_str())
+                    {
+                        feedback.extend(self.mapper.changed(path, &object["value"], origin));
+                    }
+                }
+                Some("structure_changed" | "midi_changed") => reload = true,
+                Some("midi_learn") => {
+                    self.learning = object["path"].as_str().map(str::to_string);
+                }
+                _ => {}
+            }
+        }
+        if reload {
+            self.reload();
+        }
+        self.send(&feedback);
+    }
+
+    /// Binds the mappings of the session as it is now.
+    fn reload(&mut self) {
+        let Some(session) = self.session() else {
+            return;
+        };
+        let (mapper, warnings) = Mapper::new(&session);
+        for w in warnings {
+            tracing::warn!(target: "troubadour::midi", "{w}; that mapping is off");
+        }
+        self.counters.set_bindings(mapper.bindings().len());
+        self.mapper = mapper;
+    }
+
+    fn session(&self) -> Option<Session> {
+        let Ok(Reply::State { state, .. }) = self.handle.request_blocking(Request::State, "midi")
+        else {
+            return None;
+        };
+        json_to_toml(&state)
+            .ok()
+            .and_then(|t| t.try_into::<Session>().ok())
+    }
+}

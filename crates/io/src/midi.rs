@@ -1,0 +1,295 @@
+//! MIDI in and out through JACK: a client of its own (`troubadour-midi`, apart from the
+//! audio backend's, so MIDI runs whichever backend plays) with one MIDI input port and
+//! one MIDI output port.
+//!
+//! The process callback only moves bytes: every incoming event's bytes go into a
+//! lock-free ring (whole, or not at all, counted as dropped), and the 3-byte messages
+//! queued by the control side go out. Decoding, mapping and everything else happen on
+//! the control side. The split is in the types: [`MidiPump`] is the audio side (moved
+//! into the callback), [`MidiLink`] the control side.
+//!
+//! ```
+//! use troubadour_io::midi::link;
+//!
+//! let (mut control, mut pump) = link();
+//! assert!(control.send([0xB0, 7, 64]));
+//! let mut sent = Vec::new();
+//! // In the callback: events in, queued messages out.
+//! pump.pump([&[0x90u8, 36, 127][..]].into_iter(), |bytes| {
+//!     sent.push(bytes.to_vec());
+//!     true
+//! });
+//! assert_eq!(sent, [vec![0xB0, 7, 64]]);
+//! let mut buf = [0u8; 16];
+//! assert_eq!(control.read(&mut buf), 3);
+//! assert_eq!(&buf[..3], &[0x90, 36, 127]);
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use jack::{
+    AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut,
+    NotificationHandler, Port, PortFlags, PortId, ProcessHandler, ProcessScope, RawMidi,
+};
+use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
+use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
+
+use crate::jack::JackError;
+
+/// Bytes of incoming MIDI the ring holds: at 3 bytes a message, over 20,000 messages,
+/// far beyond what a surface sends in one period.
+pub const IN_RING_BYTES: usize = 64 * 1024;
+
+/// Feedback messages waiting to go out at most.
+pub const OUT_RING_MESSAGES: usize = 4096;
+
+/// The client's name on the server.
+pub const CLIENT_NAME: &str = "troubadour-midi";
+
+/// Counters both sides read.
+#[derive(Debug, Default)]
+pub struct MidiStats {
+    /// Events received.
+    pub events_in: AtomicU64,
+    /// Messages sent.
+    pub events_out: AtomicU64,
+    /// Incoming events dropped: the ring was full (the control side fell behind).
+    pub dropped_in: AtomicU64,
+    /// Periods whose outgoing messages did not all fit the port's buffer (the rest
+    /// went out in the next one).
+    pub out_full: AtomicU64,
+    /// Allocations made in the callback (always 0).
+    pub alloc_violations: AtomicU64,
+    /// The server shut the client down.
+    pub gone: AtomicBool,
+    /// A port appeared on the server since the control side last looked.
+    pub ports_changed: AtomicBool,
+}
+
+/// The control side: what came in, what is to go out.
+pub struct MidiLink {
+    incoming: Consumer<u8>,
+    outgoing: Producer<[u8; 3]>,
+    stats: Arc<MidiStats>,
+}
+
+/// The audio side, run in the process callback.
+pub struct MidiPump {
+    incoming: Producer<u8>,
+    outgoing: Consumer<[u8; 3]>,
+    stats: Arc<MidiStats>,
+}
+
+/// A linked pair of the two sides (allocates the rings: control side only).
+pub fn link() -> (MidiLink, MidiPump) {
+    let (in_tx, in_rx) = LockFreeRingBuffer::with_capacity(IN_RING_BYTES);
+    let (out_tx, out_rx) = LockFreeRingBuffer::with_capacity(OUT_RING_MESSAGES);
+    let stats = Arc::new(MidiStats::default());
+    (
+        MidiLink {
+            incoming: in_rx,
+            outgoing: out_tx,
+            stats: Arc::clone(&stats),
+        },
+        MidiPump {
+            incoming: in_tx,
+            outgoing: out_rx,
+            stats,
+        },
+    )
+}
+
+impl MidiLink {
+    /// Control side: copies the bytes received so far into `buf`; returns how many.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.incoming.read(buf)
+    }
+
+    /// Control side: queues a message to send; `false` if the queue is full.
+    pub fn send(&mut self, message: [u8; 3]) -> bool {
+        self.outgoing.push(message).is_ok()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<MidiStats> {
+        &self.stats
+    }
+}
+
+impl MidiPump {
+    /// Audio side: the period's incoming events (their bytes) into the ring, then the
+    /// queued messages out through `write` (which answers whether the port took one).
+    /// Allocates nothing, locks nothing, makes no system call.
+    pub fn pump<'a>(
+        &mut self,
+        events: impl Iterator<Item = &'a [u8]>,
+        mut write: impl FnMut(&[u8]) -> bool,
+    ) {
+        let before = thread_violations();
+        forbid_alloc(|| {
+            let stats = &self.stats;
+            for bytes in events {
+                stats.events_in.fetch_add(1, Ordering::Relaxed);
+                // Whole or not at all: half a message would garble the next.
+                if self.incoming.free() >= bytes.len() {
+                    self.incoming.write(bytes);
+                } else {
+                    stats.dropped_in.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            while let Some(message) = self.outgoing.peek().copied() {
+                if !write(&message) {
+                    // The port's buffer is full this period: the rest waits for the next.
+                    stats.out_full.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                self.outgoing.pop();
+                stats.events_out.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let made = thread_violations().wrapping_sub(before);
+        if made > 0 {
+            self.stats
+                .alloc_violations
+                .fetch_add(made as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Process {
+    pump: MidiPump,
+    input: Port<MidiIn>,
+    output: Port<MidiOut>,
+}
+
+impl ProcessHandler for Process {
+    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+        let mut writer = self.output.writer(ps);
+        let events = self.input.iter(ps).map(|e| e.bytes);
+        self.pump.pump(events, |bytes| {
+            writer.write(&RawMidi { time: 0, bytes }).is_ok()
+        });
+        Control::Continue
+    }
+}
+
+struct Notifications {
+    stats: Arc<MidiStats>,
+}
+
+impl NotificationHandler for Notifications {
+    unsafe fn shutdown(&mut self, _status: ClientStatus, _reason: &str) {
+        // Async-signal context: only an atomic store.
+        self.stats.gone.store(true, Ordering::Relaxed);
+    }
+
+    fn port_registration(&mut self, _: &Client, _port: PortId, registered: bool) {
+        if registered {
+            self.stats.ports_changed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The running JACK MIDI client (control side).
+pub struct JackMidi {
+    client: AsyncClient<Notifications, Process>,
+    link: MidiLink,
+    in_port: String,
+    out_port: String,
+}
+
+impl JackMidi {
+    /// Opens [`CLIENT_NAME`] on the default server (`$JACK_DEFAULT_SERVER`), never
+    /// starting one, with ports `in` and `out`, and starts it.
+    pub fn open() -> Result<JackMidi, JackError> {
+        // Tried every second while no server answers: without libjack's messages.
+        jack::set_logger(jack::LoggerType::None);
+        let opened = Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER);
+        jack::set_logger(jack::LoggerType::Stdio);
+        let (client, _status) = opened
+            .map_err(|e| JackError::NoServer(format!("cannot connect to the JACK server: {e}")))?;
+        let err = |e: jack::Error| JackError::NoServer(format!("JACK MIDI: {e}"));
+        let input = client.register_port("in", MidiIn::default()).map_err(err)?;
+        let output = client
+            .register_port("out", MidiOut::default())
+            .map_err(err)?;
+        let in_port = input.name().map_err(err)?;
+        let out_port = output.name().map_err(err)?;
+        let (link, pump) = link();
+        let notifications = Notifications {
+            stats: Arc::clone(link.stats()),
+        };
+        let process = Process {
+            pump,
+            input,
+            output,
+        };
+        let client = client.activate_async(notifications, process).map_err(err)?;
+        Ok(JackMidi {
+            client,
+            link,
+            in_port,
+            out_port,
+        })
+    }
+
+    /// The control side of the rings.
+    pub fn link(&mut self) -> &mut MidiLink {
+        &mut self.link
+    }
+
+    /// The callback's counters.
+    pub fn stats(&self) -> &Arc<MidiStats> {
+        &self.link.stats
+    }
+
+    /// Our ports' full names (`troubadour-midi:in`, `troubadour-midi:out`).
+    pub fn port_names(&self) -> (&str, &str) {
+        (&self.in_port, &self.out_port)
+    }
+
+    /// Whether the server went away (the client is dead: drop it and open anew).
+    pub fn is_gone(&self) -> bool {
+        self.link.stats.gone.load(Ordering::Relaxed)
+    }
+
+    /// Whether ports appeared since the last call (time to connect again).
+    pub fn take_ports_changed(&self) -> bool {
+        self.link.stats.ports_changed.swap(false, Ordering::Relaxed)
+    }
+
+    /// Connects the MIDI output ports matching `pattern` (a port name or JACK's regular
+    /// expression) to our input; returns the ports newly connected.
+    pub fn connect_from(&self, pattern: &str) -> Vec<String> {
+        let client = self.client.as_client();
+        let ours = self.in_port.clone();
+        client
+            .ports(Some(pattern), Some("midi"), PortFlags::IS_OUTPUT)
+            .into_iter()
+            .filter(|p| *p != self.out_port)
+            .filter(|p| {
+                client
+                    .port_by_name(p)
+                    .is_some_and(|port| !port.is_connected_to(&ours).unwrap_or(false))
+            })
+            .filter(|p| client.connect_ports_by_name(p, &ours).is_ok())
+            .collect()
+    }
+
+    /// Connects our output to the MIDI input ports matching `pattern`.
+    pub fn connect_to(&self, pattern: &str) -> Vec<String> {
+        let client = self.client.as_client();
+        let ours = self.out_port.clone();
+        let Some(out) = client.port_by_name(&ours) else {
+            return Vec::new();
+        };
+        client
+            .ports(Some(pattern), Some("midi"), PortFlags::IS_INPUT)
+            .into_iter()
+            .filter(|p| *p != self.in_port)
+            .filter(|p| !out.is_connected_to(p).unwrap_or(false))
+            .filter(|p| client.connect_ports_by_name(&ours, p).is_ok())
+            .collect()
+    }
+}
