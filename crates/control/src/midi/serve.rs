@@ -24,6 +24,9 @@ use crate::service::{Handle, json_to_toml};
 /// to a message's way in (JACK hands events over once a period anyway).
 const POLL: Duration = Duration::from_millis(1);
 
+/// How often the thread wakes while no JACK server answers.
+const IDLE: Duration = Duration::from_millis(50);
+
 /// How often a JACK server is looked for while none answers.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -65,7 +68,9 @@ impl Server {
                 self.incoming(&messages);
             }
             if messages.is_empty() {
-                std::thread::sleep(POLL);
+                // With no server there is nothing to poll but the next try and the stop
+                // flag: a thousand wake-ups a second cost an idle mixer 4.5 % of a core.
+                std::thread::sleep(if self.jack.is_some() { POLL } else { IDLE });
             }
         }
     }
