@@ -184,16 +184,7 @@ pub(super) fn route(message: &OscMessage) -> Result<Action, Refusal> {
             } else {
                 Request::Redo
             };
-            match args {
-                [] => Ok(Action::Api(request)),
-                // A controller's button: acts on the press (non-zero), not the release.
-                [arg] => match number(arg) {
-                    Some(x) if x != 0.0 => Ok(Action::Api(request)),
-                    Some(_) => Ok(Action::Nothing),
-                    None => Err(wrong(address, "takes no argument (or a button's number)")),
-                },
-                _ => Err(wrong(address, "takes no argument")),
-            }
+            button(address, args, request)
         }
         "/info" => match args {
             [] => Ok(Action::Info),
@@ -212,17 +203,7 @@ pub(super) fn route(message: &OscMessage) -> Result<Action, Refusal> {
         },
         _ if address.starts_with("/macro/") => {
             let name = &address["/macro/".len()..];
-            let request = Request::MacroRun { name: name.into() };
-            match args {
-                [] => Ok(Action::Api(request)),
-                // A button: runs on the press, not the release.
-                [arg] => match number(arg) {
-                    Some(x) if x != 0.0 => Ok(Action::Api(request)),
-                    Some(_) => Ok(Action::Nothing),
-                    None => Err(wrong(address, "takes no argument (or a button's number)")),
-                },
-                _ => Err(wrong(address, "takes no argument")),
-            }
+            button(address, args, Request::MacroRun { name: name.into() })
         }
         _ => param(address, args),
     }
@@ -279,6 +260,20 @@ fn number(arg: &OscType) -> Option<f64> {
 
 fn wrong(address: &str, message: &str) -> Refusal {
     Refusal::new(Failure::WrongType, format!("{address} {message}"))
+}
+
+/// An address that acts like a controller's button: with no argument, or on the press
+/// (a non-zero number), not the release.
+fn button(address: &str, args: &[OscType], request: Request) -> Result<Action, Refusal> {
+    match args {
+        [] => Ok(Action::Api(request)),
+        [arg] => match number(arg) {
+            Some(x) if x != 0.0 => Ok(Action::Api(request)),
+            Some(_) => Ok(Action::Nothing),
+            None => Err(wrong(address, "takes no argument (or a button's number)")),
+        },
+        _ => Err(wrong(address, "takes no argument")),
+    }
 }
 
 #[cfg(test)]
