@@ -361,3 +361,56 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
     drop(peer);
     server.stop_troubadour(&out, &mut seen);
 }
+
+#[test]
+fn the_surface_is_reconnected_by_name_after_the_jack_server_restarts() {
+    let dir = Dir::new("midi-restart");
+    let mut server = Server::start("midi-restart");
+    let session = dir.write("session.toml", SESSION);
+    let out = server.troubadour_with(
+        &session,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--no-osc",
+            "--midi-in",
+            "peer:out",
+            "--midi-out",
+            "peer-in:in",
+        ],
+    );
+    let mut seen = Vec::new();
+    let addr = api_addr(&out, &mut seen);
+    server.wait_for_port("troubadour-midi:in");
+    let mut peer = Peer::start(&server);
+    wait_connected(&server, "troubadour-midi:in", "peer:out");
+    peer.expect("in B0 07 5F", Duration::from_secs(5));
+    peer.send("B0 07 20");
+    wait_for(addr, "strip/Mic/fader_db", &fader_db(32));
+
+    // The server dies and comes back; so does the surface, after the mixer.
+    server.crash_and_restart();
+    drop(peer);
+    server.wait_for_port("troubadour-midi:in");
+    let mut peer = Peer::start(&server);
+    wait_connected(&server, "troubadour-midi:in", "peer:out");
+    wait_connected(&server, "troubadour-midi:out", "peer-in:in");
+    // Told where the fader is (CC 32, where it was left), then moving it again.
+    peer.expect("in B0 07 20", Duration::from_secs(5));
+    peer.send("B0 07 40");
+    wait_for(addr, "strip/Mic/fader_db", &fader_db(64));
+    call(
+        addr,
+        "PUT",
+        "/api/v1/params/strip/Mic/fader_db",
+        Some(json!({"value": 0.0})),
+    );
+    peer.expect("in B0 07 5F", Duration::from_secs(2));
+    let metrics = request(addr, "GET", "/metrics", &[], None).body;
+    assert!(
+        metrics.contains("troubadour_midi_connected 1\n"),
+        "{metrics}"
+    );
+    drop(peer);
+    server.stop_troubadour(&out, &mut seen);
+}

@@ -8,6 +8,12 @@
 //! the control side. The split is in the types: [`MidiPump`] is the audio side (moved
 //! into the callback), [`MidiLink`] the control side.
 //!
+//! The control side sleeps until something comes: a period that carried input wakes it
+//! with [`Thread::unpark`]. That is the one thing the callback does beyond moving bytes,
+//! and only in periods with input: an atomic swap, and a futex wake when the thread is
+//! asleep, which never blocks and allocates nothing. Polling instead cost an idle
+//! mixer a thousand wake-ups a second (see docs/PERFORMANCE.md, "MIDI at rest").
+//!
 //! ```
 //! use troubadour_io::midi::link;
 //!
@@ -27,6 +33,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::Thread;
 
 use jack::{
     AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut,
@@ -79,6 +86,8 @@ pub struct MidiPump {
     incoming: Producer<u8>,
     outgoing: Consumer<[u8; 3]>,
     stats: Arc<MidiStats>,
+    /// The control side's thread, woken when input arrived.
+    wake: Option<Thread>,
 }
 
 /// A linked pair of the two sides (allocates the rings: control side only).
@@ -96,6 +105,7 @@ pub fn link() -> (MidiLink, MidiPump) {
             incoming: in_tx,
             outgoing: out_rx,
             stats,
+            wake: None,
         },
     )
 }
@@ -118,9 +128,16 @@ impl MidiLink {
 }
 
 impl MidiPump {
+    /// Wakes `thread` (with [`Thread::unpark`]) after each period that brought input, so
+    /// the control side can wait in [`std::thread::park_timeout`] instead of polling.
+    pub fn wake_on_input(&mut self, thread: Thread) {
+        self.wake = Some(thread);
+    }
+
     /// Audio side: the period's incoming events (their bytes) into the ring, then the
-    /// queued messages out through `write` (which answers whether the port took one).
-    /// Allocates nothing, locks nothing, makes no system call.
+    /// queued messages out through `write` (which answers whether the port took one),
+    /// then, if input came, the control side's thread woken. Allocates nothing, locks
+    /// nothing; the wake is the only system call, and only while that thread sleeps.
     pub fn pump<'a>(
         &mut self,
         events: impl Iterator<Item = &'a [u8]>,
@@ -129,11 +146,13 @@ impl MidiPump {
         let before = thread_violations();
         forbid_alloc(|| {
             let stats = &self.stats;
+            let mut arrived = false;
             for bytes in events {
                 stats.events_in.fetch_add(1, Ordering::Relaxed);
                 // Whole or not at all: half a message would garble the next.
                 if self.incoming.free() >= bytes.len() {
                     self.incoming.write(bytes);
+                    arrived = true;
                 } else {
                     stats.dropped_in.fetch_add(1, Ordering::Relaxed);
                 }
@@ -146,6 +165,9 @@ impl MidiPump {
                 }
                 self.outgoing.pop();
                 stats.events_out.fetch_add(1, Ordering::Relaxed);
+            }
+            if arrived && let Some(thread) = &self.wake {
+                thread.unpark();
             }
         });
         let made = thread_violations().wrapping_sub(before);
@@ -176,6 +198,7 @@ impl ProcessHandler for Process {
 
 struct Notifications {
     stats: Arc<MidiStats>,
+    wake: Thread,
 }
 
 impl NotificationHandler for Notifications {
@@ -187,6 +210,8 @@ impl NotificationHandler for Notifications {
     fn port_registration(&mut self, _: &Client, _port: PortId, registered: bool) {
         if registered {
             self.stats.ports_changed.store(true, Ordering::Relaxed);
+            // JACK's notification thread, not the process one: waking here is free.
+            self.wake.unpark();
         }
     }
 }
@@ -201,8 +226,9 @@ pub struct JackMidi {
 
 impl JackMidi {
     /// Opens [`CLIENT_NAME`] on the default server (`$JACK_DEFAULT_SERVER`), never
-    /// starting one, with ports `in` and `out`, and starts it.
-    pub fn open() -> Result<JackMidi, JackError> {
+    /// starting one, with ports `in` and `out`, and starts it. `wake` is unparked when
+    /// input arrives or a port appears.
+    pub fn open(wake: Thread) -> Result<JackMidi, JackError> {
         // Tried every second while no server answers: without libjack's messages.
         jack::set_logger(jack::LoggerType::None);
         let opened = Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER);
@@ -216,9 +242,11 @@ impl JackMidi {
             .map_err(err)?;
         let in_port = input.name().map_err(err)?;
         let out_port = output.name().map_err(err)?;
-        let (link, pump) = link();
+        let (link, mut pump) = link();
+        pump.wake_on_input(wake.clone());
         let notifications = Notifications {
             stats: Arc::clone(link.stats()),
+            wake,
         };
         let process = Process {
             pump,

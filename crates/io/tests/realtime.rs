@@ -1,6 +1,7 @@
 //! What runs on the audio thread outside `Engine::process`, under the allocation guard:
 //! the clock bridge's push and pull, the swap-and-return mailbox that brings a bridge in
-//! and takes it out while the master callback runs, and the null backend's callback.
+//! and takes it out while the master callback runs, the null backend's callback, and
+//! the MIDI client's pump (bytes in, feedback out, the control side woken).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -136,4 +137,66 @@ fn an_allocation_inside_a_guarded_callback_is_counted_not_fatal() {
     assert_eq!(stats.snapshot().alloc_violations, 2);
     stats.guarded(|| 1 + 1);
     assert_eq!(stats.snapshot().alloc_violations, 2);
+}
+
+#[test]
+fn the_midi_pump_moves_bytes_and_wakes_the_control_side_allocating_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use troubadour_io::midi::link;
+
+    let (mut control, mut pump) = link();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready) = mpsc::channel();
+    let sleeper = {
+        let woken = Arc::clone(&woken);
+        std::thread::spawn(move || {
+            ready_tx.send(()).unwrap();
+            // Parks until the pump wakes it (a spurious wake-up just parks again).
+            while woken.load(Ordering::Acquire) == 0 {
+                std::thread::park_timeout(Duration::from_secs(5));
+                woken.fetch_add(1, Ordering::AcqRel);
+            }
+        })
+    };
+    ready.recv().unwrap();
+    pump.wake_on_input(sleeper.thread().clone());
+    for k in 0..64u8 {
+        assert!(control.send([0xB0, 7, k]));
+    }
+    let cc = [0xB0u8, 1, 100];
+    let note = [0x90u8, 36, 127];
+    let mut taken = 0usize;
+    let before = thread_violations();
+    // A period with nothing in, whose port takes only 16 messages (the rest wait).
+    forbid_alloc(|| {
+        pump.pump(std::iter::empty(), |_| {
+            taken += 1;
+            taken <= 16
+        })
+    });
+    assert_eq!(taken, 17);
+    // Nothing came in: nobody was woken.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(woken.load(Ordering::Acquire), 0);
+    // A period with input: the rest goes out, and the control side wakes.
+    let mut sent = 0usize;
+    forbid_alloc(|| {
+        pump.pump([&cc[..], &note[..]].into_iter(), |_| {
+            sent += 1;
+            true
+        })
+    });
+    assert_eq!(thread_violations() - before, 0);
+    assert_eq!(sent, 48);
+    sleeper.join().unwrap();
+    assert!(woken.load(Ordering::Acquire) >= 1);
+    let mut buf = [0u8; 16];
+    assert_eq!(control.read(&mut buf), 6);
+    assert_eq!(&buf[..6], &[0xB0, 1, 100, 0x90, 36, 127]);
+    let stats = control.stats();
+    assert_eq!(stats.events_in.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.events_out.load(Ordering::Relaxed), 64);
+    assert_eq!(stats.out_full.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.alloc_violations.load(Ordering::Relaxed), 0);
 }

@@ -30,13 +30,16 @@ pub mod targets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast::{self, error::RecvError};
 
 pub use decode::{Decoder, Message};
 pub use learn::learned;
 pub use stats::MidiCounters;
 
+use crate::event::Outgoing;
 use crate::service::Handle;
 
 /// Which ports to connect to ours, by name or JACK regular expression (connected when
@@ -64,8 +67,10 @@ pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
     let counters = Arc::new(MidiCounters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let (done_tx, done) = mpsc::channel();
+    let (events_tx, events) = mpsc::channel();
+    let service_events = handle.events();
     let server = serve::Server {
-        events: handle.events(),
+        events,
         handle,
         options,
         stop: Arc::clone(&stop),
@@ -82,12 +87,41 @@ pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
             server.run();
             let _ = done_tx.send(());
         })?;
+    let wake = thread.thread().clone();
+    std::thread::Builder::new()
+        .name("troubadour-midi-events".into())
+        .spawn(move || forward(service_events, events_tx, wake))?;
     Ok(Midi {
         counters,
         stop,
         done,
         thread: Some(thread),
     })
+}
+
+/// Hands the service's events to the MIDI thread and wakes it, so it sleeps while
+/// nothing happens and still sends feedback at once. Blocks in the channel between
+/// events; ends when the service's events end or the MIDI thread is gone (at the next
+/// event after it stopped).
+fn forward(
+    mut from: broadcast::Receiver<Arc<Outgoing>>,
+    to: mpsc::Sender<Option<Arc<Outgoing>>>,
+    wake: Thread,
+) {
+    loop {
+        let event = match from.blocking_recv() {
+            Ok(e) => Some(e),
+            Err(RecvError::Lagged(n)) => {
+                tracing::debug!(target: "troubadour::midi", "missed {n} events");
+                None
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if to.send(event).is_err() {
+            return;
+        }
+        wake.unpark();
+    }
 }
 
 impl Midi {
@@ -104,6 +138,9 @@ impl Midi {
     fn halt(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         let thread = self.thread.take();
+        if let Some(t) = &thread {
+            t.thread().unpark();
+        }
         if self.done.recv_timeout(Duration::from_secs(1)).is_ok()
             && let Some(t) = thread
         {

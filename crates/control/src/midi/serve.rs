@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::broadcast::{self, error::TryRecvError};
 use troubadour_engine::session::{MidiControl, Session};
 use troubadour_io::midi::JackMidi;
 
@@ -20,11 +20,8 @@ use crate::api::{Reply, Request};
 use crate::event::Outgoing;
 use crate::service::{Handle, json_to_toml};
 
-/// How often the thread looks at the ring and the events: at most this much is added
-/// to a message's way in (JACK hands events over once a period anyway).
-const POLL: Duration = Duration::from_millis(1);
-
-/// How often the thread wakes while no JACK server answers.
+/// How long the thread sleeps at most. Input, events and a stop wake it at once; this
+/// only bounds how late it notices a server that went away.
 const IDLE: Duration = Duration::from_millis(50);
 
 /// How often a JACK server is looked for while none answers.
@@ -39,7 +36,9 @@ pub(super) struct Server {
     pub next_try: Instant,
     pub decoder: Decoder,
     pub mapper: Mapper,
-    pub events: broadcast::Receiver<Arc<Outgoing>>,
+    /// The service's events, forwarded by [`super::forward`] (which wakes this thread);
+    /// `None` stands for events missed.
+    pub events: Receiver<Option<Arc<Outgoing>>>,
     /// A path waiting for the next control moved.
     pub learning: Option<String>,
 }
@@ -68,9 +67,13 @@ impl Server {
                 self.incoming(&messages);
             }
             if messages.is_empty() {
-                // With no server there is nothing to poll but the next try and the stop
-                // flag: a thousand wake-ups a second cost an idle mixer 4.5 % of a core.
-                std::thread::sleep(if self.jack.is_some() { POLL } else { IDLE });
+                // Asleep until input, an event, a port, a stop or the next try: polling
+                // every millisecond cost an idle mixer 4.5 % of a core.
+                let mut nap = IDLE;
+                if self.jack.is_none() {
+                    nap = nap.min(self.next_try.saturating_duration_since(Instant::now()));
+                }
+                std::thread::park_timeout(nap);
             }
         }
     }
@@ -86,7 +89,7 @@ impl Server {
         }
         if self.jack.is_none() && Instant::now() >= self.next_try {
             self.next_try = Instant::now() + RETRY;
-            match JackMidi::open() {
+            match JackMidi::open(std::thread::current()) {
                 Ok(jack) => {
                     let (i, o) = jack.port_names();
                     tracing::info!(target: "troubadour::midi", "MIDI on JACK: {i}, {o}");
@@ -217,13 +220,12 @@ impl Server {
         let mut feedback = Vec::new();
         loop {
             let event = match self.events.try_recv() {
-                Ok(e) => e,
-                Err(TryRecvError::Lagged(n)) => {
-                    tracing::debug!(target: "troubadour::midi", "missed {n} events");
+                Ok(Some(e)) => e,
+                Ok(None) => {
                     reload = true;
                     continue;
                 }
-                Err(_) => break,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             };
             let Ok(object) = serde_json::from_str::<Value>(&event.json) else {
                 continue;

@@ -203,6 +203,12 @@ pub(super) fn route(message: &OscMessage) -> Result<Action, Refusal> {
         },
         _ if address.starts_with("/macro/") => {
             let name = &address["/macro/".len()..];
+            if name.is_empty() {
+                return Err(Refusal::new(
+                    Failure::UnknownAddress,
+                    "/macro/<name> needs the macro's name after the slash",
+                ));
+            }
             button(address, args, Request::MacroRun { name: name.into() })
         }
         _ => param(address, args),
@@ -267,6 +273,8 @@ fn wrong(address: &str, message: &str) -> Refusal {
 fn button(address: &str, args: &[OscType], request: Request) -> Result<Action, Refusal> {
     match args {
         [] => Ok(Action::Api(request)),
+        [OscType::Bool(true)] => Ok(Action::Api(request)),
+        [OscType::Bool(false)] => Ok(Action::Nothing),
         [arg] => match number(arg) {
             Some(x) if x != 0.0 => Ok(Action::Api(request)),
             Some(_) => Ok(Action::Nothing),
@@ -339,6 +347,45 @@ mod tests {
                 prefix: "/strip/Mic".into()
             })
         );
+    }
+
+    #[test]
+    fn macro_buttons_run_on_press_only() {
+        let run = Ok(Action::Api(Request::MacroRun {
+            name: "Go live".into(),
+        }));
+        assert_eq!(route(&msg("/macro/Go live", vec![])), run);
+        assert_eq!(route(&msg("/macro/Go live", vec![OscType::Int(1)])), run);
+        assert_eq!(
+            route(&msg("/macro/Go live", vec![OscType::Float(1.0)])),
+            run
+        );
+        assert_eq!(
+            route(&msg("/macro/Go live", vec![OscType::Bool(true)])),
+            run
+        );
+        // The release of a button that sends its state.
+        assert_eq!(
+            route(&msg("/macro/Go live", vec![OscType::Float(0.0)])),
+            Ok(Action::Nothing)
+        );
+        assert_eq!(
+            route(&msg("/macro/Go live", vec![OscType::Bool(false)])),
+            Ok(Action::Nothing)
+        );
+        let why = |m: OscMessage| route(&m).unwrap_err().why;
+        assert_eq!(
+            why(msg("/macro/Go live", vec![OscType::String("x".into())])),
+            Failure::WrongType
+        );
+        assert_eq!(
+            why(msg(
+                "/macro/Go live",
+                vec![OscType::Int(1), OscType::Int(1)]
+            )),
+            Failure::WrongType
+        );
+        assert_eq!(why(msg("/macro/", vec![])), Failure::UnknownAddress);
     }
 
     #[test]
