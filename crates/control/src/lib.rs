@@ -16,3 +16,4 @@ pub mod namespace;
 pub mod osc;
 pub mod server;
 pub mod service;
+mod worker;

@@ -28,10 +28,9 @@ mod stats;
 pub mod targets;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::thread::Thread;
+use std::time::Instant;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -41,6 +40,7 @@ pub use stats::MidiCounters;
 
 use crate::event::Outgoing;
 use crate::service::Handle;
+use crate::worker::Worker;
 
 /// Which ports to connect to ours, by name or JACK regular expression (connected when
 /// they appear, and again after the server comes back).
@@ -56,47 +56,37 @@ pub struct MidiOptions {
 /// service shuts down; dropping it stops it too.
 pub struct Midi {
     counters: Arc<MidiCounters>,
-    stop: Arc<AtomicBool>,
-    done: mpsc::Receiver<()>,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
 }
 
 /// Starts the MIDI thread for `handle`. It looks for a JACK server at once and every
 /// second while none answers.
 pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
     let counters = Arc::new(MidiCounters::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (done_tx, done) = mpsc::channel();
     let (events_tx, events) = mpsc::channel();
     let service_events = handle.events();
-    let server = serve::Server {
-        events,
-        handle,
-        options,
-        stop: Arc::clone(&stop),
-        counters: Arc::clone(&counters),
-        jack: None,
-        next_try: Instant::now(),
-        decoder: Decoder::default(),
-        mapper: map::Mapper::default(),
-        learning: None,
-    };
-    let thread = std::thread::Builder::new()
-        .name("troubadour-midi".into())
-        .spawn(move || {
-            server.run();
-            let _ = done_tx.send(());
-        })?;
-    let wake = thread.thread().clone();
-    std::thread::Builder::new()
-        .name("troubadour-midi-events".into())
-        .spawn(move || forward(service_events, events_tx, wake))?;
-    Ok(Midi {
-        counters,
-        stop,
-        done,
-        thread: Some(thread),
-    })
+    let shared = Arc::clone(&counters);
+    let worker = Worker::spawn("troubadour-midi", move |stop| {
+        serve::Server {
+            events,
+            handle,
+            options,
+            stop,
+            counters: shared,
+            jack: None,
+            next_try: Instant::now(),
+            decoder: Decoder::default(),
+            mapper: map::Mapper::default(),
+            learning: None,
+        }
+        .run()
+    })?;
+    if let Some(wake) = worker.thread().cloned() {
+        std::thread::Builder::new()
+            .name("troubadour-midi-events".into())
+            .spawn(move || forward(service_events, events_tx, wake))?;
+    }
+    Ok(Midi { counters, worker })
 }
 
 /// Hands the service's events to the MIDI thread and wakes it, so it sleeps while
@@ -131,28 +121,7 @@ impl Midi {
     }
 
     /// Stops the thread and waits for it (a second at most).
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let thread = self.thread.take();
-        if let Some(t) = &thread {
-            t.thread().unpark();
-        }
-        if self.done.recv_timeout(Duration::from_secs(1)).is_ok()
-            && let Some(t) = thread
-        {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Midi {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.halt();
-        }
+    pub fn stop(self) {
+        self.worker.stop();
     }
 }

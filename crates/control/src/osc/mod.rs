@@ -32,10 +32,6 @@ mod value;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 pub use coalesce::MAX_BURST;
 pub use leases::{LEASE, MAX_SUBSCRIBERS, METER_RATES};
@@ -44,6 +40,7 @@ pub use schedule::MAX_SCHEDULED;
 pub use stats::{Failure, OscStats};
 
 use crate::service::Handle;
+use crate::worker::Worker;
 
 /// Where OSC listens unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9000;
@@ -58,9 +55,7 @@ const RECEIVE_BUFFER: usize = 2 << 20;
 pub struct Osc {
     local_addr: SocketAddr,
     stats: Arc<OscStats>,
-    stop: Arc<AtomicBool>,
-    done: mpsc::Receiver<()>,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
 }
 
 /// Binds `listen` (UDP) and serves OSC for `handle` on a thread of its own.
@@ -71,30 +66,24 @@ pub fn start(listen: SocketAddr, handle: Handle) -> std::io::Result<Osc> {
     }
     let local_addr = socket.local_addr()?;
     let stats = Arc::new(OscStats::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (done_tx, done) = mpsc::channel();
-    let server = serve::Server {
-        socket,
-        handle,
-        stats: Arc::clone(&stats),
-        stop: Arc::clone(&stop),
-        leases: Default::default(),
-        schedule: Default::default(),
-        events: None,
-        meters: None,
-    };
-    let thread = std::thread::Builder::new()
-        .name("troubadour-osc".into())
-        .spawn(move || {
-            server.run();
-            let _ = done_tx.send(());
-        })?;
+    let counters = Arc::clone(&stats);
+    let worker = Worker::spawn("troubadour-osc", move |stop| {
+        serve::Server {
+            socket,
+            handle,
+            stats: counters,
+            stop,
+            leases: Default::default(),
+            schedule: Default::default(),
+            events: None,
+            meters: None,
+        }
+        .run()
+    })?;
     Ok(Osc {
         local_addr,
         stats,
-        stop,
-        done,
-        thread: Some(thread),
+        worker,
     })
 }
 
@@ -111,25 +100,7 @@ impl Osc {
 
     /// Stops the thread and waits for it (a second at most: a request the control
     /// thread will no longer answer ends when the service goes, and the thread with it).
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let thread = self.thread.take();
-        if self.done.recv_timeout(Duration::from_secs(1)).is_ok()
-            && let Some(t) = thread
-        {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Osc {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.halt();
-        }
+    pub fn stop(self) {
+        self.worker.stop();
     }
 }
