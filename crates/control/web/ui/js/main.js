@@ -98,9 +98,10 @@ let again = false;
 /**
  * Fetches the state and rebuilds what changed. One at a time: asked again while one is
  * under way, it fetches once more when that one ends.
+ * @param {() => Promise<any>} [load] how (over HTTP unless said otherwise)
  * @returns {Promise<void>}
  */
-function refresh() {
+function refresh(load = stateOverHttp) {
   if (refreshing) {
     again = true;
     return refreshing;
@@ -109,7 +110,7 @@ function refresh() {
     try {
       do {
         again = false;
-        await fetchState();
+        await fetchState(load);
       } while (again);
     } finally {
       refreshing = null;
@@ -121,11 +122,20 @@ function refresh() {
 /** @param {import("./model.js").SessionState} s */
 const shape = (s) => JSON.stringify({ s: s.strip?.map((t) => [t.name, Object.keys(t.sends ?? {})]), b: s.bus?.map((b) => b.name) });
 
-/** One fetch of the state; the events that came meanwhile are replayed after it. */
-async function fetchState() {
+/** The state over HTTP, as `GET /api/v1/state` has it. @returns {Promise<any>} */
+const stateOverHttp = () => api.http("GET", "/api/v1/state");
+
+/** The state over the socket, in the shape HTTP gives it. @returns {Promise<any>} */
+const stateOverSocket = () => api.request("state").then((r) => ({ .../** @type {any} */ (r).state, seq: r.seq }));
+
+/**
+ * One fetch of the state; the events that came meanwhile are replayed after it.
+ * @param {() => Promise<any>} load
+ */
+async function fetchState(load) {
   backlog = [];
   try {
-    const state = await api.http("GET", "/api/v1/state");
+    const state = await load();
     const before = shape(model.session);
     model.load(state);
     if (before !== shape(model.session) || !mixer.stripsEl.firstChild) mixer.render();
@@ -146,24 +156,28 @@ async function run() {
   for (;;) {
     showConnection("connecting");
     try {
-      // Over HTTP first: a 401 there asks for the token, which the socket then carries.
-      const status = await api.http("GET", "/api/v1/status");
-      showStatus(status.status);
-      // Then side by side, as few round trips deep as the order allows: the schema
-      // (every time: the server that answers may be a newer one) and the socket; the
-      // subscriptions before the state, so no change falls between them.
+      // Two round trips deep. First, side by side: the status and the schema over HTTP
+      // (every time: the server that answers may be a newer one; a 401 there asks for
+      // the token) and the socket. A socket refused for want of that token is opened
+      // again once the person gave it.
       /** @type {() => void} */
       let closed = () => {};
       const done = new Promise((r) => (closed = () => r(undefined)));
-      const [schema] = await Promise.all([api.http("GET", "/api/v1/schema"), api.open(() => closed())]);
+      const opening = api.open(() => closed()).then(() => true, () => false);
+      const [status, schema] = await Promise.all([api.http("GET", "/api/v1/status"), api.http("GET", "/api/v1/schema")]);
+      if (!(await opening)) await api.open(() => closed());
+      showStatus(status.status);
       model.loadSchema(schema.schema);
       backlog = [];
-      await Promise.all([
+      // Then, pipelined on the socket, which answers in order: the subscriptions, then
+      // the state (so no change falls between them) and the scenes.
+      const [, , , scenes] = await Promise.all([
         api.request("subscribe", { topics: ["changes", "status"] }),
         api.request("subscribe", { topics: ["meters"], rate: METER_RATE }),
+        refresh(stateOverSocket),
+        api.request("scene_list"),
       ]);
-      const [, scenes] = await Promise.all([refresh(), api.http("GET", "/api/v1/scenes")]);
-      showScenes(scenes.scenes ?? []);
+      showScenes(/** @type {string[]} */ (scenes.scenes ?? []));
       showConnection("connected");
       // Navigation to a built, connected console, for the performance measurement.
       if (performance.getEntriesByName(READY).length === 0) performance.mark(READY);
