@@ -1,4 +1,5 @@
-//! Reading WAV files into planar `f32`, off the audio thread.
+//! Reading WAV files, off the audio thread: their headers, and (for offline tools and
+//! tests) whole files into planar `f32`. File players stream instead (`crate::player`).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -38,6 +39,14 @@ pub enum AudioFileError {
         promised: u64,
         /// Whole frames actually there.
         held: u64,
+    },
+    /// The file's reader thread could not be started.
+    #[error("cannot start a reader thread for {}: {source}", path.display())]
+    Reader {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
 }
 
