@@ -84,7 +84,19 @@ pub struct AudioFileInfo {
 impl AudioFileInfo {
     /// Reads the header of the WAV file at `path`, and checks that the file is as long
     /// as its header says.
+    /// FLAC, Ogg/Vorbis, MP3 and AIFF files are read through symphonia; a file of those
+    /// whose header does not give its length is decoded once to count its frames.
     pub fn read(path: &Path) -> Result<Self, AudioFileError> {
+        if !is_wav(path) {
+            let mut d = crate::player::CompressedDecoder::open(path)?;
+            let frames = d.frames()?;
+            use crate::player::Decoder as _;
+            return Ok(AudioFileInfo {
+                sample_rate: d.sample_rate(),
+                channels: u16::try_from(d.channels()).unwrap_or(u16::MAX),
+                frames,
+            });
+        }
         let reader = open_wav(path)?;
         let spec = reader.spec();
         check_spec(path, spec)?;
@@ -93,6 +105,16 @@ impl AudioFileInfo {
             channels: spec.channels,
             frames: u64::from(reader.duration()),
         })
+    }
+}
+
+/// Whether `path` is for the WAV reader: a RIFF or RF64 file, or one whose first bytes
+/// cannot be read (missing, a directory, empty), which the WAV reader's checks explain.
+pub(crate) fn is_wav(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    match File::open(path).and_then(|mut f| f.read_exact(&mut magic)) {
+        Ok(()) => &magic == b"RIFF" || &magic == b"RF64",
+        Err(_) => true,
     }
 }
 

@@ -21,7 +21,11 @@ pub(crate) trait Decoder: Send {
 
 /// Opens `path` with the decoder its contents call for.
 pub(crate) fn open(path: &Path) -> Result<Box<dyn Decoder>, AudioFileError> {
-    Ok(Box::new(WavDecoder::open(path)?))
+    if crate::audio_file::is_wav(path) {
+        Ok(Box::new(WavDecoder::open(path)?))
+    } else {
+        Ok(Box::new(super::compressed::CompressedDecoder::open(path)?))
+    }
 }
 
 /// A WAV file through hound, converted exactly as the whole-file reader converts it

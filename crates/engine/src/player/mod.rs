@@ -11,8 +11,12 @@
 //! and ends when the player is dropped (the ring is then abandoned) or when a file
 //! played once has been read to its end.
 
+mod compressed;
 mod decode;
 mod reader;
+
+pub(crate) use compressed::CompressedDecoder;
+pub(crate) use decode::Decoder;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
