@@ -40,6 +40,14 @@ pub enum AudioFileError {
         /// Whole frames actually there.
         held: u64,
     },
+    /// A FLAC, Ogg/Vorbis, MP3 or AIFF file that cannot be decoded.
+    #[error("{} is not a readable audio file: {reason}", path.display())]
+    Codec {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
     /// The file's reader thread could not be started.
     #[error("cannot start a reader thread for {}: {source}", path.display())]
     Reader {

@@ -119,3 +119,24 @@ fn flac_vorbis_mp3_and_aiff_sources_play_at_their_level() {
         );
     }
 }
+
+/// A file no decoder reads fails the session's check with its name, the field and why.
+#[test]
+fn a_file_no_decoder_reads_is_named_in_the_error() {
+    let d = Dir(std::env::temp_dir().join(format!("troubadour-codecs-bad-{}", std::process::id())));
+    std::fs::create_dir_all(&d.0).unwrap();
+    std::fs::write(
+        d.0.join("junk.flac"),
+        b"fLaC but then only text, no stream info",
+    )
+    .unwrap();
+    let text = "version = 1\n[[strip]]\nname = \"F\"\nchannels = 2\nsource = { file = \"junk.flac\" }\n[[bus]]\nname = \"A1\"\n";
+    let err = match troubadour_engine::session::parse(text, &d.0.join("s.toml")) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a file that is not audio passed the check"),
+    };
+    assert!(
+        err.contains("source.file") && err.contains("junk.flac is not a readable audio file"),
+        "{err}"
+    );
+}

@@ -33,7 +33,7 @@ pub(crate) struct CompressedDecoder {
 
 impl CompressedDecoder {
     pub(crate) fn open(path: &Path) -> Result<Self, AudioFileError> {
-        let format_error = |reason: String| AudioFileError::Format {
+        let format_error = |reason: String| AudioFileError::Codec {
             path: path.to_path_buf(),
             reason,
         };
@@ -111,7 +111,7 @@ impl CompressedDecoder {
     }
 
     fn error(&self, e: Error) -> AudioFileError {
-        AudioFileError::Format {
+        AudioFileError::Codec {
             path: self.path.clone(),
             reason: format!("while decoding: {e}"),
         }
@@ -136,7 +136,7 @@ impl CompressedDecoder {
                 Ok(audio) => {
                     let spec = *audio.spec();
                     if spec.channels.count() != self.channels {
-                        return Err(AudioFileError::Format {
+                        return Err(AudioFileError::Codec {
                             path: self.path.clone(),
                             reason: format!(
                                 "its channel count changes from {} to {} inside the file",
