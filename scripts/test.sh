@@ -12,6 +12,8 @@ source scripts/apt.sh
 # resampler the resampling benchmark compares against (linked through pkg-config).
 missing=()
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+# The file-player tests make MP3 sources with sox, which needs its MP3 handler.
+sox -h 2>/dev/null | grep 'FILE FORMATS' | grep -qw mp3 || missing+=(libsox-fmt-mp3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists soxr 2>/dev/null || missing+=(libsoxr-dev)
 # A real JACK server (dummy driver) and its peer programs for the end-to-end tests

@@ -1,4 +1,5 @@
-//! Reading WAV files into planar `f32`, off the audio thread.
+//! Reading WAV files, off the audio thread: their headers, and (for offline tools and
+//! tests) whole files into planar `f32`. File players stream instead (`crate::player`).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -39,6 +40,22 @@ pub enum AudioFileError {
         /// Whole frames actually there.
         held: u64,
     },
+    /// A FLAC, Ogg/Vorbis, MP3 or AIFF file that cannot be decoded.
+    #[error("{} is not a readable audio file: {reason}", path.display())]
+    Codec {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The file's reader thread could not be started.
+    #[error("cannot start a reader thread for {}: {source}", path.display())]
+    Reader {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl AudioFileError {
@@ -75,7 +92,19 @@ pub struct AudioFileInfo {
 impl AudioFileInfo {
     /// Reads the header of the WAV file at `path`, and checks that the file is as long
     /// as its header says.
+    /// FLAC, Ogg/Vorbis, MP3 and AIFF files are read through symphonia; a file of those
+    /// whose header does not give its length is decoded once to count its frames.
     pub fn read(path: &Path) -> Result<Self, AudioFileError> {
+        if !is_wav(path) {
+            let mut d = crate::player::CompressedDecoder::open(path)?;
+            let frames = d.frames()?;
+            use crate::player::Decoder as _;
+            return Ok(AudioFileInfo {
+                sample_rate: d.sample_rate(),
+                channels: u16::try_from(d.channels()).unwrap_or(u16::MAX),
+                frames,
+            });
+        }
         let reader = open_wav(path)?;
         let spec = reader.spec();
         check_spec(path, spec)?;
@@ -84,6 +113,16 @@ impl AudioFileInfo {
             channels: spec.channels,
             frames: u64::from(reader.duration()),
         })
+    }
+}
+
+/// Whether `path` is for the WAV reader: a RIFF or RF64 file, or one whose first bytes
+/// cannot be read (missing, a directory, empty), which the WAV reader's checks explain.
+pub(crate) fn is_wav(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    match File::open(path).and_then(|mut f| f.read_exact(&mut magic)) {
+        Ok(()) => &magic == b"RIFF" || &magic == b"RF64",
+        Err(_) => true,
     }
 }
 

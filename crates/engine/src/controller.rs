@@ -127,6 +127,9 @@ pub struct StripLevels {
     pub gate_reduction_db: f32,
     /// Largest compressor gain reduction since the last reading, dB.
     pub compressor_reduction_db: f32,
+    /// Frames of silence its file source played since the last reading because the
+    /// file's reader was behind (0 for other sources).
+    pub underrun_frames: u64,
 }
 
 /// A bus's levels.
@@ -476,6 +479,7 @@ impl Controller {
                     post: m.post.iter().map(level).collect(),
                     gate_reduction_db: m.gate_reduction.take(),
                     compressor_reduction_db: m.compressor_reduction.take(),
+                    underrun_frames: m.underrun_frames.swap(0, Ordering::Relaxed),
                 })
                 .collect(),
             buses: view

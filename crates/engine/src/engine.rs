@@ -185,4 +185,24 @@ impl Engine {
     pub fn sample_rate(&self) -> u32 {
         self.graph.sample_rate()
     }
+
+    /// Offline rendering, never the audio thread: waits until every file source of the
+    /// current graph has the next `frames` frames decoded (or has ended), so that the
+    /// next [`process`](Self::process) of up to `frames` frames cannot underrun and a
+    /// render is the same whatever the disk's speed.
+    pub fn wait_for_file_sources(&self, frames: usize) {
+        for strip in self.graph.strips() {
+            strip.source.wait_for(frames);
+        }
+    }
+
+    /// Strips (by index) whose file stopped reading before its end, and why.
+    pub fn file_source_errors(&self) -> Vec<(usize, String)> {
+        self.graph
+            .strips()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.source.error()?.to_string())))
+            .collect()
+    }
 }

@@ -23,6 +23,7 @@ mod controller;
 mod engine;
 mod graph;
 pub mod meters;
+mod player;
 pub mod profile;
 pub mod session;
 mod stats;
@@ -35,4 +36,5 @@ pub use controller::{
 };
 pub use engine::{Engine, MAX_COMMANDS_PER_CALLBACK};
 pub use graph::{BuildError, Graph, RAMP_SECONDS};
+pub use player::RING_SECONDS;
 pub use stats::{EngineStats, StatsSnapshot};

@@ -5,6 +5,7 @@
 //! square over [`RMS_WINDOW_S`], updated once per block.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use troubadour_dsp::gain::gain_to_db;
 use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
@@ -74,6 +75,9 @@ pub struct StripMeter {
     pub gate_reduction: PeakHold,
     /// Largest compressor gain reduction since the last read, dB (positive).
     pub compressor_reduction: PeakHold,
+    /// Frames of silence a file source played because its reader was behind (since
+    /// the last `swap(0)`).
+    pub underrun_frames: AtomicU64,
 }
 
 /// A bus's meter after its fader, per channel, and its dynamics' gain reduction.
@@ -111,6 +115,7 @@ impl MeterBank {
                     post: meters(c),
                     gate_reduction: PeakHold::default(),
                     compressor_reduction: PeakHold::default(),
+                    underrun_frames: AtomicU64::new(0),
                 })
                 .collect(),
             buses: bus_channels

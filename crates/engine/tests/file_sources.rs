@@ -159,3 +159,59 @@ fn files_at_another_rate_are_resampled_to_the_session_rate() {
         "worst deviation from the ideal sine: {worst:e}"
     );
 }
+
+/// A structural change elsewhere (a strip added) swaps in a new graph; the file player
+/// carries on from its frame, sample-exact, through a file longer than its ring, past
+/// its loop point, whatever block sizes follow.
+#[test]
+fn a_file_player_carries_on_through_a_graph_swap() {
+    let d = dir("swap");
+    // 3.1 s of mono at 48 kHz: longer than the 2 s ring and the 1 s prefill.
+    let frames = 148_813;
+    let data: Vec<f32> = (0..frames)
+        .map(|i| ((i * 7919) % 65_521) as f32 / 65_521.0 - 0.5)
+        .collect();
+    write(&d.0.join("long.wav"), 1, 32, true, &data);
+    let path = d.0.join("s.toml");
+    let loaded = troubadour_engine::session::parse(&session("long.wav", 1, true), &path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut c, mut e) = troubadour_engine::create(&loaded, &Default::default()).unwrap();
+    let mut out = Vec::new();
+    let mut play = |e: &mut troubadour_engine::Engine, total: usize, call: usize| {
+        let mut done = 0;
+        while done < total {
+            let n = call.min(total - done);
+            e.wait_for_file_sources(n);
+            let block = common::run(e, &[], n, n);
+            out.extend_from_slice(&block[0]);
+            done += n;
+        }
+    };
+    play(&mut e, 60_000, 256);
+    let mut s = c.session().clone();
+    let mut extra = s.strips[0].clone();
+    extra.name = "Other".into();
+    extra.source = troubadour_engine::session::Source::Generator(
+        troubadour_engine::session::GeneratorSource {
+            kind: troubadour_engine::session::GeneratorKind::Silence,
+            freq: 1000.0,
+            level_db: -20.0,
+            seed: None,
+            interval_ms: 1000.0,
+        },
+    );
+    extra.sends.clear();
+    s.strips.push(extra);
+    assert_eq!(
+        c.apply_session(s).unwrap(),
+        troubadour_engine::Applied::Rebuilt
+    );
+    play(&mut e, 200_000, 300);
+    c.collect_garbage();
+    assert_eq!(c.stats().graph_swaps, 1);
+    assert_eq!(out.len(), 260_000);
+    for (i, &x) in out.iter().enumerate() {
+        assert_eq!(x, data[i % frames], "frame {i}");
+    }
+    assert_eq!(c.read_meters().strips[0].underrun_frames, 0);
+}

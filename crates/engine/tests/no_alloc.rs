@@ -1,6 +1,7 @@
 //! `Engine::process` never allocates or frees: run under an allocator that counts every
 //! allocation made inside `forbid_alloc` as a violation, through parameter changes of
-//! every kind and structural swaps.
+//! every kind and structural swaps, with file players streaming (one converted from
+//! 44.1 kHz, one run dry so that it underruns, one played once to its end).
 
 mod common;
 
@@ -32,6 +33,16 @@ channels = 2
 source = {{ file = "{wav}", loop = true }}
 compressor = {{ threshold_db = -40.0, ratio = 8.0, detector = "peak", sidechain = "Mic" }}
 sends = {{ A1 = {{ level_db = -10.0 }} }}
+[[strip]]
+name = "Bed"
+channels = 2
+source = {{ file = "bed44.wav", loop = true }}
+sends = {{ A1 = {{ level_db = -10.0 }} }}
+[[strip]]
+name = "Once"
+channels = 1
+source = {{ file = "bed44.wav", loop = false }}
+sends = {{ B1 = {{}} }}
 [[strip]]
 name = "Sine"
 source = {{ generator = "sine", freq = 440.0 }}
@@ -95,16 +106,49 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
         w.write_sample(((i % 200) * 100) as i16).unwrap();
     }
     w.finalize().unwrap();
+    // 0.1 s of mono at 44.1 kHz: converted by its reader, and short enough that the
+    // play-once strip reaches its end during the script.
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(dir.join("bed44.wav"), spec).unwrap();
+    for i in 0..4_410 {
+        w.write_sample((i as f32 * 0.05).sin() * 0.5).unwrap();
+    }
+    w.finalize().unwrap();
 
     let path = dir.join("s.toml");
     let loaded = session::parse(&session_text("music.wav"), &path).unwrap();
     let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
     let before = thread_violations();
 
-    // Warm up, with odd sizes so the sub-block split runs too.
+    // Warm up, with odd sizes so the sub-block split runs too. Blocks this fast outrun
+    // the readers at first: the underrun path runs here as well.
     for frames in [1, 128, 300, 1024, 77] {
         process_forbidden(&mut e, frames);
     }
+    for _ in 0..4_000 {
+        process_forbidden(&mut e, 1024);
+    }
+    let bed = c.read_meters();
+    assert!(
+        bed.strips[2].underrun_frames > 0,
+        "4 s of audio at once outruns a 2 s ring: {:?}",
+        bed.strips[2]
+    );
+    // Let the readers fill their rings, then check the files play.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    process_forbidden(&mut e, 1024);
+    let bed = c.read_meters();
+    assert!(
+        bed.strips[1].pre[0].peak_db > -40.0 && bed.strips[2].pre[0].peak_db > -20.0,
+        "the file players are silent: {:?} {:?}",
+        bed.strips[1],
+        bed.strips[2]
+    );
     // Every kind of parameter command.
     c.set_strip_trim("Mic", 6.0).unwrap();
     c.set_strip_fader("Sine", -12.0).unwrap();
@@ -152,7 +196,7 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
         name: "C1".into(),
         ..s.buses[0].clone()
     });
-    let mut extra = s.strips[2].clone();
+    let mut extra = s.strips[4].clone();
     extra.name = "Sine2".into();
     extra.sends.insert("C1".into(), BusSend::default());
     s.strips.push(extra);

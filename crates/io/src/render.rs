@@ -181,6 +181,8 @@ pub fn render(
         let n = (total - done).min(block as u64) as usize;
         let ins: Vec<&[f32]> = inputs.iter().map(|c| &c[..n]).collect();
         let mut outs: Vec<&mut [f32]> = outputs.iter_mut().map(|c| &mut c[..n]).collect();
+        // No deadline offline: wait for the file readers rather than underrun.
+        engine.wait_for_file_sources(n);
         engine.process(&ins, &mut outs, n);
         let mut first = 0;
         for (bus, (sink, path)) in session.buses.iter().zip(sinks.iter_mut()) {
@@ -202,6 +204,13 @@ pub fn render(
             }
             last_report = done;
         }
+    }
+
+    for (i, e) in engine.file_source_errors() {
+        notes.push(format!(
+            "strip {:?}: its file stopped playing early: {e}",
+            session.strips[i].name
+        ));
     }
 
     let mut buses = Vec::with_capacity(session.buses.len());

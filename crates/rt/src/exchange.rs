@@ -94,7 +94,7 @@ impl<T> ExchangeAudio<T> {
     /// value back. Takes a replacement only while the return queue has room, so nothing
     /// is ever dropped here. Returns how many replacements were taken.
     #[inline]
-    pub fn receive(&mut self, current: &mut T, mut adopt: impl FnMut(&mut T, &T)) -> usize {
+    pub fn receive(&mut self, current: &mut T, mut adopt: impl FnMut(&mut T, &mut T)) -> usize {
         let mut taken = 0;
         while self.returned.free() > 0 {
             let Some(mut next) = self.inbox.pop() else {

@@ -135,6 +135,18 @@ impl Service {
             stats.alloc_violations as f64,
         );
         t.family(
+            "player_underrun_frames_total",
+            "counter",
+            "Frames of silence a strip's file player played because its disk reader was behind",
+        );
+        for (strip, frames) in &self.player_underruns {
+            t.value(
+                "player_underrun_frames_total",
+                &[("strip", strip)],
+                *frames as f64,
+            );
+        }
+        t.family(
             "bridge_underruns_total",
             "counter",
             "Bridged device underruns (the device wanted audio the ring did not have)",

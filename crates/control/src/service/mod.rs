@@ -105,6 +105,9 @@ pub struct Service {
     next_status: Instant,
     /// Highest DSP load since `/metrics` last looked (reading the backend resets it).
     load_max_since_scrape: f32,
+    /// Frames of silence each strip's file player played because its reader was
+    /// behind, since the service started (by strip name).
+    player_underruns: std::collections::BTreeMap<String, u64>,
     load_max_since_status: f32,
     last_stats: Option<troubadour_io::backend::BackendStats>,
     counters: Counters,
@@ -152,6 +155,7 @@ impl Service {
             next_meter_read: now,
             next_status: now + Duration::from_secs(1),
             load_max_since_scrape: 0.0,
+            player_underruns: std::collections::BTreeMap::new(),
             load_max_since_status: 0.0,
             last_stats: None,
             counters: Counters::default(),
@@ -284,6 +288,22 @@ impl Service {
 
     fn read_meters(&mut self) {
         let m = self.host.controller().read_meters();
+        for s in m.strips.iter().filter(|s| s.underrun_frames > 0) {
+            *self.player_underruns.entry(s.name.clone()).or_default() += s.underrun_frames;
+            // The disk (or the machine) could not keep the file player's ring full.
+            tracing::warn!(
+                target: "troubadour::player",
+                "strip {:?}: its file player ran dry and played {} frames of silence",
+                s.name,
+                s.underrun_frames
+            );
+            let outgoing = Outgoing::status(serde_json::json!({
+                "event": "player_underrun",
+                "strip": s.name,
+                "frames": s.underrun_frames,
+            }));
+            let _ = self.handle.events.send(Arc::new(outgoing));
+        }
         let pair = |l: &troubadour_engine::Level| (l.peak_db, l.rms_db);
         let sample = MeterSample {
             strips: m

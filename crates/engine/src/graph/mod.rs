@@ -21,9 +21,10 @@ use troubadour_dsp::limiter::Limiter;
 use troubadour_dsp::simd::{Avx2Fma, KernelChoice, Kernels};
 use troubadour_rt::smooth::LinearRamp;
 
-use crate::audio_file::{AudioData, AudioFileError};
+use crate::audio_file::AudioFileError;
 use crate::command::{Command, Target};
 use crate::meters::{MeterBank, rms_alpha};
+use crate::player::FileStream;
 use crate::session::{GeneratorKind, Session, Source, Strip};
 
 pub(crate) use bus::{BusState, OutputCounts};
@@ -187,12 +188,8 @@ fn source_player(
         }
         Source::File { path, looped } => {
             let full = base_dir.join(path);
-            match AudioData::read_at(&full, session.sample_rate) {
-                Ok(data) => SourcePlayer::File {
-                    data,
-                    looped: *looped,
-                    position: 0,
-                },
+            match FileStream::open(&full, session.sample_rate, *looped) {
+                Ok(stream) => SourcePlayer::File(stream),
                 // A live mixer plays on without it (the strip is silent until the file
                 // appears and the graph is built again).
                 Err(AudioFileError::Open { source, .. })
@@ -442,10 +439,10 @@ impl Graph {
 
     /// Takes over the running state of the graph it replaces (audio thread; no
     /// allocation).
-    pub(crate) fn inherit(&mut self, old: &Graph) {
+    pub(crate) fn inherit(&mut self, old: &mut Graph) {
         for (i, carry) in self.carry_strips.iter().enumerate() {
             if let Some(j) = carry
-                && let Some(o) = old.strips.get(*j as usize)
+                && let Some(o) = old.strips.get_mut(*j as usize)
             {
                 self.strips[i].inherit(o, &self.carry_buses);
             }
@@ -457,6 +454,11 @@ impl Graph {
                 self.buses[i].inherit(o);
             }
         }
+    }
+
+    /// The strips' running state, in strip order.
+    pub(crate) fn strips(&self) -> &[StripState] {
+        &self.strips
     }
 
     /// Meters of this graph.

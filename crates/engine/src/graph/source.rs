@@ -2,7 +2,7 @@
 
 use troubadour_dsp::generator::Generator;
 
-use crate::audio_file::AudioData;
+use crate::player::FileStream;
 
 /// A strip's running source.
 #[derive(Debug)]
@@ -11,16 +11,13 @@ pub(crate) enum SourcePlayer {
     Input { first: usize },
     /// A test signal (mono, copied to every channel).
     Generator(Generator),
-    /// A decoded file (mono files feed every channel).
-    File {
-        data: AudioData,
-        looped: bool,
-        position: usize,
-    },
+    /// A file streamed from disk (mono files feed every channel).
+    File(FileStream),
 }
 
 impl SourcePlayer {
-    /// Fills `bufs[ch][..n]` for every channel.
+    /// Fills `bufs[ch][..n]` for every channel; returns the frames of silence a file
+    /// source played because its reader was behind.
     #[inline]
     pub(crate) fn render(
         &mut self,
@@ -28,7 +25,7 @@ impl SourcePlayer {
         offset: usize,
         bufs: &mut [Box<[f32]>],
         n: usize,
-    ) {
+    ) -> u64 {
         match self {
             SourcePlayer::Input { first } => {
                 for (ch, buf) in bufs.iter_mut().enumerate() {
@@ -41,54 +38,47 @@ impl SourcePlayer {
                     buf[..k].copy_from_slice(&src[..k]);
                     buf[k..n].fill(0.0);
                 }
+                0
             }
             SourcePlayer::Generator(g) => {
                 let Some((first, rest)) = bufs.split_first_mut() else {
-                    return;
+                    return 0;
                 };
                 g.render(&mut first[..n]);
                 for buf in rest {
                     buf[..n].copy_from_slice(&first[..n]);
                 }
+                0
             }
-            SourcePlayer::File {
-                data,
-                looped,
-                position,
-            } => {
-                let len = data.frames();
-                let mut done = 0;
-                while done < n {
-                    if *position >= len {
-                        if *looped && len > 0 {
-                            *position = 0;
-                        } else {
-                            for buf in bufs.iter_mut() {
-                                buf[done..n].fill(0.0);
-                            }
-                            return;
-                        }
-                    }
-                    let k = (n - done).min(len - *position);
-                    for (ch, buf) in bufs.iter_mut().enumerate() {
-                        let src = &data.channels[ch.min(data.channels.len() - 1)];
-                        buf[done..done + k].copy_from_slice(&src[*position..*position + k]);
-                    }
-                    *position += k;
-                    done += k;
-                }
-            }
+            SourcePlayer::File(stream) => stream.render(bufs, n),
         }
     }
 
     /// Carries the playing position over from the same source in the previous graph.
-    pub(crate) fn continue_from(&mut self, old: &SourcePlayer) {
+    /// A file player takes over the old graph's running stream (the strips match only
+    /// when their sources are equal) and leaves it its own unused one, which goes back
+    /// with the old graph to be dropped on the control side: nothing is freed here.
+    pub(crate) fn continue_from(&mut self, old: &mut SourcePlayer) {
         match (self, old) {
             (SourcePlayer::Generator(new), SourcePlayer::Generator(old)) => new.continue_from(old),
-            (SourcePlayer::File { position, .. }, SourcePlayer::File { position: old, .. }) => {
-                *position = *old;
-            }
+            (SourcePlayer::File(new), SourcePlayer::File(old)) => std::mem::swap(new, old),
             _ => {}
+        }
+    }
+
+    /// Not on the audio thread: waits until a file source has `frames` frames ready or
+    /// has ended (offline rendering, which must never underrun).
+    pub(crate) fn wait_for(&self, frames: usize) {
+        if let SourcePlayer::File(stream) = self {
+            stream.wait_for(frames);
+        }
+    }
+
+    /// Why a file source stopped reading before its end, if it did.
+    pub(crate) fn error(&self) -> Option<&str> {
+        match self {
+            SourcePlayer::File(stream) => stream.error(),
+            _ => None,
         }
     }
 }

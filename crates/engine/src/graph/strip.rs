@@ -1,6 +1,8 @@
 //! A strip on the audio thread: source, trim, (processing slots), fader, pan, mute,
 //! solo, meters and the sends that add it into the buses.
 
+use std::sync::atomic::Ordering;
+
 use troubadour_dsp::compressor::Compressor;
 use troubadour_dsp::eq::Equalizer;
 use troubadour_dsp::gain::{balance_law, pan_law};
@@ -133,7 +135,10 @@ impl StripState {
         meter: &StripMeter,
         lap: &mut impl Lap,
     ) {
-        self.source.render(inputs, offset, &mut self.buf, n);
+        let underrun = self.source.render(inputs, offset, &mut self.buf, n);
+        if underrun > 0 {
+            meter.underrun_frames.fetch_add(underrun, Ordering::Relaxed);
+        }
         lap.lap(Stage::Sources);
 
         // Trim.
@@ -250,8 +255,8 @@ impl StripState {
     /// position and every gain's current value (gliding on to this graph's targets), so a
     /// structural change elsewhere does not click here.
     /// `bus_map[new bus] = old bus` for buses present in both graphs.
-    pub(crate) fn inherit(&mut self, old: &StripState, bus_map: &[Option<u32>]) {
-        self.source.continue_from(&old.source);
+    pub(crate) fn inherit(&mut self, old: &mut StripState, bus_map: &[Option<u32>]) {
+        self.source.continue_from(&mut old.source);
         if let (Some(new), Some(old)) = (&mut self.gate, &old.gate) {
             new.continue_from(old);
         }
