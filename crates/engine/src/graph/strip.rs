@@ -72,6 +72,15 @@ pub(crate) struct Route {
     pub coef: LinearRamp,
 }
 
+/// A strip's pre- and post-fader gains over the block just processed: one value, or
+/// `None` when the gain ramped (the ramp is then in the graph's scratch buffer `a` for
+/// pre-fader, `b` for post-fader, until the next strip is processed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TapGains {
+    pub pre: Option<f32>,
+    pub post: Option<f32>,
+}
+
 #[derive(Debug)]
 pub(crate) struct StripState {
     pub source: SourcePlayer,
@@ -153,7 +162,7 @@ impl StripState {
     }
 
     /// The rest of processing `n` frames, after the EQ: compressor, meters, fader and
-    /// sends, added into `bus_bufs`.
+    /// sends, added into `bus_bufs`. Returns the block's tap gains for the recorder.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn process_back(
@@ -165,7 +174,7 @@ impl StripState {
         alpha: f32,
         sidechain: Option<&[Box<[f32]>]>,
         lap: &mut impl Lap,
-    ) {
+    ) -> TapGains {
         if let Some(compressor) = &mut self.compressor {
             meter
                 .compressor_reduction
@@ -244,6 +253,14 @@ impl StripState {
             }
         }
         lap.lap(Stage::Mixing);
+        let constant = |g: BlockGain<'_>| match g {
+            BlockGain::Const(g) => Some(g),
+            BlockGain::Ramp(_) => None,
+        };
+        TapGains {
+            pre: constant(pre),
+            post: constant(post),
+        }
     }
 
     /// Carries running state over from the same strip in the previous graph: the source
