@@ -261,7 +261,12 @@ impl Take {
     /// rings and finish every file, and writes the final manifest. Blocks for about a
     /// callback plus the time the writer needs for what is still in the rings.
     pub fn stop(mut self, recorder: &mut RecorderControl) -> Result<TakeSummary, TakeError> {
-        recorder.stop()?;
+        match recorder.stop() {
+            // The engine that ran the take is gone (a restart): its rings went with
+            // it, so the writer is finishing already.
+            Ok(()) | Err(RecorderError::Idle) => {}
+            Err(e) => return Err(e.into()),
+        }
         let limit = Duration::from_secs_f64(10.0 + 2.0 * self.buffer_seconds);
         let begun = Instant::now();
         let writer = self.writer.take();
