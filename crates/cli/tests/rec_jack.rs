@@ -179,6 +179,13 @@ fn a_take_of_two_strips_and_the_bus_is_aligned_equally_long_and_at_level() {
     let r = rig("rec-take", 4.0, &[]);
     let started = r.op(r#"{"op":"recorder_start"}"#);
     assert_eq!(started["state"], "recording");
+    // The command line's client sees the same recorder.
+    let url = format!("http://{}", r.addr);
+    let ctl = support::troubadour(&["ctl", "--url", &url, "rec", "status"]);
+    assert!(ctl.status.success(), "{}", support::text(&ctl));
+    let said = String::from_utf8_lossy(&ctl.stdout).to_string();
+    assert!(said.starts_with("recording: "), "{said}");
+    assert!(said.contains("takes/"), "{said}");
     std::thread::sleep(Duration::from_secs(2));
     let marked = r.op(r#"{"op":"recorder_mark","label":"guest joins"}"#);
     let mark_frame = marked["marker"]["frame"].as_u64().unwrap();
