@@ -33,9 +33,12 @@ pub enum TapPoint {
     Bus(u32),
 }
 
-/// One track to record: where it taps and how many channels it has. Indices are the
-/// running graph's; a track whose strip or bus no longer matches (a structural change
-/// during a take) records silence rather than someone else's signal.
+/// One track to record: where it taps and how many channels it has. Indices are those
+/// of the graph running when the take starts and stay fixed for the take: after a
+/// structural change during a take, a track whose index is gone or whose channel
+/// count changed records silence, but one whose strip or bus was moved or removed so
+/// that another of the same width now holds the index records that one (the host
+/// does not yet re-resolve tracks by name on a rebuild).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackSpec {
     /// The tap.

@@ -71,22 +71,63 @@ impl TrackTap {
             }
         }
         let (first, second) = chunk.as_mut_slices();
-        let slots = first.iter_mut().chain(second.iter_mut());
         match channels {
+            // The usual case: the block does not wrap around the ring's end, so whole
+            // frames lie in one slice and the copy is a plain loop per frame.
+            Some(bufs) if second.is_empty() => interleave(first, bufs, gain, n),
             Some(bufs) => {
+                let slots = first.iter_mut().chain(second.iter_mut());
                 for (k, slot) in slots.enumerate() {
                     let (frame, c) = (k / ch, k % ch);
-                    let g = match gain {
-                        BlockGain::Const(g) => g,
-                        BlockGain::Ramp(r) => r[frame],
-                    };
-                    *slot = bufs[c][frame] * g;
+                    *slot = bufs[c][frame] * gain.at(frame);
                 }
             }
-            None => slots.for_each(|s| *s = 0.0),
+            None => {
+                first.fill(0.0);
+                second.fill(0.0);
+            }
         }
         chunk.commit_all();
         self.written += n as u64;
+    }
+}
+
+impl BlockGain<'_> {
+    /// The gain at frame `i` of the block.
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize) -> f32 {
+        match self {
+            BlockGain::Const(g) => *g,
+            BlockGain::Ramp(r) => r[i],
+        }
+    }
+}
+
+/// Writes `n` frames of `bufs` × `gain` into `out` (`n × bufs.len()` samples),
+/// interleaved.
+#[inline]
+fn interleave(out: &mut [f32], bufs: &[Box<[f32]>], gain: BlockGain<'_>, n: usize) {
+    let ch = bufs.len();
+    match (gain, bufs) {
+        (BlockGain::Const(g), [mono]) => {
+            for (o, x) in out.iter_mut().zip(&mono[..n]) {
+                *o = *x * g;
+            }
+        }
+        (BlockGain::Const(g), [l, r]) => {
+            for ((o, a), b) in out.chunks_exact_mut(2).zip(&l[..n]).zip(&r[..n]) {
+                o[0] = *a * g;
+                o[1] = *b * g;
+            }
+        }
+        _ => {
+            for (f, frame) in out.chunks_exact_mut(ch).enumerate() {
+                let g = gain.at(f);
+                for (o, b) in frame.iter_mut().zip(bufs) {
+                    *o = b[f] * g;
+                }
+            }
+        }
     }
 }
 
