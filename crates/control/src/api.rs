@@ -169,6 +169,24 @@ pub enum Request {
         /// The macro's name.
         name: String,
     },
+    /// Starts a take of the session's `[recorder]` tracks (all on the same frame).
+    RecorderStart,
+    /// Stops the take; answers once every file is finished.
+    RecorderStop,
+    /// Pauses (`paused = true`, the default) or resumes the take.
+    RecorderPause {
+        /// Pause, or resume with `false`.
+        #[serde(default = "yes")]
+        paused: bool,
+    },
+    /// Sets a marker at the take's current frame.
+    RecorderMark {
+        /// What to call it.
+        #[serde(default)]
+        label: String,
+    },
+    /// Where the recorder stands: state, take, frames, lost frames per track.
+    RecorderStatus,
     /// Undoes the last change (from any client).
     Undo,
     /// Redoes the last undone change.
@@ -197,8 +215,8 @@ pub enum Topic {
     Changes,
     /// Meter frames.
     Meters,
-    /// Host events (backend lost and back, devices, reloads, period) and a status
-    /// frame every second.
+    /// Host events (backend lost and back, devices, reloads, period, the recorder) and
+    /// a status frame every second.
     Status,
 }
 
@@ -232,6 +250,12 @@ pub enum Reply {
     Status {
         /// Backend, clock, counters.
         status: Value,
+    },
+    /// The recorder's state.
+    Recorder {
+        /// `{state, take, frames, tracks, lost_frames, repaired}`, and for a stop the
+        /// take's final manifest.
+        recorder: Value,
     },
     /// The scenes' names.
     Scenes {
@@ -425,6 +449,10 @@ pub fn decode_request(value: Value) -> Result<Request, ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("op {op:?}: {e}")))
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Every `op`, as the wire spells it.
 pub const OPS: &[&str] = &[
     "get",
@@ -452,6 +480,11 @@ pub const OPS: &[&str] = &[
     "midi_learn",
     "midi_map",
     "macro_run",
+    "recorder_start",
+    "recorder_stop",
+    "recorder_pause",
+    "recorder_mark",
+    "recorder_status",
     "undo",
     "redo",
     "subscribe",

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::graph::processors;
 use crate::graph::{BuildError, Graph};
 use crate::meters::MeterBank;
+use crate::recorder::RecorderControl;
 use crate::session::{
     self, BusSend, FADER_MAX_DB, LoadedSession, Session, SessionError, TRIM_RANGE_DB,
 };
@@ -170,6 +171,7 @@ pub struct Controller {
     generation: u32,
     commands: Producer<Tagged>,
     graphs: ExchangeControl<Box<Graph>>,
+    recorder: RecorderControl,
     command_capacity: usize,
     /// Meters of the graph the engine runs, with the names to label them.
     meters: MeterView,
@@ -237,7 +239,8 @@ pub fn create(
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let stats = Arc::new(EngineStats::default());
-    let (commands, graphs, engine) = Engine::pair(graph, options.command_capacity, &stats);
+    let (commands, graphs, recorder, engine) =
+        Engine::pair(graph, options.command_capacity, &stats);
     let controller = Controller {
         session: loaded.session.clone(),
         path: loaded.path.clone(),
@@ -249,6 +252,7 @@ pub fn create(
         generation: 0,
         commands,
         graphs,
+        recorder,
         command_capacity: options.command_capacity,
         meters,
         pending_meters: None,
@@ -430,6 +434,11 @@ fn send_command(strip: u32, bus: u32, send: &BusSend) -> Command {
 }
 
 impl Controller {
+    /// The engine's recorder: start, pause and stop takes (see [`crate::recorder`]).
+    pub fn recorder(&mut self) -> &mut RecorderControl {
+        &mut self.recorder
+    }
+
     /// The session as the engine now has it (or will, once pending changes arrive).
     pub fn session(&self) -> &Session {
         &self.session
@@ -526,9 +535,12 @@ impl Controller {
         let generation = self.generation.wrapping_add(1);
         let graph = self.build(&session, max_block, generation)?;
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
-        let (commands, graphs, engine) = Engine::pair(graph, self.command_capacity, &self.stats);
+        let (commands, graphs, recorder, engine) =
+            Engine::pair(graph, self.command_capacity, &self.stats);
         self.commands = commands;
         self.graphs = graphs;
+        // A take of the old engine ends with it (its rings went with the engine).
+        self.recorder = recorder;
         self.generation = generation;
         self.max_block = max_block;
         self.meters = meters;

@@ -10,6 +10,7 @@ use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 use crate::command::Tagged;
 use crate::graph::{Graph, OutputCounts};
 use crate::profile::{Lap, StageClock};
+use crate::recorder::{RecorderAudio, RecorderControl, recorder};
 use crate::stats::EngineStats;
 
 /// The mixer's audio side. Created with its [`Controller`](crate::Controller) by
@@ -23,6 +24,7 @@ pub struct Engine {
     graph: Box<Graph>,
     commands: Consumer<Tagged>,
     graphs: ExchangeAudio<Box<Graph>>,
+    recorder: RecorderAudio,
     stats: Arc<EngineStats>,
 }
 
@@ -41,22 +43,30 @@ fn later(a: u32, b: u32) -> bool {
 impl Engine {
     /// An engine running `graph`, with the control side's ends of its queues: commands
     /// (`command_capacity` slots) and graphs (one in flight each way is all a structural
-    /// change needs; the controller refuses another until the engine has taken the first).
+    /// change needs; the controller refuses another until the engine has taken the first)
+    /// and the recorder's.
     pub(crate) fn pair(
         graph: Box<Graph>,
         command_capacity: usize,
         stats: &Arc<EngineStats>,
-    ) -> (Producer<Tagged>, ExchangeControl<Box<Graph>>, Self) {
+    ) -> (
+        Producer<Tagged>,
+        ExchangeControl<Box<Graph>>,
+        RecorderControl,
+        Self,
+    ) {
         let (commands, command_rx) = LockFreeRingBuffer::with_capacity(command_capacity);
         let (graphs, graphs_rx) = exchange(1);
+        let (recorder_control, recorder) = recorder();
         stats.generation.store(graph.generation, Ordering::Relaxed);
         let engine = Engine {
             graph,
             commands: command_rx,
             graphs: graphs_rx,
+            recorder,
             stats: Arc::clone(stats),
         };
-        (commands, graphs, engine)
+        (commands, graphs, recorder_control, engine)
     }
 
     /// Audio thread. Mixes `frames` frames: `inputs` are the device input channels the
@@ -92,12 +102,15 @@ impl Engine {
     ) {
         let _ftz = DenormalGuard::new();
         self.receive();
+        let mut taps = self.recorder.begin();
         let max = self.graph.max_block();
         let mut counts = OutputCounts::default();
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(max);
-            let c = self.graph.process_block(inputs, outputs, done, n, lap);
+            let c = self
+                .graph
+                .process_block(inputs, outputs, done, n, taps.as_deref_mut(), lap);
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
             done += n;

@@ -5,6 +5,7 @@
 //!   with located errors, and atomic saving.
 //! - [`Graph`]: a session compiled for the audio thread.
 //! - [`Engine`]: the audio side; [`Engine::process`] is real-time safe.
+//! - [`recorder`]: the recorder's taps (audio thread) and track readers (writer thread).
 //! - [`Controller`]: the control side; validates changes and sends them to the engine
 //!   through lock-free queues.
 //!
@@ -25,6 +26,7 @@ mod graph;
 pub mod meters;
 mod player;
 pub mod profile;
+pub mod recorder;
 pub mod session;
 mod stats;
 pub mod workload;

@@ -114,6 +114,7 @@ pub fn plain(strips: usize, buses: usize, block_frames: u32, inputs: Inputs) -> 
             scenes: Vec::new(),
             midi: Vec::new(),
             macros: Vec::new(),
+            recorder: None,
         },
         path: "standard-workload.toml".into(),
         base_dir: ".".into(),

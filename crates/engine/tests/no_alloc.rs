@@ -224,3 +224,71 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping() {
+    use troubadour_engine::recorder::{TapPoint, TrackSpec};
+
+    let dir = std::env::temp_dir().join(format!("troubadour-noalloc-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = session_text("missing.wav").replace(
+        "source = { file = \"missing.wav\", loop = true }",
+        "source = { generator = \"sine\", freq = 220.0 }",
+    );
+    let loaded = session::parse(&text, &dir.join("s.toml")).unwrap();
+    let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
+    let before = thread_violations();
+    process_forbidden(&mut e, 256);
+    let tracks = [
+        TrackSpec {
+            tap: TapPoint::StripPre(0),
+            channels: 1,
+        },
+        TrackSpec {
+            tap: TapPoint::StripPost(1),
+            channels: 2,
+        },
+        TrackSpec {
+            tap: TapPoint::Bus(0),
+            channels: 2,
+        },
+        TrackSpec {
+            tap: TapPoint::Bus(1),
+            channels: 1,
+        },
+    ];
+    // Rings of 2048 frames: a few blocks fit, then the undrained rings overflow and
+    // the loss path runs too.
+    let (counters, mut readers) = c.recorder().start(&tracks, 2048).unwrap();
+    for frames in [256, 300, 1024, 77, 512, 512, 512, 512] {
+        process_forbidden(&mut e, frames);
+    }
+    assert!(readers[0].lost_frames() > 0, "the loss path ran");
+    // Drained, then the next block publishes its gap first.
+    let mut out = Vec::new();
+    for r in readers.iter_mut() {
+        r.drain(&mut out, 1 << 16);
+    }
+    process_forbidden(&mut e, 256);
+    c.recorder().set_paused(true).unwrap();
+    process_forbidden(&mut e, 256);
+    c.recorder().set_paused(false).unwrap();
+    // A structural change during the take: one strip fewer.
+    let mut s = c.session().clone();
+    s.strips.pop();
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Rebuilt);
+    process_forbidden(&mut e, 512);
+    c.collect_garbage();
+    c.recorder().stop().unwrap();
+    process_forbidden(&mut e, 256);
+    assert!(!c.recorder().collect(), "the engine took the stop");
+    assert_eq!(
+        thread_violations() - before,
+        0,
+        "process allocated while recording (last request {} bytes)",
+        last_violation_size()
+    );
+    let recorded = counters.frames.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(recorded, 256 + 300 + 1024 + 77 + 4 * 512 + 256 + 512);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -191,6 +191,7 @@ fn session() -> impl Strategy<Value = Session> {
                 scenes: Vec::new(),
                 midi: Vec::new(),
                 macros: Vec::new(),
+                recorder: None,
             }
         })
 }

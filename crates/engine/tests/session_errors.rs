@@ -390,3 +390,34 @@ fn a_bound_written_in_the_file_is_inside_its_range_and_names_are_addressable() {
     let slash = errors(&dir, &GOOD.replace("name = \"Mic\"", "name = \"a/b\""));
     assert!(slash[0].contains("cannot contain '/'"), "{slash:?}");
 }
+
+#[test]
+fn recorder_tracks_are_checked_and_located() {
+    let dir = Dir::new("recorder");
+    let text = format!(
+        "{GOOD}\n[recorder]\ndir = \"takes\"\nformat = \"wav-24\"\ntracks = [\"strip/Mic\", \"strip/Nobody\", \"bus/A1:pre\", \"strip/Mic\", \"mixer/A1\"]\nbuffer_seconds = 0.1\n"
+    );
+    let found = errors(&dir, &text);
+    assert_eq!(
+        found,
+        [
+            "DIR/session.toml:16:24: recorder.tracks[1]: \"strip/Nobody\": the session has no strip \"Nobody\"",
+            "DIR/session.toml:16:40: recorder.tracks[2]: \"bus/A1:pre\": a bus is recorded as it leaves; :pre applies to strips only",
+            "DIR/session.toml:16:54: recorder.tracks[3]: \"strip/Mic\" is listed twice",
+            "DIR/session.toml:16:67: recorder.tracks[4]: \"mixer/A1\": unknown kind \"mixer\" (expected strip/<name>, strip/<name>:pre or bus/<name>)",
+            "DIR/session.toml:17:18: recorder.buffer_seconds: 0.1 s is outside 0.25..=60 s",
+        ]
+    );
+    let bad_format = format!("{GOOD}\n[recorder]\nformat = \"mp3\"\n");
+    let e = errors(&dir, &bad_format);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("DIR/session.toml:14:10"), "{e:?}");
+    assert!(e[0].contains("wav-f32"), "{e:?}");
+    // A good table loads, with its defaults.
+    let good = format!("{GOOD}\n[recorder]\ntracks = [\"strip/Mic:pre\", \"bus/A1\"]\n");
+    let loaded = session::load(&dir.write("ok.toml", &good)).unwrap();
+    let r = loaded.session.recorder.unwrap();
+    assert_eq!(r.dir, PathBuf::from("takes"));
+    assert_eq!(r.format, session::RecordFormat::WavF32);
+    assert_eq!(r.buffer_seconds, 4.0);
+}

@@ -88,6 +88,36 @@ pub enum HostEvent {
     },
     /// Allocations were made inside audio callbacks (a defect, never expected).
     AllocationsInCallback(u64),
+    /// The recorder started, paused, resumed or stopped a take.
+    RecorderChanged {
+        /// `recording`, `paused` or `idle`.
+        state: &'static str,
+        /// The take's folder.
+        take: PathBuf,
+    },
+    /// A track of the take lost frames (the disk fell behind): silence stands in for
+    /// them, the tracks stay aligned.
+    RecorderFramesLost {
+        /// The track (`strip/Host`).
+        track: String,
+        /// Frames it has lost in this take so far.
+        frames: u64,
+    },
+    /// A take ended on its own (the disk failed or filled, or the engine restarted);
+    /// its files keep what was written.
+    RecorderStopped {
+        /// The take's folder.
+        take: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// Takes a crash had interrupted were repaired (their files' sizes fixed).
+    TakesRepaired {
+        /// The takes repaired.
+        takes: Vec<PathBuf>,
+        /// Takes that could not be, and why.
+        failed: Vec<String>,
+    },
 }
 
 impl fmt::Display for HostEvent {
@@ -161,6 +191,25 @@ impl fmt::Display for HostEvent {
                 f,
                 "warning: {n} allocations were made inside audio callbacks (a defect of Troubadour: please report it)"
             ),
+            HostEvent::RecorderChanged { state, take } => {
+                write!(f, "recorder: {state} ({})", take.display())
+            }
+            HostEvent::RecorderFramesLost { track, frames } => write!(
+                f,
+                "warning: recorder track {track} has lost {frames} frames (the disk fell behind; silence stands in for them)"
+            ),
+            HostEvent::RecorderStopped { take, why } => {
+                write!(f, "recorder: the take {} stopped: {why}", take.display())
+            }
+            HostEvent::TakesRepaired { takes, failed } => {
+                for t in takes {
+                    writeln!(f, "recorder: repaired the interrupted take {}", t.display())?;
+                }
+                for e in failed {
+                    writeln!(f, "warning: recorder: could not repair {e}")?;
+                }
+                write!(f, "recorder: {} interrupted take(s) repaired", takes.len())
+            }
         }
     }
 }

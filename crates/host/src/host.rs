@@ -2,6 +2,9 @@
 //! loop that keeps them running.
 
 mod apply;
+mod recording;
+
+pub use recording::{RecordError, RecorderStatus};
 
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -127,6 +130,7 @@ pub struct Host {
     memory: Option<Resident>,
     next_look: Instant,
     started: Instant,
+    recording: recording::Recording,
 }
 
 impl Host {
@@ -251,7 +255,9 @@ impl Host {
             memory: None,
             next_look: Instant::now(),
             started: Instant::now(),
+            recording: recording::Recording::default(),
         };
+        host.repair_interrupted_takes();
         host.backend = Some(backend);
         host.tell_start(&BroughtUp {
             clock,
@@ -360,6 +366,7 @@ impl Host {
     pub fn tick(&mut self) {
         self.controller.collect_garbage();
         self.supervise();
+        self.tick_recording();
         if let Some((retry, _)) = &self.retry
             && retry.due()
         {
@@ -612,6 +619,7 @@ impl Host {
     /// Stops the backend and returns the closing line: what was counted, and what the
     /// process cost in memory while it ran.
     pub fn shutdown(mut self) -> String {
+        self.stop_recording_at_exit();
         let elapsed = self.started.elapsed().as_secs_f64();
         let waiting = self
             .retry

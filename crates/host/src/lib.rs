@@ -28,6 +28,6 @@ mod watch;
 
 pub use backoff::Backoff;
 pub use event::{HostEvent, LISTENER_BACKLOG};
-pub use host::{Host, HostConfig, HostError, HostStatus};
+pub use host::{Host, HostConfig, HostError, HostStatus, RecordError, RecorderStatus};
 pub use pick::BackendChoice;
 pub use watch::{CHECK_EVERY, FileChange, Watch};

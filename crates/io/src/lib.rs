@@ -10,6 +10,7 @@
 //! - [`jack`]: the JACK backend: the engine inside the server's process callback.
 //! - [`device`]: the cpal backend: an audio device's callback drives the engine.
 //! - [`backend`]: the one interface every live backend implements.
+//! - [`recorder`]: takes on disk: the writer thread, manifests, crash repair.
 
 pub mod accounting;
 pub mod backend;
@@ -19,6 +20,7 @@ pub mod device;
 pub mod jack;
 pub mod midi;
 pub mod null;
+pub mod recorder;
 pub mod render;
 pub mod thread;
 pub mod wav;

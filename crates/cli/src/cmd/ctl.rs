@@ -69,6 +69,18 @@ enum What {
     },
     /// Run a macro (its actions in order, one undo step).
     Macro { name: String },
+    /// The recorder: `start` a take of the session's `[recorder]` tracks, `stop` it
+    /// (prints the take's folder once every file is finished), `pause`, `resume`,
+    /// `mark [LABEL]`, or `status`.
+    Rec {
+        #[arg(value_parser = ["start", "stop", "pause", "resume", "mark", "status"])]
+        action: String,
+        /// The marker's label (`mark`).
+        label: Option<String>,
+        /// Print the reply as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Undo the last change (from any client).
     Undo,
     /// Redo the last undone change.
@@ -202,6 +214,45 @@ fn run(client: &Client, what: &What) -> Result<(), Failure> {
                 )?["done"]
             )
         ),
+        What::Rec {
+            action,
+            label,
+            json,
+        } => {
+            let request = match action.as_str() {
+                "start" => serde_json::json!({ "op": "recorder_start" }),
+                "stop" => serde_json::json!({ "op": "recorder_stop" }),
+                "pause" => serde_json::json!({ "op": "recorder_pause", "paused": true }),
+                "resume" => serde_json::json!({ "op": "recorder_pause", "paused": false }),
+                "mark" => serde_json::json!({
+                    "op": "recorder_mark",
+                    "label": label.clone().unwrap_or_default(),
+                }),
+                _ => serde_json::json!({ "op": "recorder_status" }),
+            };
+            let v = client.send("POST", "/api/v1/request", Some(&request))?;
+            let r = &v["recorder"];
+            if *json {
+                println!("{r}");
+            } else {
+                let take = r["take"].as_str().unwrap_or("-");
+                let lost: u64 = r["lost_frames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_u64())
+                    .sum();
+                match action.as_str() {
+                    "mark" => println!("marker at frame {} of {take}", r["marker"]["frame"]),
+                    "stop" => println!("stopped: {take} ({} lost frames)", lost),
+                    _ => println!(
+                        "{}: {take}, {} frames, {lost} lost",
+                        show::plain(&r["state"]),
+                        r["frames"]
+                    ),
+                }
+            }
+        }
         What::Undo => println!(
             "{}",
             show::plain(&client.send("POST", "/api/v1/undo", None)?["done"])

@@ -172,10 +172,22 @@ impl Server {
 
     /// [`troubadour`](Self::troubadour) with more arguments.
     pub fn troubadour_with(&mut self, session: &str, extra: &[&str]) -> mpsc::Receiver<String> {
+        self.troubadour_env(session, extra, &[])
+    }
+
+    /// [`troubadour_with`](Self::troubadour_with) with environment variables (test
+    /// hooks).
+    pub fn troubadour_env(
+        &mut self,
+        session: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> mpsc::Receiver<String> {
         let mut child = self
             .command(env!("CARGO_BIN_EXE_troubadour"))
             .args(["run", session, "--backend", "jack"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -184,6 +196,13 @@ impl Server {
         self.troubadour = Some(self.peers.len());
         self.peers.push(child);
         rx
+    }
+
+    /// Kills the `troubadour run` started last with SIGKILL (a crash) and waits for it.
+    pub fn kill9_troubadour(&mut self) {
+        let child = &mut self.peers[self.troubadour.expect("a troubadour run")];
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Stops the `troubadour run` started last (SIGTERM, as Ctrl-C would) and returns

@@ -78,6 +78,30 @@ impl Service {
                 feedback,
             } => self.midi_map(control, &target, pickup, feedback, origin),
             Request::MacroRun { name } => self.macro_run(&name, origin),
+            Request::RecorderStart => {
+                let status = self.host.record_start().map_err(record_error)?;
+                Ok(recorder_reply(&status, None))
+            }
+            Request::RecorderStop => {
+                let summary = self.host.record_stop().map_err(record_error)?;
+                let status = self.host.recorder_status();
+                let manifest = serde_json::to_value(&summary.manifest).unwrap_or_default();
+                Ok(recorder_reply(&status, Some((summary.folder, manifest))))
+            }
+            Request::RecorderPause { paused } => {
+                let status = self.host.record_pause(paused).map_err(record_error)?;
+                Ok(recorder_reply(&status, None))
+            }
+            Request::RecorderMark { label } => {
+                let frame = self.host.record_mark(&label).map_err(record_error)?;
+                let status = self.host.recorder_status();
+                let mut reply = recorder_reply(&status, None);
+                if let Reply::Recorder { recorder } = &mut reply {
+                    recorder["marker"] = serde_json::json!({ "frame": frame, "label": label });
+                }
+                Ok(reply)
+            }
+            Request::RecorderStatus => Ok(recorder_reply(&self.host.recorder_status(), None)),
             Request::Undo => self.undo(origin),
             Request::Redo => self.redo(origin),
             Request::Subscribe { .. } | Request::Unsubscribe { .. } => Err(ApiError::new(
@@ -317,4 +341,35 @@ pub(super) fn control_error(e: ControlError) -> ApiError {
             ApiError::new(ErrorCode::InvalidSession, e.to_string())
         }
     }
+}
+
+/// A recorder request's refusal as an API error.
+fn record_error(e: troubadour_host::RecordError) -> ApiError {
+    use troubadour_host::RecordError as R;
+    let code = match &e {
+        R::NotConfigured | R::Track(_) => ErrorCode::BadRequest,
+        R::State(_) => ErrorCode::Conflict,
+        R::Take(_) => ErrorCode::Unavailable,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+/// The recorder's state as a reply; a stop adds the take's folder and manifest.
+fn recorder_reply(
+    s: &troubadour_host::RecorderStatus,
+    stopped: Option<(std::path::PathBuf, Value)>,
+) -> Reply {
+    let mut v = serde_json::json!({
+        "state": s.state,
+        "take": s.take.as_ref().map(|p| p.display().to_string()),
+        "frames": s.frames,
+        "tracks": s.tracks,
+        "lost_frames": s.lost_frames,
+        "repaired": s.repaired,
+    });
+    if let Some((folder, manifest)) = stopped {
+        v["take"] = Value::String(folder.display().to_string());
+        v["manifest"] = manifest;
+    }
+    Reply::Recorder { recorder: v }
 }

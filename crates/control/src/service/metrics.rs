@@ -265,6 +265,37 @@ impl Service {
             "Host events a slow listener missed",
             self.host.events_dropped() as f64,
         );
+        let rec = self.host.recorder_status();
+        t.one(
+            "recorder_recording",
+            "gauge",
+            "1 while a take records, 0.5 while it is paused, 0 when idle",
+            match rec.state {
+                "recording" => 1.0,
+                "paused" => 0.5,
+                _ => 0.0,
+            },
+        );
+        t.one(
+            "recorder_take_frames",
+            "gauge",
+            "Frames recorded in the running take",
+            rec.frames as f64,
+        );
+        t.family(
+            "recorder_lost_frames",
+            "gauge",
+            "Frames a track of the running take lost because the disk fell behind (silence stands in)",
+        );
+        for (track, lost) in rec.tracks.iter().zip(&rec.lost_frames) {
+            t.value("recorder_lost_frames", &[("track", track)], *lost as f64);
+        }
+        t.one(
+            "recorder_takes_repaired_total",
+            "counter",
+            "Takes a crash had interrupted, repaired since the start",
+            rec.repaired as f64,
+        );
         for source in &self.metrics_sources {
             source(&mut t.0);
         }

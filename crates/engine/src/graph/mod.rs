@@ -3,6 +3,7 @@
 //! thread whole.
 
 mod bus;
+mod order;
 pub(crate) mod processors;
 mod source;
 mod strip;
@@ -28,8 +29,11 @@ use crate::player::FileStream;
 use crate::session::{GeneratorKind, Session, Source, Strip};
 
 pub(crate) use bus::{BusState, OutputCounts};
+use order::{pair, processing_order};
 use source::SourcePlayer;
-use strip::{Law, Route, SendState, StripState};
+use strip::{Law, Route, SendState, StripState, TapGains};
+
+use crate::recorder::Taps;
 
 /// Gain changes glide over this long (about 10 ms), so nothing clicks.
 pub const RAMP_SECONDS: f64 = 0.010;
@@ -493,14 +497,15 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
+        taps: Option<&mut Taps>,
         lap: &mut L,
     ) -> OutputCounts {
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = self.avx2 {
             // SAFETY: the token proves this CPU has AVX2 and FMA.
-            return unsafe { self.process_block_avx2(avx2, inputs, outputs, offset, n, lap) };
+            return unsafe { self.process_block_avx2(avx2, inputs, outputs, offset, n, taps, lap) };
         }
-        self.process_block_any(inputs, outputs, offset, n, lap)
+        self.process_block_any(inputs, outputs, offset, n, taps, lap)
     }
 
     /// [`process_block`](Self::process_block) compiled for AVX2 and FMA: the mixing,
@@ -508,6 +513,7 @@ impl Graph {
     /// choose their own build).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     fn process_block_avx2<L: Lap>(
         &mut self,
         _: Avx2Fma,
@@ -515,9 +521,10 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
+        taps: Option<&mut Taps>,
         lap: &mut L,
     ) -> OutputCounts {
-        self.process_block_any(inputs, outputs, offset, n, lap)
+        self.process_block_any(inputs, outputs, offset, n, taps, lap)
     }
 
     #[inline(always)]
@@ -527,6 +534,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
+        mut taps: Option<&mut Taps>,
         lap: &mut L,
     ) -> OutputCounts {
         debug_assert!(n <= self.max_block);
@@ -558,7 +566,7 @@ impl Graph {
                 }
                 None => (&mut self.strips[i], None),
             };
-            strip.process_back(
+            let gains = strip.process_back(
                 n,
                 &mut self.bus_bufs,
                 &mut self.scratch,
@@ -567,6 +575,9 @@ impl Graph {
                 sidechain,
                 lap,
             );
+            if let Some(taps) = taps.as_deref_mut() {
+                tap_strip(taps, i, &self.strips[i].buf, gains, &self.scratch, n);
+            }
         }
         // The buses' EQs two at a time (their channels are consecutive runs of
         // `bus_bufs`, in bus order), then the rest of each bus.
@@ -593,6 +604,15 @@ impl Graph {
             );
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
+        }
+        if let Some(taps) = taps {
+            let (buses, bufs) = (&self.buses, &self.bus_bufs);
+            let bus = |i: u32| {
+                let b = buses.get(i as usize)?;
+                Some(&bufs[b.first..b.first + b.channels])
+            };
+            taps.buses(bus, n);
+            taps.finish_block(self.strips.len() as u32, n);
         }
         counts
     }
@@ -757,42 +777,22 @@ fn eqs_in_pairs<'a>(
     }
 }
 
-/// Strip `i` mutably and strip `j` (≠ `i`) shared, from one slice.
-fn pair(strips: &mut [StripState], i: usize, j: usize) -> (&mut StripState, &StripState) {
-    if i < j {
-        let (a, b) = strips.split_at_mut(j);
-        (&mut a[i], &b[0])
-    } else {
-        let (a, b) = strips.split_at_mut(i);
-        (&mut b[0], &a[j])
-    }
-}
-
-/// An order in which every sidechain source comes before the strips listening to it
-/// (validation rejects loops; any left over are appended rather than lost).
-fn processing_order(strips: &[StripState]) -> Box<[u32]> {
-    let mut order = Vec::with_capacity(strips.len());
-    let mut placed = vec![false; strips.len()];
-    fn place(
-        i: usize,
-        strips: &[StripState],
-        placed: &mut [bool],
-        order: &mut Vec<u32>,
-        depth: usize,
-    ) {
-        if placed[i] || depth > strips.len() {
-            return;
-        }
-        if let Some(j) = strips[i].sidechain {
-            place(j as usize, strips, placed, order, depth + 1);
-        }
-        if !placed[i] {
-            placed[i] = true;
-            order.push(i as u32);
-        }
-    }
-    for i in 0..strips.len() {
-        place(i, strips, &mut placed, &mut order, 0);
-    }
-    order.into_boxed_slice()
+/// Feeds strip `i`'s recorder tracks: its buffers with the gains of the block just
+/// processed (a ramping gain is in the scratch buffers, see [`TapGains`]).
+#[inline(always)]
+fn tap_strip(
+    taps: &mut Taps,
+    i: usize,
+    buf: &[Box<[f32]>],
+    gains: TapGains,
+    scratch: &Scratch,
+    n: usize,
+) {
+    let pre = gains
+        .pre
+        .map_or(BlockGain::Ramp(&scratch.a[..n]), BlockGain::Const);
+    let post = gains
+        .post
+        .map_or(BlockGain::Ramp(&scratch.b[..n]), BlockGain::Const);
+    taps.strip(i as u32, buf, pre, post, n);
 }

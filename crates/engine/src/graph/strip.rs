@@ -74,6 +74,15 @@ pub(crate) struct Route {
     pub coef: LinearRamp,
 }
 
+/// A strip's pre- and post-fader gains over the block just processed: one value, or
+/// `None` when the gain ramped (the ramp is then in the graph's scratch buffer `a` for
+/// pre-fader, `b` for post-fader, until the next strip is processed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TapGains {
+    pub pre: Option<f32>,
+    pub post: Option<f32>,
+}
+
 #[derive(Debug)]
 pub(crate) struct StripState {
     pub source: SourcePlayer,
@@ -158,7 +167,7 @@ impl StripState {
     }
 
     /// The rest of processing `n` frames, after the EQ: compressor, meters, fader and
-    /// sends, added into `bus_bufs`.
+    /// sends, added into `bus_bufs`. Returns the block's tap gains for the recorder.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn process_back(
@@ -170,7 +179,7 @@ impl StripState {
         alpha: f32,
         sidechain: Option<&[Box<[f32]>]>,
         lap: &mut impl Lap,
-    ) {
+    ) -> TapGains {
         if let Some(compressor) = &mut self.compressor {
             meter
                 .compressor_reduction
@@ -249,6 +258,14 @@ impl StripState {
             }
         }
         lap.lap(Stage::Mixing);
+        let constant = |g: BlockGain<'_>| match g {
+            BlockGain::Const(g) => Some(g),
+            BlockGain::Ramp(_) => None,
+        };
+        TapGains {
+            pre: constant(pre),
+            post: constant(post),
+        }
     }
 
     /// Carries running state over from the same strip in the previous graph: the source

@@ -23,6 +23,7 @@ mod diagnostic;
 mod locate;
 mod midi;
 mod model;
+mod recorder;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,9 @@ pub use midi::{
     diagnostic_at,
 };
 pub use model::*;
+pub use recorder::{
+    BUFFER_SECONDS_RANGE, DEFAULT_BUFFER_SECONDS, RecordFormat, Recorder, TrackRef,
+};
 pub use validate::{
     BLOCK_FRAMES_RANGE, FADER_MAX_DB, MAX_CHANNELS, MAX_EQ_BANDS, SAMPLE_RATE_RANGE, TRIM_RANGE_DB,
     channels_compatible,

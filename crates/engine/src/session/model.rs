@@ -36,6 +36,9 @@ pub struct Session {
     /// Buttons that run several actions as one change.
     #[serde(default, rename = "macro", skip_serializing_if = "Vec::is_empty")]
     pub macros: Vec<super::Macro>,
+    /// Where takes go and what they record (`[recorder]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<super::Recorder>,
 }
 
 /// A saved mix: the value of every parameter it covers, by control path
@@ -592,6 +595,7 @@ impl Session {
             scenes: Vec::new(),
             midi: Vec::new(),
             macros: Vec::new(),
+            recorder: None,
         }
     }
 

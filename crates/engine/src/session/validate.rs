@@ -691,5 +691,6 @@ pub(crate) fn validate(session: &Session, base_dir: &Path, live: bool) -> Vec<Pr
     };
     checker.check();
     checker.problems.extend(super::midi::check(session));
+    checker.problems.extend(super::recorder::check(session));
     checker.problems
 }

@@ -4,10 +4,12 @@
 //! - [`WavWriter`]: any `Write + Seek` stream; RIFF, or RF64 (EBU Tech 3306) once the
 //!   file outgrows 4 GiB; WAVE_FORMAT_EXTENSIBLE with a channel mask for float, for
 //!   more than 16 bits and for more than two channels; the levels of what it wrote.
+//! - [`repair`]: sizes of a file whose writer was killed, fixed from its length.
 //! - [`WavSink`]: a [`WavWriter`] on an [`AtomicFile`]: the file appears under its name
 //!   complete, or not at all.
 
 mod header;
+mod repair;
 mod writer;
 
 use std::io::BufWriter;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use troubadour_engine::atomic_file::AtomicFile;
 
 pub use header::channel_mask;
+pub use repair::{Repaired, repair};
 pub use writer::{Levels, RIFF_MAX, WavWriter};
 
 /// Sample format of written files.

@@ -3,6 +3,8 @@
 
 use std::io::{self, Seek, SeekFrom, Write};
 
+use troubadour_dsp::rng::Rng;
+
 use super::header::{DS64_AT, DS64_BODY, header};
 use super::{SampleFormat, WavSpec};
 
@@ -56,6 +58,8 @@ pub struct WavWriter<W: Write + Seek> {
     rf64_threshold: u64,
     levels: Levels,
     buf: Vec<u8>,
+    /// TPDF dither for integer formats, when asked for.
+    dither: Option<Rng>,
 }
 
 impl<W: Write + Seek> WavWriter<W> {
@@ -81,7 +85,33 @@ impl<W: Write + Seek> WavWriter<W> {
             rf64_threshold: threshold.min(RIFF_MAX),
             levels: Levels::default(),
             buf: Vec::new(),
+            dither: None,
         })
+    }
+
+    /// Adds triangular (TPDF) dither of ±1 step before rounding to an integer format,
+    /// from a noise generator seeded with `seed` (float files are not dithered). It
+    /// decorrelates the rounding error from the signal: quiet passages fade into a
+    /// steady noise floor instead of distorting.
+    pub fn with_dither(mut self, seed: u64) -> Self {
+        if self.spec.format != SampleFormat::F32 {
+            self.dither = Some(Rng::new(seed));
+        }
+        self
+    }
+
+    /// The stream, e.g. to sync the file under it to disk.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.data_bytes / self.block_align()
+    }
+
+    fn block_align(&self) -> u64 {
+        u64::from(self.spec.channels) * u64::from(self.spec.format.bytes_per_sample())
     }
 
     /// The file's format.
@@ -98,8 +128,25 @@ impl<W: Write + Seek> WavWriter<W> {
     /// is the caller's business.
     pub fn write_interleaved(&mut self, samples: impl IntoIterator<Item = f64>) -> io::Result<()> {
         self.buf.clear();
-        for x in samples {
-            encode(self.spec.format, x, &mut self.buf, &mut self.levels);
+        match &mut self.dither {
+            None => {
+                for x in samples {
+                    encode(self.spec.format, x, &mut self.buf, &mut self.levels);
+                }
+            }
+            Some(rng) => {
+                let step = 1.0 / (1u64 << (8 * self.spec.format.bytes_per_sample() - 1)) as f64;
+                for x in samples {
+                    // The sum of two uniform ±½-step values: triangular over ±1 step.
+                    let d = 0.5 * f64::from(rng.next_bipolar() + rng.next_bipolar());
+                    encode(
+                        self.spec.format,
+                        x + d * step,
+                        &mut self.buf,
+                        &mut self.levels,
+                    );
+                }
+            }
         }
         self.out.write_all(&self.buf)?;
         self.data_bytes += self.buf.len() as u64;
@@ -122,6 +169,14 @@ impl<W: Write + Seek> WavWriter<W> {
         self.write_interleaved(samples)
     }
 
+    /// Writes the sizes of what was written so far into the header (RF64 once past the
+    /// threshold) and goes back to the end: a file cut off after this (a crash, a power
+    /// cut once the data reached the disk) reads whole up to here. Writing goes on.
+    pub fn update_header(&mut self) -> io::Result<()> {
+        self.write_sizes(0)?;
+        self.out.flush()
+    }
+
     /// Writes the sizes into the header (RF64 when the file is too big for RIFF) and
     /// hands back the stream and the levels.
     pub fn finish(mut self) -> io::Result<(W, Levels)> {
@@ -130,12 +185,19 @@ impl<W: Write + Seek> WavWriter<W> {
             // RIFF chunks are word-aligned.
             self.out.write_all(&[0])?;
         }
+        self.write_sizes(pad)?;
+        self.out.flush()?;
+        Ok((self.out, self.levels))
+    }
+
+    /// Fills in the header's sizes for `data_bytes` (and `pad` bytes after them), then
+    /// seeks back to the end.
+    fn write_sizes(&mut self, pad: u64) -> io::Result<()> {
         let header = header(&self.spec);
         let header_len = header.bytes.len() as u64;
         let riff_size = header_len + self.data_bytes + pad - 8;
         let data_size_at = header_len - 4;
-        let block = u64::from(self.spec.channels) * u64::from(self.spec.format.bytes_per_sample());
-        let frames = self.data_bytes / block;
+        let frames = self.data_bytes / self.block_align();
         let rf64 = riff_size > self.rf64_threshold;
         if let Some(at) = header.fact_at {
             // In RF64 the count lives in ds64; the fact chunk says "see there".
@@ -164,8 +226,7 @@ impl<W: Write + Seek> WavWriter<W> {
                 .write_all(&(self.data_bytes as u32).to_le_bytes())?;
         }
         self.out.seek(SeekFrom::End(0))?;
-        self.out.flush()?;
-        Ok((self.out, self.levels))
+        Ok(())
     }
 }
 

@@ -1,0 +1,352 @@
+//! The live recorder end to end, on a private JACK server: `jack_simple_client` (a
+//! real JACK peer, so the signal crosses a client boundary as a microphone's would)
+//! plays its sine into two strips; takes of both strips and the bus are started,
+//! marked and stopped through the control API, and the files are read back with sox
+//! and hound. Takes are 4 s long (the issue asks for 30 s; 4 s keeps each test near
+//! 10 s of wall time): level, frequency, the same first sample on every track
+//! (cross-correlation peak at lag 0) and exactly equal lengths. Then `kill -9`
+//! mid-take and a restart that repairs the take, and a writer stalled by a test hook
+//! that loses frames, says how many and keeps the tracks aligned.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::api::request;
+use support::{Dir, Server, expect_line, read_wav};
+
+/// `jack_simple_client` plays a 200-sample sine table at amplitude 0.2 on output1:
+/// 240 Hz at 48 kHz, -13.98 dBFS peak.
+const PEER_HZ: f64 = 240.0;
+const PEER_PEAK_DB: f64 = -13.979;
+
+fn session(buffer_seconds: f64) -> String {
+    format!(
+        r#"
+version = 1
+[[strip]]
+name = "Host"
+channels = 1
+source = {{ device = "jack_simple_client:output1" }}
+fader_db = -6.0
+sends = {{ A1 = {{}} }}
+
+[[strip]]
+name = "Guest"
+channels = 1
+source = {{ device = "jack_simple_client:output1" }}
+sends = {{ A1 = {{}} }}
+
+[[bus]]
+name = "A1"
+channels = 2
+
+[recorder]
+dir = "takes"
+format = "wav-f32"
+tracks = ["strip/Host", "strip/Guest:pre", "bus/A1"]
+buffer_seconds = {buffer_seconds}
+"#
+    )
+}
+
+struct Rig {
+    server: Server,
+    dir: Dir,
+    session: String,
+    addr: std::net::SocketAddr,
+}
+
+fn start(server: &mut Server, session: &str, env: &[(&str, &str)]) -> std::net::SocketAddr {
+    let out = server.troubadour_env(session, &["--listen", "127.0.0.1:0"], env);
+    let mut seen = Vec::new();
+    expect_line(&out, "control API on http://", &mut seen);
+    let addr = seen
+        .last()
+        .unwrap()
+        .strip_prefix("control API on http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    server.wait_for_port("troubadour:A1_out_L");
+    // Drain the rest of its output so it never blocks on a full pipe.
+    std::thread::spawn(move || while out.recv().is_ok() {});
+    addr
+}
+
+fn rig(tag: &str, buffer_seconds: f64, env: &[(&str, &str)]) -> Rig {
+    let dir = Dir::new(tag);
+    let mut server = Server::start(tag);
+    server.peer("jack_simple_client", &[]);
+    server.wait_for_port("jack_simple_client:output1");
+    let session = dir.write("session.toml", &session(buffer_seconds));
+    let addr = start(&mut server, &session, env);
+    Rig {
+        server,
+        dir,
+        session,
+        addr,
+    }
+}
+
+impl Rig {
+    fn op(&self, body: &str) -> Value {
+        let host = self.addr.to_string();
+        let r = request(
+            self.addr,
+            "POST",
+            "/api/v1/request",
+            &[("Host", &host)],
+            Some(body.as_bytes()),
+        );
+        assert!(
+            (200..300).contains(&r.status),
+            "{body}: {} {}",
+            r.status,
+            r.body
+        );
+        r.json()["recorder"].clone()
+    }
+}
+
+fn soxi(path: &Path, flag: &str) -> String {
+    let o = Command::new("soxi")
+        .arg(flag)
+        .arg(path)
+        .output()
+        .expect("sox is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        o.status.success(),
+        "soxi: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// `sox FILE -n stat` reads the whole file without complaint.
+fn sox_reads(path: &Path) {
+    let o = Command::new("sox")
+        .arg(path)
+        .args(["-n", "stat"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "sox stat: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn mono(path: &Path) -> Vec<f64> {
+    let (spec, samples) = read_wav(path);
+    assert_eq!(spec.channels, 1, "{}", path.display());
+    samples
+}
+
+fn peak_db(x: &[f64]) -> f64 {
+    20.0 * x.iter().fold(0.0f64, |m, v| m.max(v.abs())).log10()
+}
+
+fn frequency(x: &[f64]) -> f64 {
+    let ups = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    ups as f64 * 48_000.0 / x.len() as f64
+}
+
+/// The lag in -50..=50 frames at which `b` correlates best with `a`.
+fn best_lag(a: &[f64], b: &[f64]) -> i64 {
+    let n = a.len().min(b.len()) - 100;
+    (-50i64..=50)
+        .max_by(|&x, &y| {
+            let c =
+                |lag: i64| -> f64 { (50..n).map(|i| a[i] * b[(i as i64 + lag) as usize]).sum() };
+            c(x).total_cmp(&c(y))
+        })
+        .unwrap()
+}
+
+fn take_folder(v: &Value) -> PathBuf {
+    PathBuf::from(v["take"].as_str().expect("a take folder"))
+}
+
+#[test]
+fn a_take_of_two_strips_and_the_bus_is_aligned_equally_long_and_at_level() {
+    let r = rig("rec-take", 4.0, &[]);
+    let started = r.op(r#"{"op":"recorder_start"}"#);
+    assert_eq!(started["state"], "recording");
+    // The command line's client sees the same recorder.
+    let url = format!("http://{}", r.addr);
+    let ctl = support::troubadour(&["ctl", "--url", &url, "rec", "status"]);
+    assert!(ctl.status.success(), "{}", support::text(&ctl));
+    let said = String::from_utf8_lossy(&ctl.stdout).to_string();
+    assert!(said.starts_with("recording: "), "{said}");
+    assert!(said.contains("takes/"), "{said}");
+    std::thread::sleep(Duration::from_secs(2));
+    let marked = r.op(r#"{"op":"recorder_mark","label":"guest joins"}"#);
+    let mark_frame = marked["marker"]["frame"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = r.op(r#"{"op":"recorder_stop"}"#);
+    assert_eq!(stopped["state"], "idle");
+    let folder = take_folder(&stopped);
+    assert!(
+        folder.starts_with(r.dir.path("takes")),
+        "{}",
+        folder.display()
+    );
+    let m = &stopped["manifest"];
+    assert_eq!(m["state"], "complete");
+    assert_eq!(m["sample_rate"], 48_000);
+    assert_eq!(m["session"], "session");
+    assert_eq!(m["markers"][0]["frame"].as_u64(), Some(mark_frame));
+    assert_eq!(m["markers"][0]["label"], "guest joins");
+    assert!((80_000..110_000).contains(&mark_frame), "{mark_frame}");
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("take.json")).unwrap()).unwrap();
+    assert_eq!(&on_disk, m);
+
+    let frames = m["tracks"][0]["frames"].as_u64().unwrap();
+    assert!((180_000..220_000).contains(&frames), "{frames}");
+    for t in m["tracks"].as_array().unwrap() {
+        let path = folder.join(t["file"].as_str().unwrap());
+        assert_eq!(t["frames"].as_u64(), Some(frames), "{t}: exactly as long");
+        assert_eq!(t["dropped_frames"], 0, "{t}");
+        assert_eq!(soxi(&path, "-s"), frames.to_string(), "{t}");
+        assert_eq!(soxi(&path, "-r"), "48000");
+        sox_reads(&path);
+    }
+    let host = mono(&folder.join("strip-Host.wav"));
+    let guest = mono(&folder.join("strip-Guest-pre.wav"));
+    let (spec, bus) = read_wav(&folder.join("bus-A1.wav"));
+    assert_eq!(spec.channels, 2);
+    assert!(
+        (peak_db(&guest) - PEER_PEAK_DB).abs() < 0.1,
+        "{}",
+        peak_db(&guest)
+    );
+    assert!(
+        (peak_db(&host) - PEER_PEAK_DB + 6.0).abs() < 0.1,
+        "{}",
+        peak_db(&host)
+    );
+    assert!(
+        (frequency(&guest) - PEER_HZ).abs() < 1.0,
+        "{}",
+        frequency(&guest)
+    );
+    // One port feeds both strips: the tracks are the same signal, on the same frame.
+    assert_eq!(best_lag(&host, &guest), 0);
+    let left: Vec<f64> = bus.chunks(2).map(|f| f[0]).collect();
+    assert_eq!(best_lag(&guest, &left), 0);
+    for f in 0..frames as usize {
+        assert!((host[f] - guest[f] * 0.501_187).abs() < 1e-5, "frame {f}");
+        let want = std::f64::consts::FRAC_1_SQRT_2 * (host[f] + guest[f]);
+        assert!(
+            (left[f] - want).abs() < 1e-4,
+            "bus frame {f}: {} vs {want}",
+            left[f]
+        );
+    }
+}
+
+#[test]
+fn a_take_killed_mid_write_is_repaired_at_the_next_start_and_sox_reads_it() {
+    let mut r = rig("rec-kill", 4.0, &[]);
+    let started = r.op(r#"{"op":"recorder_start"}"#);
+    let folder = take_folder(&started);
+    std::thread::sleep(Duration::from_millis(4500));
+    let killed_after = r.op(r#"{"op":"recorder_status"}"#)["frames"]
+        .as_u64()
+        .unwrap();
+    r.server.kill9_troubadour();
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("take.json")).unwrap()).unwrap();
+    assert_eq!(before["state"], "recording");
+
+    r.addr = start(&mut r.server, &r.session, &[]);
+    let status = r.op(r#"{"op":"recorder_status"}"#);
+    assert_eq!(status["repaired"], 1, "{status}");
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("take.json")).unwrap()).unwrap();
+    assert_eq!(after["state"], "repaired");
+    for t in after["tracks"].as_array().unwrap() {
+        let path = folder.join(t["file"].as_str().unwrap());
+        let frames: u64 = soxi(&path, "-s").parse().unwrap();
+        assert_eq!(t["frames"].as_u64(), Some(frames), "{t}");
+        sox_reads(&path);
+        // Readable up to within 5 s of the kill.
+        assert!(
+            frames + 5 * 48_000 >= killed_after,
+            "{t}: {frames} of {killed_after}"
+        );
+        assert!(frames > 48_000, "{t}: {frames}");
+    }
+    // The next take starts cleanly beside the repaired one.
+    let again = r.op(r#"{"op":"recorder_start"}"#);
+    assert_ne!(take_folder(&again), folder);
+    r.op(r#"{"op":"recorder_stop"}"#);
+}
+
+#[test]
+fn a_stalled_writer_loses_frames_reports_them_and_keeps_the_tracks_aligned() {
+    // Half a second of ring against a writer that stalls 2 s before its first write.
+    let r = rig(
+        "rec-stall",
+        0.5,
+        &[("TROUBADOUR_TEST_WRITER_STALL_MS", "2000")],
+    );
+    r.op(r#"{"op":"recorder_start"}"#);
+    let begun = Instant::now();
+    let mut live = Value::Null;
+    while begun.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(250));
+        live = r.op(r#"{"op":"recorder_status"}"#);
+    }
+    let live_lost: Vec<u64> = live["lost_frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert!(live_lost.iter().all(|&l| l >= 48_000), "{live}");
+    let metrics = {
+        let host = r.addr.to_string();
+        request(r.addr, "GET", "/metrics", &[("Host", &host)], None).body
+    };
+    assert!(
+        metrics.contains("troubadour_recorder_lost_frames{track=\"strip/Host\"}"),
+        "{metrics}"
+    );
+    let stopped = r.op(r#"{"op":"recorder_stop"}"#);
+    let folder = take_folder(&stopped);
+    let m = &stopped["manifest"];
+    let frames = m["tracks"][0]["frames"].as_u64().unwrap();
+    for t in m["tracks"].as_array().unwrap() {
+        assert_eq!(t["frames"].as_u64(), Some(frames), "{t}: equally long");
+        let dropped = t["dropped_frames"].as_u64().unwrap();
+        assert!(dropped >= 48_000, "{t}");
+        assert_eq!(
+            soxi(&folder.join(t["file"].as_str().unwrap()), "-s"),
+            frames.to_string()
+        );
+    }
+    // Aligned through the gaps: where both have signal, Host is Guest 6 dB down, frame
+    // for frame (each ring fills on its own, so one may lose a block the other kept:
+    // silence stands in for it on that track alone).
+    let host = mono(&folder.join("strip-Host.wav"));
+    let guest = mono(&folder.join("strip-Guest-pre.wav"));
+    let mut compared = 0;
+    for (h, g) in host.iter().zip(&guest) {
+        if *h != 0.0 && *g != 0.0 {
+            assert!((h - g * 0.501_187).abs() < 1e-5, "{h} vs {g}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 48_000, "{compared}");
+    let silent = guest.iter().filter(|&&x| x == 0.0).count() as u64;
+    assert!(silent >= m["tracks"][1]["dropped_frames"].as_u64().unwrap());
+}

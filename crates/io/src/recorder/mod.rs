@@ -1,0 +1,15 @@
+//! The recorder's disk half: takes (a folder per take, a file per track, a manifest),
+//! the writer thread that drains the engine's rings, and the repair of takes a crash
+//! interrupted. The real-time half is [`troubadour_engine::recorder`].
+
+mod clock;
+mod manifest;
+mod repair;
+mod take;
+mod writer;
+
+pub use clock::utc_stamps;
+pub use manifest::{MANIFEST, Manifest, ManifestTrack, Marker, TakeState};
+pub use repair::{RepairedTake, repair_takes};
+pub use take::{Take, TakeError, TakeSetup, TakeSummary, format_name};
+pub use writer::{HEADER_EVERY, STALL_ENV, TrackResult, WriteError};
