@@ -21,6 +21,7 @@ pub mod atomic_file;
 pub mod audio_file;
 mod command;
 mod controller;
+mod diff;
 mod engine;
 mod graph;
 pub mod meters;
