@@ -13,17 +13,15 @@
 //! 64 in flight, the daemon's CPU at rest and with 32 clients taking meters at 60 Hz
 //! (its own utime+stime from /proc, not the clients'), and its resident memory.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{full_run, percentiles, text, ws};
 use tungstenite::{Message, WebSocket};
-
-fn full_run() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list")
-}
 
 struct Daemon {
     child: Child,
@@ -99,28 +97,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn ws(addr: SocketAddr) -> WebSocket<TcpStream> {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_nodelay(true).unwrap();
-    let (socket, _) =
-        tungstenite::client::client(format!("ws://{addr}/api/v1/ws").as_str(), stream).unwrap();
-    socket
-}
-
-fn text(socket: &mut WebSocket<TcpStream>) -> String {
-    loop {
-        if let Message::Text(t) = socket.read().unwrap() {
-            return t.as_str().to_string();
-        }
-    }
-}
-
-fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    (at(0.5), at(0.99))
 }
 
 /// Round trips of `message(i)` on `socket`, in µs.

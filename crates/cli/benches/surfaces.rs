@@ -17,18 +17,21 @@
 //! - The daemon's CPU at rest with OSC and MIDI on (MIDI's client connected to the
 //!   server) and with both off, from the scheduler's per-thread counts in /proc.
 
+mod common;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{full_run, percentiles, text, ws};
 use jack::{Client, ClientOptions, Control, MidiOut, ProcessScope, RawMidi};
 use rosc::{OscMessage, OscPacket, OscType, decoder, encoder};
 use support::api::Instance;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 const SESSION: &str = r#"version = 1
 
@@ -45,17 +48,6 @@ name = "A1"
 control = { cc = 7 }
 target = "strip/Mic/fader_db"
 "#;
-
-fn full_run() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list")
-}
-
-fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    (at(0.5), at(0.99))
-}
 
 /// Time process `pid` has run on a CPU, in seconds: the sum over its threads of the
 /// scheduler's own count (`/proc/PID/task/TID/schedstat`, nanoseconds), finer than
@@ -108,22 +100,6 @@ fn echo_server() -> SocketAddr {
         }
     });
     addr
-}
-
-fn ws(addr: SocketAddr) -> WebSocket<TcpStream> {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_nodelay(true).unwrap();
-    let (socket, _) =
-        tungstenite::client::client(format!("ws://{addr}/api/v1/ws").as_str(), stream).unwrap();
-    socket
-}
-
-fn text(socket: &mut WebSocket<TcpStream>) -> String {
-    loop {
-        if let Message::Text(t) = socket.read().unwrap() {
-            return t.as_str().to_string();
-        }
-    }
 }
 
 /// A JACK client with one MIDI output whose callback sends the CC 7 value handed to it

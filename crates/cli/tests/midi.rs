@@ -192,32 +192,67 @@ fn wait_connected(server: &Server, port: &str, to: &str) {
     }
 }
 
+/// A private server, `troubadour run` on [`SESSION`] with the peer's ports named, and
+/// the peer, connected both ways and told where the mix is.
+struct Rig {
+    dir: Dir,
+    session: String,
+    server: Server,
+    out: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    addr: SocketAddr,
+    peer: Peer,
+}
+
+impl Rig {
+    fn start(tag: &str) -> Rig {
+        let dir = Dir::new(tag);
+        let mut server = Server::start(tag);
+        let session = dir.write("session.toml", SESSION);
+        let out = server.troubadour_with(
+            &session,
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--no-osc",
+                "--midi-in",
+                "peer:out",
+                "--midi-out",
+                "peer-in:in",
+            ],
+        );
+        let mut seen = Vec::new();
+        let addr = api_addr(&out, &mut seen);
+        server.wait_for_port("troubadour-midi:in");
+        // The surface comes after the mixer: its ports are connected when they appear,
+        // and it is told where the mix is (the fader with feedback at 0 dB: CC 95).
+        let peer = Peer::start(&server);
+        wait_connected(&server, "troubadour-midi:in", "peer:out");
+        wait_connected(&server, "troubadour-midi:out", "peer-in:in");
+        peer.expect("in B0 07 5F", Duration::from_secs(5));
+        Rig {
+            dir,
+            session,
+            server,
+            out,
+            seen,
+            addr,
+            peer,
+        }
+    }
+}
+
 #[test]
 fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
-    let dir = Dir::new("midi");
-    let mut server = Server::start("midi");
-    let session = dir.write("session.toml", SESSION);
-    let out = server.troubadour_with(
-        &session,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--no-osc",
-            "--midi-in",
-            "peer:out",
-            "--midi-out",
-            "peer-in:in",
-        ],
-    );
-    let mut seen = Vec::new();
-    let addr = api_addr(&out, &mut seen);
-    server.wait_for_port("troubadour-midi:in");
-    // The surface comes after the mixer: its ports are connected when they appear, and
-    // it is told where the mix is (the fader with feedback at 0 dB: CC 95).
-    let mut peer = Peer::start(&server);
-    wait_connected(&server, "troubadour-midi:in", "peer:out");
-    wait_connected(&server, "troubadour-midi:out", "peer-in:in");
-    peer.expect("in B0 07 5F", Duration::from_secs(5));
+    let Rig {
+        dir: _dir,
+        session,
+        mut server,
+        out,
+        mut seen,
+        addr,
+        mut peer,
+    } = Rig::start("midi");
 
     // A CC 7 sweep moves the fader along the console taper.
     for v in [0u8, 1, 32, 64, 95, 96, 127] {
@@ -364,27 +399,15 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
 
 #[test]
 fn the_surface_is_reconnected_by_name_after_the_jack_server_restarts() {
-    let dir = Dir::new("midi-restart");
-    let mut server = Server::start("midi-restart");
-    let session = dir.write("session.toml", SESSION);
-    let out = server.troubadour_with(
-        &session,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--no-osc",
-            "--midi-in",
-            "peer:out",
-            "--midi-out",
-            "peer-in:in",
-        ],
-    );
-    let mut seen = Vec::new();
-    let addr = api_addr(&out, &mut seen);
-    server.wait_for_port("troubadour-midi:in");
-    let mut peer = Peer::start(&server);
-    wait_connected(&server, "troubadour-midi:in", "peer:out");
-    peer.expect("in B0 07 5F", Duration::from_secs(5));
+    let Rig {
+        dir: _dir,
+        mut server,
+        out,
+        mut seen,
+        addr,
+        mut peer,
+        ..
+    } = Rig::start("midi-restart");
     peer.send("B0 07 20");
     wait_for(addr, "strip/Mic/fader_db", &fader_db(32));
 
