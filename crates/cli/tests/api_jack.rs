@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use support::api::{python, request};
-use support::{Dir, Server, StallWatch, expect_line, read_wav};
+use support::{Dir, Server, StallWatch, api_addr, read_wav};
 
 /// A mono strip on the peer's sine into mono bus A1, and a generator strip marked
 /// recall-safe into B1.
@@ -59,17 +59,7 @@ fn rig(tag: &str, realtime: bool) -> Rig {
     let session = dir.write("session.toml", SESSION);
     let out = server.troubadour_with(&session, &["--listen", "127.0.0.1:0"]);
     let mut seen = Vec::new();
-    expect_line(&out, "control API on http://", &mut seen);
-    let addr = seen
-        .last()
-        .unwrap()
-        .strip_prefix("control API on http://")
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = api_addr(&out, &mut seen);
     server.wait_for_port("troubadour:A1_out");
     server.wait_for_port("troubadour:B1_out");
     Rig {

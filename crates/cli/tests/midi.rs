@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::api::request;
-use support::{Dir, Server, expect_line, lines};
+use support::{Dir, Server, api_addr, lines};
 
 const SESSION: &str = r#"version = 1
 
@@ -166,19 +166,6 @@ fn fader_db(cc: u8) -> Value {
     let w = points.windows(2).find(|w| norm <= w[1].0).unwrap();
     let ((n0, d0), (n1, d1)) = (w[0], w[1]);
     json!(d0 + (norm - n0) / (n1 - n0) * (d1 - d0))
-}
-
-fn api_addr(out: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> SocketAddr {
-    expect_line(out, "control API on http://", seen);
-    seen.last()
-        .unwrap()
-        .strip_prefix("control API on http://")
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 fn wait_connected(server: &Server, port: &str, to: &str) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::api::request;
-use support::{Dir, Server, expect_line, read_wav};
+use support::{Dir, Server, api_addr, read_wav};
 
 /// `jack_simple_client` plays a 200-sample sine table at amplitude 0.2 on output1:
 /// 240 Hz at 48 kHz, -13.98 dBFS peak.
@@ -63,17 +63,7 @@ struct Rig {
 fn start(server: &mut Server, session: &str, env: &[(&str, &str)]) -> std::net::SocketAddr {
     let out = server.troubadour_env(session, &["--listen", "127.0.0.1:0"], env);
     let mut seen = Vec::new();
-    expect_line(&out, "control API on http://", &mut seen);
-    let addr = seen
-        .last()
-        .unwrap()
-        .strip_prefix("control API on http://")
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = api_addr(&out, &mut seen);
     server.wait_for_port("troubadour:A1_out_L");
     // Drain the rest of its output so it never blocks on a full pipe.
     std::thread::spawn(move || while out.recv().is_ok() {});

@@ -462,3 +462,18 @@ impl StallWatch {
 }
 
 pub mod api;
+
+/// The API's address from `troubadour run`'s line "control API on http://ADDR/…",
+/// waited for in `out` (what came before it goes to `seen`).
+pub fn api_addr(out: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> std::net::SocketAddr {
+    expect_line(out, "control API on http://", seen);
+    seen.last()
+        .unwrap()
+        .strip_prefix("control API on http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -112,11 +112,11 @@ impl FileStream {
         {
             let (a, b) = chunk.as_slices();
             for (c, buf) in bufs.iter_mut().enumerate() {
+                // Channel `src` of every frame, across the ring's wrap if there is one.
                 let src = c.min(ch - 1);
-                let out = &mut buf[..take];
-                for (i, x) in out.iter_mut().enumerate() {
-                    let k = i * ch + src;
-                    *x = if k < a.len() { a[k] } else { b[k - a.len()] };
+                let samples = a.iter().chain(b).skip(src).step_by(ch);
+                for (x, s) in buf[..take].iter_mut().zip(samples) {
+                    *x = *s;
                 }
             }
             chunk.commit_all();
