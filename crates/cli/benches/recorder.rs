@@ -108,12 +108,18 @@ struct Window {
 
 fn window(daemon: &Instance, length: Duration) -> Window {
     let pid = daemon.child.id();
-    let (cpu0, writer0) = (cpu_seconds(pid, None), cpu_seconds(pid, Some("recorder-writer")));
+    let (cpu0, writer0) = (
+        cpu_seconds(pid, None),
+        cpu_seconds(pid, Some("recorder-writer")),
+    );
     let late0 = status(daemon)["late"].as_u64().unwrap();
     let t0 = Instant::now();
     std::thread::sleep(length);
     let seconds = t0.elapsed().as_secs_f64();
-    let (cpu1, writer1) = (cpu_seconds(pid, None), cpu_seconds(pid, Some("recorder-writer")));
+    let (cpu1, writer1) = (
+        cpu_seconds(pid, None),
+        cpu_seconds(pid, Some("recorder-writer")),
+    );
     let s = status(daemon);
     Window {
         seconds,
@@ -195,7 +201,9 @@ fn main() {
     let started = request(&daemon, "recorder_start");
     assert_eq!(started["recorder"]["state"], "recording", "{started}");
     // Resident memory once every ring has been written through once.
-    std::thread::sleep(Duration::from_secs_f64(BUFFER_SECONDS.min(take.as_secs_f64())));
+    std::thread::sleep(Duration::from_secs_f64(
+        BUFFER_SECONDS.min(take.as_secs_f64()),
+    ));
     let rec = window(&daemon, take);
     let rss_rec = resident_mb(pid);
     let stopped = request(&daemon, "recorder_stop");
@@ -220,7 +228,10 @@ fn main() {
         bytes >= expected && bytes < expected + (STRIPS as u64) * 4096,
         "{bytes} bytes on disk for {frames} frames × {STRIPS} stereo tracks"
     );
-    assert_eq!(lost, 0, "frames lost while recording {STRIPS} stereo tracks");
+    assert_eq!(
+        lost, 0,
+        "frames lost while recording {STRIPS} stereo tracks"
+    );
     drop(daemon);
 
     let bytes_per_second = RATE * 2.0 * 4.0 * STRIPS as f64;

@@ -273,7 +273,7 @@ fn main() {
 
     // MIDI → applied, against a WebSocket set's round trip on the same daemon.
     let epoch = Instant::now();
-    let peer = MidiPeer::start(epoch, "troubadour-midi:in");
+    let peer = MidiPeer::start(epoch, "troubadour:midi_in");
     let mut events = ws(daemon.addr);
     events
         .send(Message::text(

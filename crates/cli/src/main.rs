@@ -221,6 +221,7 @@ fn main() -> ExitCode {
                 midi: (!no_midi).then_some(troubadour_control::midi::MidiOptions {
                     inputs: midi_in,
                     outputs: midi_out,
+                    hub: None,
                 }),
                 autosave: !no_autosave,
             };

@@ -191,12 +191,28 @@ struct Rig {
     peer: Peer,
 }
 
+/// Our MIDI ports: on the audio client when the audio backend is JACK, else on a
+/// client of their own.
+fn ports(backend: &str) -> (&'static str, &'static str) {
+    if backend == "jack" {
+        ("troubadour:midi_in", "troubadour:midi_out")
+    } else {
+        ("troubadour-midi:in", "troubadour-midi:out")
+    }
+}
+
 impl Rig {
     fn start(tag: &str) -> Rig {
+        Rig::start_on(tag, "jack")
+    }
+
+    fn start_on(tag: &str, backend: &str) -> Rig {
         let dir = Dir::new(tag);
         let mut server = Server::start(tag);
         let session = dir.write("session.toml", SESSION);
-        let out = server.troubadour_with(
+        let (ours_in, ours_out) = ports(backend);
+        let out = server.troubadour_on(
+            backend,
             &session,
             &[
                 "--listen",
@@ -207,15 +223,16 @@ impl Rig {
                 "--midi-out",
                 "peer-in:in",
             ],
+            &[],
         );
         let mut seen = Vec::new();
         let addr = api_addr(&out, &mut seen);
-        server.wait_for_port("troubadour-midi:in");
+        server.wait_for_port(ours_in);
         // The surface comes after the mixer: its ports are connected when they appear,
         // and it is told where the mix is (the fader with feedback at 0 dB: CC 95).
         let peer = Peer::start(&server);
-        wait_connected(&server, "troubadour-midi:in", "peer:out");
-        wait_connected(&server, "troubadour-midi:out", "peer-in:in");
+        wait_connected(&server, ours_in, "peer:out");
+        wait_connected(&server, ours_out, "peer-in:in");
         peer.expect("in B0 07 5F", Duration::from_secs(5));
         Rig {
             dir,
@@ -240,6 +257,17 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
         addr,
         mut peer,
     } = Rig::start("midi");
+
+    // MIDI rides on the audio client: no client of its own for the server to wake.
+    let own: Vec<String> = server
+        .ports()
+        .into_iter()
+        .filter(|p| p.starts_with("troubadour-midi"))
+        .collect();
+    assert!(
+        own.is_empty(),
+        "a MIDI client of its own beside JACK audio: {own:?}"
+    );
 
     // A CC 7 sweep moves the fader along the console taper.
     for v in [0u8, 1, 32, 64, 95, 96, 127] {
@@ -401,10 +429,11 @@ fn the_surface_is_reconnected_by_name_after_the_jack_server_restarts() {
     // The server dies and comes back; so does the surface, after the mixer.
     server.crash_and_restart();
     drop(peer);
-    server.wait_for_port("troubadour-midi:in");
+    let (ours_in, ours_out) = ports("jack");
+    server.wait_for_port(ours_in);
     let mut peer = Peer::start(&server);
-    wait_connected(&server, "troubadour-midi:in", "peer:out");
-    wait_connected(&server, "troubadour-midi:out", "peer-in:in");
+    wait_connected(&server, ours_in, "peer:out");
+    wait_connected(&server, ours_out, "peer-in:in");
     // Told where the fader is (CC 32, where it was left), then moving it again.
     peer.expect("in B0 07 20", Duration::from_secs(5));
     peer.send("B0 07 40");
@@ -423,4 +452,29 @@ fn the_surface_is_reconnected_by_name_after_the_jack_server_restarts() {
     );
     drop(peer);
     server.stop_troubadour(&out, &mut seen);
+}
+
+#[test]
+fn midi_opens_a_client_of_its_own_when_the_audio_backend_is_not_jack() {
+    // Audio on the null backend; the JACK server is there for MIDI only.
+    let Rig {
+        dir: _dir,
+        server,
+        addr,
+        mut peer,
+        ..
+    } = Rig::start_on("midi-own", "null");
+    assert!(
+        !server.ports().iter().any(|p| p.starts_with("troubadour:")),
+        "no audio client on JACK with the null backend"
+    );
+    peer.send("B0 07 20");
+    wait_for(addr, "strip/Mic/fader_db", &fader_db(32));
+    call(
+        addr,
+        "PUT",
+        "/api/v1/params/strip/Mic/fader_db",
+        Some(json!({"value": -10.0})),
+    );
+    peer.expect("in B0 07 40", Duration::from_secs(2));
 }

@@ -107,9 +107,11 @@ pub fn start_midi(
     options: crate::midi::MidiOptions,
     service: &mut crate::service::Service,
 ) -> Result<(crate::midi::Midi, String), String> {
-    let mut line =
-        "MIDI: JACK client troubadour-midi (ports in, out) whenever a JACK server answers"
-            .to_string();
+    let mut line = match options.hub.as_ref().and_then(|h| h.ports()) {
+        Some((i, o)) => format!("MIDI: ports {i}, {o} on the audio client"),
+        None => "MIDI: JACK client troubadour-midi (ports in, out) whenever a JACK server answers"
+            .to_string(),
+    };
     if !options.inputs.is_empty() {
         line.push_str(&format!("; connecting from {}", options.inputs.join(", ")));
     }

@@ -6,6 +6,7 @@ mod recording;
 
 pub use recording::{RecordError, RecorderStatus};
 
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use troubadour_engine::{Controller, Engine, EngineOptions, create};
 use troubadour_io::backend::{
     Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health,
 };
+use troubadour_io::midi::MidiHub;
 use troubadour_io::null::NullDriver;
 use troubadour_io::thread::{MemoryLock, ThreadSetup};
 
@@ -44,6 +46,9 @@ pub struct HostConfig {
     pub reconnect: Backoff,
     /// The engine's queues and kernels.
     pub engine: EngineOptions,
+    /// Where a JACK backend attaches MIDI ports for the MIDI thread (None: no MIDI
+    /// ports on the audio client).
+    pub midi: Option<Arc<MidiHub>>,
 }
 
 impl Default for HostConfig {
@@ -57,6 +62,7 @@ impl Default for HostConfig {
             watch_session: true,
             reconnect: Backoff::default(),
             engine: EngineOptions::default(),
+            midi: None,
         }
     }
 }
@@ -141,13 +147,16 @@ impl Host {
         listeners.send(HostEvent::Note(troubadour_io::thread::lock_memory(
             config.memory_lock,
         )));
-        let (driver, why) =
-            pick(config.backend, &config.client_name, config.thread).map_err(|why| {
-                HostError::Backend {
-                    kind: BackendKind::Cpal,
-                    why,
-                }
-            })?;
+        let (driver, why) = pick(
+            config.backend,
+            &config.client_name,
+            config.thread,
+            config.midi.clone(),
+        )
+        .map_err(|why| HostError::Backend {
+            kind: BackendKind::Cpal,
+            why,
+        })?;
         Self::start_with(loaded, config, driver, why, listeners)
     }
 

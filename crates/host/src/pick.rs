@@ -1,9 +1,11 @@
 //! Which backend: the user's choice, or what `auto` finds, with the reason.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use troubadour_io::backend::Driver;
 use troubadour_io::jack::{JackConnection, JackDriver};
+use troubadour_io::midi::MidiHub;
 use troubadour_io::null::NullDriver;
 use troubadour_io::thread::ThreadSetup;
 
@@ -38,19 +40,21 @@ impl FromStr for BackendChoice {
     }
 }
 
-/// A driver for the choice, and what `auto` found (None for an explicit choice).
+/// A driver for the choice, and what `auto` found (None for an explicit choice). A JACK
+/// driver carries MIDI ports for `midi`.
 pub(crate) fn pick(
     choice: BackendChoice,
     client_name: &str,
     setup: ThreadSetup,
+    midi: Option<Arc<MidiHub>>,
 ) -> Result<(Box<dyn Driver>, Option<String>), String> {
     match choice {
         BackendChoice::Null => Ok((Box::new(NullDriver::new(setup)), None)),
-        BackendChoice::Jack => Ok((Box::new(JackDriver::new(client_name)), None)),
+        BackendChoice::Jack => Ok((Box::new(JackDriver::new(client_name).with_midi(midi)), None)),
         BackendChoice::Cpal => cpal_driver().map(|d| (d, None)),
         BackendChoice::Auto => Ok(match JackConnection::open_quietly(client_name) {
             Ok(c) => (
-                Box::new(JackDriver::with_connection(c, client_name)),
+                Box::new(JackDriver::with_connection(c, client_name).with_midi(midi)),
                 Some("auto: a JACK server answers".into()),
             ),
             Err(e) => match default_output() {

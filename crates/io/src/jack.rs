@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use jack::{
-    AudioIn, AudioOut, Client, ClientOptions, ClientStatus, Control, Frames, LatencyType,
-    NotificationHandler, Port, PortFlags, ProcessHandler, ProcessScope,
+    AudioIn, AudioOut, Client, ClientOptions, ClientStatus, Control, Frames, LatencyType, MidiIn,
+    MidiOut, NotificationHandler, Port, PortFlags, ProcessHandler, ProcessScope, RawMidi,
 };
 use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source};
@@ -34,6 +34,7 @@ use crate::backend::{
     Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health, Latency,
     Started,
 };
+use crate::midi::{AUDIO_CLIENT_PORTS, MidiHub, MidiPump};
 
 /// Why the JACK backend could not start.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +80,17 @@ struct Process {
     engine: Engine,
     inputs: Vec<Port<AudioIn>>,
     outputs: Vec<Port<AudioOut>>,
+    /// The MIDI thread's ports, when they ride on this client (see [`MidiHub`]).
+    midi: Option<MidiPorts>,
     stats: Arc<CallbackStats>,
     /// Nanoseconds per frame at the server's rate.
     ns_per_frame: f64,
+}
+
+struct MidiPorts {
+    pump: MidiPump,
+    input: Port<MidiIn>,
+    output: Port<MidiOut>,
 }
 
 impl ProcessHandler for Process {
@@ -93,6 +102,7 @@ impl ProcessHandler for Process {
             inputs,
             outputs,
             stats,
+            midi,
             ..
         } = self;
         stats.guarded(|| {
@@ -107,6 +117,15 @@ impl ProcessHandler for Process {
                 *slot = port.as_mut_slice(ps);
             }
             engine.process(&ins[..n_in], &mut outs[..n_out], frames);
+            // After the mix: the control side applies what comes in within a period
+            // either way, and the mix is never late for a MIDI byte.
+            if let Some(m) = midi {
+                let mut writer = m.output.writer(ps);
+                let events = m.input.iter(ps).map(|e| e.bytes);
+                m.pump.pump(events, |bytes| {
+                    writer.write(&RawMidi { time: 0, bytes }).is_ok()
+                });
+            }
         });
         let busy = start.elapsed().as_nanos() as u64;
         let period = (frames as f64 * self.ns_per_frame) as u64;
@@ -224,6 +243,17 @@ impl JackConnection {
         engine: Engine,
         session: &Session,
     ) -> Result<(JackBackend, Vec<String>), JackError> {
+        self.start_with_midi(engine, session, None)
+    }
+
+    /// [`start`](Self::start), and with a hub, MIDI ports (`midi_in`, `midi_out`) on
+    /// this client for the MIDI thread, attached to `midi` until the backend stops.
+    pub fn start_with_midi(
+        self,
+        engine: Engine,
+        session: &Session,
+        midi: Option<&Arc<MidiHub>>,
+    ) -> Result<(JackBackend, Vec<String>), JackError> {
         let client = self.client;
         let (in_names, out_names) = port_names(session);
         for n in [in_names.len(), out_names.len()] {
@@ -240,6 +270,16 @@ impl JackConnection {
             .iter()
             .map(|n| client.register_port(n, AudioOut::default()).map_err(err))
             .collect::<Result<Vec<_>, _>>()?;
+        let midi_ports = match midi {
+            Some(hub) => {
+                let (i, o) = AUDIO_CLIENT_PORTS;
+                let input = client.register_port(i, MidiIn::default()).map_err(err)?;
+                let output = client.register_port(o, MidiOut::default()).map_err(err)?;
+                let names = (input.name().map_err(err)?, output.name().map_err(err)?);
+                Some((input, output, names, hub))
+            }
+            None => None,
+        };
         let stats = Arc::new(CallbackStats::default());
         stats
             .buffer_size
@@ -248,10 +288,17 @@ impl JackConnection {
             .sample_rate
             .store(client.sample_rate(), Ordering::Relaxed);
         let ns_per_frame = 1e9 / f64::from(client.sample_rate());
+        let midi_hub = midi_ports.as_ref().map(|(.., hub)| Arc::clone(hub));
+        let midi = midi_ports.map(|(input, output, (i, o), hub)| MidiPorts {
+            pump: hub.attach(i, o),
+            input,
+            output,
+        });
         let process = Process {
             engine,
             inputs,
             outputs,
+            midi,
             stats: Arc::clone(&stats),
             ns_per_frame,
         };
@@ -259,9 +306,15 @@ impl JackConnection {
             stats: Arc::clone(&stats),
         };
         let watcher = Watcher::spawn(Arc::clone(&stats));
-        let active = client.activate_async(notifications, process).map_err(err)?;
+        let active = client.activate_async(notifications, process).map_err(|e| {
+            if let Some(hub) = &midi_hub {
+                hub.detach();
+            }
+            err(e)
+        })?;
         let mut backend = JackBackend {
             client: Some(active),
+            midi_hub,
             _watcher: watcher,
             stats,
             in_names,
@@ -277,6 +330,8 @@ impl JackConnection {
 /// A running JACK client.
 pub struct JackBackend {
     client: Option<jack::AsyncClient<Notifications, Process>>,
+    /// Where this client's MIDI ports were attached, to detach them at the end.
+    midi_hub: Option<Arc<MidiHub>>,
     _watcher: Watcher,
     stats: Arc<CallbackStats>,
     in_names: Vec<String>,
@@ -473,6 +528,9 @@ impl JackBackend {
     /// Deactivates the client and hands the engine back (None if the server is gone and
     /// the client could not be deactivated cleanly).
     pub fn stop(mut self) -> Option<Engine> {
+        if let Some(hub) = self.midi_hub.take() {
+            hub.detach();
+        }
         let client = self.client.take()?;
         if self.stats.gone.load(Ordering::Relaxed) {
             // The server closed the connection: deactivating would talk to nobody. The
@@ -481,6 +539,14 @@ impl JackBackend {
             return None;
         }
         client.deactivate().ok().map(|(_, _, p)| p.engine)
+    }
+}
+
+impl Drop for JackBackend {
+    fn drop(&mut self) {
+        if let Some(hub) = self.midi_hub.take() {
+            hub.detach();
+        }
     }
 }
 
@@ -542,6 +608,7 @@ pub struct JackDriver {
     name: String,
     connection: Option<JackConnection>,
     described: String,
+    midi: Option<Arc<MidiHub>>,
 }
 
 impl JackDriver {
@@ -551,7 +618,14 @@ impl JackDriver {
             name: name.to_string(),
             connection: None,
             described: String::new(),
+            midi: None,
         }
+    }
+
+    /// Clients this driver starts carry MIDI ports for the MIDI thread, through `hub`.
+    pub fn with_midi(mut self, hub: Option<Arc<MidiHub>>) -> Self {
+        self.midi = hub;
+        self
     }
 
     /// A driver holding a connection already opened (by `auto`, to see whether a server
@@ -604,7 +678,7 @@ impl Driver for JackDriver {
             .take()
             .ok_or_else(|| BackendError::Unavailable("not connected to a JACK server".into()))?;
         let (backend, offline) = connection
-            .start(engine, session)
+            .start_with_midi(engine, session, self.midi.as_ref())
             .map_err(|e| BackendError::Refused(e.to_string()))?;
         let notes = vec![
             "audio thread: JACK's process thread (the server sets its scheduling)".to_string(),

@@ -92,6 +92,15 @@ pub fn run(
     // The service watches the file itself, to merge hand edits with remote changes.
     let autosave = serve.autosave && loaded.path.is_file();
     config.watch_session = !loaded.path.is_file();
+    // A JACK backend carries MIDI's ports on its own client (no second client for the
+    // server to wake every period); the MIDI thread meets it through the hub.
+    let mut serve = serve;
+    if let Some(midi) = serve.midi.as_mut() {
+        let hub = midi
+            .hub
+            .get_or_insert_with(troubadour_io::midi::MidiHub::new);
+        config.midi = Some(std::sync::Arc::clone(hub));
+    }
     let mut host = Host::start(loaded, config).map_err(|e| e.to_string())?;
     let events = host.subscribe();
     let terminal = std::io::stdout().is_terminal();

@@ -183,9 +183,21 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> mpsc::Receiver<String> {
+        self.troubadour_on("jack", session, extra, env)
+    }
+
+    /// [`troubadour_env`](Self::troubadour_env) on another audio backend (still with
+    /// this server in its environment, for MIDI).
+    pub fn troubadour_on(
+        &mut self,
+        backend: &str,
+        session: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> mpsc::Receiver<String> {
         let mut child = self
             .command(env!("CARGO_BIN_EXE_troubadour"))
-            .args(["run", session, "--backend", "jack"])
+            .args(["run", session, "--backend", backend])
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

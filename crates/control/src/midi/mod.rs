@@ -1,6 +1,7 @@
 //! MIDI control: a thin adapter onto the control API's [`Handle`], on a thread of its
-//! own, through a JACK MIDI client (`troubadour-midi:in`, `troubadour-midi:out`) that is
-//! open whenever a JACK server answers, whichever audio backend plays.
+//! own, through JACK MIDI ports: on the audio client (`troubadour:midi_in`,
+//! `troubadour:midi_out`) while the audio backend is JACK, else on a client of its own
+//! (`troubadour-midi:in`, `troubadour-midi:out`) open whenever a JACK server answers.
 //!
 //! The session's `[[midi]]` mappings bind controls to parameters ([`map`]); a moved
 //! control becomes a `set` request (on the parameter's `…/norm` form for absolute
@@ -13,7 +14,7 @@
 //! # fn demo(handle: troubadour_control::service::Handle) -> std::io::Result<()> {
 //! use troubadour_control::midi::{self, MidiOptions};
 //!
-//! let options = MidiOptions { inputs: vec!["a2j:.*".into()], outputs: vec![] };
+//! let options = MidiOptions { inputs: vec!["a2j:.*".into()], ..Default::default() };
 //! let midi = midi::start(options, handle)?;
 //! // … until the mixer stops; then, before the service shuts down:
 //! midi.stop();
@@ -33,6 +34,7 @@ use std::thread::Thread;
 use std::time::Instant;
 
 use tokio::sync::broadcast::{self, error::RecvError};
+use troubadour_io::midi::MidiHub;
 
 pub use decode::{Decoder, Message};
 pub use learn::learned;
@@ -43,13 +45,17 @@ use crate::service::Handle;
 use crate::worker::Worker;
 
 /// Which ports to connect to ours, by name or JACK regular expression (connected when
-/// they appear, and again after the server comes back).
+/// they appear, and again after the server comes back), and where a JACK audio backend
+/// attaches MIDI ports on its own client.
 #[derive(Debug, Clone, Default)]
 pub struct MidiOptions {
     /// MIDI output ports of surfaces, to our input.
     pub inputs: Vec<String>,
     /// MIDI input ports of surfaces, for feedback from our output.
     pub outputs: Vec<String>,
+    /// The hub given to the host too (`HostConfig::midi`): while a JACK backend runs,
+    /// MIDI uses the ports it carries; otherwise a client of its own.
+    pub hub: Option<Arc<MidiHub>>,
 }
 
 /// The serving MIDI thread (control side). Stop it with [`Midi::stop`] before the

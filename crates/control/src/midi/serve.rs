@@ -24,7 +24,9 @@ use crate::service::{Handle, json_to_toml};
 /// only bounds how late it notices a server that went away.
 const IDLE: Duration = Duration::from_millis(50);
 
-/// How often a JACK server is looked for while none answers.
+/// How often a JACK server is looked for while none answers; also how often surfaces'
+/// ports are looked for while MIDI rides on the audio client (its passive patching
+/// client is not told when ports appear).
 const RETRY: Duration = Duration::from_secs(1);
 
 pub(super) struct Server {
@@ -45,6 +47,9 @@ pub(super) struct Server {
 
 impl Server {
     pub fn run(mut self) {
+        if let Some(hub) = &self.options.hub {
+            hub.set_waker(std::thread::current());
+        }
         self.reload();
         let mut buf = vec![0u8; 4096];
         let mut messages = Vec::new();
@@ -70,7 +75,7 @@ impl Server {
                 // Asleep until input, an event, a port, a stop or the next try: polling
                 // every millisecond cost an idle mixer 4.5 % of a core.
                 let mut nap = IDLE;
-                if self.jack.is_none() {
+                if self.jack.as_ref().is_none_or(JackMidi::on_audio_client) {
                     nap = nap.min(self.next_try.saturating_duration_since(Instant::now()));
                 }
                 std::thread::park_timeout(nap);
@@ -82,12 +87,31 @@ impl Server {
     /// connects the ports named when they appear.
     fn supervise(&mut self) {
         if self.jack.as_ref().is_some_and(JackMidi::is_gone) {
-            tracing::info!(target: "troubadour::midi", "the JACK server went away; MIDI waits for it");
+            tracing::info!(target: "troubadour::midi", "MIDI's ports went away; MIDI waits for them");
             self.jack = None;
             self.decoder.reset();
             self.next_try = Instant::now() + RETRY;
         }
-        if self.jack.is_none() && Instant::now() >= self.next_try {
+        // Ports on the audio client come first: they cost the server no client of ours
+        // to wake every period.
+        if let Some(ports) = self.options.hub.as_ref().and_then(|h| h.take()) {
+            match JackMidi::attached(ports) {
+                Ok(jack) => {
+                    let (i, o) = jack.port_names();
+                    tracing::info!(target: "troubadour::midi", "MIDI on the audio client: {i}, {o}");
+                    self.decoder.reset();
+                    self.counters.set_client(Some(Arc::clone(jack.stats())));
+                    self.jack = Some(jack);
+                    self.next_try = Instant::now() + RETRY;
+                    self.connect();
+                }
+                Err(e) => {
+                    tracing::warn!(target: "troubadour::midi", "MIDI on the audio client: {e}");
+                }
+            }
+        }
+        let on_audio_client = self.options.hub.as_ref().is_some_and(|h| h.is_attached());
+        if self.jack.is_none() && !on_audio_client && Instant::now() >= self.next_try {
             self.next_try = Instant::now() + RETRY;
             match JackMidi::open(std::thread::current()) {
                 Ok(jack) => {
@@ -103,6 +127,12 @@ impl Server {
             }
         }
         if self.jack.as_ref().is_some_and(JackMidi::take_ports_changed) {
+            self.connect();
+        }
+        if self.jack.as_ref().is_some_and(JackMidi::on_audio_client)
+            && Instant::now() >= self.next_try
+        {
+            self.next_try = Instant::now() + RETRY;
             self.connect();
         }
         if self.jack.is_none() && self.counters.connected() {

@@ -31,9 +31,13 @@
 //! assert_eq!(&buf[..3], &[0x90, 36, 127]);
 //! ```
 
-use std::sync::Arc;
+mod hub;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
+
+pub use hub::{AttachedMidi, MidiHub};
 
 use jack::{
     AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut,
@@ -51,8 +55,25 @@ pub const IN_RING_BYTES: usize = 64 * 1024;
 /// Feedback messages waiting to go out at most.
 pub const OUT_RING_MESSAGES: usize = 4096;
 
-/// The client's name on the server.
+/// The MIDI client's name on the server, when it has one of its own.
 pub const CLIENT_NAME: &str = "troubadour-midi";
+
+/// The passive client that connects surfaces to the audio client's MIDI ports.
+pub const PATCH_CLIENT_NAME: &str = "troubadour-midi-patch";
+
+/// The audio client's MIDI ports' short names.
+pub const AUDIO_CLIENT_PORTS: (&str, &str) = ("midi_in", "midi_out");
+
+/// A client on the default server, never starting one, without libjack's messages
+/// (tried every second while no server answers).
+fn open_quietly(name: &str) -> Result<Client, JackError> {
+    jack::set_logger(jack::LoggerType::None);
+    let opened = Client::new(name, ClientOptions::NO_START_SERVER);
+    jack::set_logger(jack::LoggerType::Stdio);
+    opened
+        .map(|(client, _status)| client)
+        .map_err(|e| JackError::NoServer(format!("cannot connect to the JACK server: {e}")))
+}
 
 /// Counters both sides read.
 #[derive(Debug, Default)]
@@ -86,12 +107,18 @@ pub struct MidiPump {
     incoming: Producer<u8>,
     outgoing: Consumer<[u8; 3]>,
     stats: Arc<MidiStats>,
-    /// The control side's thread, woken when input arrived.
-    wake: Option<Thread>,
+    /// The control side's thread, woken when input arrived (set once, possibly after
+    /// the pump went into the callback: reading it is one atomic load).
+    wake: Arc<OnceLock<Thread>>,
 }
 
 /// A linked pair of the two sides (allocates the rings: control side only).
 pub fn link() -> (MidiLink, MidiPump) {
+    link_waking(Arc::default())
+}
+
+/// A linked pair whose pump wakes the thread `wake` holds, once it holds one.
+fn link_waking(wake: Arc<OnceLock<Thread>>) -> (MidiLink, MidiPump) {
     let (in_tx, in_rx) = LockFreeRingBuffer::with_capacity(IN_RING_BYTES);
     let (out_tx, out_rx) = LockFreeRingBuffer::with_capacity(OUT_RING_MESSAGES);
     let stats = Arc::new(MidiStats::default());
@@ -105,7 +132,7 @@ pub fn link() -> (MidiLink, MidiPump) {
             incoming: in_tx,
             outgoing: out_rx,
             stats,
-            wake: None,
+            wake,
         },
     )
 }
@@ -130,8 +157,9 @@ impl MidiLink {
 impl MidiPump {
     /// Wakes `thread` (with [`Thread::unpark`]) after each period that brought input, so
     /// the control side can wait in [`std::thread::park_timeout`] instead of polling.
+    /// Only the first thread given counts.
     pub fn wake_on_input(&mut self, thread: Thread) {
-        self.wake = Some(thread);
+        let _ = self.wake.set(thread);
     }
 
     /// Audio side: the period's incoming events (their bytes) into the ring, then the
@@ -166,7 +194,7 @@ impl MidiPump {
                 self.outgoing.pop();
                 stats.events_out.fetch_add(1, Ordering::Relaxed);
             }
-            if arrived && let Some(thread) = &self.wake {
+            if arrived && let Some(thread) = self.wake.get() {
                 thread.unpark();
             }
         });
@@ -216,12 +244,22 @@ impl NotificationHandler for Notifications {
     }
 }
 
-/// The running JACK MIDI client (control side).
+/// The running JACK MIDI ports (control side): on a client of their own, or on the
+/// audio backend's client (through a [`MidiHub`]) with a passive client that only
+/// makes connections.
 pub struct JackMidi {
-    client: AsyncClient<Notifications, Process>,
+    client: MidiClient,
     link: MidiLink,
     in_port: String,
     out_port: String,
+}
+
+enum MidiClient {
+    /// Our own client, with the ports, in the server's graph.
+    Own(AsyncClient<Notifications, Process>),
+    /// Never activated: not in the graph, so never woken by a period; it only asks the
+    /// server for connections to the audio client's MIDI ports.
+    Patch(Client),
 }
 
 impl JackMidi {
@@ -229,12 +267,7 @@ impl JackMidi {
     /// starting one, with ports `in` and `out`, and starts it. `wake` is unparked when
     /// input arrives or a port appears.
     pub fn open(wake: Thread) -> Result<JackMidi, JackError> {
-        // Tried every second while no server answers: without libjack's messages.
-        jack::set_logger(jack::LoggerType::None);
-        let opened = Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER);
-        jack::set_logger(jack::LoggerType::Stdio);
-        let (client, _status) = opened
-            .map_err(|e| JackError::NoServer(format!("cannot connect to the JACK server: {e}")))?;
+        let client = open_quietly(CLIENT_NAME)?;
         let err = |e: jack::Error| JackError::NoServer(format!("JACK MIDI: {e}"));
         let input = client.register_port("in", MidiIn::default()).map_err(err)?;
         let output = client
@@ -255,11 +288,38 @@ impl JackMidi {
         };
         let client = client.activate_async(notifications, process).map_err(err)?;
         Ok(JackMidi {
-            client,
+            client: MidiClient::Own(client),
             link,
             in_port,
             out_port,
         })
+    }
+
+    /// The ports the audio backend's client carries (see [`MidiHub`]), with a passive
+    /// client of [`PATCH_CLIENT_NAME`] for connections. New ports of surfaces are not
+    /// announced to a passive client: call [`JackMidi::connect_from`] and
+    /// [`JackMidi::connect_to`] now and then.
+    pub fn attached(ports: AttachedMidi) -> Result<JackMidi, JackError> {
+        let client = open_quietly(PATCH_CLIENT_NAME)?;
+        Ok(JackMidi {
+            client: MidiClient::Patch(client),
+            link: ports.link,
+            in_port: ports.in_port,
+            out_port: ports.out_port,
+        })
+    }
+
+    /// Whether the ports are the audio client's (and new surface ports must be looked
+    /// for, not waited for).
+    pub fn on_audio_client(&self) -> bool {
+        matches!(self.client, MidiClient::Patch(_))
+    }
+
+    fn client(&self) -> &Client {
+        match &self.client {
+            MidiClient::Own(c) => c.as_client(),
+            MidiClient::Patch(c) => c,
+        }
     }
 
     /// The control side of the rings.
@@ -272,7 +332,8 @@ impl JackMidi {
         &self.link.stats
     }
 
-    /// Our ports' full names (`troubadour-midi:in`, `troubadour-midi:out`).
+    /// Our ports' full names (`troubadour-midi:in`, `troubadour-midi:out` on a client
+    /// of their own; `troubadour:midi_in`, `troubadour:midi_out` on the audio client).
     pub fn port_names(&self) -> (&str, &str) {
         (&self.in_port, &self.out_port)
     }
@@ -290,7 +351,7 @@ impl JackMidi {
     /// Connects the MIDI output ports matching `pattern` (a port name or JACK's regular
     /// expression) to our input; returns the ports newly connected.
     pub fn connect_from(&self, pattern: &str) -> Vec<String> {
-        let client = self.client.as_client();
+        let client = self.client();
         let ours = self.in_port.clone();
         client
             .ports(Some(pattern), Some("midi"), PortFlags::IS_OUTPUT)
@@ -307,7 +368,7 @@ impl JackMidi {
 
     /// Connects our output to the MIDI input ports matching `pattern`.
     pub fn connect_to(&self, pattern: &str) -> Vec<String> {
-        let client = self.client.as_client();
+        let client = self.client();
         let ours = self.out_port.clone();
         let Some(out) = client.port_by_name(&ours) else {
             return Vec::new();
