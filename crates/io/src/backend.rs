@@ -39,6 +39,8 @@ pub enum BackendKind {
     Cpal,
     /// A deadline-paced clock thread of our own, without audio hardware.
     Null,
+    /// The engine inside one PipeWire filter node's process callback.
+    Pipewire,
 }
 
 impl fmt::Display for BackendKind {
@@ -47,6 +49,7 @@ impl fmt::Display for BackendKind {
             BackendKind::Jack => "jack",
             BackendKind::Cpal => "cpal",
             BackendKind::Null => "null",
+            BackendKind::Pipewire => "pipewire",
         })
     }
 }
@@ -198,6 +201,7 @@ impl BackendStats {
             .collect();
         let xruns = match kind {
             BackendKind::Jack => "xruns (server)",
+            BackendKind::Pipewire => "xruns (graph: skipped cycles)",
             BackendKind::Cpal => "xruns (device)",
             BackendKind::Null => "late wake-ups",
         };
