@@ -331,20 +331,30 @@ impl Checker<'_> {
     /// Virtual devices: a non-empty name each, and no two with the same node name (the
     /// server would refuse the second, or apps could not tell them apart).
     fn virtual_devices(&mut self, s: &Session) {
-        let strips = s.strips.iter().enumerate().filter_map(|(i, x)| match &x.source {
-            super::Source::Virtual(name) => Some((
-                Field::item("strip", i, &x.name).key("source").key("virtual"),
-                name,
-            )),
-            _ => None,
-        });
-        let buses = s.buses.iter().enumerate().filter_map(|(i, x)| match &x.sink {
-            Some(super::Sink::Virtual { name, .. }) => Some((
-                Field::item("bus", i, &x.name).key("sink").key("virtual"),
-                name,
-            )),
-            _ => None,
-        });
+        let strips = s
+            .strips
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match &x.source {
+                super::Source::Virtual(name) => Some((
+                    Field::item("strip", i, &x.name)
+                        .key("source")
+                        .key("virtual"),
+                    name,
+                )),
+                _ => None,
+            });
+        let buses = s
+            .buses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match &x.sink {
+                Some(super::Sink::Virtual { name, .. }) => Some((
+                    Field::item("bus", i, &x.name).key("sink").key("virtual"),
+                    name,
+                )),
+                _ => None,
+            });
         let mut seen: Vec<(String, &str)> = Vec::new();
         for (field, name) in strips.chain(buses) {
             if name.trim().is_empty() {

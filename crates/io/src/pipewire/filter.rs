@@ -179,7 +179,9 @@ impl Filter {
             )
         };
         if rc < 0 {
-            return Err(format!("PipeWire refused to connect the filter node ({rc})"));
+            return Err(format!(
+                "PipeWire refused to connect the filter node ({rc})"
+            ));
         }
         Ok(filter)
     }

@@ -159,7 +159,12 @@ pub(crate) fn positions(channels: u16) -> String {
         6 => &["FL", "FR", "FC", "LFE", "RL", "RR"],
         7 => &["FL", "FR", "FC", "LFE", "SL", "SR", "RC"],
         8 => &["FL", "FR", "FC", "LFE", "RL", "RR", "SL", "SR"],
-        n => return (0..n).map(|k| format!("AUX{k}")).collect::<Vec<_>>().join(","),
+        n => {
+            return (0..n)
+                .map(|k| format!("AUX{k}"))
+                .collect::<Vec<_>>()
+                .join(",");
+        }
     };
     list.join(",")
 }

@@ -361,10 +361,7 @@ fn run(
     };
     mainloop.run();
     if !*done.borrow() {
-        let why = lost
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| "no answer".into());
+        let why = lost.borrow().clone().unwrap_or_else(|| "no answer".into());
         let _ = ready.send(Err(format!(
             "the PipeWire server ({}) did not answer: {why}",
             remote_description()
@@ -394,20 +391,15 @@ fn run(
                 reply,
             } => {
                 let (ins, outs) = filter_ports(&session);
-                let filter = match filter::Filter::new(
-                    core.as_raw_ptr(),
-                    &name,
-                    &ins,
-                    &outs,
-                    engine,
-                    stats,
-                ) {
-                    Ok(f) => f,
-                    Err(why) => {
-                        let _ = reply.send(Err((why, None)));
-                        return;
-                    }
-                };
+                let filter =
+                    match filter::Filter::new(core.as_raw_ptr(), &name, &ins, &outs, engine, stats)
+                    {
+                        Ok(f) => f,
+                        Err(why) => {
+                            let _ = reply.send(Err((why, None)));
+                            return;
+                        }
+                    };
                 let mut nodes = Vec::new();
                 let mut notes = Vec::new();
                 for d in virtual_devices(&session) {
@@ -476,7 +468,8 @@ fn run(
             }
             if let Some(why) = r.filter.error() {
                 if let Ok(mut rep) = reports.lock() {
-                    rep.lost.get_or_insert(format!("the PipeWire filter node failed: {why}"));
+                    rep.lost
+                        .get_or_insert(format!("the PipeWire filter node failed: {why}"));
                 }
             }
             if !std::mem::replace(&mut *changed.borrow_mut(), false) {
@@ -500,14 +493,14 @@ fn run(
                         "link.input.port" => in_port.to_string(),
                         "object.linger" => "false",
                     };
-                    if let Ok(link) = core.create_object::<pw::link::Link>("link-factory", &props)
-                    {
+                    if let Ok(link) = core.create_object::<pw::link::Link>("link-factory", &props) {
                         r.links.push(link);
                     }
                 }
                 want.done = true;
                 if let Ok(mut rep) = reports.lock() {
-                    rep.online.push(format!("{}: linked to {}", want.what, describe(&want.peer)));
+                    rep.online
+                        .push(format!("{}: linked to {}", want.what, describe(&want.peer)));
                 }
             }
         })
@@ -593,13 +586,20 @@ impl Backend for PipewireBackend {
         let mut changes: Vec<DeviceChange> = self
             .connection
             .as_ref()
-            .and_then(|c| c.reports.lock().ok().map(|mut r| std::mem::take(&mut r.online)))
+            .and_then(|c| {
+                c.reports
+                    .lock()
+                    .ok()
+                    .map(|mut r| std::mem::take(&mut r.online))
+            })
             .unwrap_or_default()
             .into_iter()
             .map(DeviceChange::Online)
             .collect();
         for line in &changes {
-            let DeviceChange::Online(l) = line else { continue };
+            let DeviceChange::Online(l) = line else {
+                continue;
+            };
             if let Some(w) = self.wants.iter_mut().find(|w| l.starts_with(&w.what)) {
                 w.done = true;
             }
@@ -681,7 +681,11 @@ impl Driver for PipewireDriver {
             self.described = describe_clock(&self.name, c.clock);
             self.connection = Some(c);
         }
-        Ok(self.connection.as_ref().expect("connected just above").clock)
+        Ok(self
+            .connection
+            .as_ref()
+            .expect("connected just above")
+            .clock)
     }
 
     fn start(&mut self, engine: Engine, session: &Session) -> Result<Started, BackendError> {
@@ -758,6 +762,9 @@ mod tests {
         let (ins, _) = filter_ports(&s);
         assert_eq!(ins.len(), usize::from(s.strips[0].channels));
         let w = wants(&s);
-        assert!(w.iter().any(|w| w.strip && w.peer == Peer::Virtual("troubadour.browser".into())));
+        assert!(
+            w.iter()
+                .any(|w| w.strip && w.peer == Peer::Virtual("troubadour.browser".into()))
+        );
     }
 }
