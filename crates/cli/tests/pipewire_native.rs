@@ -5,6 +5,8 @@
 //! - a -12 dBFS 440 Hz sine played into the strip's device by `pw-play` is recorded from
 //!   the bus's device by `pw-record` at -12 dB × the strip's fader × the bus's fader
 //!   (±0.1 dB), at 440 Hz;
+//! - the filter's process callback allocated nothing (the closing line's count, under
+//!   the binary's guarded allocator) and was never late by the engine's doing;
 //! - after `kill -9` of troubadour no `troubadour*` node is left within 2 s;
 //! - bad input: two virtual devices of one name, `--backend pipewire` without a server,
 //!   a virtual device on another backend.
@@ -165,7 +167,30 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
     assert!((freq - 440.0).abs() < 1.0, "recorded {freq:.1} Hz");
     assert!(silent * 480 < frames / 20, "{silent} silent windows");
 
+    // Stopped: its closing line counts what the callbacks did, under the binary's
+    // guarded allocator: no allocation or free inside the filter's process callback.
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    println!("troubadour said:\n{}", seen.join("\n"));
+    let closing = seen
+        .iter()
+        .find(|l| l.contains(" callbacks, "))
+        .expect("a closing line with the callbacks' counts");
+    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
+    assert!(
+        closing.contains(" 0 late callbacks (engine;"),
+        "the engine made a callback late: {closing}"
+    );
+
     // The devices belong to the process: gone within 2 s of a kill -9.
+    let (mut troubadour, rx) = pw.troubadour_on("pipewire", &dir, VIRTUAL, 30);
+    let mut seen = Vec::new();
+    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
     assert_eq!(
         troubadour_nodes(&pw).len(),
         3,
@@ -182,11 +207,7 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
         std::thread::sleep(Duration::from_millis(50));
         left = troubadour_nodes(&pw);
     }
-    println!(
-        "troubadour said:\n{}\nnodes gone {:?} after kill -9",
-        seen.join("\n"),
-        killed.elapsed()
-    );
+    println!("nodes gone {:?} after kill -9", killed.elapsed());
     assert!(left.is_empty(), "still there 2 s after kill -9: {left:?}");
 }
 
