@@ -14,10 +14,9 @@
 //! dbus packages, which `scripts/test.sh` installs.
 #![cfg(feature = "cpal")]
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod support;
 

@@ -199,15 +199,15 @@ impl Host {
             why: e.to_string(),
         };
         let kind = driver.kind();
-        if kind != BackendKind::Pipewire {
-            if let Some(what) = virtual_device(&loaded.session) {
-                return Err(HostError::Backend {
-                    kind,
-                    why: format!(
-                        "{what} asks for a virtual device, which needs the pipewire backend (--backend pipewire)"
-                    ),
-                });
-            }
+        if kind != BackendKind::Pipewire
+            && let Some(what) = virtual_device(&loaded.session)
+        {
+            return Err(HostError::Backend {
+                kind,
+                why: format!(
+                    "{what} asks for a virtual device, which needs the pipewire backend (--backend pipewire)"
+                ),
+            });
         }
         let clock = driver
             .connect(&loaded.session, period, false)

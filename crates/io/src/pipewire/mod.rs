@@ -148,10 +148,12 @@ fn remote_description() -> String {
 /// Requests from the control side to the PipeWire thread.
 enum Request {
     Start {
-        engine: Engine,
+        engine: Box<Engine>,
         session: Box<Session>,
         stats: Arc<CallbackStats>,
-        reply: mpsc::Sender<Result<Vec<String>, (String, Option<Engine>)>>,
+        /// The notes, or why not (a failed start drops the engine on that thread,
+        /// which is not the audio thread).
+        reply: mpsc::Sender<Result<Vec<String>, String>>,
     },
     Stop(mpsc::Sender<Option<Engine>>),
 }
@@ -391,15 +393,20 @@ fn run(
                 reply,
             } => {
                 let (ins, outs) = filter_ports(&session);
-                let filter =
-                    match filter::Filter::new(core.as_raw_ptr(), &name, &ins, &outs, engine, stats)
-                    {
-                        Ok(f) => f,
-                        Err(why) => {
-                            let _ = reply.send(Err((why, None)));
-                            return;
-                        }
-                    };
+                let filter = match filter::Filter::new(
+                    core.as_raw_ptr(),
+                    &name,
+                    &ins,
+                    &outs,
+                    *engine,
+                    stats,
+                ) {
+                    Ok(f) => f,
+                    Err(why) => {
+                        let _ = reply.send(Err(why));
+                        return;
+                    }
+                };
                 let mut nodes = Vec::new();
                 let mut notes = Vec::new();
                 for d in virtual_devices(&session) {
@@ -422,9 +429,10 @@ fn run(
                             nodes.push(node);
                         }
                         Err(e) => {
-                            let _ = reply.send(Err((
-                                format!("cannot create the virtual device \"{}\": {e}", d.name),
-                                Some(filter.stop()),
+                            drop(filter.stop());
+                            let _ = reply.send(Err(format!(
+                                "cannot create the virtual device \"{}\": {e}",
+                                d.name
                             )));
                             return;
                         }
@@ -466,8 +474,10 @@ fn run(
             if !*stats_tid.borrow() && find_data_thread(&r.filter) {
                 *stats_tid.borrow_mut() = true;
             }
-            if let Some(why) = r.filter.error() {
-                if let Ok(mut rep) = reports.lock() {
+            if let Some(why) = r.filter.error()
+                && let Ok(mut rep) = reports.lock()
+            {
+                {
                     rep.lost
                         .get_or_insert(format!("the PipeWire filter node failed: {why}"));
                 }
@@ -701,7 +711,7 @@ impl Driver for PipewireDriver {
             .store(c.clock.period_frames as u32, Ordering::Relaxed);
         let (reply, answer) = mpsc::channel();
         let request = Request::Start {
-            engine,
+            engine: Box::new(engine),
             session: Box::new(session.clone()),
             stats: Arc::clone(&stats),
             reply,
@@ -713,7 +723,7 @@ impl Driver for PipewireDriver {
         }
         let mut notes = match answer.recv_timeout(Duration::from_secs(5)) {
             Ok(Ok(notes)) => notes,
-            Ok(Err((why, _engine))) => return Err(BackendError::Refused(why)),
+            Ok(Err(why)) => return Err(BackendError::Refused(why)),
             Err(_) => {
                 return Err(BackendError::Refused(
                     "the PipeWire thread did not answer".into(),
