@@ -123,6 +123,7 @@ impl CallbackStats {
 
     /// Control side, for a backend whose audio thread is not ours to run code on before
     /// its first callback (PipeWire's data thread): the thread's id, found otherwise.
+    #[cfg(feature = "pipewire")]
     pub(crate) fn set_audio_tid(&self, tid: i32) {
         self.audio_tid.store(tid, Ordering::Relaxed);
     }

@@ -42,6 +42,9 @@ pub(crate) struct ProcessData {
     rate: u32,
     quantum: u32,
     next_position: Option<u64>,
+    /// The driver's clock id: positions compare only on one clock (a node moved to
+    /// another driver starts on that driver's position, which is not an xrun).
+    clock_id: u32,
 }
 
 /// A filter node on a connection, with its ports and callback. Lives and dies on the
@@ -150,6 +153,7 @@ impl Filter {
             quantum: stats.buffer_size.load(Ordering::Relaxed),
             stats,
             next_position: None,
+            clock_id: u32::MAX,
         }));
         // SAFETY: a zeroed spa_hook is its documented initial state; every field of
         // pw_filter_events is a version number or an optional function pointer.
@@ -261,13 +265,14 @@ unsafe extern "C" fn on_process(data: *mut c_void, position: *mut spa_sys::spa_i
         (
             clock.duration as u32,
             clock.rate.denom,
-            Some(clock.position),
+            Some((clock.id, clock.position)),
         )
     };
-    if let Some(at) = at {
-        if p.next_position.is_some_and(|expected| expected != at) {
+    if let Some((id, at)) = at {
+        if id == p.clock_id && p.next_position.is_some_and(|expected| expected != at) {
             p.stats.xruns.fetch_add(1, Ordering::Relaxed);
         }
+        p.clock_id = id;
         p.next_position = Some(at + u64::from(frames));
     }
     if frames != p.quantum && frames > 0 {
