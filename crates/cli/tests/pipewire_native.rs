@@ -8,6 +8,8 @@
 //! - the filter's process callback allocated nothing (the closing line's count, under
 //!   the binary's guarded allocator) and was never late by the engine's doing;
 //! - after `kill -9` of troubadour no `troubadour*` node is left within 2 s;
+//! - the server restarted mid-run: the mixer reconnects, makes its devices again and the
+//!   tone flows again;
 //! - bad input: two virtual devices of one name, `--backend pipewire` without a server,
 //!   a virtual device on another backend.
 #![cfg(feature = "pipewire")]
@@ -112,6 +114,55 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
         "{sources:?}"
     );
 
+    assert_tone_through(&pw, &dir, "first start");
+
+    // Stopped: its closing line counts what the callbacks did, under the binary's
+    // guarded allocator: no allocation or free inside the filter's process callback.
+    let _ = Command::new("kill")
+        .arg(troubadour.id().to_string())
+        .status();
+    let _ = troubadour.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    println!("troubadour said:\n{}", seen.join("\n"));
+    let closing = seen
+        .iter()
+        .find(|l| l.contains(" callbacks, "))
+        .expect("a closing line with the callbacks' counts");
+    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
+    assert!(
+        closing.contains(" 0 late callbacks (engine;"),
+        "the engine made a callback late: {closing}"
+    );
+
+    // The devices belong to the process: gone within 2 s of a kill -9.
+    let (mut troubadour, rx) = pw.troubadour_on("pipewire", &dir, VIRTUAL, 30);
+    let mut seen = Vec::new();
+    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
+    assert_eq!(
+        troubadour_nodes(&pw).len(),
+        3,
+        "{:?}",
+        troubadour_nodes(&pw)
+    );
+    let _ = Command::new("kill")
+        .args(["-9", &troubadour.id().to_string()])
+        .status();
+    let _ = troubadour.wait();
+    let killed = Instant::now();
+    let mut left = troubadour_nodes(&pw);
+    while !left.is_empty() && killed.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(50));
+        left = troubadour_nodes(&pw);
+    }
+    println!("nodes gone {:?} after kill -9", killed.elapsed());
+    assert!(left.is_empty(), "still there 2 s after kill -9: {left:?}");
+}
+
+/// Plays a -12 dBFS 440 Hz sine into the strip's device and records the bus's device:
+/// the tone, at -12 dB × the strip's -6 dB × the bus's -3 dB (±0.1 dB), at 440 Hz.
+fn assert_tone_through(pw: &PipeWire, dir: &Dir, when: &str) {
     // A -12 dBFS 440 Hz sine into the strip's device, recorded from the bus's device.
     let tone = dir.0.join("tone.wav");
     let made = Command::new("sox")
@@ -158,57 +209,63 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
     // The sine's RMS is 3.01 dB under its peak: -15.01, then -6 and -3 dB of faders.
     let expected = -15.01 - 6.0 - 3.0;
     println!(
-        "recorded {frames} frames: median RMS {rms_db:.3} dBFS (expected {expected:.2}), {freq:.1} Hz, {silent} silent windows"
+        "{when}: recorded {frames} frames: median RMS {rms_db:.3} dBFS (expected {expected:.2}), {freq:.1} Hz, {silent} silent windows"
     );
     assert!(
         (rms_db - expected).abs() < 0.1,
-        "recorded {rms_db:.3} dBFS, expected {expected:.2}"
+        "{when}: recorded {rms_db:.3} dBFS, expected {expected:.2}"
     );
-    assert!((freq - 440.0).abs() < 1.0, "recorded {freq:.1} Hz");
-    assert!(silent * 480 < frames / 20, "{silent} silent windows");
+    assert!((freq - 440.0).abs() < 1.0, "{when}: recorded {freq:.1} Hz");
+    assert!(
+        silent * 480 < frames / 20,
+        "{when}: {silent} silent windows"
+    );
+}
 
-    // Stopped: its closing line counts what the callbacks did, under the binary's
-    // guarded allocator: no allocation or free inside the filter's process callback.
+#[test]
+fn a_restarted_server_gets_the_devices_and_the_tone_back() {
+    let dir = Dir::new("pipewire-restart");
+    let mut pw = PipeWire::start(&dir);
+    let (mut troubadour, rx) = pw.troubadour_on("pipewire", &dir, VIRTUAL, 40);
+    let mut seen = Vec::new();
+    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
+    pw.restart_server();
+    expect_line(&rx, "the PipeWire server went away", &mut seen);
+    expect_line(&rx, "reconnected to the PipeWire server", &mut seen);
+    expect_line(&rx, "online: strip \"Browser\"", &mut seen);
+    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
+    // pipewire-pulse answers again (pw-play and pw-record do not need it, pactl does).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pulse_devices_ok(&pw) {
+        assert!(
+            Instant::now() < deadline,
+            "pipewire-pulse did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sinks = pulse_devices(&pw, "sinks");
+    assert!(
+        sinks
+            .iter()
+            .any(|(n, d, c)| n == "troubadour.browser" && d == "Browser" && *c == 2),
+        "{sinks:?}"
+    );
+    assert_tone_through(&pw, &dir, "after the restart");
     let _ = Command::new("kill")
         .arg(troubadour.id().to_string())
         .status();
     let _ = troubadour.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen.push(line);
-    }
     println!("troubadour said:\n{}", seen.join("\n"));
-    let closing = seen
-        .iter()
-        .find(|l| l.contains(" callbacks, "))
-        .expect("a closing line with the callbacks' counts");
-    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
-    assert!(
-        closing.contains(" 0 late callbacks (engine;"),
-        "the engine made a callback late: {closing}"
-    );
+}
 
-    // The devices belong to the process: gone within 2 s of a kill -9.
-    let (mut troubadour, rx) = pw.troubadour_on("pipewire", &dir, VIRTUAL, 30);
-    let mut seen = Vec::new();
-    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
-    assert_eq!(
-        troubadour_nodes(&pw).len(),
-        3,
-        "{:?}",
-        troubadour_nodes(&pw)
-    );
-    let _ = Command::new("kill")
-        .args(["-9", &troubadour.id().to_string()])
-        .status();
-    let _ = troubadour.wait();
-    let killed = Instant::now();
-    let mut left = troubadour_nodes(&pw);
-    while !left.is_empty() && killed.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(50));
-        left = troubadour_nodes(&pw);
-    }
-    println!("nodes gone {:?} after kill -9", killed.elapsed());
-    assert!(left.is_empty(), "still there 2 s after kill -9: {left:?}");
+/// Whether `pactl` gets an answer.
+fn pulse_devices_ok(pw: &PipeWire) -> bool {
+    pw.command("pactl")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[test]

@@ -155,6 +155,8 @@ impl PipeWire {
         let mut child = self
             .command(env!("CARGO_BIN_EXE_troubadour"))
             .args(["run", path.to_str().unwrap(), "--backend", backend])
+            // Tests run side by side: no control API or OSC port to fight over.
+            .args(["--no-api", "--no-osc"])
             .args([
                 "--latency-frames",
                 "1024",
@@ -194,6 +196,27 @@ impl PipeWire {
             .env_remove("PULSE_SERVER")
             .env_remove("JACK_DEFAULT_SERVER");
         c
+    }
+
+    /// Stops PipeWire, WirePlumber and pipewire-pulse (the session bus stays) and starts
+    /// them again, as a desktop session's restart of the sound server does.
+    pub fn restart_server(&mut self) {
+        for mut c in self.children.drain(1..).rev() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+        let socket = self.runtime.join("pipewire-0");
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(self.runtime.join("pipewire-0.lock"));
+        self.spawn("pipewire", &[]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "PipeWire did not come back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for program in ["wireplumber", "pipewire-pulse"] {
+            self.spawn(program, &[]);
+        }
     }
 
     pub fn spawn(&mut self, program: &str, args: &[&str]) {
