@@ -152,6 +152,9 @@ enum Command {
         /// Print one JSON object instead of a list.
         #[arg(long)]
         json: bool,
+        /// Also list the virtual devices this session would make.
+        #[arg(long)]
+        session: Option<PathBuf>,
     },
     /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
     Check {
@@ -240,7 +243,7 @@ fn main() -> ExitCode {
         ),
         Command::Check { session } => cmd::check::check(&session),
         Command::Ctl(args) => return cmd::ctl::ctl(&args),
-        Command::Devices { json } => cmd::devices::devices(json),
+        Command::Devices { json, session } => cmd::devices::devices(json, session.as_deref()),
         Command::Bench {
             session,
             size,

@@ -5,6 +5,8 @@
 //! - a -12 dBFS 440 Hz sine played into the strip's device by `pw-play` is recorded from
 //!   the bus's device by `pw-record` at -12 dB × the strip's fader × the bus's fader
 //!   (±0.1 dB), at 440 Hz;
+//! - `troubadour devices --json --session` lists the `troubadour*` nodes and the
+//!   virtual devices the session would make;
 //! - the filter's process callback allocated nothing (the closing line's count, under
 //!   the binary's guarded allocator) and was never late by the engine's doing;
 //! - after `kill -9` of troubadour no `troubadour*` node is left within 2 s;
@@ -112,6 +114,32 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
     assert!(
         sources.contains(&("troubadour.stream_mix".into(), "Stream mix".into(), 2)),
         "{sources:?}"
+    );
+
+    // `troubadour devices` sees the nodes that exist and those the session would make.
+    let out = pw
+        .command(env!("CARGO_BIN_EXE_troubadour"))
+        .args(["devices", "--json", "--session"])
+        .arg(dir.0.join("session.toml"))
+        .output()
+        .expect("troubadour devices");
+    assert!(out.status.success());
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |key: &str, field: &str| -> Vec<String> {
+        listing[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {listing}"))
+            .iter()
+            .map(|n| n[field].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("pipewire", "name"),
+        ["troubadour", "troubadour.browser", "troubadour.stream_mix"]
+    );
+    assert_eq!(
+        names("would_create", "node_name"),
+        ["troubadour.browser", "troubadour.stream_mix"]
     );
 
     assert_tone_through(&pw, &dir, "first start");

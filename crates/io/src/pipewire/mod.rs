@@ -28,6 +28,8 @@ use pw::types::ObjectType;
 use troubadour_engine::Engine;
 use troubadour_engine::session::{Session, Sink, Source, virtual_node_name};
 
+pub use crate::backend::{VirtualDevice, virtual_devices};
+
 use crate::accounting::{CallbackStats, Watcher};
 use crate::backend::{
     Backend, BackendError, BackendKind, BackendStats, Clock, DeviceChange, Driver, Health, Latency,
@@ -37,47 +39,6 @@ use crate::jack::port_names;
 use graph::{Graph, Peer, PortInfo, Want};
 
 pub use filter::MAX_QUANTUM;
-
-/// A virtual device the session asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VirtualDevice {
-    /// The name the user gave (its description).
-    pub name: String,
-    /// `troubadour.` + the name, lower case.
-    pub node_name: String,
-    /// `Audio/Sink` (a strip's: apps play into it) or `Audio/Source/Virtual` (a bus's:
-    /// apps record from it).
-    pub media_class: &'static str,
-    /// Channels.
-    pub channels: u16,
-    /// The strip or bus it belongs to.
-    pub owner: String,
-}
-
-/// The virtual devices of a session, strips' first.
-pub fn virtual_devices(session: &Session) -> Vec<VirtualDevice> {
-    let strips = session.strips.iter().filter_map(|s| match &s.source {
-        Source::Virtual(name) => Some(VirtualDevice {
-            name: name.clone(),
-            node_name: virtual_node_name(name),
-            media_class: "Audio/Sink",
-            channels: s.channels,
-            owner: format!("strip \"{}\"", s.name),
-        }),
-        _ => None,
-    });
-    let buses = session.buses.iter().filter_map(|b| match &b.sink {
-        Some(Sink::Virtual { name, .. }) => Some(VirtualDevice {
-            name: name.clone(),
-            node_name: virtual_node_name(name),
-            media_class: "Audio/Source/Virtual",
-            channels: b.channels,
-            owner: format!("bus \"{}\"", b.name),
-        }),
-        _ => None,
-    });
-    strips.chain(buses).collect()
-}
 
 /// The filter's input port names: every input strip's channels (device and virtual
 /// sources), in engine order; outputs are every bus's, as on JACK.
@@ -549,6 +510,81 @@ fn describe(peer: &Peer) -> String {
         Peer::Device(spec) => format!("\"{spec}\""),
         Peer::Virtual(node) => format!("the virtual device {node}"),
     }
+}
+
+/// A node of ours on the server (`node.name` starting with `troubadour`), for
+/// `troubadour devices`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OurNode {
+    /// `node.name`.
+    pub name: String,
+    /// `node.description` (a virtual device's name).
+    pub description: String,
+    /// `media.class` (`Audio/Sink`, `Audio/Source/Virtual`; empty for the mixer's own
+    /// filter node).
+    pub media_class: String,
+}
+
+/// The `troubadour*` nodes on the PipeWire server, or why they cannot be listed. Connects
+/// on the calling thread, for one round trip.
+pub fn our_nodes() -> Result<Vec<OurNode>, String> {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(pw::init);
+    let why = |what: &str, e: pw::Error| format!("{what}: {e} ({})", remote_description());
+    let mainloop = pw::main_loop::MainLoopRc::new(None).map_err(|e| why("no loop", e))?;
+    let context = pw::context::ContextRc::new(&mainloop, None).map_err(|e| why("no context", e))?;
+    let core = context
+        .connect_rc(None)
+        .map_err(|e| why("no PipeWire server answers", e))?;
+    let registry = core.get_registry_rc().map_err(|e| why("no registry", e))?;
+    let found = Rc::new(RefCell::new(Vec::new()));
+    let _listener = {
+        let found = Rc::clone(&found);
+        registry
+            .add_listener_local()
+            .global(move |g| {
+                let Some(props) = g.props else { return };
+                if g.type_ != ObjectType::Node {
+                    return;
+                }
+                let get = |k: &str| props.get(k).unwrap_or_default().to_string();
+                if get("node.name").starts_with("troubadour") {
+                    found.borrow_mut().push(OurNode {
+                        name: get("node.name"),
+                        description: get("node.description"),
+                        media_class: get("media.class"),
+                    });
+                }
+            })
+            .register()
+    };
+    let pending = core.sync(0).map_err(|e| why("no answer", e))?;
+    let _done = {
+        let ml = mainloop.downgrade();
+        let ml2 = mainloop.downgrade();
+        core.add_listener_local()
+            .done(move |id, seq| {
+                if id == pw::core::PW_ID_CORE
+                    && seq == pending
+                    && let Some(ml) = ml.upgrade()
+                {
+                    ml.quit();
+                }
+            })
+            // A connection lost halfway: the list is what came before.
+            .error(move |id, _, _, _| {
+                if id == pw::core::PW_ID_CORE
+                    && let Some(ml) = ml2.upgrade()
+                {
+                    ml.quit();
+                }
+            })
+            .register()
+    };
+    mainloop.run();
+    let mut list = found.take();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
 }
 
 /// A running PipeWire backend.
