@@ -32,6 +32,11 @@ command -v wireplumber >/dev/null 2>&1 || missing+=(wireplumber)
 command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The native PipeWire backend (built by default): libpipewire's headers, and clang with
+# libclang for the bindings the `pipewire` crate generates at build time.
+pkg-config --exists libpipewire-0.3 2>/dev/null || missing+=(libpipewire-0.3-dev)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 apt_install "${missing[@]}"
 # Real clients of the control API that are not ours: Python's `websockets`,
 # `python-osc` for the OSC surface, `python-rtmidi` (its JACK backend) for the MIDI

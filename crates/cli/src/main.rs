@@ -34,11 +34,12 @@ enum Command {
     Run {
         /// Session file (TOML).
         session: Option<PathBuf>,
-        /// Audio backend: jack, cpal (audio devices through PulseAudio/PipeWire or
-        /// ALSA), or null (a deadline-paced clock for machines without audio hardware);
-        /// `auto` picks JACK when a server answers, else cpal when its default host has
-        /// an output device, else null.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "cpal", "null"])]
+        /// Audio backend: jack, pipewire (a native PipeWire node; virtual devices),
+        /// cpal (audio devices through PulseAudio/PipeWire or ALSA), or null (a
+        /// deadline-paced clock for machines without audio hardware); `auto` picks
+        /// JACK when a server answers, else PipeWire when its server answers, else cpal
+        /// when its default host has an output device, else null.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jack", "pipewire", "cpal", "null"])]
         backend: String,
         /// Period in frames, 16..=8192 (default: the session's block_frames; a JACK
         /// server sets its own).
@@ -151,6 +152,9 @@ enum Command {
         /// Print one JSON object instead of a list.
         #[arg(long)]
         json: bool,
+        /// Also list the virtual devices this session would make.
+        #[arg(long)]
+        session: Option<PathBuf>,
     },
     /// Validate a session file and explain every problem (exit 0 if valid, 1 if not).
     Check {
@@ -240,7 +244,7 @@ fn main() -> ExitCode {
         ),
         Command::Check { session } => cmd::check::check(&session),
         Command::Ctl(args) => return cmd::ctl::ctl(&args),
-        Command::Devices { json } => cmd::devices::devices(json),
+        Command::Devices { json, session } => cmd::devices::devices(json, session.as_deref()),
         Command::Bench {
             session,
             size,

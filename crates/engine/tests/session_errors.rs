@@ -421,3 +421,51 @@ fn recorder_tracks_are_checked_and_located() {
     assert_eq!(r.format, session::RecordFormat::WavF32);
     assert_eq!(r.buffer_seconds, 4.0);
 }
+
+#[test]
+fn virtual_devices_are_named_once_and_not_default_yet() {
+    let dir = Dir::new("virtual");
+    let with = |source: &str, sink: &str| {
+        GOOD.replace("{ device = \"system:capture_1\" }", source)
+            .replace("channels = 2\n", &format!("channels = 2\nsink = {sink}\n"))
+    };
+    // Fine: a virtual playback device on the strip, a virtual microphone on the bus.
+    let fine = with("{ virtual = \"Browser\" }", "{ virtual = \"Stream mix\" }");
+    session::load(&dir.write("session.toml", &fine)).expect("a valid session");
+    // Names that make the same node name (case and punctuation fold to it).
+    assert_eq!(
+        errors(
+            &dir,
+            &with(
+                "{ virtual = \"Stream mix\" }",
+                "{ virtual = \"stream-MIX\" }"
+            )
+        ),
+        [
+            "DIR/session.toml:12:20: bus \"A1\" sink.virtual: the virtual device \"stream-MIX\" would be node \"troubadour.stream_mix\", like the virtual device \"Stream mix\": virtual device names must be unique"
+        ]
+    );
+    assert_eq!(
+        errors(&dir, &with("{ virtual = \"\" }", "{ file = \"a1.wav\" }")),
+        ["DIR/session.toml:6:22: strip \"Mic\" source.virtual: a virtual device needs a name"]
+    );
+    assert_eq!(
+        errors(
+            &dir,
+            &with("{ virtual = \"B\" }", "{ virtual = \"S\", default = true }")
+        ),
+        [
+            "DIR/session.toml:12:8: `default = true` on a virtual sink is not supported yet: leave it out or set `default = false`"
+        ]
+    );
+    assert_eq!(
+        errors(
+            &dir,
+            &with(
+                "{ virtual = \"B\", device = \"x\" }",
+                "{ file = \"a1.wav\" }"
+            )
+        ),
+        ["DIR/session.toml:6:10: a virtual source takes only `virtual` (the device's name)"]
+    );
+}

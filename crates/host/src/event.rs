@@ -140,6 +140,7 @@ impl fmt::Display for HostEvent {
                     BackendKind::Jack => "reconnects when a server answers",
                     BackendKind::Cpal => "reopens the device when it returns",
                     BackendKind::Null => "starts its clock again",
+                    BackendKind::Pipewire => "reconnects when a PipeWire server answers",
                 };
                 write!(
                     f,
@@ -160,6 +161,11 @@ impl fmt::Display for HostEvent {
                     write!(f, "reopened the output device after {attempts} attempts")
                 }
                 BackendKind::Null => write!(f, "the null backend runs again"),
+                BackendKind::Pipewire => write!(
+                    f,
+                    "reconnected to the PipeWire server after {attempts} attempts ({} Hz, quantum {} frames): filter node, virtual devices and links restored",
+                    clock.sample_rate, clock.period_frames
+                ),
             },
             HostEvent::RetryFailed(why) => write!(f, "starting the backend again failed: {why}"),
             HostEvent::PeriodChanged(clock) => write!(

@@ -86,6 +86,23 @@ pub enum HostError {
     Config(String),
 }
 
+/// The first strip or bus with a virtual device, in words.
+fn virtual_device(session: &troubadour_engine::session::Session) -> Option<String> {
+    use troubadour_engine::session::{Sink, Source};
+    let strip = session
+        .strips
+        .iter()
+        .find(|s| matches!(s.source, Source::Virtual(_)))
+        .map(|s| format!("strip \"{}\"", s.name));
+    strip.or_else(|| {
+        session
+            .buses
+            .iter()
+            .find(|b| matches!(b.sink, Some(Sink::Virtual { .. })))
+            .map(|b| format!("bus \"{}\"", b.name))
+    })
+}
+
 /// What the backend is doing, for a status line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostStatus {
@@ -191,6 +208,16 @@ impl Host {
             why: e.to_string(),
         };
         let kind = driver.kind();
+        if kind != BackendKind::Pipewire
+            && let Some(what) = virtual_device(&loaded.session)
+        {
+            return Err(HostError::Backend {
+                kind,
+                why: format!(
+                    "{what} asks for a virtual device, which needs the pipewire backend (--backend pipewire)"
+                ),
+            });
+        }
         let clock = driver
             .connect(&loaded.session, period, false)
             .map_err(|e| backend_error(kind, e))?;

@@ -12,8 +12,8 @@ use troubadour_io::thread::ThreadSetup;
 /// The backend the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
-    /// JACK when a server answers, else cpal when its default host has an output
-    /// device, else null.
+    /// JACK when a server answers, else PipeWire when its server answers, else cpal when
+    /// its default host has an output device, else null.
     #[default]
     Auto,
     /// A JACK server (an error when none answers).
@@ -22,6 +22,8 @@ pub enum BackendChoice {
     Cpal,
     /// The null backend.
     Null,
+    /// The native PipeWire backend (an error when no PipeWire server answers).
+    Pipewire,
 }
 
 impl FromStr for BackendChoice {
@@ -33,8 +35,9 @@ impl FromStr for BackendChoice {
             "jack" => Ok(BackendChoice::Jack),
             "cpal" => Ok(BackendChoice::Cpal),
             "null" => Ok(BackendChoice::Null),
+            "pipewire" => Ok(BackendChoice::Pipewire),
             other => Err(format!(
-                "unknown backend {other:?}: expected auto, jack, cpal or null"
+                "unknown backend {other:?}: expected auto, jack, pipewire, cpal or null"
             )),
         }
     }
@@ -52,23 +55,44 @@ pub(crate) fn pick(
         BackendChoice::Null => Ok((Box::new(NullDriver::new(setup)), None)),
         BackendChoice::Jack => Ok((Box::new(JackDriver::new(client_name).with_midi(midi)), None)),
         BackendChoice::Cpal => cpal_driver().map(|d| (d, None)),
+        BackendChoice::Pipewire => pipewire_driver(client_name, false).map(|d| (d, None)),
         BackendChoice::Auto => Ok(match JackConnection::open_quietly(client_name) {
             Ok(c) => (
                 Box::new(JackDriver::with_connection(c, client_name).with_midi(midi)),
                 Some("auto: a JACK server answers".into()),
             ),
-            Err(e) => match default_output() {
-                Ok(host) => (
-                    cpal_driver()?,
-                    Some(format!("auto: {e}; {host} has an output device")),
-                ),
-                Err(why) => (
-                    Box::new(NullDriver::new(setup)),
-                    Some(format!("auto: {e}; {why}")),
-                ),
+            Err(e) => match pipewire_driver(client_name, true) {
+                Ok(d) => (d, Some(format!("auto: {e}; a PipeWire server answers"))),
+                Err(pw) => match default_output() {
+                    Ok(host) => (
+                        cpal_driver()?,
+                        Some(format!("auto: {e}; {pw}; {host} has an output device")),
+                    ),
+                    Err(why) => (
+                        Box::new(NullDriver::new(setup)),
+                        Some(format!("auto: {e}; {pw}; {why}")),
+                    ),
+                },
             },
         }),
     }
+}
+
+/// The PipeWire driver; `probe`: connected already (for `auto`, to see whether a server
+/// answers).
+#[cfg(feature = "pipewire")]
+fn pipewire_driver(client_name: &str, probe: bool) -> Result<Box<dyn Driver>, String> {
+    use troubadour_io::pipewire::PipewireDriver;
+    if probe {
+        Ok(Box::new(PipewireDriver::probe(client_name)?))
+    } else {
+        Ok(Box::new(PipewireDriver::new(client_name)))
+    }
+}
+
+#[cfg(not(feature = "pipewire"))]
+fn pipewire_driver(_: &str, _: bool) -> Result<Box<dyn Driver>, String> {
+    Err("this build has no PipeWire backend (it was built without the `pipewire` feature)".into())
 }
 
 #[cfg(feature = "cpal")]

@@ -121,6 +121,13 @@ impl CallbackStats {
         self.audio_tid.store(tid, Ordering::Relaxed);
     }
 
+    /// Control side, for a backend whose audio thread is not ours to run code on before
+    /// its first callback (PipeWire's data thread): the thread's id, found otherwise.
+    #[cfg(feature = "pipewire")]
+    pub(crate) fn set_audio_tid(&self, tid: i32) {
+        self.audio_tid.store(tid, Ordering::Relaxed);
+    }
+
     /// CPU time the audio thread has used: `Some(0)` before it has started (its id is
     /// set before its first callback), `None` once it has gone (the call fails for a
     /// thread that has exited).

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use troubadour_engine::Engine;
-use troubadour_engine::session::{Session, Sink, Source};
+use troubadour_engine::session::{Session, Sink, Source, virtual_node_name};
 
 /// The limits of the backends' fixed, pre-allocated arrays, named once.
 pub mod limits {
@@ -39,6 +39,8 @@ pub enum BackendKind {
     Cpal,
     /// A deadline-paced clock thread of our own, without audio hardware.
     Null,
+    /// The engine inside one PipeWire filter node's process callback.
+    Pipewire,
 }
 
 impl fmt::Display for BackendKind {
@@ -47,6 +49,7 @@ impl fmt::Display for BackendKind {
             BackendKind::Jack => "jack",
             BackendKind::Cpal => "cpal",
             BackendKind::Null => "null",
+            BackendKind::Pipewire => "pipewire",
         })
     }
 }
@@ -198,6 +201,7 @@ impl BackendStats {
             .collect();
         let xruns = match kind {
             BackendKind::Jack => "xruns (server)",
+            BackendKind::Pipewire => "xruns (graph: skipped cycles)",
             BackendKind::Cpal => "xruns (device)",
             BackendKind::Null => "late wake-ups",
         };
@@ -243,6 +247,48 @@ pub fn wiring(session: &Session) -> Vec<(&str, u16, String)> {
         _ => None,
     });
     buses.chain(strips).collect()
+}
+
+/// A virtual device the session asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VirtualDevice {
+    /// The name the user gave (its description).
+    pub name: String,
+    /// `troubadour.` + the name, lower case.
+    pub node_name: String,
+    /// `Audio/Sink` (a strip's: apps play into it) or `Audio/Source/Virtual` (a bus's:
+    /// apps record from it).
+    pub media_class: &'static str,
+    /// Channels.
+    pub channels: u16,
+    /// The strip or bus it belongs to.
+    pub owner: String,
+}
+
+/// The virtual devices of a session, strips' first (made by the PipeWire backend;
+/// listed by `troubadour devices`).
+pub fn virtual_devices(session: &Session) -> Vec<VirtualDevice> {
+    let strips = session.strips.iter().filter_map(|s| match &s.source {
+        Source::Virtual(name) => Some(VirtualDevice {
+            name: name.clone(),
+            node_name: virtual_node_name(name),
+            media_class: "Audio/Sink",
+            channels: s.channels,
+            owner: format!("strip \"{}\"", s.name),
+        }),
+        _ => None,
+    });
+    let buses = session.buses.iter().filter_map(|b| match &b.sink {
+        Some(Sink::Virtual { name, .. }) => Some(VirtualDevice {
+            name: name.clone(),
+            node_name: virtual_node_name(name),
+            media_class: "Audio/Source/Virtual",
+            channels: b.channels,
+            owner: format!("bus \"{}\"", b.name),
+        }),
+        _ => None,
+    });
+    strips.chain(buses).collect()
 }
 
 /// Why a backend could not connect or start.

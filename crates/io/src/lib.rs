@@ -9,6 +9,8 @@
 //!   asynchronous resampler, PI controller on the fill level).
 //! - [`jack`]: the JACK backend: the engine inside the server's process callback.
 //! - [`device`]: the cpal backend: an audio device's callback drives the engine.
+//! - `pipewire` (feature `pipewire`): the engine inside one PipeWire filter node, and
+//!   virtual devices for desktop applications.
 //! - [`backend`]: the one interface every live backend implements.
 //! - [`recorder`]: takes on disk: the writer thread, manifests, crash repair.
 
@@ -20,6 +22,8 @@ pub mod device;
 pub mod jack;
 pub mod midi;
 pub mod null;
+#[cfg(feature = "pipewire")]
+pub mod pipewire;
 pub mod recorder;
 pub mod render;
 pub mod thread;

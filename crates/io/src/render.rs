@@ -155,6 +155,12 @@ pub fn render(
                 s.name
             ));
         }
+        if let Source::Virtual(d) = &s.source {
+            notes.push(format!(
+                "strip {:?}: virtual device {d:?} is silent in an offline render",
+                s.name
+            ));
+        }
     }
 
     let mut sinks = Vec::with_capacity(session.buses.len());

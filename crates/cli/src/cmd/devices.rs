@@ -1,10 +1,12 @@
 //! `troubadour devices [--json]`: every audio host and device this build can use, with
-//! channel counts and rates, the defaults marked; and the JACK server's audio ports when
-//! one answers.
+//! channel counts and rates, the defaults marked; the JACK server's audio ports when
+//! one answers; and on PipeWire the mixer's nodes that exist (`troubadour*`: virtual
+//! devices of running mixers) and, given a session, the virtual devices it would make.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
+use troubadour_io::backend::{VirtualDevice, virtual_devices};
 use troubadour_io::jack::JackConnection;
 
 /// `devices --json`: the hosts and their devices, and the JACK server.
@@ -15,6 +17,47 @@ struct Listing<'a> {
     hosts: Vec<Host<'a>>,
     /// `null` when no server answers.
     jack: Option<Jack<'a>>,
+    /// The `troubadour*` nodes on the PipeWire server; `null` when none answers (or
+    /// this build has no PipeWire backend).
+    pipewire: Option<Vec<PwNode>>,
+    /// The virtual devices the session given would make.
+    would_create: Vec<VirtualDevice>,
+}
+
+#[derive(Serialize, Clone)]
+struct PwNode {
+    name: String,
+    description: String,
+    media_class: String,
+}
+
+/// The `troubadour*` nodes on the PipeWire server, or why not.
+fn pipewire_nodes() -> Result<Vec<PwNode>, String> {
+    #[cfg(feature = "pipewire")]
+    {
+        troubadour_io::pipewire::our_nodes().map(|list| {
+            list.into_iter()
+                .map(|n| PwNode {
+                    name: n.name,
+                    description: n.description,
+                    media_class: n.media_class,
+                })
+                .collect()
+        })
+    }
+    #[cfg(not(feature = "pipewire"))]
+    {
+        Err("this build has no PipeWire backend".into())
+    }
+}
+
+/// The virtual devices `session` would make.
+fn would_create(session: Option<&std::path::Path>) -> Result<Vec<VirtualDevice>, String> {
+    let Some(path) = session else {
+        return Ok(Vec::new());
+    };
+    let loaded = troubadour_engine::session::load(path).map_err(|e| e.to_string())?;
+    Ok(virtual_devices(&loaded.session))
 }
 
 #[derive(Serialize)]
@@ -52,7 +95,9 @@ struct Port<'a> {
     direction: &'static str,
 }
 
-pub fn devices(json: bool) -> Result<ExitCode, String> {
+pub fn devices(json: bool, session: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    let would = would_create(session)?;
+    let pw_nodes = pipewire_nodes();
     let jack = JackConnection::open_quietly("troubadour-devices").ok();
     let jack_ports = jack.as_ref().map(|c| c.audio_ports()).unwrap_or_default();
     #[cfg(feature = "cpal")]
@@ -73,6 +118,8 @@ pub fn devices(json: bool) -> Result<ExitCode, String> {
                     })
                     .collect(),
             }),
+            pipewire: pw_nodes.clone().ok(),
+            would_create: would.clone(),
         };
         #[cfg(feature = "cpal")]
         for (host, devices) in &hosts {
@@ -163,6 +210,38 @@ pub fn devices(json: bool) -> Result<ExitCode, String> {
             }
         }
         None => println!("JACK: no server answers"),
+    }
+    match &pw_nodes {
+        Ok(nodes) if nodes.is_empty() => println!("PipeWire: no troubadour nodes"),
+        Ok(nodes) => {
+            println!("PipeWire: troubadour nodes (running mixers and their virtual devices):");
+            for n in nodes {
+                println!(
+                    "  {}  \"{}\"  {}",
+                    n.name,
+                    n.description,
+                    if n.media_class.is_empty() {
+                        "(the mixer)"
+                    } else {
+                        &n.media_class
+                    }
+                );
+            }
+        }
+        Err(why) => println!("PipeWire: {why}"),
+    }
+    if session.is_some() {
+        if would.is_empty() {
+            println!("the session makes no virtual devices");
+        } else {
+            println!("the session would make (on --backend pipewire):");
+        }
+        for v in &would {
+            println!(
+                "  {}  \"{}\"  {}, {} channels, for {}",
+                v.node_name, v.name, v.media_class, v.channels, v.owner
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

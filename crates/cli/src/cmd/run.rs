@@ -1,4 +1,4 @@
-//! `troubadour run [SESSION.toml] [--backend auto|jack|cpal|null] [--latency-frames N]`
+//! `troubadour run [SESSION.toml] [--backend auto|jack|pipewire|cpal|null] [--latency-frames N]`
 //!
 //! Starts a [`Host`] (which picks, supervises and restarts the backend), hands it to the
 //! control [`Service`] (requests, events, scenes, undo, autosave and hot reload), serves

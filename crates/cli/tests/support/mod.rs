@@ -474,6 +474,7 @@ impl StallWatch {
 }
 
 pub mod api;
+pub mod pipewire;
 
 /// The API's address from `troubadour run`'s line "control API on http://ADDR/…",
 /// waited for in `out` (what came before it goes to `seen`).

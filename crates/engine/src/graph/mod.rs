@@ -166,7 +166,7 @@ fn source_player(
     silent_missing: bool,
 ) -> Result<SourcePlayer, AudioFileError> {
     Ok(match &strip.source {
-        Source::Device(_) => {
+        Source::Device(_) | Source::Virtual(_) => {
             let first = *next_input;
             *next_input += usize::from(strip.channels);
             SourcePlayer::Input { first }

@@ -194,13 +194,16 @@ pub struct Bus {
 }
 
 /// Where a strip's signal comes from. In the file: a table with exactly one of
-/// `device`, `file` or `generator`.
+/// `device`, `file`, `generator` or `virtual`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "SourceTable", into = "SourceTable")]
 pub enum Source {
     /// A device channel or channel list, e.g. `system:capture_1`, opened by the live
     /// backends.
     Device(String),
+    /// A virtual playback device of this name that applications play into (on
+    /// PipeWire: an `Audio/Sink` node made by the mixer, see [`virtual_node_name`]).
+    Virtual(String),
     /// An audio file, resolved relative to the session file.
     File {
         /// Path as written in the session.
@@ -249,6 +252,8 @@ pub enum GeneratorKind {
 struct SourceTable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device: Option<String>,
+    #[serde(default, rename = "virtual", skip_serializing_if = "Option::is_none")]
+    virtual_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
     #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
@@ -271,6 +276,18 @@ impl TryFrom<SourceTable> for Source {
     fn try_from(t: SourceTable) -> Result<Self, String> {
         let generator_fields =
             t.freq.is_some() || t.level_db.is_some() || t.seed.is_some() || t.interval_ms.is_some();
+        if let Some(name) = t.virtual_name {
+            return if t.device.is_none()
+                && t.file.is_none()
+                && t.generator.is_none()
+                && t.looped.is_none()
+                && !generator_fields
+            {
+                Ok(Source::Virtual(name))
+            } else {
+                Err("a virtual source takes only `virtual` (the device's name)".into())
+            };
+        }
         match (t.device, t.file, t.generator) {
             (Some(device), None, None) if t.looped.is_none() && !generator_fields => {
                 Ok(Source::Device(device))
@@ -289,7 +306,7 @@ impl TryFrom<SourceTable> for Source {
                 }))
             }
             (None, None, None) => Err(
-                "a source needs one of `device`, `file` or `generator`, e.g. { generator = \"sine\", freq = 1000.0 }"
+                "a source needs one of `device`, `file`, `generator` or `virtual`, e.g. { generator = \"sine\", freq = 1000.0 }"
                     .into(),
             ),
             (d, f, g) if [d.is_some(), f.is_some(), g.is_some()].iter().filter(|x| **x).count() > 1 => {
@@ -312,6 +329,10 @@ impl From<Source> for SourceTable {
                 device: Some(device),
                 ..Default::default()
             },
+            Source::Virtual(name) => SourceTable {
+                virtual_name: Some(name),
+                ..Default::default()
+            },
             Source::File { path, looped } => SourceTable {
                 file: Some(path),
                 looped: looped.then_some(true),
@@ -329,7 +350,8 @@ impl From<Source> for SourceTable {
     }
 }
 
-/// Where a bus plays. In the file: a table with exactly one of `device` or `file`.
+/// Where a bus plays. In the file: a table with exactly one of `device`, `file` or
+/// `virtual`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "SinkTable", into = "SinkTable")]
 pub enum Sink {
@@ -337,6 +359,15 @@ pub enum Sink {
     Device(String),
     /// A WAV file, resolved relative to the session file.
     File(PathBuf),
+    /// A virtual recording device ("microphone") of this name that applications record
+    /// the bus from (on PipeWire: an `Audio/Source/Virtual` node made by the mixer).
+    Virtual {
+        /// The device's name (its description; see [`virtual_node_name`]).
+        name: String,
+        /// Make it the system default while the mixer runs (not implemented yet; only
+        /// `false` is accepted).
+        default: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -346,17 +377,34 @@ struct SinkTable {
     device: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
+    #[serde(default, rename = "virtual", skip_serializing_if = "Option::is_none")]
+    virtual_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default: Option<bool>,
 }
 
 impl TryFrom<SinkTable> for Sink {
     type Error = String;
 
     fn try_from(t: SinkTable) -> Result<Self, String> {
-        match (t.device, t.file) {
-            (Some(d), None) => Ok(Sink::Device(d)),
-            (None, Some(f)) => Ok(Sink::File(f)),
-            (None, None) => Err("a sink needs one of `device` or `file`".into()),
-            (Some(_), Some(_)) => Err("a sink takes only one of `device` or `file`".into()),
+        match (t.device, t.file, t.virtual_name) {
+            (None, None, Some(name)) => match t.default {
+                Some(true) => Err(
+                    "`default = true` on a virtual sink is not supported yet: leave it out or set `default = false`"
+                        .into(),
+                ),
+                _ => Ok(Sink::Virtual {
+                    name,
+                    default: false,
+                }),
+            },
+            _ if t.default.is_some() => {
+                Err("`default` belongs to a virtual sink: { virtual = \"NAME\", default = false }".into())
+            }
+            (Some(d), None, None) => Ok(Sink::Device(d)),
+            (None, Some(f), None) => Ok(Sink::File(f)),
+            (None, None, None) => Err("a sink needs one of `device`, `file` or `virtual`".into()),
+            _ => Err("a sink takes only one of `device`, `file` or `virtual`".into()),
         }
     }
 }
@@ -366,13 +414,43 @@ impl From<Sink> for SinkTable {
         match s {
             Sink::Device(d) => SinkTable {
                 device: Some(d),
-                file: None,
+                ..Default::default()
             },
             Sink::File(f) => SinkTable {
-                device: None,
                 file: Some(f),
+                ..Default::default()
+            },
+            Sink::Virtual { name, default } => SinkTable {
+                virtual_name: Some(name),
+                default: default.then_some(true),
+                ..Default::default()
             },
         }
+    }
+}
+
+/// The node name of a virtual device called `name`: `troubadour.` and the name in lower
+/// case, every character other than an ASCII letter or digit as `_` ("Stream mix" is
+/// `troubadour.stream_mix`).
+pub fn virtual_node_name(name: &str) -> String {
+    let tail: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("troubadour.{tail}")
+}
+
+impl Source {
+    /// True for sources that a live backend feeds through the engine's inputs (device
+    /// channels and virtual devices), in strip order.
+    pub fn is_input(&self) -> bool {
+        matches!(self, Source::Device(_) | Source::Virtual(_))
     }
 }
 

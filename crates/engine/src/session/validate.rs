@@ -303,6 +303,7 @@ impl Checker<'_> {
             self.strip(&Field::item("strip", i, &strip.name), strip);
         }
         self.sidechain_cycles();
+        self.virtual_devices(s);
         let mut files: Vec<std::ffi::OsString> = Vec::new();
         for (i, bus) in s.buses.iter().enumerate() {
             let field = Field::item("bus", i, &bus.name);
@@ -324,6 +325,52 @@ impl Checker<'_> {
                 );
             }
             files.push(file);
+        }
+    }
+
+    /// Virtual devices: a non-empty name each, and no two with the same node name (the
+    /// server would refuse the second, or apps could not tell them apart).
+    fn virtual_devices(&mut self, s: &Session) {
+        let strips = s
+            .strips
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match &x.source {
+                super::Source::Virtual(name) => Some((
+                    Field::item("strip", i, &x.name)
+                        .key("source")
+                        .key("virtual"),
+                    name,
+                )),
+                _ => None,
+            });
+        let buses = s
+            .buses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match &x.sink {
+                Some(super::Sink::Virtual { name, .. }) => Some((
+                    Field::item("bus", i, &x.name).key("sink").key("virtual"),
+                    name,
+                )),
+                _ => None,
+            });
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for (field, name) in strips.chain(buses) {
+            if name.trim().is_empty() {
+                self.error(&field, "a virtual device needs a name");
+                continue;
+            }
+            let node = super::virtual_node_name(name);
+            if let Some((_, other)) = seen.iter().find(|(n, _)| *n == node) {
+                self.error(
+                    &field,
+                    format!(
+                        "the virtual device {name:?} would be node {node:?}, like the virtual device {other:?}: virtual device names must be unique"
+                    ),
+                );
+            }
+            seen.push((node, name.as_str()));
         }
     }
 
@@ -401,6 +448,8 @@ impl Checker<'_> {
 
     fn source(&mut self, f: &Field, strip: &Strip, channels_ok: bool) {
         match &strip.source {
+            // Checked with the buses' in `virtual_devices`.
+            Source::Virtual(_) => {}
             Source::Device(name) => {
                 if name.trim().is_empty() {
                     self.error(

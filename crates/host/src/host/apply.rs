@@ -104,6 +104,19 @@ impl Host {
                 return Err(error);
             }
         };
+        if self.kind() != BackendKind::Pipewire
+            && let Some(what) = super::virtual_device(&loaded.session)
+        {
+            let error = format!(
+                "{what} asks for a virtual device, which needs the pipewire backend (this one is {})",
+                self.kind()
+            );
+            self.listeners.send(HostEvent::ReloadRejected {
+                path,
+                error: error.clone(),
+            });
+            return Err(error);
+        }
         let (file_rate, file_block) = (loaded.session.sample_rate, loaded.session.block_frames);
         let mut new = loaded.session;
         new.sample_rate = self.controller.session().sample_rate;

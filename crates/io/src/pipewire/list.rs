@@ -1,0 +1,85 @@
+//! `troubadour devices` on PipeWire: the nodes of ours that exist (running mixers and
+//! their virtual devices), listed from the registry in one round trip.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use pipewire as pw;
+use pw::types::ObjectType;
+
+use super::remote_description;
+
+/// A node of ours on the server (`node.name` starting with `troubadour`), for
+/// `troubadour devices`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OurNode {
+    /// `node.name`.
+    pub name: String,
+    /// `node.description` (a virtual device's name).
+    pub description: String,
+    /// `media.class` (`Audio/Sink`, `Audio/Source/Virtual`; empty for the mixer's own
+    /// filter node).
+    pub media_class: String,
+}
+
+/// The `troubadour*` nodes on the PipeWire server, or why they cannot be listed. Connects
+/// on the calling thread, for one round trip.
+pub fn our_nodes() -> Result<Vec<OurNode>, String> {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(pw::init);
+    let why = |what: &str, e: pw::Error| format!("{what}: {e} ({})", remote_description());
+    let mainloop = pw::main_loop::MainLoopRc::new(None).map_err(|e| why("no loop", e))?;
+    let context = pw::context::ContextRc::new(&mainloop, None).map_err(|e| why("no context", e))?;
+    let core = context
+        .connect_rc(None)
+        .map_err(|e| why("no PipeWire server answers", e))?;
+    let registry = core.get_registry_rc().map_err(|e| why("no registry", e))?;
+    let found = Rc::new(RefCell::new(Vec::new()));
+    let _listener = {
+        let found = Rc::clone(&found);
+        registry
+            .add_listener_local()
+            .global(move |g| {
+                let Some(props) = g.props else { return };
+                if g.type_ != ObjectType::Node {
+                    return;
+                }
+                let get = |k: &str| props.get(k).unwrap_or_default().to_string();
+                if get("node.name").starts_with("troubadour") {
+                    found.borrow_mut().push(OurNode {
+                        name: get("node.name"),
+                        description: get("node.description"),
+                        media_class: get("media.class"),
+                    });
+                }
+            })
+            .register()
+    };
+    let pending = core.sync(0).map_err(|e| why("no answer", e))?;
+    let _done = {
+        let ml = mainloop.downgrade();
+        let ml2 = mainloop.downgrade();
+        core.add_listener_local()
+            .done(move |id, seq| {
+                if id == pw::core::PW_ID_CORE
+                    && seq == pending
+                    && let Some(ml) = ml.upgrade()
+                {
+                    ml.quit();
+                }
+            })
+            // A connection lost halfway: the list is what came before.
+            .error(move |id, _, _, _| {
+                if id == pw::core::PW_ID_CORE
+                    && let Some(ml) = ml2.upgrade()
+                {
+                    ml.quit();
+                }
+            })
+            .register()
+    };
+    mainloop.run();
+    let mut list = found.take();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
+}
