@@ -3,6 +3,7 @@
 
 mod apply;
 mod recording;
+mod sinks;
 
 pub use recording::{RecordError, RecorderStatus};
 
@@ -131,6 +132,7 @@ pub struct Host {
     next_look: Instant,
     started: Instant,
     recording: recording::Recording,
+    sinks: sinks::SinkFiles,
 }
 
 impl Host {
@@ -256,8 +258,10 @@ impl Host {
             next_look: Instant::now(),
             started: Instant::now(),
             recording: recording::Recording::default(),
+            sinks: sinks::SinkFiles::default(),
         };
         host.repair_interrupted_takes();
+        host.repair_interrupted_sinks();
         host.backend = Some(backend);
         host.tell_start(&BroughtUp {
             clock,
@@ -265,6 +269,7 @@ impl Host {
             notes: started.notes,
             engine_latency: latency,
         });
+        host.start_sinks();
         Ok(host)
     }
 
@@ -367,6 +372,7 @@ impl Host {
         self.controller.collect_garbage();
         self.supervise();
         self.tick_recording();
+        self.tick_sinks();
         if let Some((retry, _)) = &self.retry
             && retry.due()
         {
@@ -620,6 +626,7 @@ impl Host {
     /// process cost in memory while it ran.
     pub fn shutdown(mut self) -> String {
         self.stop_recording_at_exit();
+        self.stop_sinks_at_exit();
         let elapsed = self.started.elapsed().as_secs_f64();
         let waiting = self
             .retry
