@@ -462,3 +462,52 @@ fn the_control_side_logs_json_lines_with_tracing_and_the_audio_thread_none() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_file_player_whose_reader_falls_behind_underruns_and_says_so() {
+    let dir = Dir::new("api-underrun");
+    // 20 s of a quiet 440 Hz sine, looped.
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(dir.path("bed.wav"), spec).unwrap();
+    for i in 0..20 * 48_000 {
+        let t = i as f64 / 48_000.0;
+        w.write_sample((0.25 * (std::f64::consts::TAU * 440.0 * t).sin()) as f32)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let path = dir.write(
+        "session.toml",
+        r#"version = 1
+[[strip]]
+name = "Bed"
+source = { file = "bed.wav", loop = true }
+sends = { A1 = {} }
+
+[[bus]]
+name = "A1"
+"#,
+    );
+    // The test hook makes the reader sleep 400 ms per 8192 frames it decodes: about
+    // 20 000 frames a second against the 48 000 the player plays, as a disk too slow
+    // for the file would.
+    let t = Instance::start(
+        &[&path, "--backend", "null"],
+        &[("TROUBADOUR_TEST_PLAYER_STALL_MS", "400")],
+    );
+    let event = python("status_events.py", &[&t.ws_url(), "player_underrun", "15"]);
+    assert_eq!(event["strip"], "Bed", "{event}");
+    assert!(event["frames"].as_u64().unwrap() > 0, "{event}");
+    let r = t.http("GET", "/metrics", None);
+    let line = r
+        .body
+        .lines()
+        .find(|l| l.starts_with("troubadour_player_underrun_frames_total{strip=\"Bed\"}"))
+        .unwrap_or_else(|| panic!("{}", r.body));
+    let frames: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(frames > 0.0, "{line}");
+}

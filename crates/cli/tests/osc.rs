@@ -5,6 +5,7 @@
 mod support;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ name = "A1"
 
 [[bus]]
 name = "B1"
+
+[recorder]
+tracks = ["bus/A1"]
 "#;
 
 struct Osc {
@@ -477,4 +481,77 @@ fn osc_on_a_taken_port_is_an_error_when_given_and_a_warning_by_default() {
         "1",
     ]);
     assert!(!text(&out).contains("OSC"), "{}", text(&out));
+}
+
+/// An OSC message with no argument, encoded by hand.
+fn bare_message(address: &str) -> Vec<u8> {
+    let mut b = address.as_bytes().to_vec();
+    b.push(0);
+    while !b.len().is_multiple_of(4) {
+        b.push(0);
+    }
+    b.extend(b",\0\0\0");
+    b
+}
+
+#[test]
+fn osc_starts_marks_pauses_and_stops_the_recorder() {
+    let o = start("osc-rec");
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let recorder = || {
+        o.t.json(
+            "POST",
+            "/api/v1/request",
+            Some(r#"{"op":"recorder_status"}"#),
+        )["recorder"]
+            .clone()
+    };
+    let until = |state: &str| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = recorder();
+            if r["state"] == state {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "never {state}: {r}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    socket
+        .send_to(&float_message("/recorder/start", 1.0), o.osc)
+        .unwrap();
+    let take = PathBuf::from(until("recording")["take"].as_str().unwrap());
+    socket
+        .send_to(&bare_message("/recorder/mark"), o.osc)
+        .unwrap();
+    socket
+        .send_to(&float_message("/recorder/pause", 1.0), o.osc)
+        .unwrap();
+    until("paused");
+    socket
+        .send_to(&bare_message("/recorder/resume"), o.osc)
+        .unwrap();
+    until("recording");
+    // A button's release does nothing; its press stops the take.
+    socket
+        .send_to(&float_message("/recorder/stop", 0.0), o.osc)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(recorder()["state"], "recording");
+    socket
+        .send_to(&float_message("/recorder/stop", 1.0), o.osc)
+        .unwrap();
+    until("idle");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(take.join("take.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "complete", "{manifest}");
+    assert_eq!(
+        manifest["markers"].as_array().unwrap().len(),
+        1,
+        "{manifest}"
+    );
+    assert!(
+        manifest["tracks"][0]["frames"].as_u64().unwrap() > 0,
+        "{manifest}"
+    );
 }

@@ -340,3 +340,133 @@ fn a_stalled_writer_loses_frames_reports_them_and_keeps_the_tracks_aligned() {
     let silent = guest.iter().filter(|&&x| x == 0.0).count() as u64;
     assert!(silent >= m["tracks"][1]["dropped_frames"].as_u64().unwrap());
 }
+
+/// `bus NAME: recorded N frames to FILE (the engine ran M frames meanwhile; L lost)`
+/// among `seen`: (FILE, N, M, L).
+fn sink_recorded(seen: &[String], bus: &str) -> (PathBuf, u64, u64, u64) {
+    let prefix = format!("bus {bus}: recorded ");
+    let line = seen
+        .iter()
+        .find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_string()))
+        .unwrap_or_else(|| panic!("no \"{prefix}\" line in:\n{}", seen.join("\n")));
+    let (frames, rest) = line.split_once(" frames to ").unwrap();
+    let (file, rest) = rest.split_once(" (the engine ran ").unwrap();
+    let (engine, rest) = rest.split_once(" frames meanwhile; ").unwrap();
+    let lost = rest.split_once(" lost").unwrap().0;
+    let n = |s: &str| s.parse::<u64>().unwrap_or_else(|_| panic!("{line}"));
+    (PathBuf::from(file), n(frames), n(engine), n(lost))
+}
+
+#[test]
+fn a_bus_file_sink_records_each_run_to_a_new_file_and_a_killed_run_is_repaired() {
+    let dir = Dir::new("rec-sink");
+    let mut server = Server::start("rec-sink");
+    server.peer("jack_simple_client", &[]);
+    server.wait_for_port("jack_simple_client:output1");
+    let session = dir.write(
+        "session.toml",
+        r#"
+version = 1
+[[strip]]
+name = "Host"
+channels = 1
+source = { device = "jack_simple_client:output1" }
+sends = { Mix = {} }
+
+[[bus]]
+name = "Mix"
+channels = 2
+sink = { file = "out/mix.wav" }
+"#,
+    );
+    // An earlier recording under the sink's name: no run may overwrite it.
+    std::fs::create_dir_all(dir.path("out")).unwrap();
+    std::fs::write(dir.path("out/mix.wav"), b"an earlier recording").unwrap();
+
+    // Run 1: about 2 s, stopped as Ctrl-C would.
+    let mut seen = Vec::new();
+    let out = server.troubadour(&session);
+    support::expect_line(&out, "bus Mix: recording to", &mut seen);
+    let told = seen.last().unwrap().clone();
+    let first = dir.path("out/mix-2.wav");
+    assert!(
+        told.contains(&first.display().to_string()) && told.contains("exists already"),
+        "{told}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop_troubadour(&out, &mut seen);
+    let (file, frames, engine_frames, lost) = sink_recorded(&seen, "Mix");
+    assert_eq!(file, first);
+    assert_eq!(lost, 0);
+    assert_eq!(
+        std::fs::read(dir.path("out/mix.wav")).unwrap(),
+        b"an earlier recording"
+    );
+    assert!(!dir.path("out/mix-2.wav.recording").exists(), "marker left");
+    // Every frame the engine ran while recording, within the one period (1024 frames)
+    // the start and the stop each fall in; and about the 2 s the run recorded.
+    assert!(
+        frames.abs_diff(engine_frames) <= 1024,
+        "{frames} vs {engine_frames}"
+    );
+    assert!((90_000..130_000).contains(&frames), "{frames}");
+    assert_eq!(soxi(&first, "-s"), frames.to_string());
+    assert_eq!(soxi(&first, "-c"), "2");
+    assert_eq!(soxi(&first, "-r"), "48000");
+    sox_reads(&first);
+    let (spec, samples) = read_wav(&first);
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    // The mono strip panned centre onto the stereo bus: -3.01 dB on each side.
+    let left: Vec<f64> = samples.chunks(2).map(|f| f[0]).collect();
+    let right: Vec<f64> = samples.chunks(2).map(|f| f[1]).collect();
+    // The first callback may fall before the peer's first samples arrive.
+    let signal = &left[2048..];
+    assert!(
+        (peak_db(signal) - (PEER_PEAK_DB - 3.0103)).abs() < 0.1,
+        "{}",
+        peak_db(signal)
+    );
+    assert!(
+        (frequency(signal) - PEER_HZ).abs() < 1.0,
+        "{}",
+        frequency(signal)
+    );
+    assert_eq!(left, right);
+
+    // Run 2, killed mid-recording: the file keeps its frames up to the last header
+    // update, and run 3 repairs it and records to a file of its own.
+    let mut seen = Vec::new();
+    let out = server.troubadour(&session);
+    support::expect_line(&out, "bus Mix: recording to", &mut seen);
+    let second = dir.path("out/mix-3.wav");
+    assert!(seen.last().unwrap().contains(&second.display().to_string()));
+    std::thread::sleep(Duration::from_millis(2600));
+    server.kill9_troubadour();
+    assert!(dir.path("out/mix-3.wav.recording").exists());
+    drop(out);
+
+    let mut seen = Vec::new();
+    let out = server.troubadour(&session);
+    support::expect_line(&out, "bus Mix: recording to", &mut seen);
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("repaired") && l.contains(&second.display().to_string())),
+        "{}",
+        seen.join("\n")
+    );
+    assert!(
+        seen.last()
+            .unwrap()
+            .contains(&dir.path("out/mix-4.wav").display().to_string())
+    );
+    assert!(!dir.path("out/mix-3.wav.recording").exists());
+    let repaired: u64 = soxi(&second, "-s").parse().unwrap();
+    sox_reads(&second);
+    // Readable up to within the 2 s between header updates (and a write) of the kill.
+    assert!(repaired >= 48_000, "{repaired}");
+    assert!(repaired <= 2600 * 48 + 2048, "{repaired}");
+    server.stop_troubadour(&out, &mut seen);
+    let (third, ..) = sink_recorded(&seen, "Mix");
+    assert_eq!(third, dir.path("out/mix-4.wav"));
+    sox_reads(&third);
+}

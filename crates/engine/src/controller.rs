@@ -172,6 +172,8 @@ pub struct Controller {
     commands: Producer<Tagged>,
     graphs: ExchangeControl<Box<Graph>>,
     recorder: RecorderControl,
+    /// The second recorder, for the buses' file sinks while `run` runs.
+    sink_recorder: RecorderControl,
     command_capacity: usize,
     /// Meters of the graph the engine runs, with the names to label them.
     meters: MeterView,
@@ -239,7 +241,7 @@ pub fn create(
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let stats = Arc::new(EngineStats::default());
-    let (commands, graphs, recorder, engine) =
+    let (commands, graphs, recorder, sink_recorder, engine) =
         Engine::pair(graph, options.command_capacity, &stats);
     let controller = Controller {
         session: loaded.session.clone(),
@@ -253,6 +255,7 @@ pub fn create(
         commands,
         graphs,
         recorder,
+        sink_recorder,
         command_capacity: options.command_capacity,
         meters,
         pending_meters: None,
@@ -293,6 +296,12 @@ impl Controller {
     /// The engine's recorder: start, pause and stop takes (see [`crate::recorder`]).
     pub fn recorder(&mut self) -> &mut RecorderControl {
         &mut self.recorder
+    }
+
+    /// The engine's second recorder, which records the buses' `sink = { file = … }`
+    /// while `run` runs (the host starts it; its tracks are bus taps only, never paused).
+    pub fn sink_recorder(&mut self) -> &mut RecorderControl {
+        &mut self.sink_recorder
     }
 
     /// The session as the engine now has it (or will, once pending changes arrive).
@@ -391,12 +400,13 @@ impl Controller {
         let generation = self.generation.wrapping_add(1);
         let graph = self.build(&session, max_block, generation)?;
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
-        let (commands, graphs, recorder, engine) =
+        let (commands, graphs, recorder, sink_recorder, engine) =
             Engine::pair(graph, self.command_capacity, &self.stats);
         self.commands = commands;
         self.graphs = graphs;
         // A take of the old engine ends with it (its rings went with the engine).
         self.recorder = recorder;
+        self.sink_recorder = sink_recorder;
         self.generation = generation;
         self.max_block = max_block;
         self.meters = meters;

@@ -25,6 +25,9 @@ pub struct Engine {
     commands: Consumer<Tagged>,
     graphs: ExchangeAudio<Box<Graph>>,
     recorder: RecorderAudio,
+    /// The buses' file sinks while `run` runs: a second recorder, so that they record
+    /// whether or not a `[recorder]` take runs beside them.
+    sinks: RecorderAudio,
     stats: Arc<EngineStats>,
 }
 
@@ -44,7 +47,8 @@ impl Engine {
     /// An engine running `graph`, with the control side's ends of its queues: commands
     /// (`command_capacity` slots) and graphs (one in flight each way is all a structural
     /// change needs; the controller refuses another until the engine has taken the first)
-    /// and the recorder's.
+    /// and the two recorders' (takes, then file sinks).
+    #[allow(clippy::type_complexity)]
     pub(crate) fn pair(
         graph: Box<Graph>,
         command_capacity: usize,
@@ -53,10 +57,12 @@ impl Engine {
         Producer<Tagged>,
         ExchangeControl<Box<Graph>>,
         RecorderControl,
+        RecorderControl,
         Self,
     ) {
         let (commands, command_rx) = LockFreeRingBuffer::with_capacity(command_capacity);
         let (graphs, graphs_rx) = exchange(1);
+        let (sinks_control, sinks) = recorder();
         let (recorder_control, recorder) = recorder();
         stats.generation.store(graph.generation, Ordering::Relaxed);
         let engine = Engine {
@@ -64,9 +70,10 @@ impl Engine {
             commands: command_rx,
             graphs: graphs_rx,
             recorder,
+            sinks,
             stats: Arc::clone(stats),
         };
-        (commands, graphs, recorder_control, engine)
+        (commands, graphs, recorder_control, sinks_control, engine)
     }
 
     /// Audio thread. Mixes `frames` frames: `inputs` are the device input channels the
@@ -103,6 +110,7 @@ impl Engine {
         let _ftz = DenormalGuard::new();
         self.receive();
         let mut taps = self.recorder.begin();
+        let mut sinks = self.sinks.begin();
         let max = self.graph.max_block();
         let mut counts = OutputCounts::default();
         let mut done = 0;
@@ -111,6 +119,9 @@ impl Engine {
             let c = self
                 .graph
                 .process_block(inputs, outputs, done, n, taps.as_deref_mut(), lap);
+            if let Some(sinks) = sinks.as_deref_mut() {
+                self.graph.tap_buses(sinks, n);
+            }
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
             done += n;

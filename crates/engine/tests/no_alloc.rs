@@ -278,13 +278,15 @@ fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping
     // Rings of 2048 frames: a few blocks fit, then the undrained rings overflow and
     // the loss path runs too.
     let (counters, mut readers) = c.recorder().start(&tracks, 2048).unwrap();
+    // The buses' file sinks (`run`) on the second recorder, beside the take.
+    let (sink_counters, mut sink_readers) = c.sink_recorder().start(&tracks[2..], 2048).unwrap();
     for frames in [256, 300, 1024, 77, 512, 512, 512, 512] {
         process_forbidden(&mut e, frames);
     }
     assert!(readers[0].lost_frames() > 0, "the loss path ran");
     // Drained, then the next block publishes its gap first.
     let mut out = Vec::new();
-    for r in readers.iter_mut() {
+    for r in readers.iter_mut().chain(sink_readers.iter_mut()) {
         r.drain(&mut out, 1 << 16);
     }
     process_forbidden(&mut e, 256);
@@ -298,8 +300,13 @@ fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping
     process_forbidden(&mut e, 512);
     c.collect_garbage();
     c.recorder().stop().unwrap();
+    c.sink_recorder().stop().unwrap();
     process_forbidden(&mut e, 256);
     assert!(!c.recorder().collect(), "the engine took the stop");
+    assert!(
+        !c.sink_recorder().collect(),
+        "the engine took the sinks' stop"
+    );
     assert_eq!(
         thread_violations() - before,
         0,
@@ -308,5 +315,14 @@ fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping
     );
     let recorded = counters.frames.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(recorded, 256 + 300 + 1024 + 77 + 4 * 512 + 256 + 512);
+    // The sinks are never paused: the paused block counts too.
+    let sunk = sink_counters
+        .frames
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(sunk, recorded + 256);
+    assert!(
+        sink_readers[0].lost_frames() > 0,
+        "the sinks' loss path ran"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -118,6 +118,40 @@ pub enum HostEvent {
         /// Takes that could not be, and why.
         failed: Vec<String>,
     },
+    /// A bus's `sink = { file = … }` records to `file` from now on.
+    SinkRecording {
+        /// The bus.
+        bus: String,
+        /// The file written: the sink's path, or a suffixed one beside it when that
+        /// path was taken (never overwritten).
+        file: PathBuf,
+        /// The path the sink names.
+        asked: PathBuf,
+    },
+    /// A bus's file recording ended: cleanly (`why` is `None`; the run ended or the
+    /// session changed) or on its own (the disk failed or filled, the engine restarted).
+    SinkFinished {
+        /// The bus.
+        bus: String,
+        /// The file.
+        file: PathBuf,
+        /// Frames the file holds.
+        frames: u64,
+        /// Frames the engine processed while it recorded (equal but for the callback
+        /// the start and the stop each fall in).
+        engine_frames: u64,
+        /// Frames lost because the disk fell behind (silence stands in for them).
+        lost_frames: u64,
+        /// Why it ended on its own.
+        why: Option<String>,
+    },
+    /// Files a killed run left half-written in its buses' file sinks were repaired.
+    SinksRepaired {
+        /// The files repaired.
+        files: Vec<PathBuf>,
+        /// Files that could not be, and why.
+        failed: Vec<String>,
+    },
 }
 
 impl fmt::Display for HostEvent {
@@ -215,6 +249,46 @@ impl fmt::Display for HostEvent {
                     writeln!(f, "warning: recorder: could not repair {e}")?;
                 }
                 write!(f, "recorder: {} interrupted take(s) repaired", takes.len())
+            }
+            HostEvent::SinkRecording { bus, file, asked } if file == asked => {
+                write!(f, "bus {bus}: recording to {}", file.display())
+            }
+            HostEvent::SinkRecording { bus, file, asked } => write!(
+                f,
+                "bus {bus}: recording to {} ({} exists already and is kept)",
+                file.display(),
+                asked.display()
+            ),
+            HostEvent::SinkFinished {
+                bus,
+                file,
+                frames,
+                engine_frames,
+                lost_frames,
+                why,
+            } => {
+                match why {
+                    None => write!(f, "bus {bus}: recorded ")?,
+                    Some(why) => write!(f, "warning: bus {bus}: recording stopped ({why}) after ")?,
+                }
+                write!(
+                    f,
+                    "{frames} frames to {} (the engine ran {engine_frames} frames meanwhile; {lost_frames} lost)",
+                    file.display()
+                )
+            }
+            HostEvent::SinksRepaired { files, failed } => {
+                for p in files {
+                    writeln!(
+                        f,
+                        "repaired {}, which a killed run left half-written",
+                        p.display()
+                    )?;
+                }
+                for e in failed {
+                    writeln!(f, "warning: could not repair the bus file {e}")?;
+                }
+                write!(f, "{} bus file(s) repaired", files.len())
             }
         }
     }

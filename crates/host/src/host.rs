@@ -3,6 +3,7 @@
 
 mod apply;
 mod recording;
+mod sinks;
 
 pub use recording::{RecordError, RecorderStatus};
 
@@ -154,6 +155,7 @@ pub struct Host {
     next_look: Instant,
     started: Instant,
     recording: recording::Recording,
+    sinks: sinks::SinkFiles,
 }
 
 impl Host {
@@ -292,8 +294,10 @@ impl Host {
             next_look: Instant::now(),
             started: Instant::now(),
             recording: recording::Recording::default(),
+            sinks: sinks::SinkFiles::default(),
         };
         host.repair_interrupted_takes();
+        host.repair_interrupted_sinks();
         host.backend = Some(backend);
         host.tell_start(&BroughtUp {
             clock,
@@ -301,6 +305,7 @@ impl Host {
             notes: started.notes,
             engine_latency: latency,
         });
+        host.start_sinks();
         Ok(host)
     }
 
@@ -403,6 +408,7 @@ impl Host {
         self.controller.collect_garbage();
         self.supervise();
         self.tick_recording();
+        self.tick_sinks();
         if let Some((retry, _)) = &self.retry
             && retry.due()
         {
@@ -656,6 +662,7 @@ impl Host {
     /// process cost in memory while it ran.
     pub fn shutdown(mut self) -> String {
         self.stop_recording_at_exit();
+        self.stop_sinks_at_exit();
         let elapsed = self.started.elapsed().as_secs_f64();
         let waiting = self
             .retry

@@ -186,6 +186,37 @@ pub(super) fn route(message: &OscMessage) -> Result<Action, Refusal> {
             };
             button(address, args, request)
         }
+        "/recorder/start" => button(address, args, Request::RecorderStart),
+        "/recorder/stop" => button(address, args, Request::RecorderStop),
+        "/recorder/pause" => match args {
+            // A toggle's state: T or 1 pauses, F or 0 resumes.
+            [OscType::Bool(paused)] => Ok(Action::Api(Request::RecorderPause { paused: *paused })),
+            [] => Ok(Action::Api(Request::RecorderPause { paused: true })),
+            [arg] => match number(arg) {
+                Some(x) => Ok(Action::Api(Request::RecorderPause { paused: x != 0.0 })),
+                None => Err(wrong(
+                    address,
+                    "takes no argument, T/F or a number (0 resumes)",
+                )),
+            },
+            _ => Err(wrong(
+                address,
+                "takes no argument, T/F or a number (0 resumes)",
+            )),
+        },
+        "/recorder/resume" => button(address, args, Request::RecorderPause { paused: false }),
+        "/recorder/mark" => match args {
+            [OscType::String(label)] => Ok(Action::Api(Request::RecorderMark {
+                label: label.clone(),
+            })),
+            _ => button(
+                address,
+                args,
+                Request::RecorderMark {
+                    label: String::new(),
+                },
+            ),
+        },
         "/info" => match args {
             [] => Ok(Action::Info),
             _ => Err(wrong(address, "takes no argument")),
@@ -221,7 +252,8 @@ fn param(address: &str, args: &[OscType]) -> Result<Action, Refusal> {
         return Err(Refusal::new(
             Failure::UnknownAddress,
             "no such address: parameters are /strip/<name or number>/… and /bus/<name or number>/…; \
-             the others are /subscribe, /meters, /scene/recall, /scene/save, /macro/<name>, /undo, /redo, /info, /list",
+             the others are /subscribe, /meters, /scene/recall, /scene/save, /macro/<name>, /undo, /redo, \
+             /recorder/start, /recorder/stop, /recorder/pause, /recorder/resume, /recorder/mark, /info, /list",
         ));
     }
     let template = template_for(path);
@@ -521,5 +553,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_recorder_has_buttons_a_pause_toggle_and_labelled_marks() {
+        let api = |r| Ok(Action::Api(r));
+        assert_eq!(
+            route(&msg("/recorder/start", vec![])),
+            api(Request::RecorderStart)
+        );
+        assert_eq!(
+            route(&msg("/recorder/stop", vec![OscType::Float(1.0)])),
+            api(Request::RecorderStop)
+        );
+        // A button's release does nothing.
+        assert_eq!(
+            route(&msg("/recorder/stop", vec![OscType::Float(0.0)])),
+            Ok(Action::Nothing)
+        );
+        assert_eq!(
+            route(&msg("/recorder/pause", vec![])),
+            api(Request::RecorderPause { paused: true })
+        );
+        assert_eq!(
+            route(&msg("/recorder/pause", vec![OscType::Bool(false)])),
+            api(Request::RecorderPause { paused: false })
+        );
+        assert_eq!(
+            route(&msg("/recorder/pause", vec![OscType::Int(0)])),
+            api(Request::RecorderPause { paused: false })
+        );
+        assert_eq!(
+            route(&msg("/recorder/resume", vec![])),
+            api(Request::RecorderPause { paused: false })
+        );
+        assert_eq!(
+            route(&msg(
+                "/recorder/mark",
+                vec![OscType::String("chorus".into())]
+            )),
+            api(Request::RecorderMark {
+                label: "chorus".into()
+            })
+        );
+        assert_eq!(
+            route(&msg("/recorder/mark", vec![])),
+            api(Request::RecorderMark {
+                label: String::new()
+            })
+        );
+        let bad = route(&msg("/recorder/pause", vec![OscType::String("x".into())])).unwrap_err();
+        assert_eq!(bad.why, Failure::WrongType);
+        assert!(bad.message.contains("/recorder/pause"), "{}", bad.message);
     }
 }

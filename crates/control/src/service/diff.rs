@@ -78,5 +78,8 @@ pub fn host_event_kind(e: &HostEvent) -> &'static str {
         HostEvent::RecorderFramesLost { .. } => "recorder_frames_lost",
         HostEvent::RecorderStopped { .. } => "recorder_stopped",
         HostEvent::TakesRepaired { .. } => "takes_repaired",
+        HostEvent::SinkRecording { .. } => "sink_recording",
+        HostEvent::SinkFinished { .. } => "sink_finished",
+        HostEvent::SinksRepaired { .. } => "sinks_repaired",
     }
 }

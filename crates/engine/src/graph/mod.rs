@@ -7,6 +7,7 @@ mod order;
 pub(crate) mod processors;
 mod source;
 mod strip;
+mod taps;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,7 +32,8 @@ use crate::session::{GeneratorKind, Session, Source, Strip};
 pub(crate) use bus::{BusState, OutputCounts};
 use order::{pair, processing_order};
 use source::SourcePlayer;
-use strip::{Law, Route, SendState, StripState, TapGains};
+use strip::{Law, Route, SendState, StripState};
+use taps::tap_strip;
 
 use crate::recorder::Taps;
 
@@ -606,13 +608,7 @@ impl Graph {
             counts.over_full_scale += c.over_full_scale;
         }
         if let Some(taps) = taps {
-            let (buses, bufs) = (&self.buses, &self.bus_bufs);
-            let bus = |i: u32| {
-                let b = buses.get(i as usize)?;
-                Some(&bufs[b.first..b.first + b.channels])
-            };
-            taps.buses(bus, n);
-            taps.finish_block(self.strips.len() as u32, n);
+            self.tap_buses(taps, n);
         }
         counts
     }
@@ -775,24 +771,4 @@ fn eqs_in_pairs<'a>(
     if let Some((eq, bufs)) = waiting {
         eq.process(bufs, n);
     }
-}
-
-/// Feeds strip `i`'s recorder tracks: its buffers with the gains of the block just
-/// processed (a ramping gain is in the scratch buffers, see [`TapGains`]).
-#[inline(always)]
-fn tap_strip(
-    taps: &mut Taps,
-    i: usize,
-    buf: &[Box<[f32]>],
-    gains: TapGains,
-    scratch: &Scratch,
-    n: usize,
-) {
-    let pre = gains
-        .pre
-        .map_or(BlockGain::Ramp(&scratch.a[..n]), BlockGain::Const);
-    let post = gains
-        .post
-        .map_or(BlockGain::Ramp(&scratch.b[..n]), BlockGain::Const);
-    taps.strip(i as u32, buf, pre, post, n);
 }

@@ -31,6 +31,11 @@ use crate::audio_file::AudioFileError;
 /// machine, short enough that memory stays small (2 s of stereo f32 at 48 kHz: 1 MiB).
 pub const RING_SECONDS: f64 = 2.0;
 
+/// Test hook, read when a player opens: its reader sleeps this many milliseconds after
+/// each chunk of 8192 frames it decodes, so that it falls behind and the player
+/// underruns (400 ms makes it read about 20 000 frames a second).
+pub const STALL_ENV: &str = "TROUBADOUR_TEST_PLAYER_STALL_MS";
+
 /// What the reader thread tells the player.
 #[derive(Debug)]
 struct Shared {
@@ -73,6 +78,10 @@ impl FileStream {
             shared: Arc::clone(&shared),
             rate,
             looped,
+            stall: std::env::var(STALL_ENV)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis),
         };
         let handle = std::thread::Builder::new()
             .name("troubadour-player".into())

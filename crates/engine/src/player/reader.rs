@@ -37,6 +37,9 @@ pub(super) struct Reader {
     pub(super) shared: Arc<Shared>,
     pub(super) rate: u32,
     pub(super) looped: bool,
+    /// Test hook ([`STALL_ENV`](super::STALL_ENV)): sleeps this long after each chunk
+    /// it decodes, as a disk too slow for the file would make it.
+    pub(super) stall: Option<Duration>,
 }
 
 impl Reader {
@@ -75,6 +78,9 @@ impl Reader {
             }
 
             self.decoder.read(&mut input, CHUNK_FRAMES)?;
+            if let Some(stall) = self.stall {
+                std::thread::sleep(stall);
+            }
             let frames = input.len() / ch;
             let end = frames == 0;
             if end && pass.input_frames == 0 {

@@ -5,11 +5,13 @@
 mod clock;
 mod manifest;
 mod repair;
+mod sinks;
 mod take;
 mod writer;
 
 pub use clock::utc_stamps;
 pub use manifest::{MANIFEST, Manifest, ManifestTrack, Marker, TakeState};
 pub use repair::{RepairedTake, repair_takes};
+pub use sinks::{MARKER_SUFFIX, RepairedSink, SinkFile, SinkRecording, SinkSetup, repair_sinks};
 pub use take::{Take, TakeError, TakeSetup, TakeSummary, format_name};
 pub use writer::{HEADER_EVERY, STALL_ENV, TrackResult, WriteError};

@@ -261,31 +261,12 @@ impl Take {
     /// rings and finish every file, and writes the final manifest. Blocks for about a
     /// callback plus the time the writer needs for what is still in the rings.
     pub fn stop(mut self, recorder: &mut RecorderControl) -> Result<TakeSummary, TakeError> {
-        match recorder.stop() {
-            // The engine that ran the take is gone (a restart): its rings went with
-            // it, so the writer is finishing already.
-            Ok(()) | Err(RecorderError::Idle) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let limit = Duration::from_secs_f64(10.0 + 2.0 * self.buffer_seconds);
-        let begun = Instant::now();
-        let writer = self.writer.take();
-        // The engine hands the taps back; freeing them here is what tells the writer
-        // the take has ended.
-        while recorder.collect() || writer.as_ref().is_some_and(|w| !w.is_finished()) {
-            if begun.elapsed() > limit {
-                return Err(TakeError::Timeout(limit));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let results = match writer.map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(WriteError {
-                path: self.folder.clone(),
-                source: io::Error::other("the writer thread panicked"),
-            }),
-            None => Ok(Vec::new()),
-        };
+        let results = end_writer(
+            recorder,
+            self.writer.take(),
+            self.buffer_seconds,
+            &self.folder,
+        )?;
         // Whatever happened, the manifest says what the files hold.
         let outcome = results.map(|results| {
             for (t, r) in self.manifest.tracks.iter_mut().zip(&results) {
@@ -307,4 +288,40 @@ impl Take {
             manifest: self.manifest,
         })
     }
+}
+
+/// Ends the engine's side of a recording at its next callback and waits for the writer
+/// to drain the rings and finish every file. The outer error is the engine's (it did
+/// not take the stop in time), the inner one the writer's (the files were not
+/// finished). Shared by takes and the buses' file sinks.
+pub(super) fn end_writer(
+    recorder: &mut RecorderControl,
+    writer: Option<JoinHandle<Result<Vec<TrackResult>, WriteError>>>,
+    buffer_seconds: f64,
+    what: &Path,
+) -> Result<Result<Vec<TrackResult>, WriteError>, TakeError> {
+    match recorder.stop() {
+        // The engine that ran the recording is gone (a restart): its rings went with
+        // it, so the writer is finishing already.
+        Ok(()) | Err(RecorderError::Idle) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let limit = Duration::from_secs_f64(10.0 + 2.0 * buffer_seconds);
+    let begun = Instant::now();
+    // The engine hands the taps back; freeing them here is what tells the writer the
+    // recording has ended.
+    while recorder.collect() || writer.as_ref().is_some_and(|w| !w.is_finished()) {
+        if begun.elapsed() > limit {
+            return Err(TakeError::Timeout(limit));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(match writer.map(JoinHandle::join) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => Err(WriteError {
+            path: what.to_path_buf(),
+            source: io::Error::other("the writer thread panicked"),
+        }),
+        None => Ok(Vec::new()),
+    })
 }
