@@ -8,9 +8,10 @@ use troubadour_rt::exchange::{ExchangeAudio, ExchangeControl, exchange};
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
 use crate::command::Tagged;
-use crate::graph::{Graph, OutputCounts};
+use crate::graph::{Graph, Listeners, OutputCounts};
 use crate::profile::{Lap, StageClock};
 use crate::recorder::{RecorderAudio, RecorderControl, recorder};
+use crate::spectrum::{SpectrumBank, SpectrumTaps};
 use crate::stats::EngineStats;
 
 /// The mixer's audio side. Created with its [`Controller`](crate::Controller) by
@@ -25,6 +26,7 @@ pub struct Engine {
     commands: Consumer<Tagged>,
     graphs: ExchangeAudio<Box<Graph>>,
     recorder: RecorderAudio,
+    spectrum: SpectrumTaps,
     stats: Arc<EngineStats>,
 }
 
@@ -44,11 +46,12 @@ impl Engine {
     /// An engine running `graph`, with the control side's ends of its queues: commands
     /// (`command_capacity` slots) and graphs (one in flight each way is all a structural
     /// change needs; the controller refuses another until the engine has taken the first)
-    /// and the recorder's.
+    /// and the recorder's; the spectrum taps get fresh rings in `spectrum`.
     pub(crate) fn pair(
         graph: Box<Graph>,
         command_capacity: usize,
         stats: &Arc<EngineStats>,
+        spectrum: &Arc<SpectrumBank>,
     ) -> (
         Producer<Tagged>,
         ExchangeControl<Box<Graph>>,
@@ -64,6 +67,7 @@ impl Engine {
             commands: command_rx,
             graphs: graphs_rx,
             recorder,
+            spectrum: spectrum.taps(),
             stats: Arc::clone(stats),
         };
         (commands, graphs, recorder_control, engine)
@@ -102,7 +106,10 @@ impl Engine {
     ) {
         let _ftz = DenormalGuard::new();
         self.receive();
-        let mut taps = self.recorder.begin();
+        let mut taps = Listeners {
+            recorder: self.recorder.begin(),
+            spectrum: self.spectrum.begin(),
+        };
         let max = self.graph.max_block();
         let mut counts = OutputCounts::default();
         let mut done = 0;
@@ -110,7 +117,7 @@ impl Engine {
             let n = (frames - done).min(max);
             let c = self
                 .graph
-                .process_block(inputs, outputs, done, n, taps.as_deref_mut(), lap);
+                .process_block(inputs, outputs, done, n, &mut taps, lap);
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
             done += n;

@@ -7,6 +7,7 @@ mod order;
 pub(crate) mod processors;
 mod source;
 mod strip;
+mod taps;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,9 +32,9 @@ use crate::session::{GeneratorKind, Session, Source, Strip};
 pub(crate) use bus::{BusState, OutputCounts};
 use order::{pair, processing_order};
 use source::SourcePlayer;
-use strip::{Law, Route, SendState, StripState, TapGains};
+use strip::{Law, Route, SendState, StripState};
 
-use crate::recorder::Taps;
+pub(crate) use taps::Listeners;
 
 /// Gain changes glide over this long (about 10 ms), so nothing clicks.
 pub const RAMP_SECONDS: f64 = 0.010;
@@ -497,7 +498,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         #[cfg(target_arch = "x86_64")]
@@ -521,7 +522,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         self.process_block_any(inputs, outputs, offset, n, taps, lap)
@@ -534,7 +535,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        mut taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         debug_assert!(n <= self.max_block);
@@ -575,9 +576,7 @@ impl Graph {
                 sidechain,
                 lap,
             );
-            if let Some(taps) = taps.as_deref_mut() {
-                tap_strip(taps, i, &self.strips[i].buf, gains, &self.scratch, n);
-            }
+            taps.strip(i, &self.strips[i].buf, gains, &self.scratch, n);
         }
         // The buses' EQs two at a time (their channels are consecutive runs of
         // `bus_bufs`, in bus order), then the rest of each bus.
@@ -605,15 +604,7 @@ impl Graph {
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
         }
-        if let Some(taps) = taps {
-            let (buses, bufs) = (&self.buses, &self.bus_bufs);
-            let bus = |i: u32| {
-                let b = buses.get(i as usize)?;
-                Some(&bufs[b.first..b.first + b.channels])
-            };
-            taps.buses(bus, n);
-            taps.finish_block(self.strips.len() as u32, n);
-        }
+        taps.buses(&self.buses, &self.bus_bufs, self.strips.len() as u32, n);
         counts
     }
 
@@ -775,24 +766,4 @@ fn eqs_in_pairs<'a>(
     if let Some((eq, bufs)) = waiting {
         eq.process(bufs, n);
     }
-}
-
-/// Feeds strip `i`'s recorder tracks: its buffers with the gains of the block just
-/// processed (a ramping gain is in the scratch buffers, see [`TapGains`]).
-#[inline(always)]
-fn tap_strip(
-    taps: &mut Taps,
-    i: usize,
-    buf: &[Box<[f32]>],
-    gains: TapGains,
-    scratch: &Scratch,
-    n: usize,
-) {
-    let pre = gains
-        .pre
-        .map_or(BlockGain::Ramp(&scratch.a[..n]), BlockGain::Const);
-    let post = gains
-        .post
-        .map_or(BlockGain::Ramp(&scratch.b[..n]), BlockGain::Const);
-    taps.strip(i as u32, buf, pre, post, n);
 }
