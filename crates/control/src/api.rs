@@ -205,6 +205,19 @@ pub enum Request {
         /// Which topics.
         topics: Vec<Topic>,
     },
+    /// Starts receiving `spectrum` frames of a strip (post-fader) or a bus (as it
+    /// leaves) (WebSocket only).
+    SpectrumSubscribe {
+        /// `strip/<name or 1-based index>` or `bus/<…>`.
+        target: String,
+    },
+    /// Stops receiving a target's spectrum frames, or every target's when absent
+    /// (WebSocket only).
+    SpectrumUnsubscribe {
+        /// As subscribed.
+        #[serde(default)]
+        target: Option<String>,
+    },
 }
 
 /// Event topics a WebSocket client subscribes to.
@@ -268,6 +281,20 @@ pub enum Reply {
         topics: Vec<Topic>,
         /// This client's origin, as events name it.
         origin: String,
+    },
+    /// Subscribed to a spectrum: its target and bands.
+    Spectrum {
+        /// The canonical target (names, not indices), as its frames name it.
+        target: String,
+        /// Each band's centre frequency, Hz, in the order frames list levels.
+        bands_hz: Vec<f64>,
+        /// Frames per second.
+        rate: f64,
+    },
+    /// Unsubscribed from spectra: the targets still subscribed.
+    Spectra {
+        /// Canonical targets.
+        spectra: Vec<String>,
     },
     /// A change that is not one parameter (structure, scenes, undo): its sequence
     /// number, and what was done in words.
@@ -489,6 +516,8 @@ pub const OPS: &[&str] = &[
     "redo",
     "subscribe",
     "unsubscribe",
+    "spectrum_subscribe",
+    "spectrum_unsubscribe",
 ];
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ import js from "@eslint/js";
 
 const browser = {
   window: "readonly", document: "readonly", location: "readonly", localStorage: "readonly",
-  fetch: "readonly", WebSocket: "readonly", requestAnimationFrame: "readonly", console: "readonly",
+  fetch: "readonly", WebSocket: "readonly", requestAnimationFrame: "readonly", cancelAnimationFrame: "readonly", console: "readonly",
   setTimeout: "readonly", clearTimeout: "readonly", HTMLElement: "readonly", HTMLButtonElement: "readonly",
   HTMLInputElement: "readonly", HTMLSelectElement: "readonly", HTMLDialogElement: "readonly",
   HTMLCanvasElement: "readonly", SVGElement: "readonly", SVGSVGElement: "readonly", SVGCircleElement: "readonly", PointerEvent: "readonly", WheelEvent: "readonly", Node: "readonly",

@@ -25,3 +25,4 @@ pub mod limiter;
 pub mod resample;
 pub mod rng;
 pub mod simd;
+pub mod spectrum;

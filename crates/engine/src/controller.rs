@@ -19,6 +19,7 @@ use crate::recorder::RecorderControl;
 use crate::session::{
     self, BusSend, FADER_MAX_DB, LoadedSession, Session, SessionError, TRIM_RANGE_DB,
 };
+use crate::spectrum::SpectrumBank;
 use crate::stats::{EngineStats, StatsSnapshot};
 
 /// How the engine is set up beyond what the session says.
@@ -174,6 +175,8 @@ pub struct Controller {
     recorder: RecorderControl,
     /// The second recorder, for the buses' file sinks while `run` runs.
     sink_recorder: RecorderControl,
+    /// The spectrum taps; kept across engines.
+    spectrum: Arc<SpectrumBank>,
     command_capacity: usize,
     /// Meters of the graph the engine runs, with the names to label them.
     meters: MeterView,
@@ -241,8 +244,9 @@ pub fn create(
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let stats = Arc::new(EngineStats::default());
+    let spectrum = SpectrumBank::new();
     let (commands, graphs, recorder, sink_recorder, engine) =
-        Engine::pair(graph, options.command_capacity, &stats);
+        Engine::pair(graph, options.command_capacity, &stats, &spectrum);
     let controller = Controller {
         session: loaded.session.clone(),
         path: loaded.path.clone(),
@@ -256,6 +260,7 @@ pub fn create(
         graphs,
         recorder,
         sink_recorder,
+        spectrum,
         command_capacity: options.command_capacity,
         meters,
         pending_meters: None,
@@ -302,6 +307,12 @@ impl Controller {
     /// while `run` runs (the host starts it; its tracks are bus taps only, never paused).
     pub fn sink_recorder(&mut self) -> &mut RecorderControl {
         &mut self.sink_recorder
+    }
+
+    /// The engine's spectrum taps (see [`crate::spectrum`]): the same bank across
+    /// every engine this controller respawns.
+    pub fn spectrum(&self) -> &Arc<SpectrumBank> {
+        &self.spectrum
     }
 
     /// The session as the engine now has it (or will, once pending changes arrive).
@@ -401,7 +412,7 @@ impl Controller {
         let graph = self.build(&session, max_block, generation)?;
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
         let (commands, graphs, recorder, sink_recorder, engine) =
-            Engine::pair(graph, self.command_capacity, &self.stats);
+            Engine::pair(graph, self.command_capacity, &self.stats, &self.spectrum);
         self.commands = commands;
         self.graphs = graphs;
         // A take of the old engine ends with it (its rings went with the engine).

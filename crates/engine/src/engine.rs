@@ -8,9 +8,10 @@ use troubadour_rt::exchange::{ExchangeAudio, ExchangeControl, exchange};
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
 
 use crate::command::Tagged;
-use crate::graph::{Graph, OutputCounts};
+use crate::graph::{Graph, Listeners, OutputCounts};
 use crate::profile::{Lap, StageClock};
 use crate::recorder::{RecorderAudio, RecorderControl, recorder};
+use crate::spectrum::{SpectrumBank, SpectrumTaps};
 use crate::stats::EngineStats;
 
 /// The mixer's audio side. Created with its [`Controller`](crate::Controller) by
@@ -28,6 +29,7 @@ pub struct Engine {
     /// The buses' file sinks while `run` runs: a second recorder, so that they record
     /// whether or not a `[recorder]` take runs beside them.
     sinks: RecorderAudio,
+    spectrum: SpectrumTaps,
     stats: Arc<EngineStats>,
 }
 
@@ -47,12 +49,14 @@ impl Engine {
     /// An engine running `graph`, with the control side's ends of its queues: commands
     /// (`command_capacity` slots) and graphs (one in flight each way is all a structural
     /// change needs; the controller refuses another until the engine has taken the first)
-    /// and the two recorders' (takes, then file sinks).
+    /// and the two recorders' (takes, then file sinks); the spectrum taps get fresh
+    /// rings in `spectrum`.
     #[allow(clippy::type_complexity)]
     pub(crate) fn pair(
         graph: Box<Graph>,
         command_capacity: usize,
         stats: &Arc<EngineStats>,
+        spectrum: &Arc<SpectrumBank>,
     ) -> (
         Producer<Tagged>,
         ExchangeControl<Box<Graph>>,
@@ -71,6 +75,7 @@ impl Engine {
             graphs: graphs_rx,
             recorder,
             sinks,
+            spectrum: spectrum.taps(),
             stats: Arc::clone(stats),
         };
         (commands, graphs, recorder_control, sinks_control, engine)
@@ -109,7 +114,10 @@ impl Engine {
     ) {
         let _ftz = DenormalGuard::new();
         self.receive();
-        let mut taps = self.recorder.begin();
+        let mut taps = Listeners {
+            recorder: self.recorder.begin(),
+            spectrum: self.spectrum.begin(),
+        };
         let mut sinks = self.sinks.begin();
         let max = self.graph.max_block();
         let mut counts = OutputCounts::default();
@@ -118,7 +126,7 @@ impl Engine {
             let n = (frames - done).min(max);
             let c = self
                 .graph
-                .process_block(inputs, outputs, done, n, taps.as_deref_mut(), lap);
+                .process_block(inputs, outputs, done, n, &mut taps, lap);
             if let Some(sinks) = sinks.as_deref_mut() {
                 self.graph.tap_buses(sinks, n);
             }

@@ -6,6 +6,7 @@
 //! - [`Graph`]: a session compiled for the audio thread.
 //! - [`Engine`]: the audio side; [`Engine::process`] is real-time safe.
 //! - [`recorder`]: the recorder's taps (audio thread) and track readers (writer thread).
+//! - [`spectrum`]: copies of a strip's or bus's signal for the control side's analyser.
 //! - [`Controller`]: the control side; validates changes and sends them to the engine
 //!   through lock-free queues.
 //!
@@ -29,6 +30,7 @@ mod player;
 pub mod profile;
 pub mod recorder;
 pub mod session;
+pub mod spectrum;
 mod stats;
 pub mod workload;
 

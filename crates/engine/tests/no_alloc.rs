@@ -326,3 +326,76 @@ fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn spectrum_taps_do_not_allocate_open_full_retargeted_closed_or_across_swaps() {
+    use troubadour_engine::spectrum::{SPECTRUM_SLOTS, SpectrumPoint};
+
+    let dir = std::env::temp_dir().join(format!("troubadour-noalloc-fft-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = session_text("missing.wav")
+        .replace(
+            "source = { file = \"missing.wav\", loop = true }",
+            "source = { generator = \"sine\", freq = 220.0 }",
+        )
+        .replace(
+            "source = { file = \"bed44.wav\", loop = true }",
+            "source = { generator = \"white\" }",
+        )
+        .replace(
+            "source = { file = \"bed44.wav\", loop = false }",
+            "source = { generator = \"pink\" }",
+        );
+    let loaded = session::parse(&text, &dir.join("s.toml")).unwrap();
+    let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
+    let before = thread_violations();
+    process_forbidden(&mut e, 256);
+    let bank = std::sync::Arc::clone(c.spectrum());
+    // Every slot open: strips mono and stereo, a post-fader ramp, both buses, an index
+    // past the last strip (a tap whose strip went away).
+    let points = [
+        SpectrumPoint::Strip(0),
+        SpectrumPoint::Strip(1),
+        SpectrumPoint::Strip(4),
+        SpectrumPoint::Bus(0),
+        SpectrumPoint::Bus(1),
+        SpectrumPoint::Strip(99),
+        SpectrumPoint::Bus(99),
+        SpectrumPoint::Strip(0),
+    ];
+    assert_eq!(points.len(), SPECTRUM_SLOTS);
+    let readers: Vec<_> = points.iter().map(|&p| bank.open(p).unwrap()).collect();
+    assert!(
+        bank.open(SpectrumPoint::Bus(0)).is_none(),
+        "all slots taken"
+    );
+    c.set_strip_fader("Mic", -12.0).unwrap();
+    // Undrained, the rings fill up and the full-ring path runs too.
+    for frames in [256, 300, 1024, 77, 4096, 4096, 4096, 4096, 512] {
+        process_forbidden(&mut e, frames);
+    }
+    let mut samples = Vec::new();
+    readers[0].read(&mut samples);
+    assert!(
+        samples.len() > 8192,
+        "strip 1 was copied: {}",
+        samples.len()
+    );
+    readers[1].retarget(SpectrumPoint::Bus(1));
+    process_forbidden(&mut e, 256);
+    let mut s = c.session().clone();
+    s.strips.pop();
+    assert_eq!(c.apply_session(s).unwrap(), Applied::Rebuilt);
+    process_forbidden(&mut e, 512);
+    c.collect_garbage();
+    drop(readers);
+    assert_eq!(bank.open_slots(), 0);
+    process_forbidden(&mut e, 256);
+    assert_eq!(
+        thread_violations() - before,
+        0,
+        "process allocated while tapping spectra (last request {} bytes)",
+        last_violation_size()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -208,7 +208,12 @@ pub(crate) async fn request(
     JsonBody(body): JsonBody<Value>,
 ) -> Response {
     match api::decode_request(body) {
-        Ok(Request::Subscribe { .. } | Request::Unsubscribe { .. }) => refused(&ApiError::new(
+        Ok(
+            Request::Subscribe { .. }
+            | Request::Unsubscribe { .. }
+            | Request::SpectrumSubscribe { .. }
+            | Request::SpectrumUnsubscribe { .. },
+        ) => refused(&ApiError::new(
             ErrorCode::Unsupported,
             "subscriptions are served over the WebSocket, /api/v1/ws",
         )),

@@ -10,6 +10,7 @@ mod guard;
 mod http;
 mod meters;
 mod openapi;
+mod spectrum;
 mod token;
 mod web;
 mod ws;
@@ -128,6 +129,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// WebSocket meter frames, one feed per rate.
     pub(crate) meter_hub: meters::MeterHub,
+    pub(crate) spectrum_hub: spectrum::SpectrumHub,
 }
 
 /// Binds `config.listen` and starts serving on a thread named `troubadour-api`.
@@ -165,6 +167,7 @@ pub fn start(config: ServerConfig, handle: Handle) -> std::io::Result<Server> {
         connections: AtomicU64::new(0),
         shutdown: shutdown_rx.clone(),
         meter_hub: meters::MeterHub::default(),
+        spectrum_hub: spectrum::SpectrumHub::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -49,6 +49,7 @@ const ASSETS: &[Asset] = assets![
     ("js/model.js", JS),
     ("js/panels.js", JS),
     ("js/scenes.js", JS),
+    ("js/spectrum.js", JS),
     ("js/status.js", JS),
     ("js/taper.js", JS),
 ];

@@ -21,6 +21,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::http::error_response;
 use super::meters::MeterFeed;
+use super::spectrum::SpectrumFeed;
 use super::{MAX_BODY_BYTES, Shared, WRITE_TIMEOUT, stopped};
 use crate::api::{self, ApiError, ErrorCode, Reply, Request, Topic};
 use crate::event::Outgoing;
@@ -92,6 +93,9 @@ struct Connection {
     /// Held only while `meters` is subscribed: the control thread reads meters only
     /// while some feed runs, and a feed runs while a client holds it.
     meters: Option<MeterFeed>,
+    /// The spectra this connection shows; each feed (and the engine's tap) runs while
+    /// some connection holds it.
+    spectra: Vec<SpectrumFeed>,
 }
 
 /// Why a connection ends.
@@ -112,6 +116,7 @@ async fn connection(socket: WebSocket, slot: ClientSlot, origin: String, peer: S
         status: false,
         events: None,
         meters: None,
+        spectra: Vec::new(),
     };
     let shared = &slot.0;
     let end = loop {
@@ -162,6 +167,14 @@ async fn connection(socket: WebSocket, slot: ClientSlot, origin: String, peer: S
                     Ok(())
                 }
             },
+            (i, frame) = next_spectrum(&mut conn.spectra) => match frame {
+                Ok(frame) => conn.send(frame.as_ref().to_owned()).await,
+                Err(RecvError::Lagged(_)) => Ok(()),
+                Err(RecvError::Closed) => {
+                    conn.spectra.swap_remove(i);
+                    Ok(())
+                }
+            },
             () = &mut shutdown => {
                 let close = CloseFrame { code: CLOSE_GOING_AWAY, reason: "the server stops".into() };
                 let _ = conn.send_message(Message::Close(Some(close))).await;
@@ -192,6 +205,16 @@ async fn next_frame(meters: &mut Option<MeterFeed>) -> Result<Arc<str>, RecvErro
         Some(feed) => feed.frames.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// The next frame of any spectrum the connection shows, with the feed's place.
+async fn next_spectrum(spectra: &mut [SpectrumFeed]) -> (usize, Result<Arc<str>, RecvError>) {
+    if spectra.is_empty() {
+        return std::future::pending().await;
+    }
+    let next = spectra.iter_mut().map(|s| Box::pin(s.frames.recv()));
+    let (frame, i, _) = futures_util::future::select_all(next).await;
+    (i, frame)
 }
 
 /// `{"id":…,"ok":true,…reply}` or `{"id":…,"ok":false,"error":{…}}`.
@@ -238,6 +261,12 @@ impl Connection {
         let result = match request {
             Ok(Request::Subscribe { topics, rate }) => self.subscribe(shared, &topics, rate),
             Ok(Request::Unsubscribe { topics }) => Ok(self.unsubscribe(&topics)),
+            Ok(Request::SpectrumSubscribe { target }) => {
+                self.spectrum_subscribe(shared, &target).await
+            }
+            Ok(Request::SpectrumUnsubscribe { target }) => {
+                Ok(self.spectrum_unsubscribe(target.as_deref()))
+            }
             Ok(request) => super::ask(&shared.handle, request, &self.origin).await,
             Err(e) => Err(e),
         };
@@ -288,6 +317,33 @@ impl Connection {
             self.events = None;
         }
         self.subscribed()
+    }
+
+    async fn spectrum_subscribe(
+        &mut self,
+        shared: &Shared,
+        target: &str,
+    ) -> Result<Reply, ApiError> {
+        let feed = shared
+            .spectrum_hub
+            .subscribe(&shared.handle, target)
+            .await?;
+        let reply = feed.reply();
+        // Asked again (by another name for the same strip, say): one feed is enough.
+        self.spectra.retain(|s| s.target != feed.target);
+        self.spectra.push(feed);
+        Ok(reply)
+    }
+
+    fn spectrum_unsubscribe(&mut self, target: Option<&str>) -> Reply {
+        match target {
+            // By the name subscribed with or the canonical one.
+            Some(t) => self.spectra.retain(|s| s.target != t && s.asked != t),
+            None => self.spectra.clear(),
+        }
+        Reply::Spectra {
+            spectra: self.spectra.iter().map(|s| s.target.clone()).collect(),
+        }
     }
 
     fn subscribed(&self) -> Reply {

@@ -104,9 +104,12 @@ impl Service {
             Request::RecorderStatus => Ok(recorder_reply(&self.host.recorder_status(), None)),
             Request::Undo => self.undo(origin),
             Request::Redo => self.redo(origin),
-            Request::Subscribe { .. } | Request::Unsubscribe { .. } => Err(ApiError::new(
+            Request::Subscribe { .. }
+            | Request::Unsubscribe { .. }
+            | Request::SpectrumSubscribe { .. }
+            | Request::SpectrumUnsubscribe { .. } => Err(ApiError::new(
                 ErrorCode::Unsupported,
-                "subscribe and unsubscribe are served by the WebSocket connection",
+                "subscriptions are served by the WebSocket connection",
             )),
             structural => self.structural(structural, origin),
         }

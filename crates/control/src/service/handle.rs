@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::api::{ApiError, ErrorCode, Reply, Request};
 use crate::event::{MeterSample, Outgoing};
+use troubadour_engine::spectrum::SpectrumBank;
 
 /// What a call asks of the control thread.
 #[derive(Debug)]
@@ -57,6 +58,7 @@ pub struct Handle {
     pub(crate) events: broadcast::Sender<Arc<Outgoing>>,
     pub(crate) meters: broadcast::Sender<Arc<MeterSample>>,
     pub(crate) meter_subscribers: Arc<AtomicUsize>,
+    pub(crate) spectrum: Arc<SpectrumBank>,
 }
 
 impl Handle {
@@ -119,6 +121,11 @@ impl Handle {
     /// that falls [`EVENT_BACKLOG`] behind gets `Lagged`: drop that client.
     pub fn events(&self) -> broadcast::Receiver<Arc<Outgoing>> {
         self.events.subscribe()
+    }
+
+    /// The engine's spectrum taps (the same bank across restarts of the audio side).
+    pub fn spectrum(&self) -> &Arc<SpectrumBank> {
+        &self.spectrum
     }
 
     /// Meter readings from now on, at the control thread's meter rate, while the

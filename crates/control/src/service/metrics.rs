@@ -83,6 +83,12 @@ impl Service {
             "The backend's period in frames",
             clock.period_frames as f64,
         );
+        t.one(
+            "spectrum_taps_open",
+            "gauge",
+            "Spectrum taps the audio thread feeds (one per strip or bus some page shows)",
+            self.host.controller().spectrum().open_slots() as f64,
+        );
         let stats = self.last_stats.clone().unwrap_or_default();
         let load_max = self.load_max_since_scrape.max(stats.load_max);
         self.load_max_since_scrape = 0.0;

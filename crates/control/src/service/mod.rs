@@ -132,6 +132,7 @@ impl Service {
             events,
             meters,
             meter_subscribers: Arc::default(),
+            spectrum: Arc::clone(host.controller().spectrum()),
         };
         let host_events = host.subscribe();
         let saver = Saver::new(

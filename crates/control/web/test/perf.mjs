@@ -7,7 +7,8 @@
 // - first render: navigation to a built, connected console (the page's own mark);
 // - page weight (every response but the API's);
 // - the daemon's CPU (utime + stime from /proc) over a window with no page, then one
-//   with the page open: what one page with meters costs it.
+//   with the page open: what one page with meters costs it; then one more window with
+//   the page also showing strip S1's spectrum analyser: what the analyser costs it.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -82,6 +83,9 @@ try {
   }, SECONDS);
   const daemonWithPage = (cpuSeconds(pid) - c0) / seconds;
   const busy = ((await taskSeconds()) - busy0) / seconds;
+  await page.getByRole("button", { name: "S1 spectrum" }).click();
+  await page.waitForTimeout(1000);
+  const daemonWithSpectrum = await cpuOver(pid, SECONDS);
   const heapMb = await page.evaluate(() => /** @type {any} */ (performance).memory?.usedJSHeapSize / 1e6);
   const pct = (/** @type {number} */ x) => Math.round(x * 1000) / 10;
   console.log(
@@ -99,6 +103,8 @@ try {
       daemonCpuAtRestPct: pct(daemonAtRest),
       daemonCpuWithPagePct: pct(daemonWithPage),
       daemonCpuForThePagePct: pct(daemonWithPage - daemonAtRest),
+      daemonCpuWithSpectrumPct: pct(daemonWithSpectrum),
+      daemonCpuForTheSpectrumPct: pct(daemonWithSpectrum - daemonWithPage),
     }),
   );
 } finally {

@@ -33,9 +33,8 @@ pub(crate) use bus::{BusState, OutputCounts};
 use order::{pair, processing_order};
 use source::SourcePlayer;
 use strip::{Law, Route, SendState, StripState};
-use taps::tap_strip;
 
-use crate::recorder::Taps;
+pub(crate) use taps::Listeners;
 
 /// Gain changes glide over this long (about 10 ms), so nothing clicks.
 pub const RAMP_SECONDS: f64 = 0.010;
@@ -499,7 +498,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         #[cfg(target_arch = "x86_64")]
@@ -523,7 +522,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         self.process_block_any(inputs, outputs, offset, n, taps, lap)
@@ -536,7 +535,7 @@ impl Graph {
         outputs: &mut [&mut [f32]],
         offset: usize,
         n: usize,
-        mut taps: Option<&mut Taps>,
+        taps: &mut Listeners<'_>,
         lap: &mut L,
     ) -> OutputCounts {
         debug_assert!(n <= self.max_block);
@@ -577,9 +576,7 @@ impl Graph {
                 sidechain,
                 lap,
             );
-            if let Some(taps) = taps.as_deref_mut() {
-                tap_strip(taps, i, &self.strips[i].buf, gains, &self.scratch, n);
-            }
+            taps.strip(i, &self.strips[i].buf, gains, &self.scratch, n);
         }
         // The buses' EQs two at a time (their channels are consecutive runs of
         // `bus_bufs`, in bus order), then the rest of each bus.
@@ -607,9 +604,7 @@ impl Graph {
             counts.non_finite += c.non_finite;
             counts.over_full_scale += c.over_full_scale;
         }
-        if let Some(taps) = taps {
-            self.tap_buses(taps, n);
-        }
+        taps.buses(&self.buses, &self.bus_bufs, self.strips.len() as u32, n);
         counts
     }
 

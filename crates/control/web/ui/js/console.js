@@ -62,6 +62,9 @@ export class Console {
     /** Opens a strip's or bus's processing (`strip/Mic`). */
     /** @type {(target: string) => void} */
     this.onProcessing = () => {};
+    /** Opens a strip's or bus's spectrum (`strip/Mic`, its name). */
+    /** @type {(target: string, name: string) => void} */
+    this.onSpectrum = () => {};
   }
 
   /**
@@ -70,7 +73,10 @@ export class Console {
    * @param {string} name
    */
   processingButton(target, name) {
-    return h("button", { type: "button", class: "fx", "aria-label": `${name} processing`, onclick: () => this.onProcessing(target) }, ["Processing"]);
+    return h("div", { class: "fx-row" }, [
+      h("button", { type: "button", class: "fx", "aria-label": `${name} processing`, onclick: () => this.onProcessing(target) }, ["Processing"]),
+      h("button", { type: "button", class: "fx", "aria-label": `${name} spectrum`, onclick: () => this.onSpectrum(target, name) }, ["Spectrum"]),
+    ]);
   }
 
   /** Builds every column afresh from the model. */

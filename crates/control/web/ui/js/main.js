@@ -8,6 +8,7 @@ import { byId, setPressed } from "./dom.js";
 import { framesDrawn } from "./meter.js";
 import { Model } from "./model.js";
 import { Panels } from "./panels.js";
+import { SpectrumView } from "./spectrum.js";
 import { setupToolbar, showScenes } from "./scenes.js";
 import { showConnection, showStatus } from "./status.js";
 
@@ -23,6 +24,8 @@ const api = new Api(askToken);
 const mixer = new Console(api, model, byId("strips", HTMLElement), byId("buses", HTMLElement));
 const panels = new Panels(api, model, say);
 mixer.onProcessing = (/** @type {string} */ target) => panels.show(target);
+const spectrum = new SpectrumView(api, say);
+mixer.onSpectrum = (/** @type {string} */ target, /** @type {string} */ name) => spectrum.open(target, name);
 /** Set while a state is being fetched: events wait here, to be replayed after it. */
 /** @type {import("./api.js").ApiEvent[] | null} */
 let backlog = null;
@@ -49,6 +52,10 @@ function say(message) {
 function onEvent(event) {
   if (event.event === "meters") {
     mixer.meters(event);
+    return;
+  }
+  if (event.event === "spectrum") {
+    spectrum.frame(event);
     return;
   }
   if (event.event === "status") {
@@ -178,6 +185,8 @@ async function run() {
         api.request("scene_list"),
       ]);
       showScenes(/** @type {string[]} */ (scenes.scenes ?? []));
+      // A new connection has no subscriptions: the open analyser asks again.
+      spectrum.subscribe();
       showConnection("connected");
       // Navigation to a built, connected console, for the performance measurement.
       if (performance.getEntriesByName(READY).length === 0) performance.mark(READY);
@@ -201,5 +210,5 @@ prePost.addEventListener("click", () => {
 });
 byId("routing", HTMLButtonElement).addEventListener("click", () => panels.show("routing"));
 // For the tests and the performance measurement.
-Object.assign(window, { troubadour: { model, framesDrawn } });
+Object.assign(window, { troubadour: { model, framesDrawn, spectrum } });
 run();
