@@ -14,7 +14,7 @@
 //! dbus packages, which `scripts/test.sh` installs.
 #![cfg(feature = "cpal")]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -237,32 +237,7 @@ fn a_device_input_reaches_a_bus_through_the_bridge() {
     let dir = Dir::new("pipewire-input");
     let pw = PipeWire::start(&dir);
     // A -12 dBFS 440 Hz tone, played into test_sink2 from outside.
-    let tone = dir.0.join("tone.wav");
-    let made = Command::new("sox")
-        .args([
-            "-n",
-            "-r",
-            "48000",
-            "-c",
-            "2",
-            "-b",
-            "32",
-            "-e",
-            "floating-point",
-        ])
-        .arg(&tone)
-        .args(["synth", "60", "sine", "440", "vol", "-12dB"])
-        .status()
-        .expect("sox (scripts/test.sh installs it)");
-    assert!(made.success());
-    let mut player = pw
-        .command("pw-play")
-        .args(["--target", "test_sink2"])
-        .arg(&tone)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pw-play");
+    let mut player = pw.play_tone(&dir, "test_sink2", 60);
     let session = r#"
 version = 1
 [[strip]]

@@ -192,32 +192,7 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
 /// the tone, at -12 dB × the strip's -6 dB × the bus's -3 dB (±0.1 dB), at 440 Hz.
 fn assert_tone_through(pw: &PipeWire, dir: &Dir, when: &str) {
     // A -12 dBFS 440 Hz sine into the strip's device, recorded from the bus's device.
-    let tone = dir.0.join("tone.wav");
-    let made = Command::new("sox")
-        .args([
-            "-n",
-            "-r",
-            "48000",
-            "-c",
-            "2",
-            "-b",
-            "32",
-            "-e",
-            "floating-point",
-        ])
-        .arg(&tone)
-        .args(["synth", "20", "sine", "440", "vol", "-12dB"])
-        .status()
-        .expect("sox (scripts/test.sh installs it)");
-    assert!(made.success());
-    let mut player = pw
-        .command("pw-play")
-        .args(["--target", "troubadour.browser"])
-        .arg(&tone)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pw-play");
+    let mut player = pw.play_tone(dir, "troubadour.browser", 20);
     std::thread::sleep(Duration::from_millis(300));
     let wav = dir.0.join("stream.wav");
     let mut rec = pw

@@ -233,13 +233,12 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping() {
-    use troubadour_engine::recorder::{TapPoint, TrackSpec};
-
-    let dir = std::env::temp_dir().join(format!("troubadour-noalloc-rec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // The same strips with generators for files: the recorder's taps are the subject.
+/// The test session with generators instead of files (the taps are the subject, not the
+/// players); `second` is the second strip's generator, after `generator = "`.
+fn generator_engine(
+    dir: &std::path::Path,
+    second: &str,
+) -> (troubadour_engine::Controller, troubadour_engine::Engine) {
     let text = session_text("missing.wav")
         .replace(
             "source = { file = \"missing.wav\", loop = true }",
@@ -247,14 +246,23 @@ fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping
         )
         .replace(
             "source = { file = \"bed44.wav\", loop = true }",
-            "source = { generator = \"sine\", freq = 330.0 }",
+            &format!("source = {{ generator = \"{second} }}"),
         )
         .replace(
             "source = { file = \"bed44.wav\", loop = false }",
             "source = { generator = \"pink\" }",
         );
     let loaded = session::parse(&text, &dir.join("s.toml")).unwrap();
-    let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
+    create(&loaded, &EngineOptions::default()).unwrap()
+}
+
+#[test]
+fn recording_does_not_allocate_while_armed_recording_losing_pausing_and_swapping() {
+    use troubadour_engine::recorder::{TapPoint, TrackSpec};
+
+    let dir = std::env::temp_dir().join(format!("troubadour-noalloc-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut c, mut e) = generator_engine(&dir, "sine\", freq = 330.0");
     let before = thread_violations();
     process_forbidden(&mut e, 256);
     let tracks = [
@@ -333,21 +341,7 @@ fn spectrum_taps_do_not_allocate_open_full_retargeted_closed_or_across_swaps() {
 
     let dir = std::env::temp_dir().join(format!("troubadour-noalloc-fft-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let text = session_text("missing.wav")
-        .replace(
-            "source = { file = \"missing.wav\", loop = true }",
-            "source = { generator = \"sine\", freq = 220.0 }",
-        )
-        .replace(
-            "source = { file = \"bed44.wav\", loop = true }",
-            "source = { generator = \"white\" }",
-        )
-        .replace(
-            "source = { file = \"bed44.wav\", loop = false }",
-            "source = { generator = \"pink\" }",
-        );
-    let loaded = session::parse(&text, &dir.join("s.toml")).unwrap();
-    let (mut c, mut e) = create(&loaded, &EngineOptions::default()).unwrap();
+    let (mut c, mut e) = generator_engine(&dir, "white\"");
     let before = thread_violations();
     process_forbidden(&mut e, 256);
     let bank = std::sync::Arc::clone(c.spectrum());
