@@ -60,12 +60,16 @@ describe("the spectrum analyser", () => {
       const [pw, ph] = [c.width - pad, c.height - pad];
       /** @param {number} f */
       const column = (f) => Math.round(pad + (Math.log(f / 20) / Math.log(1000)) * pw);
-      /** The highest row of the trace's green fill in the column of `f`, as dB. */
+      /** The highest row of the trace's green fill in the column of `f`, as dB. A
+       * sine's band is a spike whose tip is narrower than a pixel, so its top rows are
+       * only partly covered (antialiased): a row counts from about a quarter covered
+       * (the fill over the #111418 background is #2b6c4d when whole), which the grid
+       * (grey), the labels (grey) and the peak line (yellow) never are. */
       const top = (/** @type {number} */ f) => {
         const data = g.getImageData(column(f), 0, 1, Math.round(ph)).data;
         for (let y = 0; y < ph; y++) {
           const [r, gr, b] = [data[4 * y], data[4 * y + 1], data[4 * y + 2]];
-          if (gr > 90 && gr > r + 40 && gr > b + 20) return -(y / ph) * 96;
+          if (gr - r > 12 && gr - b > 3) return -(y / ph) * 96;
         }
         return -96;
       };
