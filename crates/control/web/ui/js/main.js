@@ -132,15 +132,16 @@ const shape = (s) => JSON.stringify({ s: s.strip?.map((t) => [t.name, Object.key
 /** The state over HTTP, as `GET /api/v1/state` has it. @returns {Promise<any>} */
 const stateOverHttp = () => api.http("GET", "/api/v1/state");
 
-/** The state over the socket, in the shape HTTP gives it. @returns {Promise<any>} */
-const stateOverSocket = () => api.request("state").then((r) => ({ .../** @type {any} */ (r).state, seq: r.seq }));
+/** A `state` reply of the socket, in the shape HTTP gives the state. @param {any} r */
+const fromSocket = (r) => ({ ...r.state, seq: r.seq });
 
 /**
  * One fetch of the state; the events that came meanwhile are replayed after it.
  * @param {() => Promise<any>} load
  */
 async function fetchState(load) {
-  backlog = [];
+  // Events may wait here already: those that came after a state asked for earlier.
+  backlog ??= [];
   try {
     const state = await load();
     const before = shape(model.session);
@@ -163,27 +164,35 @@ async function run() {
   for (;;) {
     showConnection("connecting");
     try {
-      // Two round trips deep. First, side by side: the status and the schema over HTTP
-      // (every time: the server that answers may be a newer one; a 401 there asks for
-      // the token) and the socket. A socket refused for want of that token is opened
-      // again once the person gave it.
+      // Two round trips deep, side by side. The status and the schema over HTTP (every
+      // time: the server that answers may be a newer one; a 401 there asks for the
+      // token) while the socket opens; a socket refused for want of that token is
+      // opened again once the person gave it. Then, pipelined on the socket, which
+      // answers in order, while the schema may still be on its way: the subscriptions,
+      // then the state (so no change falls between them) and the scenes.
       /** @type {() => void} */
       let closed = () => {};
       const done = new Promise((r) => (closed = () => r(undefined)));
       const opening = api.open(() => closed()).then(() => true, () => false);
-      const [status, schema] = await Promise.all([api.http("GET", "/api/v1/status"), api.http("GET", "/api/v1/schema")]);
-      if (!(await opening)) await api.open(() => closed());
-      showStatus(status.status);
-      model.loadSchema(schema.schema);
+      const http = Promise.all([api.http("GET", "/api/v1/status"), api.http("GET", "/api/v1/schema")]);
+      http.catch(() => {}); // awaited below; not unhandled while the socket opens
+      if (!(await opening)) {
+        await http;
+        await api.open(() => closed());
+      }
       backlog = [];
-      // Then, pipelined on the socket, which answers in order: the subscriptions, then
-      // the state (so no change falls between them) and the scenes.
-      const [, , , scenes] = await Promise.all([
+      const socket = Promise.all([
         api.request("subscribe", { topics: ["changes", "status"] }),
         api.request("subscribe", { topics: ["meters"], rate: METER_RATE }),
-        refresh(stateOverSocket),
+        api.request("state"),
         api.request("scene_list"),
       ]);
+      socket.catch(() => {});
+      const [status, schema] = await http;
+      showStatus(status.status);
+      model.loadSchema(schema.schema);
+      const [, , state, scenes] = await socket;
+      await refresh(() => Promise.resolve(fromSocket(state)));
       showScenes(/** @type {string[]} */ (scenes.scenes ?? []));
       // A new connection has no subscriptions: the open analyser asks again.
       spectrum.subscribe();
