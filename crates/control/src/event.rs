@@ -230,18 +230,27 @@ fn push_levels(out: &mut String, levels: &[(f32, f32)]) {
     out.push(']');
 }
 
-/// What [`db_json`] gives, as text.
+/// What [`db_json`] gives, as text. The hundredths are written as integers: the float
+/// formatter's shortest-digits search was the largest part of encoding a frame.
 fn push_db(out: &mut String, x: f32) {
     use std::fmt::Write;
     if x.is_finite() {
-        let rounded = (f64::from(x) * 100.0).round() / 100.0;
+        let hundredths = (f64::from(x) * 100.0).round();
         // Writing to a String cannot fail. Past 1e15 the plain form spells out digits
         // a reader parses less exactly than the exponent form.
-        let _ = if rounded.abs() < 1e15 {
-            write!(out, "{rounded}")
+        if hundredths.abs() < 1e17 {
+            // Exact: an integer below 2^63 (and |x| < 1e15).
+            let h = hundredths as i64;
+            let (whole, cents) = (h.unsigned_abs() / 100, h.unsigned_abs() % 100);
+            let sign = if h < 0 { "-" } else { "" };
+            let _ = match cents {
+                0 => write!(out, "{sign}{whole}"),
+                c if c % 10 == 0 => write!(out, "{sign}{whole}.{}", c / 10),
+                c => write!(out, "{sign}{whole}.{c:02}"),
+            };
         } else {
-            write!(out, "{rounded:e}")
-        };
+            let _ = write!(out, "{:e}", hundredths / 100.0);
+        }
     } else if x < 0.0 {
         out.push_str(r#""-inf""#);
     } else {
@@ -354,6 +363,11 @@ mod tests {
             f32::INFINITY,
             -1e-30,
             1e16,
+            -0.07,
+            -23.5,
+            -0.004,
+            99.995,
+            -1.25e14,
         ];
         let pairs = |k: usize| -> Vec<(f32, f32)> {
             (0..k)

@@ -329,7 +329,7 @@ fn structural_edits_swap_the_graph_and_names_follow() {
         "{kinds:?}"
     );
     // The engine took the new graphs: the renamed bus is metered under its new name.
-    let mut meters = rig.handle.meters();
+    let mut meters = rig.handle.meters(30.0);
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         if let Ok(m) = meters.receiver.try_recv()
@@ -537,4 +537,46 @@ fn without_autosave_a_hand_edit_is_merged_told_and_undoable_and_nothing_is_writt
     assert_eq!(rig.get("strip/Guest/mute"), json!(false));
     assert_eq!(rig.get("bus/A1/fader_db").as_f64(), Some(-5.0));
     assert_eq!(rig.file(), edit, "still nothing written");
+}
+
+/// Readings a subscription receives over `window`.
+fn readings_over(
+    meters: &mut troubadour_control::service::MeterSubscription,
+    window: Duration,
+) -> usize {
+    use tokio::sync::broadcast::error::TryRecvError;
+    // What waited from before the window (a lag included) is not counted.
+    while !matches!(meters.receiver.try_recv(), Err(TryRecvError::Empty)) {}
+    let end = Instant::now() + window;
+    let mut n = 0;
+    while Instant::now() < end {
+        match meters.receiver.try_recv() {
+            Ok(_) => n += 1,
+            Err(TryRecvError::Lagged(k)) => n += k as usize,
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    n
+}
+
+#[test]
+fn meters_are_read_as_often_as_the_fastest_subscription_takes_frames() {
+    let rig = Rig::new("meter-rate");
+    let mut slow = rig.handle.meters(20.0);
+    // The engine's meters hold their peaks between readings: 20 a second lose none, and
+    // a page at 20 Hz costs the control thread a fifth of what 100 a second would.
+    let at_20 = readings_over(&mut slow, Duration::from_secs(1));
+    assert!(
+        (10..=26).contains(&at_20),
+        "{at_20} readings in 1 s at 20 Hz"
+    );
+    let mut fast = rig.handle.meters(100.0);
+    let at_100 = readings_over(&mut fast, Duration::from_secs(1));
+    assert!(at_100 >= 50, "{at_100} readings in 1 s at 100 Hz");
+    drop(fast);
+    let again = readings_over(&mut slow, Duration::from_secs(1));
+    assert!(
+        (10..=26).contains(&again),
+        "{again} readings in 1 s back at 20 Hz"
+    );
 }

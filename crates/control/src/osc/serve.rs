@@ -352,7 +352,9 @@ impl Server {
             return;
         }
         let handle = &self.handle;
-        let subscription = self.meters.get_or_insert_with(|| handle.meters());
+        let subscription = self
+            .meters
+            .get_or_insert_with(|| handle.meters(f64::from(crate::service::METER_RATE_HZ)));
         loop {
             match subscription.receiver.try_recv() {
                 Ok(sample) => self.leases.fold(&sample),

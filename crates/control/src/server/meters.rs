@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
-use tokio::time::MissedTickBehavior;
 
 use crate::event::{MeterAccumulator, meters_json};
 use crate::service::{Handle, MeterSubscription};
@@ -62,7 +61,7 @@ impl MeterHub {
             };
         }
         let (frames, receiver) = broadcast::channel(FRAMES_QUEUED);
-        let task = tokio::spawn(fold(handle.meters(), rate, frames.clone())).abort_handle();
+        let task = tokio::spawn(fold(handle.meters(rate), rate, frames.clone())).abort_handle();
         let feed = Arc::new(Feed { frames, task });
         feeds.insert(key, Arc::downgrade(&feed));
         MeterFeed {
@@ -72,26 +71,37 @@ impl MeterHub {
     }
 }
 
-/// Folds the readings and sends a frame on every tick that has one.
+/// Folds the readings and sends a frame with each reading due at this feed's rate.
+/// The control thread reads the meters at the fastest rate any subscription takes (up
+/// to [`METER_RATE_HZ`](crate::service::METER_RATE_HZ)), so readings come at least as
+/// often as this feed's frames, and a clock of the feed's own would only add a wake-up
+/// per frame: frames follow the readings, on average at `rate`. A reading up to half a
+/// frame early counts as due, so readings at the feed's own rate (with their jitter)
+/// each make a frame.
 async fn fold(mut readings: MeterSubscription, rate: f64, frames: broadcast::Sender<Arc<str>>) {
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut due = Instant::now();
     let mut frame = MeterAccumulator::new();
     loop {
-        tokio::select! {
-            reading = readings.receiver.recv() => match reading {
-                Ok(reading) => frame.fold(&reading),
-                // The server's thread was busy past a few readings: the frame has fewer.
-                Err(RecvError::Lagged(_)) => {}
-                // The control thread is gone; the shutdown follows.
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => {
-                if let Some(frame) = frame.take() {
-                    // No receiver only between the last client leaving and the abort.
-                    let _ = frames.send(meters_json(&frame).into());
-                }
-            }
+        match readings.receiver.recv().await {
+            Ok(reading) => frame.fold(&reading),
+            // The server's thread was busy past a few readings: the frame has fewer.
+            Err(RecvError::Lagged(_)) => continue,
+            // The control thread is gone; the shutdown follows.
+            Err(RecvError::Closed) => return,
+        }
+        let now = Instant::now();
+        if now + period / 2 < due {
+            continue;
+        }
+        // Due times keep the rate on average; a feed that fell far behind starts afresh.
+        due += period;
+        if due < now {
+            due = now + period;
+        }
+        if let Some(frame) = frame.take() {
+            // No receiver only between the last client leaving and the abort.
+            let _ = frames.send(meters_json(&frame).into());
         }
     }
 }

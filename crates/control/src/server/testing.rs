@@ -40,6 +40,7 @@ impl TestMixer {
             events: events.clone(),
             meters: meters.clone(),
             meter_subscribers: Arc::clone(&meter_subscribers),
+            meter_rates: Arc::default(),
             spectrum: troubadour_engine::spectrum::SpectrumBank::new(),
         };
         let tx = events.clone();

@@ -1,9 +1,9 @@
 //! The control thread's handle: what servers and adapters (HTTP, WebSocket, OSC, MIDI,
 //! `ctl`) hold. Cheap to clone, `Send`, never blocks on the audio side.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, oneshot};
 
@@ -58,7 +58,44 @@ pub struct Handle {
     pub(crate) events: broadcast::Sender<Arc<Outgoing>>,
     pub(crate) meters: broadcast::Sender<Arc<MeterSample>>,
     pub(crate) meter_subscribers: Arc<AtomicUsize>,
+    pub(crate) meter_rates: Arc<MeterRates>,
     pub(crate) spectrum: Arc<SpectrumBank>,
+}
+
+/// The rates meter subscriptions take frames at: the control thread reads the meters as
+/// often as the fastest of them needs, not more (the engine's meters hold their peaks
+/// between readings, so a slower reading loses none).
+#[derive(Debug, Default)]
+pub(crate) struct MeterRates {
+    rates: Mutex<Vec<f64>>,
+    /// The fastest rate, as `f64` bits; 0 with none.
+    fastest: AtomicU64,
+}
+
+impl MeterRates {
+    fn add(&self, rate: f64) {
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        rates.push(rate);
+        self.publish(&rates);
+    }
+
+    fn remove(&self, rate: f64) {
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = rates.iter().position(|&r| r == rate) {
+            rates.swap_remove(i);
+        }
+        self.publish(&rates);
+    }
+
+    fn publish(&self, rates: &[f64]) {
+        let fastest = rates.iter().copied().fold(0.0, f64::max);
+        self.fastest.store(fastest.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The fastest rate any subscription takes frames at, per second; 0 with none.
+    pub(crate) fn fastest(&self) -> f64 {
+        f64::from_bits(self.fastest.load(Ordering::Relaxed))
+    }
 }
 
 impl Handle {
@@ -128,13 +165,19 @@ impl Handle {
         &self.spectrum
     }
 
-    /// Meter readings from now on, at the control thread's meter rate, while the
-    /// subscription lives (readings are taken only while someone listens).
-    pub fn meters(&self) -> MeterSubscription {
+    /// Meter readings from now on, while the subscription lives, for frames at `rate`
+    /// per second: the control thread reads the meters at the fastest rate its
+    /// subscriptions take, up to [`METER_RATE_HZ`](super::METER_RATE_HZ) (readings are
+    /// taken only while someone listens).
+    pub fn meters(&self, rate: f64) -> MeterSubscription {
+        let rate = rate.clamp(1.0, f64::from(super::METER_RATE_HZ));
         self.meter_subscribers.fetch_add(1, Ordering::Relaxed);
+        self.meter_rates.add(rate);
         MeterSubscription {
             receiver: self.meters.subscribe(),
             count: Arc::clone(&self.meter_subscribers),
+            rates: Arc::clone(&self.meter_rates),
+            rate,
         }
     }
 }
@@ -149,10 +192,13 @@ pub struct MeterSubscription {
     /// The readings.
     pub receiver: broadcast::Receiver<Arc<MeterSample>>,
     count: Arc<AtomicUsize>,
+    rates: Arc<MeterRates>,
+    rate: f64,
 }
 
 impl Drop for MeterSubscription {
     fn drop(&mut self) {
         self.count.fetch_sub(1, Ordering::Relaxed);
+        self.rates.remove(self.rate);
     }
 }

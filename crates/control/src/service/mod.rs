@@ -37,11 +37,11 @@ use history::History;
 use save::Saver;
 use scenes::Fade;
 
-/// How often the control thread reads the meters while anyone listens.
+/// How often, at most, the control thread reads the meters while anyone listens: as
+/// often as the fastest subscription takes frames, up to this.
 pub const METER_RATE_HZ: u32 = 100;
 
-/// The control thread's step while something moves (meters listened to, a fade): one
-/// meter reading per step.
+/// The control thread's step during a fade, and while meters are read at the fastest.
 const BUSY_STEP: Duration = Duration::from_millis(1000 / METER_RATE_HZ as u64);
 
 /// Its step at rest: the host's supervision needs no more (a request wakes the thread
@@ -132,6 +132,7 @@ impl Service {
             events,
             meters,
             meter_subscribers: Arc::default(),
+            meter_rates: Arc::default(),
             spectrum: Arc::clone(host.controller().spectrum()),
         };
         let host_events = host.subscribe();
@@ -222,11 +223,22 @@ impl Service {
 
     /// The step to take now.
     pub fn step_length(&self) -> Duration {
-        if self.fade.is_some() || self.handle.meter_subscribers.load(Ordering::Relaxed) > 0 {
+        if self.fade.is_some() {
             BUSY_STEP
         } else {
-            IDLE_STEP
+            self.meter_step().unwrap_or(IDLE_STEP)
         }
+    }
+
+    /// The time between two meter readings while anyone listens: one reading per frame
+    /// of the fastest subscription.
+    fn meter_step(&self) -> Option<Duration> {
+        if self.handle.meter_subscribers.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let fastest = self.handle.meter_rates.fastest();
+        let rate = fastest.clamp(1.0, f64::from(METER_RATE_HZ));
+        Some(Duration::from_secs_f64(1.0 / rate).max(BUSY_STEP))
     }
 
     fn serve(&mut self, call: Call) {
@@ -259,13 +271,7 @@ impl Service {
         let now = Instant::now();
         if now >= self.next_meter_read {
             self.read_meters();
-            let listened = self.handle.meter_subscribers.load(Ordering::Relaxed) > 0;
-            self.next_meter_read = now
-                + if listened {
-                    BUSY_STEP
-                } else {
-                    Duration::from_millis(100)
-                };
+            self.next_meter_read = now + self.meter_step().unwrap_or(Duration::from_millis(100));
         }
         if now >= self.next_status {
             self.next_status = now + Duration::from_secs(1);
@@ -305,25 +311,28 @@ impl Service {
             }));
             let _ = self.handle.events.send(Arc::new(outgoing));
         }
-        let pair = |l: &troubadour_engine::Level| (l.peak_db, l.rms_db);
+        // The readings move into the sample: its names and levels keep their buffers.
+        let pairs = |levels: Vec<troubadour_engine::Level>| -> Vec<(f32, f32)> {
+            levels.into_iter().map(|l| (l.peak_db, l.rms_db)).collect()
+        };
         let sample = MeterSample {
             strips: m
                 .strips
-                .iter()
+                .into_iter()
                 .map(|s| StripSample {
-                    name: s.name.clone(),
-                    pre: s.pre.iter().map(pair).collect(),
-                    post: s.post.iter().map(pair).collect(),
+                    name: s.name,
+                    pre: pairs(s.pre),
+                    post: pairs(s.post),
                     gate_db: s.gate_reduction_db,
                     compressor_db: s.compressor_reduction_db,
                 })
                 .collect(),
             buses: m
                 .buses
-                .iter()
+                .into_iter()
                 .map(|b| BusSample {
-                    name: b.name.clone(),
-                    post: b.post.iter().map(pair).collect(),
+                    name: b.name,
+                    post: pairs(b.post),
                     compressor_db: b.compressor_reduction_db,
                     limiter_db: b.limiter_reduction_db,
                 })
