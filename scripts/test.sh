@@ -8,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt.sh
 
+# Each step's header says how long the one before took (what to trim when CI grows).
+started=$SECONDS
+last=$SECONDS
+step() {
+    echo "   (took $((SECONDS - last)) s; $((SECONDS - started)) s in all)"
+    last=$SECONDS
+    echo "== $*"
+}
+
 # sox checks rendered files from outside the project; libsoxr is the reference
 # resampler the resampling benchmark compares against (linked through pkg-config).
 missing=()
@@ -48,25 +57,25 @@ if ! python3 -c "import websockets, pythonosc, rtmidi" >/dev/null 2>&1; then
         || python3 -m pip install --quiet --break-system-packages websockets python-osc python-rtmidi
 fi
 
-echo "== cargo fmt"
+step "cargo fmt"
 cargo fmt --all -- --check
-echo "== cargo clippy (default features, with the cpal backend; then without it)"
+step "cargo clippy (default features, with the cpal backend; then without it)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --no-default-features -- -D warnings
-echo "== cargo test (with the cpal backend and its PipeWire test)"
+step "cargo test (with the cpal backend and its PipeWire test)"
 cargo test --workspace
-echo "== the DSP tests again with AVX-512 switched off (its AVX2 kernels run on AVX2-only CPUs)"
+step "the DSP tests again with AVX-512 switched off (its AVX2 kernels run on AVX2-only CPUs)"
 TROUBADOUR_NO_AVX512=1 cargo test -p troubadour-dsp
-echo "== ring buffer stress test, release (10^8 items)"
+step "ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
-echo "== loom model checks"
+step "loom model checks"
 RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
-echo "== stress tests, 10 s each, null backend and a private JACK server (the full run: cargo test --release --test stress --test stress_jack -- --ignored)"
+step "stress tests, 10 s each, null backend and a private JACK server (the full run: cargo test --release --test stress --test stress_jack -- --ignored)"
 TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored
 TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress_jack -- --ignored
-echo "== benchmarks, one quick pass each (they must keep compiling and running)"
+step "benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches
-echo "== the browser console: type check and lint of its modules, then its tests in headless Chromium against a real mixer"
+step "the browser console: type check and lint of its modules, then its tests in headless Chromium against a real mixer"
 # Debian's Chromium, driven by playwright-core (which brings no browser of its own); the
 # checks and the test driver come from npm, pinned by crates/control/web/package-lock.json.
 command -v chromium >/dev/null 2>&1 || apt_install chromium
@@ -81,3 +90,4 @@ cargo build -p troubadour
     WEB_ARTIFACTS="$PWD/../../../target/web-artifacts" node --test --test-concurrency=1 test/*.test.js
 )
 echo "screenshots in target/web-artifacts/"
+step "done"
