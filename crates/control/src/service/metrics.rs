@@ -140,6 +140,12 @@ impl Service {
             "Heap allocations seen on the audio thread (must stay 0)",
             stats.alloc_violations as f64,
         );
+        t.one(
+            "short_cycles_total",
+            "counter",
+            "Cycles longer than the backend computes in one go: computed up to its bound, the rest silenced",
+            stats.short_cycles as f64,
+        );
         t.family(
             "player_underrun_frames_total",
             "counter",
