@@ -111,6 +111,18 @@ impl Service {
             stats.load_mean,
         );
         t.one(
+            "callback_busy_seconds_total",
+            "counter",
+            "Time spent in audio callbacks (two readings give the DSP load over any window)",
+            stats.busy_ns as f64 / 1e9,
+        );
+        t.one(
+            "callback_period_seconds_total",
+            "counter",
+            "Audio time the callbacks covered (their periods added up)",
+            stats.period_ns as f64 / 1e9,
+        );
+        t.one(
             "callbacks_total",
             "counter",
             "Audio callbacks run by this backend connection",
