@@ -192,7 +192,13 @@ fn iodelay(pw: &PipeWire, to: &str, from: &str) -> (Option<f64>, String) {
 fn force_quantum(pw: &PipeWire, frames: u32) {
     let ok = pw
         .command("pw-metadata")
-        .args(["-n", "settings", "0", "clock.force-quantum", &frames.to_string()])
+        .args([
+            "-n",
+            "settings",
+            "0",
+            "clock.force-quantum",
+            &frames.to_string(),
+        ])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -317,10 +323,17 @@ fn a_stream_and_a_hundred_changes_a_second_make_no_late_callback() {
         count("allocations_in_callback_total"),
         metric(&after, "dsp_load_mean_ratio"),
     );
-    assert!(sets as f64 >= 90.0 * secs as f64, "only {sets} sets in {secs} s");
+    assert!(
+        sets as f64 >= 90.0 * secs as f64,
+        "only {sets} sets in {secs} s"
+    );
     // 48 kHz in quanta of at most 8192 frames: at least ~6 callbacks a second.
     assert!(callbacks >= 5.0 * secs as f64, "{callbacks} callbacks");
-    assert_eq!(count("late_callbacks_total"), 0.0, "engine-caused late callbacks");
+    assert_eq!(
+        count("late_callbacks_total"),
+        0.0,
+        "engine-caused late callbacks"
+    );
     assert_eq!(count("allocations_in_callback_total"), 0.0);
     assert_eq!(count("short_cycles_total"), 0.0);
 }
