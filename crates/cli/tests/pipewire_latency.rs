@@ -1,7 +1,8 @@
 //! The native PipeWire backend's latency, `auto`'s choice and a soak, on a private
 //! PipeWire + WirePlumber + pipewire-pulse (see `support::pipewire`):
 //! - `auto` with only PipeWire running, its JACK interface reachable (`pw-jack`), picks
-//!   the native PipeWire backend and says it passed over PipeWire's JACK;
+//!   the native PipeWire backend and says it passed over PipeWire's JACK; with a jackd of
+//!   its own, JACK, and says it is not PipeWire's;
 //! - `jack_iodelay` under `pw-jack`, looped through a strip's virtual device and a bus's
 //!   virtual device, reads the direct loop (through a null sink and its monitor) plus at
 //!   most one quantum;
@@ -19,7 +20,7 @@ mod support;
 
 use support::api::request;
 use support::pipewire::PipeWire;
-use support::{Dir, api_addr, expect_line, lines};
+use support::{Dir, Server, api_addr, expect_line, lines};
 
 /// A mono strip on a virtual playback device sent at unity to a bus that is a virtual
 /// microphone: the loop jack_iodelay measures.
@@ -117,6 +118,29 @@ fn auto_prefers_native_pipewire_to_pipewires_jack() {
     );
 }
 
+#[test]
+fn auto_takes_a_jack_server_of_its_own_over_pipewire() {
+    // A private jackd answers, through the system's own libjack: JACK, whatever else
+    // runs, and `auto` says the server is not PipeWire's.
+    let dir = Dir::new("pw-auto-jackd");
+    let mut server = Server::start("pw-auto-jackd");
+    let session = dir.write("session.toml", "version = 1\n[[bus]]\nname = \"A1\"\n");
+    let rx = server.troubadour_on(
+        "auto",
+        &session,
+        &["--no-api", "--no-osc", "--no-midi"],
+        &[],
+    );
+    let mut seen = Vec::new();
+    expect_line(&rx, "backend: jack (", &mut seen);
+    let told = seen.last().unwrap().clone();
+    server.stop_troubadour(&rx, &mut seen);
+    assert!(
+        told.contains("auto: a JACK server answers (not PipeWire's)"),
+        "{told}"
+    );
+}
+
 /// The JACK port names (under `pw-jack`) of a node whose port names contain `needle`.
 fn jack_ports(pw: &PipeWire, needle: &str) -> Vec<String> {
     let out = pw
@@ -182,9 +206,9 @@ fn iodelay(pw: &PipeWire, to: &str, from: &str) -> (Option<f64>, String) {
     let frames = printed
         .replace('\r', "\n")
         .lines()
+        .rev()
         .filter(|l| l.contains("frames") && l.contains("total roundtrip latency"))
-        .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
-        .last();
+        .find_map(|l| l.split_whitespace().next()?.parse::<f64>().ok());
     (frames, printed)
 }
 
