@@ -40,6 +40,9 @@ command -v pipewire-pulse >/dev/null 2>&1 || missing+=(pipewire-pulse)
 command -v wireplumber >/dev/null 2>&1 || missing+=(wireplumber)
 command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
+# PipeWire's JACK interface (pw-jack and its libjack): `auto`'s choice and the latency
+# test (jack_iodelay under pw-jack) in tests/pipewire_latency.rs.
+command -v pw-jack >/dev/null 2>&1 || missing+=(pipewire-jack)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The native PipeWire backend (built by default): libpipewire's headers, and clang with
 # libclang for the bindings the `pipewire` crate generates at build time.

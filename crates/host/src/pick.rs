@@ -12,7 +12,8 @@ use troubadour_io::thread::ThreadSetup;
 /// The backend the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
-    /// JACK when a server answers, else PipeWire when its server answers, else cpal when
+    /// JACK when a server answers that is not PipeWire's own JACK interface, else
+    /// PipeWire when its server answers (natively), else PipeWire's JACK, else cpal when
     /// its default host has an output device, else null.
     #[default]
     Auto,
@@ -56,12 +57,44 @@ pub(crate) fn pick(
         BackendChoice::Jack => Ok((Box::new(JackDriver::new(client_name).with_midi(midi)), None)),
         BackendChoice::Cpal => cpal_driver().map(|d| (d, None)),
         BackendChoice::Pipewire => pipewire_driver(client_name, false).map(|d| (d, None)),
-        BackendChoice::Auto => Ok(match JackConnection::open_quietly(client_name) {
-            Ok(c) => (
-                Box::new(JackDriver::with_connection(c, client_name).with_midi(midi)),
-                Some("auto: a JACK server answers".into()),
-            ),
-            Err(e) => match pipewire_driver(client_name, true) {
+        BackendChoice::Auto => {
+            let jack = JackConnection::open_quietly(client_name);
+            // PipeWire's JACK (pw-jack) answers as a JACK server: native PipeWire is
+            // preferred to it, and it is used only when the native backend cannot be.
+            let pipewires = jack
+                .as_ref()
+                .ok()
+                .and_then(|_| troubadour_io::jack_server::pipewire_libjack());
+            let e = match (jack, pipewires) {
+                (Ok(c), None) => {
+                    return Ok((
+                        Box::new(JackDriver::with_connection(c, client_name).with_midi(midi)),
+                        Some("auto: a JACK server answers (not PipeWire's)".into()),
+                    ));
+                }
+                (Ok(c), Some(lib)) => {
+                    let why = format!("the JACK server that answers is PipeWire's (libjack {lib})");
+                    match pipewire_driver(client_name, true) {
+                        Ok(d) => {
+                            drop(c);
+                            return Ok((
+                                d,
+                                Some(format!("auto: {why}; a PipeWire server answers natively")),
+                            ));
+                        }
+                        Err(pw) => {
+                            return Ok((
+                                Box::new(
+                                    JackDriver::with_connection(c, client_name).with_midi(midi),
+                                ),
+                                Some(format!("auto: {why}; {pw}; PipeWire's JACK it is")),
+                            ));
+                        }
+                    }
+                }
+                (Err(e), _) => e,
+            };
+            Ok(match pipewire_driver(client_name, true) {
                 Ok(d) => (d, Some(format!("auto: {e}; a PipeWire server answers"))),
                 Err(pw) => match default_output() {
                     Ok(host) => (
@@ -73,8 +106,8 @@ pub(crate) fn pick(
                         Some(format!("auto: {e}; {pw}; {why}")),
                     ),
                 },
-            },
-        }),
+            })
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub struct CallbackStats {
     pub(crate) buffer_size: AtomicU32,
     pub(crate) sample_rate: AtomicU32,
     pub(crate) gone: AtomicBool,
+    /// Cycles longer than the callback could compute in full (their tail was silenced).
+    #[cfg_attr(not(feature = "pipewire"), allow(dead_code))]
+    pub(crate) short_cycles: AtomicU64,
 }
 
 impl CallbackStats {
@@ -158,6 +161,7 @@ impl CallbackStats {
             late: self.late_engine.load(Ordering::Relaxed),
             late_stalled: self.late_stalled.load(Ordering::Relaxed),
             alloc_violations: self.alloc_violations.load(Ordering::Relaxed),
+            short_cycles: self.short_cycles.load(Ordering::Relaxed),
             load_last: self.load_last.load(),
             load_max: self.load_max.take(),
             load_mean: busy_ns as f64 / period_ns.max(1) as f64,

@@ -137,6 +137,9 @@ pub struct BackendStats {
     /// Allocations or frees made inside a callback (the guarded allocator counts them;
     /// 0 is the rule, anything else a defect).
     pub alloc_violations: u64,
+    /// Cycles longer than the callback computes in one go (PipeWire's graph can run a
+    /// quantum past the filter's bound): computed up to the bound, the rest silenced.
+    pub short_cycles: u64,
     /// Callback time over period for the last callback.
     pub load_last: f32,
     /// Highest load since the previous reading.

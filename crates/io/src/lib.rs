@@ -20,6 +20,7 @@ pub mod bridge;
 #[cfg(feature = "cpal")]
 pub mod device;
 pub mod jack;
+pub mod jack_server;
 pub mod midi;
 pub mod null;
 #[cfg(feature = "pipewire")]

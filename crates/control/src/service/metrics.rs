@@ -111,6 +111,18 @@ impl Service {
             stats.load_mean,
         );
         t.one(
+            "callback_busy_seconds_total",
+            "counter",
+            "Time spent in audio callbacks (two readings give the DSP load over any window)",
+            stats.busy_ns as f64 / 1e9,
+        );
+        t.one(
+            "callback_period_seconds_total",
+            "counter",
+            "Audio time the callbacks covered (their periods added up)",
+            stats.period_ns as f64 / 1e9,
+        );
+        t.one(
             "callbacks_total",
             "counter",
             "Audio callbacks run by this backend connection",
@@ -139,6 +151,12 @@ impl Service {
             "counter",
             "Heap allocations seen on the audio thread (must stay 0)",
             stats.alloc_violations as f64,
+        );
+        t.one(
+            "short_cycles_total",
+            "counter",
+            "Cycles longer than the backend computes in one go: computed up to its bound, the rest silenced",
+            stats.short_cycles as f64,
         );
         t.family(
             "player_underrun_frames_total",

@@ -8,9 +8,14 @@
 //! Real-time rules in the callback: the port buffers are gathered into fixed arrays on
 //! the stack; a port without a buffer this cycle (not linked) reads a pre-allocated
 //! silent buffer or writes into a pre-allocated scratch buffer of its own; statistics
-//! are atomics; the only calls outside our code are `pw_filter_get_dsp_buffer` (a
-//! lock-free dequeue/queue of the port's buffer, PipeWire's documented real-time path)
-//! and the monotonic clock (vDSO).
+//! are atomics; the only calls outside our code are `pw_filter_dequeue_buffer` and
+//! `pw_filter_queue_buffer` (the lock-free dequeue/queue `pw_filter_get_dsp_buffer` is
+//! made of, PipeWire's documented real-time path) and the monotonic clock (vDSO).
+//!
+//! A cycle longer than the engine computes in one go ([`MAX_QUANTUM`], or a port's
+//! buffer if that is shorter) is computed up to that bound and the rest of every output
+//! is silenced, never left holding an earlier cycle's samples; such cycles are counted
+//! (`short_cycles` in the backend's statistics).
 
 use std::ffi::{CString, c_char, c_void};
 use std::ptr;
@@ -45,6 +50,8 @@ pub(crate) struct ProcessData {
     /// The driver's clock id: positions compare only on one clock (a node moved to
     /// another driver starts on that driver's position, which is not an xrun).
     clock_id: u32,
+    /// One frame's length at `rate`, in ns (the period is frames × this).
+    ns_per_frame: f64,
 }
 
 /// A filter node on a connection, with its ports and callback. Lives and dies on the
@@ -141,6 +148,7 @@ impl Filter {
             .map(|n| add(spa_sys::SPA_DIRECTION_OUTPUT, n))
             .collect::<Result<Vec<_>, _>>()
             .map_err(destroy)?;
+        let frame_ns = ns_per_frame(stats.sample_rate.load(Ordering::Relaxed));
         let data = Box::into_raw(Box::new(ProcessData {
             engine,
             scratch: (0..outs.len())
@@ -154,6 +162,7 @@ impl Filter {
             stats,
             next_position: None,
             clock_id: u32::MAX,
+            ns_per_frame: frame_ns,
         }));
         // SAFETY: a zeroed spa_hook is its documented initial state; every field of
         // pw_filter_events is a version number or an optional function pointer.
@@ -251,6 +260,62 @@ impl Drop for Filter {
     }
 }
 
+/// A port's buffer for this cycle: its samples and how many floats it holds, or `None`
+/// when the port has no buffer this cycle (not linked). What `pw_filter_get_dsp_buffer`
+/// does (a lock-free dequeue and queue of the port's buffer), but it also tells the
+/// buffer's capacity, so that a cycle longer than the buffer is never written past its
+/// end, and an output's chunk says exactly how many frames it carries (`frames`, or
+/// the capacity if that is less).
+///
+/// # Safety
+/// `port` is a port of a live filter, called from its process callback.
+unsafe fn port_buffer(port: *mut c_void, frames: usize, output: bool) -> Option<(*mut f32, usize)> {
+    // SAFETY: the caller's contract; a null return means no buffer.
+    let b = unsafe { pw_sys::pw_filter_dequeue_buffer(port) };
+    if b.is_null() {
+        return None;
+    }
+    // SAFETY: a dequeued pw_buffer points at its spa_buffer, which has `n_datas` data
+    // blocks; a DSP port's buffer has one, mapped (PW_FILTER_PORT_FLAG_MAP_BUFFERS).
+    let found = unsafe {
+        let buffer = (*b).buffer;
+        if buffer.is_null() || (*buffer).n_datas == 0 || (*buffer).datas.is_null() {
+            None
+        } else {
+            let d = &mut *(*buffer).datas;
+            let capacity = d.maxsize as usize / std::mem::size_of::<f32>();
+            let len = frames.min(capacity);
+            if output && !d.chunk.is_null() {
+                let chunk = &mut *d.chunk;
+                chunk.offset = 0;
+                chunk.size = (len * std::mem::size_of::<f32>()) as u32;
+                chunk.stride = std::mem::size_of::<f32>() as i32;
+                chunk.flags = 0;
+            }
+            (!d.data.is_null()).then(|| (d.data.cast::<f32>(), len))
+        }
+    };
+    // SAFETY: the buffer dequeued above goes back at once, as get_dsp_buffer does; its
+    // memory stays ours to read or write until the callback returns.
+    unsafe { pw_sys::pw_filter_queue_buffer(port, b) };
+    found
+}
+
+/// How many of a cycle's `frames` the engine computes: all of them, unless the cycle
+/// is longer than [`MAX_QUANTUM`] or than a port's buffer (`shortest`).
+fn computed_frames(frames: usize, shortest: usize) -> usize {
+    frames.min(MAX_QUANTUM).min(shortest)
+}
+
+/// Silences what an output port's buffer holds past the `computed` frames (a cycle the
+/// engine did not compute in full): the graph hears silence there, never the samples a
+/// previous cycle left.
+fn zero_tail(out: &mut [f32], computed: usize) {
+    if let Some(tail) = out.get_mut(computed..) {
+        tail.fill(0.0);
+    }
+}
+
 /// PipeWire's data thread, once per graph cycle.
 unsafe extern "C" fn on_process(data: *mut c_void, position: *mut spa_sys::spa_io_position) {
     let start = Instant::now();
@@ -281,9 +346,10 @@ unsafe extern "C" fn on_process(data: *mut c_void, position: *mut spa_sys::spa_i
     }
     if rate != p.rate && rate > 0 {
         p.rate = rate;
+        p.ns_per_frame = ns_per_frame(rate);
         p.stats.sample_rate.store(rate, Ordering::Relaxed);
     }
-    let n = (frames as usize).min(MAX_QUANTUM);
+    let frames = frames as usize;
     let ProcessData {
         engine,
         inputs,
@@ -293,35 +359,106 @@ unsafe extern "C" fn on_process(data: *mut c_void, position: *mut spa_sys::spa_i
         stats,
         ..
     } = p;
-    stats.guarded(|| {
-        let empty: &[f32] = &[];
-        let mut ins = [empty; MAX_PORTS];
+    let short = stats.guarded(|| {
+        // Each port's buffer and length this cycle; null: none (unlinked).
+        let mut ins = [(ptr::null_mut::<f32>(), 0usize); MAX_PORTS];
+        let mut outs = [(ptr::null_mut::<f32>(), 0usize); MAX_PORTS];
+        let mut shortest = frames;
         for (slot, port) in ins.iter_mut().zip(inputs.iter()) {
-            // SAFETY: a port of this filter, asked for this cycle's buffer.
-            let buf = unsafe { pw_sys::pw_filter_get_dsp_buffer(*port, n as u32) };
-            *slot = if buf.is_null() {
+            // SAFETY: a port of this filter, in its process callback.
+            if let Some(found) = unsafe { port_buffer(*port, frames, false) } {
+                shortest = shortest.min(found.1);
+                *slot = found;
+            }
+        }
+        for (slot, port) in outs.iter_mut().zip(outputs.iter()) {
+            // SAFETY: as above, for an output port.
+            if let Some(found) = unsafe { port_buffer(*port, frames, true) } {
+                shortest = shortest.min(found.1);
+                *slot = found;
+            }
+        }
+        let n = computed_frames(frames, shortest);
+        let empty: &[f32] = &[];
+        let mut in_slices = [empty; MAX_PORTS];
+        for (slice, &(buf, _)) in in_slices.iter_mut().zip(ins.iter()).take(inputs.len()) {
+            *slice = if buf.is_null() {
                 &silence[..n]
             } else {
-                // SAFETY: a DSP buffer holds at least the `n` floats asked for, and is
-                // ours to read until the callback returns.
-                unsafe { std::slice::from_raw_parts(buf.cast::<f32>(), n) }
+                // SAFETY: the port's buffer holds at least `n` floats (n is at most its
+                // length) and is ours to read until the callback returns.
+                unsafe { std::slice::from_raw_parts(buf, n) }
             };
         }
-        let mut outs: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
-        for ((slot, port), spare) in outs.iter_mut().zip(outputs.iter()).zip(scratch.iter_mut()) {
-            // SAFETY: as above, for an output port.
-            let buf = unsafe { pw_sys::pw_filter_get_dsp_buffer(*port, n as u32) };
-            *slot = if buf.is_null() {
+        let mut out_slices: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
+        for ((slice, &(buf, len)), spare) in out_slices
+            .iter_mut()
+            .zip(outs.iter())
+            .zip(scratch.iter_mut())
+        {
+            *slice = if buf.is_null() {
                 &mut spare[..n]
             } else {
-                // SAFETY: as above; each port's buffer is its own, so no two slices
-                // alias.
-                unsafe { std::slice::from_raw_parts_mut(buf.cast::<f32>(), n) }
+                // SAFETY: as above, the whole `len` the chunk announces; each port's
+                // buffer is its own, so no two slices alias.
+                unsafe { std::slice::from_raw_parts_mut(buf, len) }
             };
         }
-        engine.process(&ins[..inputs.len()], &mut outs[..outputs.len()], n);
+        let outs = &mut out_slices[..outputs.len()];
+        {
+            // The engine writes the first `n` frames of every output.
+            let mut heads: [&mut [f32]; MAX_PORTS] = std::array::from_fn(|_| &mut [][..]);
+            for (head, out) in heads.iter_mut().zip(outs.iter_mut()) {
+                *head = &mut out[..n];
+            }
+            engine.process(&in_slices[..inputs.len()], &mut heads[..outputs.len()], n);
+        }
+        for out in outs.iter_mut() {
+            zero_tail(out, n);
+        }
+        n < frames
     });
+    if short {
+        p.stats.short_cycles.fetch_add(1, Ordering::Relaxed);
+    }
     let busy = start.elapsed().as_nanos() as u64;
-    let period = (n as f64 * 1e9 / f64::from(p.rate.max(1))) as u64;
+    let period = (frames as f64 * p.ns_per_frame) as u64;
     p.stats.record(busy, period);
+}
+
+/// The length of one frame at `rate`, worked out when the rate changes rather than with
+/// a division in every cycle.
+fn ns_per_frame(rate: u32) -> f64 {
+    1e9 / f64::from(rate.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_longer_than_the_bound_is_computed_up_to_it_and_its_tail_silenced() {
+        assert_eq!(computed_frames(256, 256), 256);
+        assert_eq!(
+            computed_frames(MAX_QUANTUM * 2, MAX_QUANTUM * 2),
+            MAX_QUANTUM
+        );
+        // A port whose buffer is shorter than the cycle bounds it too.
+        assert_eq!(computed_frames(1024, 512), 512);
+        let mut out = vec![0.7f32; 1024];
+        zero_tail(&mut out, 512);
+        assert!(out[..512].iter().all(|&x| x == 0.7));
+        assert!(out[512..].iter().all(|&x| x == 0.0));
+        // Nothing past the end when all was computed.
+        zero_tail(&mut out, 1024);
+        assert_eq!(out[511], 0.7);
+    }
+
+    #[test]
+    fn the_period_follows_the_rate_without_a_division_per_cycle() {
+        assert_eq!((256.0 * ns_per_frame(48_000)) as u64, 5_333_333);
+        assert_eq!((64.0 * ns_per_frame(44_100)) as u64, 1_451_247);
+        // A rate of 0 (not yet known) does not divide by zero.
+        assert!(ns_per_frame(0).is_finite());
+    }
 }
