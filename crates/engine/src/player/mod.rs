@@ -173,11 +173,11 @@ impl FileStream {
         let ch = self.channels;
         let mut take = 0;
         let mut underrun = 0;
+        // Read after the ring's length: a sample counted there and past the end is
+        // never played.
+        let got = self.ring.len() / ch;
+        let end_at = t.end_at.load(Ordering::Acquire);
         if t.playing.load(Ordering::Acquire) && !self.ended {
-            // Read after the ring's length: a sample counted there and past the end is
-            // never played.
-            let got = self.ring.len() / ch;
-            let end_at = t.end_at.load(Ordering::Acquire);
             let left = (end_at.saturating_sub(self.consumed) / ch as u64) as usize;
             take = got.min(n).min(left);
             if take > 0
@@ -196,16 +196,19 @@ impl FileStream {
                 self.consumed += (take * ch) as u64;
                 self.refilling = false;
             }
-            if self.consumed >= end_at {
-                self.ended = true;
-                t.ended.store(true, Ordering::Release);
-                t.playing.store(false, Ordering::Release);
-            } else if !self.refilling {
+            if self.consumed < end_at && !self.refilling {
                 underrun = (n - take) as u64;
             }
             t.consumed.store(self.consumed, Ordering::Release);
-            self.publish_position(end_at);
         }
+        if self.consumed >= end_at && !self.ended {
+            // The end of a file played once (or a seek to it while paused).
+            self.ended = true;
+            t.ended.store(true, Ordering::Release);
+            t.playing.store(false, Ordering::Release);
+        }
+        // Every callback, paused or not: a seek while paused moves it too.
+        self.publish_position(end_at);
         for buf in bufs.iter_mut() {
             buf[take..n].fill(0.0);
         }
