@@ -26,6 +26,10 @@ const IDLE: Duration = Duration::from_millis(10);
 /// its player is gone).
 const IDLE_ENDED: Duration = Duration::from_millis(100);
 
+/// How often the reader looks whether the audio side has taken a seek up (one
+/// callback at most, usually).
+const SEEK_POLL: Duration = Duration::from_millis(1);
+
 /// A pass over the file (from its start, or from a seek) turned into output frames at
 /// the engine's rate, exactly as the whole-file path converts it: each channel through
 /// its own converter, then the converter's look-ahead flushed with silence and the
@@ -137,6 +141,12 @@ impl Reader {
             }
 
             if at < pending.len() {
+                if u64::from(t.applied.load(Ordering::Acquire)) != self.seek_generation {
+                    // The audio side has not dropped the stale samples yet: pushing
+                    // into what little room they leave would run it dry right after.
+                    std::thread::park_timeout(SEEK_POLL);
+                    continue;
+                }
                 // Whole frames only, so a seek's boundary always falls on a frame.
                 let room = self.ring.free() / ch * ch;
                 let k = room.min(pending.len() - at);

@@ -14,8 +14,11 @@
 //!    its decoder (and starts fresh converters, so a resampled file lands on the right
 //!    time), stores the file position it now starts from (`seek_base`) and the
 //!    stream index of its next sample (the *boundary*), then publishes
-//!    `seek_done = (generation, boundary)` with Release, and only then pushes new
-//!    samples. Pushes are whole frames, so a boundary is always on a frame;
+//!    `seek_done = (generation, boundary)` with Release. It pushes new samples only
+//!    once the audio side has applied it (`applied`, polled every millisecond): the
+//!    stale samples are gone then and the whole ring is room, so the first callbacks
+//!    after a seek do not run dry. Pushes are whole frames, so a boundary is always on
+//!    a frame;
 //! 3. audio: at the top of every callback it compares `seek_done` with the last it
 //!    applied; a new one means every sample before the boundary is stale. Those are
 //!    already in the ring (they were pushed before the Release), so it drops them by
