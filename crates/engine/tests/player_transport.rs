@@ -312,3 +312,26 @@ fn transport_and_position_survive_graph_swaps() {
     assert!(out[first..].iter().all(|&x| x == level(5)));
     assert_eq!(c.read_meters().strips[0].underrun_frames, 0);
 }
+
+/// A backend restart builds a new engine with new streams: they start where the old
+/// ones were, paused or playing as they were.
+#[test]
+fn a_respawned_engine_keeps_the_transport() {
+    let d = dir("respawn");
+    steps(&d.0.join("s.wav"), 48_000, 6.0);
+    let (mut c, mut e) = mixer(&d, "s.wav", false);
+    play(&mut e, 48_000 + 12_000);
+    c.player(0).unwrap().set_playing(false);
+    play(&mut e, 256);
+    drop(e);
+    let mut e = c.respawn(48_000, 256).unwrap();
+    let p = c.player(0).unwrap().clone();
+    let_the_reader_seek();
+    let out = play(&mut e, 4800);
+    assert!(out.iter().all(|&x| x == 0.0), "paused through the restart");
+    assert!(!p.state().playing);
+    assert_eq!(p.state().position_s, 1.25);
+    p.set_playing(true);
+    let out = play(&mut e, 4800);
+    assert!(out.iter().all(|&x| x == level(1)), "not where it was");
+}

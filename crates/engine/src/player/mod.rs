@@ -235,6 +235,12 @@ impl FileStream {
     /// stream has ended, so that the next [`render`](Self::render) cannot underrun.
     pub(crate) fn wait_for(&self, frames: usize) {
         let t = &self.shared.transport;
+        if t.seek_done.load(Ordering::Acquire) != self.seen_seek {
+            // A seek the next render applies first: the reader pushes nothing new
+            // until it has (what is in the ring now is stale), so waiting here would
+            // wait for ever.
+            return;
+        }
         let want = (frames * self.channels).min(self.ring.capacity());
         while self.ring.len() < want
             && self.consumed + (self.ring.len() as u64) < t.end_at.load(Ordering::Acquire)
