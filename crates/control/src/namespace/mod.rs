@@ -318,16 +318,11 @@ pub fn resolve(session: &Session, path: &str) -> Result<Resolved, ApiError> {
                 )));
             }
         }
-        Field::Player(_) => {
-            if !matches!(
-                session.strips[index].source,
-                troubadour_engine::session::Source::File { .. }
-            ) {
-                return Err(unknown(format!(
-                    "{label} has no player: only a strip whose source is a file has {}",
-                    rest.join("/")
-                )));
-            }
+        Field::Player(_) if !is_file(&session.strips[index]) => {
+            return Err(unknown(format!(
+                "{label} has no player: only a strip whose source is a file has {}",
+                rest.join("/")
+            )));
         }
         _ => {}
     }
