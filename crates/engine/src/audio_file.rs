@@ -97,7 +97,7 @@ impl AudioFileInfo {
     pub fn read(path: &Path) -> Result<Self, AudioFileError> {
         if !is_wav(path) {
             let mut d = crate::player::CompressedDecoder::open(path)?;
-            let frames = d.frames()?;
+            let frames = d.count_frames()?;
             use crate::player::Decoder as _;
             return Ok(AudioFileInfo {
                 sample_rate: d.sample_rate(),

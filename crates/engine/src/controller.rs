@@ -15,6 +15,7 @@ use crate::diff::{parameter_changes, send_command, structure_equal};
 use crate::engine::Engine;
 use crate::graph::{BuildError, Graph};
 use crate::meters::MeterBank;
+use crate::player::Player;
 use crate::recorder::RecorderControl;
 use crate::session::{
     self, BusSend, FADER_MAX_DB, LoadedSession, Session, SessionError, TRIM_RANGE_DB,
@@ -183,6 +184,10 @@ pub struct Controller {
     /// Meters of a graph sent but not yet swapped in, with its generation.
     pending_meters: Option<(u32, MeterView)>,
     stats: Arc<EngineStats>,
+    /// Each strip's file player (in the session's strip order), following the running
+    /// stream through graph swaps: a carried strip keeps the handle of the stream it
+    /// carries on.
+    players: Vec<Option<Player>>,
 }
 
 /// A meter bank and the strip and bus names it belongs to.
@@ -243,6 +248,7 @@ pub fn create(
         options.silent_missing_files,
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
+    let players = graph.players();
     let stats = Arc::new(EngineStats::default());
     let spectrum = SpectrumBank::new();
     let (commands, graphs, recorder, sink_recorder, engine) =
@@ -265,6 +271,7 @@ pub fn create(
         meters,
         pending_meters: None,
         stats,
+        players,
     };
     Ok((controller, engine))
 }
@@ -411,6 +418,16 @@ impl Controller {
         let generation = self.generation.wrapping_add(1);
         let graph = self.build(&session, max_block, generation)?;
         let meters = MeterView::new(Arc::clone(graph.meters()), &session);
+        // New streams for the new engine, where the old ones were: same transport.
+        let players = graph.players();
+        for (new, old) in players.iter().zip(&self.players) {
+            if let (Some(new), Some(old)) = (new, old) {
+                let state = old.state();
+                new.seek_s(state.position_s);
+                new.set_playing(state.playing);
+            }
+        }
+        self.players = players;
         let (commands, graphs, recorder, sink_recorder, engine) =
             Engine::pair(graph, self.command_capacity, &self.stats, &self.spectrum);
         self.commands = commands;
@@ -604,6 +621,7 @@ impl Controller {
         if structure_equal(&self.session, &new) {
             let n = self.send_changes(&new)?;
             self.session = new;
+            self.sync_loops();
             return Ok(Applied::Parameters(n));
         }
         self.swap_in(new)?;
@@ -646,6 +664,7 @@ impl Controller {
         );
         let n = self.send_changes(new)?;
         self.session.clone_from(new);
+        self.sync_loops();
         Ok(Some(Applied::Parameters(n)))
     }
 
@@ -682,13 +701,42 @@ impl Controller {
         let mut graph = self.build(&new, max_block, generation)?;
         graph.carry_over_from(&self.session, &new);
         let meters = MeterView::new(Arc::clone(graph.meters()), &new);
+        // A carried strip's stream is the old graph's (swapped in by `continue_from`):
+        // its handle stays; a new strip's is its own.
+        let players: Vec<Option<Player>> = graph
+            .players()
+            .into_iter()
+            .enumerate()
+            .map(|(i, own)| match graph.carried(i) {
+                Some(j) => self.players.get(j).cloned().flatten().or(own),
+                None => own,
+            })
+            .collect();
         if self.graphs.send(graph).is_err() {
             return Err(ControlError::GraphPending);
         }
+        self.players = players;
         self.generation = generation;
         self.pending_meters = Some((generation, meters));
         self.max_block = max_block;
         self.session = new;
+        self.sync_loops();
         Ok(())
+    }
+
+    /// The file player of strip `strip` (0-based, session order): `None` if its source
+    /// is not a file, or is a file not there yet (playing silence).
+    pub fn player(&self, strip: usize) -> Option<&Player> {
+        self.players.get(strip).and_then(Option::as_ref)
+    }
+
+    /// Gives every file player its strip's `loop` from the session (a live change, no
+    /// new stream).
+    fn sync_loops(&self) {
+        for (strip, player) in self.session.strips.iter().zip(&self.players) {
+            if let (session::Source::File { looped, .. }, Some(p)) = (&strip.source, player) {
+                p.set_looped(*looped);
+            }
+        }
     }
 }

@@ -8,6 +8,15 @@ use crate::command::{Command, Target};
 use crate::graph::processors;
 use crate::session::{self, BusSend, Session};
 
+/// The same source for a running strip to carry on with: a file's `loop` is no part
+/// of it (it is the player's transport, changed live without a new stream).
+pub(crate) fn same_source(a: &session::Source, b: &session::Source) -> bool {
+    match (a, b) {
+        (session::Source::File { path: x, .. }, session::Source::File { path: y, .. }) => x == y,
+        _ => a == b,
+    }
+}
+
 pub(crate) fn structure_equal(a: &Session, b: &Session) -> bool {
     a.version == b.version
         && a.sample_rate == b.sample_rate
@@ -17,7 +26,7 @@ pub(crate) fn structure_equal(a: &Session, b: &Session) -> bool {
         && a.strips.iter().zip(&b.strips).all(|(x, y)| {
             x.name == y.name
                 && x.channels == y.channels
-                && x.source == y.source
+                && same_source(&x.source, &y.source)
                 && x.gate.is_some() == y.gate.is_some()
                 && same_eq_shape(&x.eq, &y.eq)
                 && x.compressor.as_ref().map(|c| &c.sidechain)

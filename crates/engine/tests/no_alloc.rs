@@ -1,7 +1,8 @@
 //! `Engine::process` never allocates or frees: run under an allocator that counts every
 //! allocation made inside `forbid_alloc` as a violation, through parameter changes of
 //! every kind and structural swaps, with file players streaming (one converted from
-//! 44.1 kHz, one run dry so that it underruns, one played once to its end).
+//! 44.1 kHz, one run dry so that it underruns, one played once to its end) and their
+//! transport driven from the control side (pause, seeks, loop changes, play after the end).
 
 mod common;
 
@@ -198,6 +199,43 @@ fn process_does_not_allocate_through_a_script_of_changes_and_swaps() {
     for _ in 0..8 {
         process_forbidden(&mut e, 256);
     }
+    // The players' transport: pause, seek while paused and while playing (a WAV and a
+    // converted file), loop turned off and on, a seek past the end, play after the end.
+    let music = c.player(1).unwrap().clone();
+    let bed = c.player(2).unwrap().clone();
+    let once = c.player(3).unwrap().clone();
+    music.set_playing(false);
+    process_forbidden(&mut e, 256);
+    music.seek_s(0.05);
+    bed.seek_s(0.02);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..4 {
+        process_forbidden(&mut e, 256);
+    }
+    assert!(!music.state().playing);
+    assert_eq!(music.state().position_s, 0.05, "{:?}", music.state());
+    music.set_playing(true);
+    bed.set_looped(false);
+    for _ in 0..8 {
+        process_forbidden(&mut e, 256);
+    }
+    bed.set_looped(true);
+    once.seek_s(99.0);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..4 {
+        process_forbidden(&mut e, 256);
+    }
+    assert!(once.state().ended, "{:?}", once.state());
+    once.set_playing(true);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..4 {
+        process_forbidden(&mut e, 256);
+    }
+    assert!(
+        once.state().playing && !once.state().ended,
+        "{:?}",
+        once.state()
+    );
     // Structural swaps: add a strip and a bus, then take them away again.
     let mut s = c.session().clone();
     s.buses.push(session::Bus {

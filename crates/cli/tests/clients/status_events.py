@@ -1,6 +1,7 @@
 """Waits for one `status` event of a kind on a running Troubadour's WebSocket (the
-`websockets` library, not ours): `status_events.py URL KIND SECONDS`. Prints the first
-such event as one JSON line, or `null` if none came within SECONDS.
+`websockets` library, not ours): `status_events.py URL KIND SECONDS [FIELD=JSON…]`.
+Prints the first such event (whose FIELDs, if given, hold those JSON values) as one
+JSON line, or `null` if none came within SECONDS.
 """
 
 import asyncio
@@ -10,6 +11,7 @@ import sys
 import websockets
 
 URL, KIND, SECONDS = sys.argv[1], sys.argv[2], float(sys.argv[3])
+WANT = {k: json.loads(v) for k, v in (a.split("=", 1) for a in sys.argv[4:])}
 
 
 async def main():
@@ -24,7 +26,7 @@ async def main():
                 break
             if e.get("id") == 1:
                 assert e["ok"], e
-            elif e.get("event") == KIND:
+            elif e.get("event") == KIND and all(e.get(k) == v for k, v in WANT.items()):
                 print(json.dumps(e))
                 return
         print("null")

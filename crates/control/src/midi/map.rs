@@ -102,9 +102,16 @@ impl Mapper {
                     continue;
                 }
             };
+            // A player's transport is no session value: its default until the first
+            // `player` event says (see `follow`).
+            let value = if r.template.transport() {
+                namespace::from_norm(r.template, 1.0)
+            } else {
+                namespace::get(session, &r)
+            };
             mapper.bindings.push(Binding {
                 control,
-                value: namespace::get(session, &r),
+                value,
                 path: r.canonical,
                 template: r.template,
                 pickup: m.pickup,
@@ -177,6 +184,19 @@ impl Mapper {
             }
         }
         out
+    }
+
+    /// A value the mixer reports again and again (a file player's `playing`, from its
+    /// `player` events): the bound values follow, with feedback only when it changed.
+    pub fn follow(&mut self, path: &str, value: &Value) -> Vec<[u8; 3]> {
+        if self
+            .bindings
+            .iter()
+            .all(|b| b.path != path || b.value == *value)
+        {
+            return Vec::new();
+        }
+        self.changed(path, value, "player")
     }
 
     /// The feedback messages of every binding with feedback (to bring a surface up to

@@ -271,3 +271,35 @@ fn a_target_that_names_nothing_is_skipped_and_said() {
     );
     assert!(warnings[1].contains("midi #2"), "{warnings:?}");
 }
+
+#[test]
+fn a_note_toggles_a_file_player_from_where_its_events_say_it_is() {
+    let note = MidiControl {
+        note: Some(40),
+        ..Default::default()
+    };
+    let mut s = session(vec![MidiMapping {
+        feedback: true,
+        ..mapping(note, "strip/Noise/player/playing")
+    }]);
+    s.strips[1].source = troubadour_engine::session::Source::File {
+        path: "bed.wav".into(),
+        looped: false,
+    };
+    let (mut m, warnings) = Mapper::new(&s);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let press = Message::NoteOn {
+        channel: 0,
+        note: 40,
+        velocity: 100,
+    };
+    // It plays when it opens: the first press pauses.
+    let path = "strip/Noise/player/playing".to_string();
+    assert_eq!(sets(&mut m, &[press]), [(path.clone(), json!(false))]);
+    // Its events (four a second while playing) move the LED only when they change it.
+    assert!(!m.follow(&path, &json!(true)).is_empty());
+    assert!(m.follow(&path, &json!(true)).is_empty());
+    // The file ended: the next press plays it again.
+    assert!(!m.follow(&path, &json!(false)).is_empty());
+    assert_eq!(sets(&mut m, &[press]), [(path, json!(true))]);
+}

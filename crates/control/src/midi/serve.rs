@@ -268,6 +268,13 @@ impl Server {
                         feedback.extend(self.mapper.changed(path, &object["value"], origin));
                     }
                 }
+                Some("player") => {
+                    // A note mapped to `…/player/playing` toggles from where it is.
+                    if let Some(strip) = object["strip"].as_str() {
+                        let path = format!("strip/{strip}/player/playing");
+                        feedback.extend(self.mapper.follow(&path, &object["playing"]));
+                    }
+                }
                 Some("structure_changed" | "midi_changed") => reload = true,
                 Some("midi_learn") => {
                     self.learning = object["path"].as_str().map(str::to_string);

@@ -3,12 +3,13 @@
 
 use serde_json::{Value, json};
 use troubadour_engine::session::{
-    BusSend, Compressor, DetectorKind, EqBand, EqKind, Gate, Limiter, Session,
+    BusSend, Compressor, DetectorKind, EqBand, EqKind, Gate, Limiter, Session, Source,
 };
 
 use super::table::{DETECTORS, EQ_KINDS};
 use super::template::{
-    CompressorField, EqField, Field, GateField, LimiterField, Range, SendField, Template, ValueKind,
+    CompressorField, EqField, Field, GateField, LimiterField, PlayerField, Range, SendField,
+    Template, ValueKind,
 };
 use super::{Kind, Resolved, gain_json, number_json, rename};
 use crate::api::{ApiError, ErrorCode};
@@ -25,7 +26,7 @@ enum Slot<'a> {
 
 /// A value checked against its template, not yet against the other fields.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Checked {
+pub(super) enum Checked {
     Number(f64),
     Bool(bool),
     Choice(usize),
@@ -134,7 +135,12 @@ pub(super) fn read(session: &Session, r: &Resolved) -> Option<Value> {
                 Field::Gate(f) => value_of(gate_slot(&mut s.gate?, f)),
                 Field::Compressor(f) => value_of(compressor_slot(&mut s.compressor.clone()?, f)),
                 Field::Eq(f) => value_of(eq_slot(&mut s.eq.get(r.sub).copied()?, f)),
-                Field::Limiter(_) => return None,
+                Field::Player(PlayerField::Loop) => match &s.source {
+                    Source::File { looped, .. } => json!(looped),
+                    _ => return None,
+                },
+                // The running player's, not the session's: the service reads them.
+                Field::Limiter(_) | Field::Player(_) => return None,
             }
         }
         Kind::Bus => {
@@ -253,6 +259,22 @@ fn check_number(t: &Template, path: &str, v: &Value, sample_rate: u32) -> Result
     }))
 }
 
+/// `v` checked against the template alone, a read-only parameter refused.
+pub(super) fn check_only(
+    t: &Template,
+    path: &str,
+    v: &Value,
+    sample_rate: u32,
+) -> Result<Checked, ApiError> {
+    if t.read_only() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("{path} is read-only"),
+        ));
+    }
+    check(t, path, v, sample_rate)
+}
+
 /// `v` checked against the template alone.
 fn check(t: &Template, path: &str, v: &Value, sample_rate: u32) -> Result<Checked, ApiError> {
     match t.kind {
@@ -359,7 +381,7 @@ pub(super) fn write(session: &mut Session, r: &Resolved, v: &Value) -> Result<()
     if t.field == Field::Name {
         return rename::rename(session, r, v);
     }
-    let c = check(t, path, v, session.sample_rate)?;
+    let c = check_only(t, path, v, session.sample_rate)?;
     match r.kind {
         Kind::Strip => {
             let s = session.strips.get_mut(r.index).ok_or_else(|| gone(path))?;
@@ -387,6 +409,12 @@ pub(super) fn write(session: &mut Session, r: &Resolved, v: &Value) -> Result<()
                     compressor_slot(s.compressor.as_mut().ok_or_else(|| gone(path))?, f)
                 }
                 Field::Eq(f) => return write_band(s.eq.get_mut(r.sub), f, t, path, c),
+                Field::Player(PlayerField::Loop) => match &mut s.source {
+                    Source::File { looped, .. } => Slot::Bool(looped),
+                    _ => return Err(gone(path)),
+                },
+                // Checked above; the service sets them on the running player.
+                Field::Player(_) => return Ok(()),
                 Field::Name | Field::Limiter(_) => return Err(gone(path)),
             };
             store(slot, t, path, c)

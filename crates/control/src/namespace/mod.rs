@@ -38,7 +38,7 @@ pub use schema::schema;
 pub use table::templates;
 use table::{
     BUS_COMPRESSOR, BUS_EQ, BUS_LIMITER, BUS_TOP, STRIP_COMPRESSOR, STRIP_EQ, STRIP_GATE,
-    STRIP_SEND, STRIP_TOP,
+    STRIP_PLAYER, STRIP_SEND, STRIP_TOP,
 };
 pub use taper::{from_norm, to_norm};
 pub use template::{DefaultValue, Taper, Template, ValueKind};
@@ -318,6 +318,12 @@ pub fn resolve(session: &Session, path: &str) -> Result<Resolved, ApiError> {
                 )));
             }
         }
+        Field::Player(_) if !is_file(&session.strips[index]) => {
+            return Err(unknown(format!(
+                "{label} has no player: only a strip whose source is a file has {}",
+                rest.join("/")
+            )));
+        }
         _ => {}
     }
     Ok(Resolved {
@@ -344,39 +350,54 @@ pub fn get(session: &Session, r: &Resolved) -> Value {
 /// Sets the parameter (a `/norm` path takes 0..1). On success the session holds it and
 /// the value stored is returned in units, as [`get`] shows it; on error nothing changed.
 pub fn set(session: &mut Session, r: &Resolved, value: &Value) -> Result<Value, ApiError> {
-    if r.norm {
-        let norm = match value {
-            Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-            other => {
-                return Err(ApiError::new(
-                    ErrorCode::WrongType,
-                    format!(
-                        "{}/norm takes a number from 0 to 1, not {}",
-                        r.canonical,
-                        access::describe(other)
-                    ),
-                ));
-            }
-        };
-        if !(0.0..=1.0).contains(&norm) {
+    let units = units(session, r, value)?;
+    access::write(session, r, &units)?;
+    Ok(access::read(session, r).unwrap_or(Value::Null))
+}
+
+/// A value for `r` in units (a `/norm` value converted), not yet checked.
+fn units(session: &Session, r: &Resolved, value: &Value) -> Result<Value, ApiError> {
+    if !r.norm {
+        return Ok(value.clone());
+    }
+    let norm = match value {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        other => {
             return Err(ApiError::new(
-                ErrorCode::OutOfRange,
-                format!("{}/norm: {norm} is outside 0..=1", r.canonical),
+                ErrorCode::WrongType,
+                format!(
+                    "{}/norm takes a number from 0 to 1, not {}",
+                    r.canonical,
+                    access::describe(other)
+                ),
             ));
         }
-        let mut units = from_norm(r.template, norm);
-        if r.template.range == Range::BelowNyquist {
-            // The taper's top may be at or above this session's Nyquist frequency.
-            let below = f64::from(session.sample_rate) / 2.0 - 1.0;
-            if units.as_f64().is_some_and(|hz| hz > below) && below > 0.0 {
-                units = json!(below);
-            }
-        }
-        access::write(session, r, &units)?;
-    } else {
-        access::write(session, r, value)?;
+    };
+    if !(0.0..=1.0).contains(&norm) {
+        return Err(ApiError::new(
+            ErrorCode::OutOfRange,
+            format!("{}/norm: {norm} is outside 0..=1", r.canonical),
+        ));
     }
-    Ok(access::read(session, r).unwrap_or(Value::Null))
+    let mut units = from_norm(r.template, norm);
+    if r.template.range == Range::BelowNyquist {
+        // The taper's top may be at or above this session's Nyquist frequency.
+        let below = f64::from(session.sample_rate) / 2.0 - 1.0;
+        if units.as_f64().is_some_and(|hz| hz > below) && below > 0.0 {
+            units = json!(below);
+        }
+    }
+    Ok(units)
+}
+
+/// For a transport parameter ([`Template::transport`]): `value` (or its `/norm` form)
+/// checked against its type and range and returned in units, for the caller to set on
+/// the running player; refused with the namespace's codes otherwise (`length_s` is
+/// read-only).
+pub fn transport_value(session: &Session, r: &Resolved, value: &Value) -> Result<Value, ApiError> {
+    let units = units(session, r, value)?;
+    access::check_only(r.template, &r.canonical, &units, session.sample_rate)?;
+    Ok(units)
 }
 
 fn entries(
@@ -393,7 +414,7 @@ fn entries(
         Kind::Bus => &session.buses[index].name,
     };
     for template in group {
-        if template.field == Field::Name {
+        if template.field == Field::Name || template.transport() {
             continue;
         }
         let r = Resolved {
@@ -418,6 +439,9 @@ pub fn flatten(session: &Session) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (i, strip) in session.strips.iter().enumerate() {
         entries(&mut out, session, Kind::Strip, i, &STRIP_TOP, 0, "");
+        if is_file(strip) {
+            entries(&mut out, session, Kind::Strip, i, &STRIP_PLAYER, 0, "");
+        }
         if strip.gate.is_some() {
             entries(&mut out, session, Kind::Strip, i, &STRIP_GATE, 0, "");
         }
@@ -446,4 +470,28 @@ pub fn flatten(session: &Session) -> Vec<(String, Value)> {
         }
     }
     out
+}
+
+fn is_file(strip: &troubadour_engine::session::Strip) -> bool {
+    matches!(
+        strip.source,
+        troubadour_engine::session::Source::File { .. }
+    )
+}
+
+/// The paths of the file players' transport state (`strip/<name>/player/playing`,
+/// `…/position_s`, `…/length_s`), which [`flatten`] leaves out: they are the running
+/// players', not the session's (no scene holds them, no file saves them).
+pub fn transport_paths(session: &Session) -> Vec<String> {
+    session
+        .strips
+        .iter()
+        .filter(|s| is_file(s))
+        .flat_map(|s| {
+            STRIP_PLAYER
+                .iter()
+                .filter(|t| t.transport())
+                .map(|t| fill(t.path, &s.name, "", 0))
+        })
+        .collect()
 }

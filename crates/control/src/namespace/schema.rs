@@ -46,6 +46,18 @@ pub fn schema() -> Value {
                 "glides": t.glides(),
                 "structural": t.structural,
             });
+            if t.transport() {
+                // Additions: a running player's state, not the session's.
+                p["transport"] = json!(true);
+                p["read_only"] = json!(t.read_only());
+                p["note"] = json!(if t.read_only() {
+                    "the file's length at the session's rate; only strips with a file source have it"
+                } else if t.kind == ValueKind::Number {
+                    "seconds from the file's start; a set seeks, clamped to length_s; not saved"
+                } else {
+                    "play (true) or pause; false once a file played once has reached its end; not saved"
+                });
+            }
             if t.kind == ValueKind::Number {
                 p["min"] = bound(t.min);
                 p["max"] = bound(t.max);

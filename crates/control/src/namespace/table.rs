@@ -1,8 +1,8 @@
 //! The table of templates, with the validator's ranges.
 
 use super::template::{
-    CompressorField, DefaultValue, EqField, Field, GateField, LimiterField, Range, SendField,
-    Taper, Template, ValueKind,
+    CompressorField, DefaultValue, EqField, Field, GateField, LimiterField, PlayerField, Range,
+    SendField, Taper, Template, ValueKind,
 };
 
 const fn number(
@@ -242,6 +242,40 @@ pub(crate) static STRIP_TOP: [Template; 7] = [
     name("strip/{strip}/name"),
 ];
 
+/// The longest position a seek takes, seconds (a day); a seek is clamped to the
+/// file's length anyway.
+const POSITION_MAX: f64 = 86_400.0;
+
+/// A file player's transport: only strips whose source is a file have it.
+pub(crate) static STRIP_PLAYER: [Template; 4] = [
+    toggle(
+        "strip/{strip}/player/playing",
+        Field::Player(PlayerField::Playing),
+        true,
+    ),
+    toggle(
+        "strip/{strip}/player/loop",
+        Field::Player(PlayerField::Loop),
+        false,
+    ),
+    number(
+        "strip/{strip}/player/position_s",
+        Field::Player(PlayerField::Position),
+        "s",
+        (0.0, POSITION_MAX),
+        0.0,
+        Taper::None,
+    ),
+    number(
+        "strip/{strip}/player/length_s",
+        Field::Player(PlayerField::Length),
+        "s",
+        (0.0, POSITION_MAX),
+        0.0,
+        Taper::None,
+    ),
+];
+
 pub(crate) static STRIP_GATE: [Template; 6] = [
     number(
         "strip/{strip}/gate/open_db",
@@ -350,6 +384,7 @@ pub(crate) static BUS_LIMITER: [Template; 3] = [
 pub fn templates() -> impl Iterator<Item = &'static Template> {
     [
         &STRIP_TOP[..],
+        &STRIP_PLAYER,
         &STRIP_GATE,
         &STRIP_EQ,
         &STRIP_COMPRESSOR,

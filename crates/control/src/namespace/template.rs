@@ -74,6 +74,17 @@ pub(crate) enum Field {
     Compressor(CompressorField),
     Limiter(LimiterField),
     Eq(EqField),
+    Player(PlayerField),
+}
+
+/// A file player's transport (`strip/<id>/player/…`): `loop` is the session's
+/// `source.loop`; the others are the running player's state, not the session's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlayerField {
+    Playing,
+    Loop,
+    Position,
+    Length,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +165,18 @@ impl Template {
     /// Whether a scene crossfade interpolates it (numbers that change in place); the
     /// others switch at the start of the fade.
     pub fn glides(&self) -> bool {
-        self.kind == ValueKind::Number && !self.structural
+        self.kind == ValueKind::Number && !self.structural && !self.transport()
+    }
+
+    /// Whether it is a running file player's transport state (`playing`, `position_s`,
+    /// `length_s`): read from and set on the player, never saved, in no scene or undo.
+    pub fn transport(&self) -> bool {
+        matches!(self.field, Field::Player(f) if f != PlayerField::Loop)
+    }
+
+    /// Whether it can only be read (`length_s`).
+    pub fn read_only(&self) -> bool {
+        self.field == Field::Player(PlayerField::Length)
     }
 
     /// Whether it has a `/norm` form.

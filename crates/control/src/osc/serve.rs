@@ -275,7 +275,9 @@ impl Server {
         let session = self.session(origin)?;
         let addresses: Vec<String> = namespace::flatten(&session)
             .into_iter()
-            .map(|(path, _)| format!("/{path}"))
+            .map(|(path, _)| path)
+            .chain(namespace::transport_paths(&session))
+            .map(|path| format!("/{path}"))
             .filter(|a| covers(prefix, a))
             .collect();
         let mut pages: Vec<Vec<String>> = vec![Vec::new()];

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use troubadour_engine::session::Session;
+use troubadour_engine::session::{Session, Source};
 use troubadour_host::HostEvent;
 
 use crate::namespace;
@@ -38,7 +38,7 @@ pub fn diff(old: &Session, new: &Session) -> Diff {
         && old.strips.iter().zip(&new.strips).all(|(a, b)| {
             a.name == b.name
                 && a.channels == b.channels
-                && a.source == b.source
+                && same_source(&a.source, &b.source)
                 && a.compressor.as_ref().map(|c| &c.sidechain)
                     == b.compressor.as_ref().map(|c| &c.sidechain)
         });
@@ -53,6 +53,15 @@ pub fn diff(old: &Session, new: &Session) -> Diff {
         structure: !(same_paths && strips_same && buses_same),
         scenes: old.scenes != new.scenes,
         midi: old.midi != new.midi || old.macros != new.macros,
+    }
+}
+
+/// The same source but for a file's `loop`, which is a parameter
+/// (`strip/<id>/player/loop`), told as a change of its own.
+fn same_source(a: &Source, b: &Source) -> bool {
+    match (a, b) {
+        (Source::File { path: x, .. }, Source::File { path: y, .. }) => x == y,
+        _ => a == b,
     }
 }
 

@@ -32,7 +32,11 @@ impl Service {
             Request::Get { path } => {
                 let session = self.host.controller().session();
                 let r = namespace::resolve(session, &path).map_err(|e| at_path(e, &path))?;
-                let value = namespace::get(session, &r);
+                let value = if r.template.transport() {
+                    self.transport_get(&r).map_err(|e| at_path(e, &path))?
+                } else {
+                    namespace::get(session, &r)
+                };
                 Ok(Reply::Value {
                     path: shown_path(&r),
                     value,
@@ -118,6 +122,9 @@ impl Service {
     fn set(&mut self, path: &str, value: &Value, origin: &str) -> Result<Reply, ApiError> {
         let session = self.host.controller().session();
         let r = namespace::resolve(session, path)?;
+        if r.template.transport() {
+            return self.transport_set(&r, value);
+        }
         let mut new = session.clone();
         let stored = namespace::set(&mut new, &r, value)?;
         if new == *session {

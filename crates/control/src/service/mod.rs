@@ -14,6 +14,7 @@ mod json;
 mod macros;
 mod metrics;
 mod midi;
+mod player;
 mod save;
 mod scenes;
 
@@ -32,6 +33,7 @@ pub use handle::{
     Answer, CALL_BACKLOG, Call, CallKind, EVENT_BACKLOG, Handle, METER_BACKLOG, MeterSubscription,
 };
 pub use json::{json_to_toml, session_json};
+pub use player::PLAYER_EVENT_INTERVAL;
 
 use history::History;
 use save::Saver;
@@ -113,6 +115,8 @@ pub struct Service {
     counters: Counters,
     /// More `/metrics` text from surfaces that count on their own (OSC).
     metrics_sources: Vec<MetricsSource>,
+    /// What the last `player` event of each strip said (by strip index).
+    players_told: Vec<Option<player::Told>>,
 }
 
 /// Writes a surface's lines of Prometheus text (called on the control thread).
@@ -162,6 +166,7 @@ impl Service {
             last_stats: None,
             counters: Counters::default(),
             metrics_sources: Vec::new(),
+            players_told: Vec::new(),
         }
     }
 
@@ -277,6 +282,7 @@ impl Service {
             self.next_status = now + Duration::from_secs(1);
             self.status_tick();
         }
+        self.player_tick();
         self.save_tick();
     }
 

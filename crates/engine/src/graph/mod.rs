@@ -430,7 +430,11 @@ impl Graph {
             self.carry_strips[i] = old
                 .strips
                 .iter()
-                .position(|o| o.name == s.name && o.channels == s.channels && o.source == s.source)
+                .position(|o| {
+                    o.name == s.name
+                        && o.channels == s.channels
+                        && crate::diff::same_source(&o.source, &s.source)
+                })
                 .map(|j| j as u32);
         }
         for (i, b) in new.buses.iter().enumerate() {
@@ -459,6 +463,21 @@ impl Graph {
                 self.buses[i].inherit(o);
             }
         }
+    }
+
+    /// The strip of the graph this one replaces whose running state strip `i` takes
+    /// over when swapped in ([`carry_over_from`](Self::carry_over_from)).
+    pub(crate) fn carried(&self, i: usize) -> Option<usize> {
+        self.carry_strips
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|j| j as usize)
+    }
+
+    /// Each strip's file player handle (`None` for other sources), in strip order.
+    pub(crate) fn players(&self) -> Vec<Option<crate::player::Player>> {
+        self.strips.iter().map(|s| s.source.player()).collect()
     }
 
     /// The strips' running state, in strip order.

@@ -74,6 +74,14 @@ impl SourcePlayer {
         }
     }
 
+    /// The control side's handle on a file source's transport.
+    pub(crate) fn player(&self) -> Option<crate::player::Player> {
+        match self {
+            SourcePlayer::File(stream) => Some(stream.player()),
+            _ => None,
+        }
+    }
+
     /// Why a file source stopped reading before its end, if it did.
     pub(crate) fn error(&self) -> Option<&str> {
         match self {

@@ -28,6 +28,9 @@ pub(crate) struct CompressedDecoder {
     /// The last packet's samples, interleaved, and how many of them are handed on.
     decoded: Vec<f32>,
     at: usize,
+    /// Frames still to drop after a seek: symphonia lands on a packet at or before the
+    /// frame asked for, and the decoder's output starts there.
+    skip: u64,
     buffer: Option<SampleBuffer<f32>>,
 }
 
@@ -87,12 +90,13 @@ impl CompressedDecoder {
             channels,
             decoded: Vec::new(),
             at: 0,
+            skip: 0,
             buffer: None,
         })
     }
 
     /// Frames in the file: from its header, else counted by decoding it once.
-    pub(crate) fn frames(&mut self) -> Result<u64, AudioFileError> {
+    pub(crate) fn count_frames(&mut self) -> Result<u64, AudioFileError> {
         if let Some(n) = self.frames {
             return Ok(n);
         }
@@ -152,7 +156,11 @@ impl CompressedDecoder {
                     };
                     buffer.copy_interleaved_ref(audio);
                     self.decoded.clear();
-                    self.decoded.extend_from_slice(buffer.samples());
+                    let samples = buffer.samples();
+                    // What a seek landed before the frame asked for.
+                    let drop = (self.skip as usize * self.channels).min(samples.len());
+                    self.skip -= (drop / self.channels) as u64;
+                    self.decoded.extend_from_slice(&samples[drop..]);
                     self.at = 0;
                     return Ok(true);
                 }
@@ -188,11 +196,20 @@ impl Decoder for CompressedDecoder {
     }
 
     fn rewind(&mut self) -> Result<(), AudioFileError> {
-        self.format
+        self.seek(0)
+    }
+
+    fn frames(&self) -> Option<u64> {
+        self.frames
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<(), AudioFileError> {
+        let seeked = self
+            .format
             .seek(
                 SeekMode::Accurate,
                 SeekTo::TimeStamp {
-                    ts: 0,
+                    ts: frame,
                     track_id: self.track,
                 },
             )
@@ -200,6 +217,7 @@ impl Decoder for CompressedDecoder {
         self.decoder.reset();
         self.decoded.clear();
         self.at = 0;
+        self.skip = seeked.required_ts.saturating_sub(seeked.actual_ts);
         Ok(())
     }
 }

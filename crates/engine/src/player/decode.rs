@@ -17,6 +17,11 @@ pub(crate) trait Decoder: Send {
     fn read(&mut self, out: &mut Vec<f32>, frames: usize) -> Result<(), AudioFileError>;
     /// Back to the first frame.
     fn rewind(&mut self) -> Result<(), AudioFileError>;
+    /// Frames in the file, when its header says.
+    fn frames(&self) -> Option<u64>;
+    /// To frame `frame` (at the file's rate; at most its length): the next
+    /// [`read`](Self::read) starts there, exactly.
+    fn seek(&mut self, frame: u64) -> Result<(), AudioFileError>;
 }
 
 /// Opens `path` with the decoder its contents call for.
@@ -99,7 +104,16 @@ impl Decoder for WavDecoder {
     }
 
     fn rewind(&mut self) -> Result<(), AudioFileError> {
-        self.reader.seek(0).map_err(|e| AudioFileError::Open {
+        self.seek(0)
+    }
+
+    fn frames(&self) -> Option<u64> {
+        Some(u64::from(self.reader.duration()))
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<(), AudioFileError> {
+        let frame = frame.min(u64::from(self.reader.duration())) as u32;
+        self.reader.seek(frame).map_err(|e| AudioFileError::Open {
             path: self.path.clone(),
             source: e,
         })

@@ -14,18 +14,21 @@
 mod compressed;
 mod decode;
 mod reader;
+mod transport;
 
 pub(crate) use compressed::CompressedDecoder;
 pub(crate) use decode::Decoder;
+pub use transport::{Player, PlayerState};
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer};
 
 use crate::audio_file::AudioFileError;
+use transport::{Transport, unpack};
 
 /// Seconds of audio the ring holds: long enough to ride out a slow disk or a busy
 /// machine, short enough that memory stays small (2 s of stereo f32 at 48 kHz: 1 MiB).
@@ -36,15 +39,15 @@ pub const RING_SECONDS: f64 = 2.0;
 /// underruns (400 ms makes it read about 20 000 frames a second).
 pub const STALL_ENV: &str = "TROUBADOUR_TEST_PLAYER_STALL_MS";
 
-/// What the reader thread tells the player.
+/// What the reader thread, the audio side and the control side share.
 #[derive(Debug)]
 struct Shared {
     path: PathBuf,
-    /// Set (Release) after the reader has pushed its last frame: the file played once
-    /// to its end, or reading failed.
-    finished: AtomicBool,
     /// Why reading stopped early, if it did.
     error: OnceLock<String>,
+    transport: Transport,
+    /// The reader thread, for the control side to wake on a seek or a loop change.
+    reader: OnceLock<std::thread::Thread>,
 }
 
 /// The audio side of a file player.
@@ -54,9 +57,18 @@ pub(crate) struct FileStream {
     shared: Arc<Shared>,
     /// Interleaved channels in the ring (the file's).
     channels: usize,
-    /// The reader thread, woken by [`wait_for`](Self::wait_for) (never by the audio
-    /// thread).
-    reader: std::thread::Thread,
+    /// The engine's rate (the control handle's seconds).
+    rate: u32,
+    /// Stream index (samples) consumed so far.
+    consumed: u64,
+    /// The last `seek_done` applied, the boundary it named and the file position there.
+    seen_seek: u64,
+    boundary: u64,
+    base: u64,
+    /// Since a seek, no new sample has been played yet: silence then is no underrun.
+    refilling: bool,
+    /// A file played once reached its end.
+    ended: bool,
 }
 
 impl FileStream {
@@ -65,24 +77,27 @@ impl FileStream {
     pub(crate) fn open(path: &Path, rate: u32, looped: bool) -> Result<Self, AudioFileError> {
         let decoder = decode::open(path)?;
         let channels = decoder.channels();
+        let length = decoder.frames().map_or(0, |n| {
+            troubadour_dsp::resample::output_length(n, decoder.sample_rate(), rate)
+        });
         let samples = (RING_SECONDS * f64::from(rate)) as usize * channels;
         let (producer, consumer) = LockFreeRingBuffer::with_capacity(samples);
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
-            finished: AtomicBool::new(false),
             error: OnceLock::new(),
+            transport: Transport::new(looped, length),
+            reader: OnceLock::new(),
         });
-        let reader = reader::Reader {
+        let reader = reader::Reader::new(
             decoder,
-            ring: producer,
-            shared: Arc::clone(&shared),
+            producer,
+            Arc::clone(&shared),
             rate,
-            looped,
-            stall: std::env::var(STALL_ENV)
+            std::env::var(STALL_ENV)
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
                 .map(Duration::from_millis),
-        };
+        );
         let handle = std::thread::Builder::new()
             .name("troubadour-player".into())
             .spawn(move || reader.run())
@@ -90,11 +105,18 @@ impl FileStream {
                 path: path.to_path_buf(),
                 source,
             })?;
+        let _ = shared.reader.set(handle.thread().clone());
         let stream = FileStream {
             ring: consumer,
             shared,
             channels,
-            reader: handle.thread().clone(),
+            rate,
+            consumed: 0,
+            seen_seek: 0,
+            boundary: 0,
+            base: 0,
+            refilling: false,
+            ended: false,
         };
         // The graph plays as soon as it is swapped in: give it a second in hand (or the
         // whole of a shorter file) before it can.
@@ -102,46 +124,130 @@ impl FileStream {
         Ok(stream)
     }
 
-    /// Audio thread: fills `bufs[ch][..n]` (a mono file feeds every channel) and
-    /// returns the frames of silence played because the reader was behind. Wait-free.
-    #[inline]
-    pub(crate) fn render(&mut self, bufs: &mut [Box<[f32]>], n: usize) -> u64 {
-        let ch = self.channels;
-        let mut got = self.ring.len() / ch;
-        let mut finished = false;
-        if got < n {
-            // Checked before looking again: after `finished` is seen, the ring holds
-            // everything the reader will ever push.
-            finished = self.shared.finished.load(Ordering::Acquire);
-            got = self.ring.len() / ch;
+    /// The control side's handle on this stream's transport.
+    pub(crate) fn player(&self) -> Player {
+        Player {
+            shared: Arc::clone(&self.shared),
+            rate: self.rate,
         }
-        let take = got.min(n);
-        if take > 0
-            && let Ok(chunk) = self.ring.read_chunk(take * ch)
+    }
+
+    /// Audio thread: applies a seek the reader has carried out: drops the stale samples
+    /// before its boundary (already in the ring) and counts from its position.
+    #[inline]
+    fn apply_seek(&mut self) {
+        let t = &self.shared.transport;
+        let done = t.seek_done.load(Ordering::Acquire);
+        if done == self.seen_seek {
+            return;
+        }
+        let base = t.seek_base.load(Ordering::Acquire);
+        if t.seek_done.load(Ordering::Acquire) != done {
+            // Another seek landed between the two reads: take it whole next callback.
+            return;
+        }
+        let (generation, boundary) = unpack(done);
+        let stale = boundary.saturating_sub(self.consumed) as usize;
+        if stale > 0
+            && let Ok(chunk) = self.ring.read_chunk(stale.min(self.ring.len()))
         {
-            let (a, b) = chunk.as_slices();
-            for (c, buf) in bufs.iter_mut().enumerate() {
-                // Channel `src` of every frame, across the ring's wrap if there is one.
-                let src = c.min(ch - 1);
-                let samples = a.iter().chain(b).skip(src).step_by(ch);
-                for (x, s) in buf[..take].iter_mut().zip(samples) {
-                    *x = *s;
-                }
-            }
             chunk.commit_all();
         }
+        self.consumed = self.consumed.max(boundary);
+        self.seen_seek = done;
+        self.boundary = boundary;
+        self.base = base;
+        self.refilling = true;
+        self.ended = false;
+        t.ended.store(false, Ordering::Release);
+        t.applied.store(generation as u32, Ordering::Release);
+    }
+
+    /// Audio thread: fills `bufs[ch][..n]` (a mono file feeds every channel) and
+    /// returns the frames of silence played because the reader was behind. Wait-free:
+    /// atomics, one ring read and at most one ring skip.
+    #[inline]
+    pub(crate) fn render(&mut self, bufs: &mut [Box<[f32]>], n: usize) -> u64 {
+        self.apply_seek();
+        let t = &self.shared.transport;
+        let ch = self.channels;
+        let mut take = 0;
+        let mut underrun = 0;
+        // Read after the ring's length: a sample counted there and past the end is
+        // never played.
+        let got = self.ring.len() / ch;
+        let end_at = t.end_at.load(Ordering::Acquire);
+        if t.playing.load(Ordering::Acquire) && !self.ended {
+            let left = (end_at.saturating_sub(self.consumed) / ch as u64) as usize;
+            take = got.min(n).min(left);
+            if take > 0
+                && let Ok(chunk) = self.ring.read_chunk(take * ch)
+            {
+                let (a, b) = chunk.as_slices();
+                for (c, buf) in bufs.iter_mut().enumerate() {
+                    // Channel `src` of every frame, across the ring's wrap if there is one.
+                    let src = c.min(ch - 1);
+                    let samples = a.iter().chain(b).skip(src).step_by(ch);
+                    for (x, s) in buf[..take].iter_mut().zip(samples) {
+                        *x = *s;
+                    }
+                }
+                chunk.commit_all();
+                self.consumed += (take * ch) as u64;
+                self.refilling = false;
+            }
+            if self.consumed < end_at && !self.refilling {
+                underrun = (n - take) as u64;
+            }
+            t.consumed.store(self.consumed, Ordering::Release);
+        }
+        if self.consumed >= end_at && !self.ended {
+            // The end of a file played once (or a seek to it while paused).
+            self.ended = true;
+            t.ended.store(true, Ordering::Release);
+            t.playing.store(false, Ordering::Release);
+        }
+        // Every callback, paused or not: a seek while paused moves it too.
+        self.publish_position(end_at);
         for buf in bufs.iter_mut() {
             buf[take..n].fill(0.0);
         }
-        if finished { 0 } else { (n - take) as u64 }
+        underrun
+    }
+
+    /// Audio thread: the file position of the next sample, wrapped at the file's
+    /// length while the stream goes on past it (a loop).
+    #[inline]
+    fn publish_position(&self, end_at: u64) {
+        let t = &self.shared.transport;
+        let ch = self.channels as u64;
+        let mut position = self.base + self.consumed.saturating_sub(self.boundary) / ch;
+        let length = t.length.load(Ordering::Relaxed);
+        if length > 0 && position >= length && self.consumed < end_at {
+            position %= length;
+        } else if length > 0 {
+            position = position.min(length);
+        }
+        t.position.store(position, Ordering::Release);
     }
 
     /// Not on the audio thread: waits until the next `frames` frames are ready, or the
-    /// file has ended, so that the next [`render`](Self::render) cannot underrun.
+    /// stream has ended, so that the next [`render`](Self::render) cannot underrun.
     pub(crate) fn wait_for(&self, frames: usize) {
+        let t = &self.shared.transport;
+        if t.seek_done.load(Ordering::Acquire) != self.seen_seek {
+            // A seek the next render applies first: the reader pushes nothing new
+            // until it has (what is in the ring now is stale), so waiting here would
+            // wait for ever.
+            return;
+        }
         let want = (frames * self.channels).min(self.ring.capacity());
-        while self.ring.len() < want && !self.shared.finished.load(Ordering::Acquire) {
-            self.reader.unpark();
+        while self.ring.len() < want
+            && self.consumed + (self.ring.len() as u64) < t.end_at.load(Ordering::Acquire)
+        {
+            if let Some(reader) = self.shared.reader.get() {
+                reader.unpark();
+            }
             std::thread::sleep(Duration::from_micros(50));
         }
     }

@@ -1,6 +1,7 @@
 //! The namespace's contract, checked on a session with every kind of parameter.
 
 mod fuzz;
+mod player;
 mod rename;
 mod values;
 
