@@ -174,14 +174,24 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
         "online: strip \"Game\": moved the stream of \"Game One\"",
         &mut seen,
     );
-    wait_linked(&pw, "Game One", "troubadour.game", "started before the mixer");
+    wait_linked(
+        &pw,
+        "Game One",
+        "troubadour.game",
+        "started before the mixer",
+    );
     let mut after = play_as(&pw, &dir, "Game Two");
     expect_line(
         &rx,
         "online: strip \"Game\": moved the stream of \"Game Two\"",
         &mut seen,
     );
-    wait_linked(&pw, "Game Two", "troubadour.game", "started after the mixer");
+    wait_linked(
+        &pw,
+        "Game Two",
+        "troubadour.game",
+        "started after the mixer",
+    );
     wait_linked(&pw, "Music", "test_sink", "another app");
 
     // `wpctl status` lists the virtual devices (sinks and sources by description).
@@ -229,7 +239,12 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
         "online: strip \"Game\": moved the stream of \"Game Two\"",
         &mut seen,
     );
-    wait_linked(&pw, "Game Two", "troubadour.game", "restarted after the mixer");
+    wait_linked(
+        &pw,
+        "Game Two",
+        "troubadour.game",
+        "restarted after the mixer",
+    );
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));
     wait_linked(&pw, "Game One", "test_sink", "after the stop");
@@ -295,14 +310,21 @@ fn default_devices_are_ours_while_running_and_the_previous_ones_after() {
             if now.0 == want.0 && now.1 == want.1 {
                 return;
             }
-            assert!(Instant::now() < deadline, "{when}: defaults {now:?}, not {want:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{when}: defaults {now:?}, not {want:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     };
     wait_for(("test_sink2", "test_sink.monitor"), "before");
     let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, DEFAULTS, 30);
     let mut seen = Vec::new();
-    expect_line(&rx, "online: troubadour.browser is the default output", &mut seen);
+    expect_line(
+        &rx,
+        "online: troubadour.browser is the default output",
+        &mut seen,
+    );
     wait_for(("troubadour.browser", "troubadour.stream_mix"), "running");
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));
@@ -312,8 +334,15 @@ fn default_devices_are_ours_while_running_and_the_previous_ones_after() {
     // manager plays to a device that exists meanwhile.
     let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, DEFAULTS, 30);
     let mut seen = Vec::new();
-    expect_line(&rx, "online: troubadour.browser is the default output", &mut seen);
-    wait_for(("troubadour.browser", "troubadour.stream_mix"), "running again");
+    expect_line(
+        &rx,
+        "online: troubadour.browser is the default output",
+        &mut seen,
+    );
+    wait_for(
+        ("troubadour.browser", "troubadour.stream_mix"),
+        "running again",
+    );
     kill9(troubadour);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut now = defaults();
@@ -378,11 +407,7 @@ fn a_persistent_device_outlives_kill_9_and_a_restart_reuses_it() {
 
     let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, PERSIST, 30);
     let mut seen = Vec::new();
-    expect_line(
-        &rx,
-        "for strip \"Browser\": reused (node ",
-        &mut seen,
-    );
+    expect_line(&rx, "for strip \"Browser\": reused (node ", &mut seen);
     expect_line(&rx, "online: strip \"Browser\": linked", &mut seen);
     assert_eq!(count_named(&pw, "sinks", "troubadour.browser"), 1);
     assert_eq!(count_named(&pw, "sources", "troubadour.stream_mix"), 1);
@@ -408,7 +433,11 @@ fn a_persistent_device_outlives_kill_9_and_a_restart_reuses_it() {
     assert!((freq - 440.0).abs() < 1.0, "recorded {freq:.1} Hz");
     seen.extend(stop(troubadour, &rx));
     // A clean stop leaves it too.
-    assert_eq!(count_named(&pw, "sinks", "troubadour.browser"), 1, "{seen:?}");
+    assert_eq!(
+        count_named(&pw, "sinks", "troubadour.browser"),
+        1,
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -434,7 +463,14 @@ fn a_name_another_program_has_is_an_error_that_names_it() {
         .command(env!("CARGO_BIN_EXE_troubadour"))
         .arg("run")
         .arg(&session)
-        .args(["--backend", "pipewire", "--no-api", "--no-osc", "--seconds", "5"])
+        .args([
+            "--backend",
+            "pipewire",
+            "--no-api",
+            "--no-osc",
+            "--seconds",
+            "5",
+        ])
         .output()
         .expect("troubadour run");
     let said = String::from_utf8_lossy(&out.stderr);

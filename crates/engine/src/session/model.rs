@@ -513,7 +513,10 @@ impl Source {
     /// True for sources that a live backend feeds through the engine's inputs (device
     /// channels and virtual devices), in strip order.
     pub fn is_input(&self) -> bool {
-        matches!(self, Source::Device(_) | Source::Virtual(_) | Source::App(_))
+        matches!(
+            self,
+            Source::Device(_) | Source::Virtual(_) | Source::App(_)
+        )
     }
 }
 

@@ -340,16 +340,15 @@ impl Checker<'_> {
             .filter_map(|(i, x)| {
                 let f = Field::item("strip", i, &x.name).key("source");
                 match &x.source {
-                    super::Source::Virtual(v) => {
-                        Some((f.key("virtual"), &v.name, v.default.then(|| f.key("default"))))
-                    }
+                    super::Source::Virtual(v) => Some((
+                        f.key("virtual"),
+                        &v.name,
+                        v.default.then(|| f.key("default")),
+                    )),
                     super::Source::App(pattern) => {
                         let f = f.key("app");
                         if let Err(e) = app_pattern(pattern) {
-                            self.error(
-                                &f,
-                                format!("{pattern:?} is not a regular expression: {e}"),
-                            );
+                            self.error(&f, format!("{pattern:?} is not a regular expression: {e}"));
                         }
                         Some((f, &x.name, None))
                     }

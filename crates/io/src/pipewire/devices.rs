@@ -179,7 +179,10 @@ mod tests {
         assert_eq!(plan(&device(true), &nodes), Ok(Plan::Reuse(50)));
         let err = plan(&device(false), &nodes).unwrap_err();
         assert!(err.contains("made by Troubadour process 1"), "{err}");
-        nodes.insert(50, ("troubadour.browser".into(), marker("troubadour.browser")));
+        nodes.insert(
+            50,
+            ("troubadour.browser".into(), marker("troubadour.browser")),
+        );
         assert_eq!(plan(&device(false), &nodes), Ok(Plan::Create));
         assert_eq!(plan(&device(false), &BTreeMap::new()), Ok(Plan::Create));
     }

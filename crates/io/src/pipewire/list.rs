@@ -7,8 +7,6 @@ use std::rc::Rc;
 use pipewire as pw;
 use pw::types::ObjectType;
 
-use super::remote_description;
-
 /// A node of ours on the server (`node.name` starting with `troubadour`), for
 /// `troubadour devices`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -109,4 +107,13 @@ fn all_nodes() -> Result<std::collections::BTreeMap<u32, (OurNode, String)>, Str
     };
     mainloop.run();
     Ok(found.take())
+}
+
+/// Where libpipewire looks for the server, in words (for errors).
+pub(crate) fn remote_description() -> String {
+    let remote = std::env::var("PIPEWIRE_REMOTE").unwrap_or_else(|_| "pipewire-0".into());
+    let dir = std::env::var("PIPEWIRE_RUNTIME_DIR")
+        .or_else(|_| std::env::var("XDG_RUNTIME_DIR"))
+        .unwrap_or_else(|_| "(no XDG_RUNTIME_DIR)".into());
+    format!("remote \"{remote}\", socket {dir}/{remote}")
 }

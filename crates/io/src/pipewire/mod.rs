@@ -42,6 +42,7 @@ use crate::jack::port_names;
 use graph::{Graph, Peer, PortInfo, Want};
 
 pub use filter::MAX_QUANTUM;
+pub(crate) use list::remote_description;
 pub use list::{OurNode, clashes, our_nodes};
 
 /// The filter's input port names: every input strip's channels (device and virtual
@@ -100,15 +101,6 @@ fn wants(session: &Session) -> Vec<Want> {
         });
     }
     wants
-}
-
-/// Where libpipewire looks for the server, in words (for errors).
-pub(crate) fn remote_description() -> String {
-    let remote = std::env::var("PIPEWIRE_REMOTE").unwrap_or_else(|_| "pipewire-0".into());
-    let dir = std::env::var("PIPEWIRE_RUNTIME_DIR")
-        .or_else(|_| std::env::var("XDG_RUNTIME_DIR"))
-        .unwrap_or_else(|_| "(no XDG_RUNTIME_DIR)".into());
-    format!("remote \"{remote}\", socket {dir}/{remote}")
 }
 
 /// Requests from the control side to the PipeWire thread.
@@ -447,7 +439,10 @@ fn run(
                 });
                 let _ = reply.send(engine);
                 let lost = reports.lock().map(|r| r.lost.is_some()).unwrap_or(true);
-                if wrote && !lost && let Ok(seq) = core.sync(0) {
+                if wrote
+                    && !lost
+                    && let Ok(seq) = core.sync(0)
+                {
                     // Quit when the server has them (or after 1 s: see the timer).
                     stop_sync.set(Some(seq));
                     stopping.set(Some(Instant::now()));
@@ -470,7 +465,9 @@ fn run(
         let stats_tid = Rc::new(RefCell::new(false));
         let ml = mainloop.downgrade();
         mainloop.loop_().add_timer(move |_| {
-            if stopping.get().is_some_and(|t| t.elapsed() > Duration::from_secs(1))
+            if stopping
+                .get()
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(1))
                 && let Some(ml) = ml.upgrade()
             {
                 ml.quit();
@@ -531,7 +528,7 @@ fn run(
                 want.done = true;
                 if let Ok(mut rep) = reports.lock() {
                     rep.online
-                        .push(format!("{}: linked to {}", want.what, describe(&want.peer)));
+                        .push(format!("{}: linked to {}", want.what, want.peer.describe()));
                 }
             }
         })
@@ -563,13 +560,6 @@ fn find_data_thread(f: &filter::Filter) -> bool {
         }
     }
     true
-}
-
-fn describe(peer: &Peer) -> String {
-    match peer {
-        Peer::Device(spec) => format!("\"{spec}\""),
-        Peer::Virtual(node) => format!("the virtual device {node}"),
-    }
 }
 
 /// A running PipeWire backend.
@@ -643,7 +633,7 @@ impl Backend for PipewireBackend {
                 changes.push(DeviceChange::Offline(format!(
                     "{}: nothing in the PipeWire graph matches {} (yet); linked when it appears",
                     w.what,
-                    describe(&w.peer)
+                    w.peer.describe()
                 )));
             }
         }
@@ -780,7 +770,8 @@ mod tests {
     #[test]
     fn virtual_devices_are_named_and_classed_as_the_session_says() {
         let mut s = Session::default_session();
-        s.strips[0].source = Source::Virtual(troubadour_engine::session::VirtualSource::named("Browser"));
+        s.strips[0].source =
+            Source::Virtual(troubadour_engine::session::VirtualSource::named("Browser"));
         s.buses[0].sink = Some(Sink::Virtual {
             name: "Stream mix".into(),
             default: false,

@@ -164,9 +164,7 @@ pub(crate) fn global(
             );
         }
         ObjectType::Metadata => {
-            if props.get("metadata.name") != Some("default")
-                || router.borrow().metadata.is_some()
-            {
+            if props.get("metadata.name") != Some("default") || router.borrow().metadata.is_some() {
                 return false;
             }
             let Ok(proxy) = registry.bind::<pw::metadata::Metadata, _>(g) else {
