@@ -6,7 +6,8 @@
 //!   device `troubadour.game` (pw-dump's links), the first is recorded from the bus's
 //!   virtual device at -12 dB × the strip's -6 dB × the bus's -3 dB (±0.1 dB); a stream
 //!   of another app stays on the default sink; after a clean stop both are linked to
-//!   the default sink again; `wpctl status` lists the virtual devices;
+//!   the default sink again, and one the user moved elsewhere meanwhile (`pactl
+//!   move-sink-input`) stays there; `wpctl status` lists the virtual devices;
 //! - `app =` matching nothing: runs, and says so once;
 //! - `default = true`: `pactl get-default-sink` / `get-default-source` name the
 //!   virtual devices while it runs and the previous ones after a clean stop; after a
@@ -130,6 +131,19 @@ fn wait_linked(pw: &PipeWire, app: &str, node: &str, when: &str) {
     }
 }
 
+/// The Pulse sink-input index of application `app`'s stream.
+fn sink_input(pw: &PipeWire, app: &str) -> String {
+    let out = pactl(pw, &["-f", "json", "list", "sink-inputs"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("pactl's JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .find(|i| i["properties"]["application.name"] == app)
+        .and_then(|i| i["index"].as_u64())
+        .unwrap_or_else(|| panic!("no sink-input of {app:?} in {list}"))
+        .to_string()
+}
+
 /// `pactl ARGS`' output, trimmed.
 fn pactl(pw: &PipeWire, args: &[&str]) -> String {
     let out = pw.command("pactl").args(args).output().expect("pactl");
@@ -245,11 +259,29 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
         "troubadour.game",
         "restarted after the mixer",
     );
+    // One the user then moves elsewhere (as pavucontrol does): the stop leaves it there.
+    let mut moved = play_as(&pw, &dir, "Game Three");
+    expect_line(
+        &rx,
+        "online: strip \"Game\": moved the stream of \"Game Three\"",
+        &mut seen,
+    );
+    wait_linked(&pw, "Game Three", "troubadour.game", "the third");
+    let index = sink_input(&pw, "Game Three");
+    pactl(&pw, &["move-sink-input", &index, "test_sink2"]);
+    wait_linked(&pw, "Game Three", "test_sink2", "moved by the user");
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));
     wait_linked(&pw, "Game One", "test_sink", "after the stop");
     wait_linked(&pw, "Game Two", "test_sink", "after the stop");
-    for p in [&mut before, &mut after, &mut other] {
+    std::thread::sleep(Duration::from_millis(500));
+    wait_linked(
+        &pw,
+        "Game Three",
+        "test_sink2",
+        "moved by the user, after the stop",
+    );
+    for p in [&mut before, &mut after, &mut other, &mut moved] {
         let _ = p.kill();
         let _ = p.wait();
     }

@@ -71,6 +71,9 @@ pub(crate) struct Router {
     metadata: Option<(pw::metadata::Metadata, pw::metadata::MetadataListener)>,
     /// The `default` metadata's current values on subject 0 (key → (type, value)).
     globals: BTreeMap<String, (Option<String>, String)>,
+    /// Streams' `target.object` values now (stream id → value), so a stop leaves alone
+    /// a stream the user moved elsewhere meanwhile.
+    targets: BTreeMap<u32, String>,
     /// The values we replaced (key → previous (type, value), None if unset).
     saved: BTreeMap<String, Option<(Option<String>, String)>>,
     /// Set once a round trip after binding the metadata came back (its values are in).
@@ -80,6 +83,11 @@ pub(crate) struct Router {
     /// Every node: id → (node.name, object.path).
     pub(crate) nodes: BTreeMap<u32, (String, String)>,
     plan: Option<Plan>,
+    /// Proxies of globals that went away, dropped a while later: dropping a bound proxy
+    /// before the server's `remove_id` for it has come in makes libpipewire send a
+    /// `destroy` for a resource the server no longer has, which it answers with an
+    /// error on the core ("unknown resource"), the very signal of a lost connection.
+    graveyard: Vec<(std::time::Instant, Box<dyn std::any::Any>)>,
     /// Lines for the user: (a warning, the line): an app pattern that matched nothing,
     /// the moves and defaults made.
     pub(crate) said: Vec<(bool, String)>,
@@ -100,7 +108,12 @@ pub(crate) fn global(
             let name = get("node.name").unwrap_or_default();
             let path = get("object.path").unwrap_or_default();
             router.borrow_mut().nodes.insert(g.id, (name, path));
-            if props.get("media.class") != Some("Stream/Output/Audio") {
+            // Only playback streams, never one of ours.
+            if props.get("media.class") != Some("Stream/Output/Audio")
+                || props
+                    .get("node.name")
+                    .is_some_and(|n| n.starts_with("troubadour"))
+            {
                 return false;
             }
             let Ok(proxy) = registry.bind::<pw::node::Node, _>(g) else {
@@ -185,6 +198,15 @@ pub(crate) fn global(
                             r.globals.remove(k);
                         }
                         (0, None, _) => r.globals.clear(),
+                        (s, Some(TARGET_KEY), Some(v)) => {
+                            r.targets.insert(s, v.into());
+                        }
+                        (s, Some(TARGET_KEY), None) => {
+                            r.targets.remove(&s);
+                        }
+                        (s, None, _) => {
+                            r.targets.remove(&s);
+                        }
                         _ => {}
                     }
                     0
@@ -202,8 +224,14 @@ pub(crate) fn global(
 pub(crate) fn remove(router: &Rc<RefCell<Router>>, id: u32) {
     let mut r = router.borrow_mut();
     r.nodes.remove(&id);
-    r.streams.remove(&id);
-    r.clients.remove(&id);
+    let now = std::time::Instant::now();
+    if let Some(s) = r.streams.remove(&id) {
+        r.graveyard.push((now, Box::new(s)));
+    }
+    if let Some(c) = r.clients.remove(&id) {
+        r.graveyard.push((now, Box::new(c)));
+    }
+    r.targets.remove(&id);
 }
 
 impl Router {
@@ -241,6 +269,10 @@ impl Router {
     /// that match an app pattern and are not moved yet. Control thread (the PipeWire
     /// loop), every 50 ms.
     pub(crate) fn tick(&mut self) {
+        // By now the server's remove_id for those has been read (it follows the
+        // global_remove in the same stream).
+        self.graveyard
+            .retain(|(when, _)| when.elapsed() < std::time::Duration::from_millis(500));
         let Some(plan) = self.plan.as_mut() else {
             return;
         };
@@ -321,10 +353,13 @@ impl Router {
         };
         let mut wrote = false;
         for (id, s) in &mut self.streams {
-            if s.moved.take().is_some() {
-                metadata.set_property(*id, TARGET_KEY, None, None);
-                wrote = true;
+            let Some(ours) = s.moved.take() else { continue };
+            // Moved elsewhere since (pavucontrol, pactl): that choice stays.
+            if self.targets.get(id).is_some_and(|now| *now != ours) {
+                continue;
             }
+            metadata.set_property(*id, TARGET_KEY, None, None);
+            wrote = true;
         }
         for (key, previous) in std::mem::take(&mut self.saved) {
             match previous {
