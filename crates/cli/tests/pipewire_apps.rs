@@ -272,6 +272,12 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
     wait_linked(&pw, "Game Three", "test_sink2", "moved by the user");
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));
+    // Routing runs on the control side: the filter's callback still allocated nothing.
+    let closing = seen
+        .iter()
+        .find(|l| l.contains(" callbacks, "))
+        .expect("a closing line with the callbacks' counts");
+    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
     wait_linked(&pw, "Game One", "test_sink", "after the stop");
     wait_linked(&pw, "Game Two", "test_sink", "after the stop");
     std::thread::sleep(Duration::from_millis(500));
