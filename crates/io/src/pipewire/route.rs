@@ -212,7 +212,10 @@ pub(crate) fn global(
                     0
                 })
                 .register();
-            router.borrow_mut().metadata = Some((proxy, listener));
+            let mut r = router.borrow_mut();
+            r.metadata = Some((proxy, listener));
+            // Its values come before the round trip the caller now makes.
+            r.ready = false;
             return true;
         }
         _ => {}
