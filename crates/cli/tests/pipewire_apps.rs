@@ -8,7 +8,8 @@
 //!   of another app stays on the default sink; after a clean stop both are linked to
 //!   the default sink again, and one the user moved elsewhere meanwhile (`pactl
 //!   move-sink-input`) stays there; `wpctl status` lists the virtual devices;
-//! - `app =` matching nothing: runs, and says so once;
+//! - `app =` matching nothing: runs, and says so once; a hot reload that turns `app =`
+//!   on moves the stream, one that turns it off moves it back;
 //! - `default = true`: `pactl get-default-sink` / `get-default-source` name the
 //!   virtual devices while it runs and the previous ones after a clean stop; after a
 //!   `kill -9` the session manager falls back to a device that exists;
@@ -514,4 +515,42 @@ fn a_name_another_program_has_is_an_error_that_names_it() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "run ran: {said}");
     assert!(said.contains(expected), "{said}");
+}
+
+#[test]
+fn a_hot_reload_turns_app_routing_on_and_off() {
+    let dir = Dir::new("pipewire-apps-reload");
+    let pw = PipeWire::start(&dir);
+    pactl(&pw, &["set-default-sink", "test_sink"]);
+    let mut game = play_as(&pw, &dir, "Game One");
+    wait_linked(&pw, "Game One", "test_sink", "before the mixer");
+    // The same device, first without routing.
+    let plain = APPS.replace("{ app = \"^game\" }", "{ virtual = \"Game\" }");
+    let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, &plain, 60);
+    let mut seen = Vec::new();
+    expect_line(&rx, "online: bus \"Stream\"", &mut seen);
+    wait_linked(&pw, "Game One", "test_sink", "no app routing yet");
+    let session = dir.0.join("session.toml");
+    // Past the watch's modification-time granularity.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&session, APPS).unwrap();
+    expect_line(
+        &rx,
+        "online: strip \"Game\": moved the stream of \"Game One\"",
+        &mut seen,
+    );
+    wait_linked(
+        &pw,
+        "Game One",
+        "troubadour.game",
+        "app routing reloaded in",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&session, &plain).unwrap();
+    expect_line(&rx, "online: strip \"Game\": linked", &mut seen);
+    wait_linked(&pw, "Game One", "test_sink", "app routing reloaded out");
+    seen.extend(stop(troubadour, &rx));
+    println!("troubadour said:\n{}", seen.join("\n"));
+    let _ = game.kill();
+    let _ = game.wait();
 }
