@@ -71,14 +71,17 @@ fn play_as(pw: &PipeWire, dir: &Dir, app: &str) -> Child {
         .expect("pw-play")
 }
 
-/// The graph as pw-dump sees it.
+/// The graph as pw-dump sees it. (Its output is now and then cut or doubled while the
+/// graph changes under it: read again.)
 fn dump(pw: &PipeWire) -> Vec<serde_json::Value> {
-    let out = pw.command("pw-dump").output().expect("pw-dump");
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .expect("pw-dump's JSON")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    for _ in 0..5 {
+        let out = pw.command("pw-dump").output().expect("pw-dump");
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            return v.as_array().cloned().unwrap_or_default();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("pw-dump gave no JSON five times");
 }
 
 /// Where the playback stream of application `app` is linked: the node names its
@@ -124,10 +127,13 @@ fn wait_linked(pw: &PipeWire, app: &str, node: &str, when: &str) {
         if to == [node] {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{when}: the stream of {app:?} is linked to {to:?}, not {node}"
-        );
+        if Instant::now() > deadline {
+            let metadata = pw.command("pw-metadata").output().expect("pw-metadata");
+            panic!(
+                "{when}: the stream of {app:?} is linked to {to:?}, not {node}; the default metadata:\n{}",
+                String::from_utf8_lossy(&metadata.stdout)
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -268,8 +274,30 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
         &mut seen,
     );
     wait_linked(&pw, "Game Three", "troubadour.game", "the third");
-    let index = sink_input(&pw, "Game Three");
-    pactl(&pw, &["move-sink-input", &index, "test_sink2"]);
+    // (pipewire-pulse now and then drops a move of a stream it has just learnt of
+    // under load: the metadata shows no write of it. A user would move it again.)
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let index = sink_input(&pw, "Game Three");
+        let out = pw
+            .command("pactl")
+            .args(["move-sink-input", &index, "test_sink2"])
+            .output()
+            .expect("pactl");
+        tries.push(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while linked_to(&pw, "Game Three") != ["test_sink2"] && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if linked_to(&pw, "Game Three") == ["test_sink2"] {
+            break;
+        }
+    }
+    println!("pactl move-sink-input: {tries:?}");
     wait_linked(&pw, "Game Three", "test_sink2", "moved by the user");
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));
@@ -548,6 +576,11 @@ fn a_hot_reload_turns_app_routing_on_and_off() {
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(&session, &plain).unwrap();
     expect_line(&rx, "online: strip \"Game\": linked", &mut seen);
+    std::thread::sleep(Duration::from_millis(500));
+    while let Ok(line) = rx.try_recv() {
+        seen.push(line);
+    }
+    println!("troubadour said so far:\n{}", seen.join("\n"));
     wait_linked(&pw, "Game One", "test_sink", "app routing reloaded out");
     seen.extend(stop(troubadour, &rx));
     println!("troubadour said:\n{}", seen.join("\n"));

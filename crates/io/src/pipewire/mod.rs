@@ -385,7 +385,6 @@ fn run(
         let ml = mainloop.downgrade();
         let router = Rc::clone(&router);
         let (stop_sync, stopping) = (Rc::clone(&stop_sync), Rc::clone(&stopping));
-        let reports = Arc::clone(&reports);
         let name = name.to_string();
         receiver.attach(mainloop.loop_(), move |request| match request {
             Request::Start {
@@ -438,11 +437,9 @@ fn run(
                     r.filter.stop()
                 });
                 let _ = reply.send(engine);
-                let lost = reports.lock().map(|r| r.lost.is_some()).unwrap_or(true);
-                if wrote
-                    && !lost
-                    && let Ok(seq) = core.sync(0)
-                {
+                // Also after a core error (not every one is a lost connection): on a
+                // dead one the sync fails or never returns, and the timer quits.
+                if wrote && let Ok(seq) = core.sync(0) {
                     // Quit when the server has them (or after 1 s: see the timer).
                     stop_sync.set(Some(seq));
                     stopping.set(Some(Instant::now()));
