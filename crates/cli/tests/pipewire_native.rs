@@ -5,6 +5,7 @@
 //! - a -12 dBFS 440 Hz sine played into the strip's device by `pw-play` is recorded from
 //!   the bus's device by `pw-record` at -12 dB × the strip's fader × the bus's fader
 //!   (±0.1 dB), at 440 Hz;
+//! - `wpctl status` lists them (the strip's under Sinks, the bus's under Sources);
 //! - `troubadour devices --json --session` lists the `troubadour*` nodes and the
 //!   virtual devices the session would make;
 //! - the filter's process callback allocated nothing (the closing line's count, under
@@ -115,6 +116,21 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
         sources.contains(&("troubadour.stream_mix".into(), "Stream mix".into(), 2)),
         "{sources:?}"
     );
+    // And what WirePlumber lists: `wpctl status` names them by description, the
+    // strip's under Sinks, the bus's under Sources.
+    let out = pw.command("wpctl").arg("status").output().expect("wpctl");
+    let status = String::from_utf8_lossy(&out.stdout);
+    let section = |title: &str| -> String {
+        status
+            .lines()
+            .skip_while(|l| !l.contains(title))
+            .skip(1)
+            .take_while(|l| !l.contains("├─") && !l.contains("└─"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(section("─ Sinks:").contains(". Browser "), "{status}");
+    assert!(section("─ Sources:").contains(". Stream mix "), "{status}");
 
     // `troubadour devices` sees the nodes that exist and those the session would make.
     let out = pw

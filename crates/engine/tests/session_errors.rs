@@ -423,7 +423,7 @@ fn recorder_tracks_are_checked_and_located() {
 }
 
 #[test]
-fn virtual_devices_are_named_once_and_not_default_yet() {
+fn virtual_devices_are_named_once_with_their_options_and_app_patterns() {
     let dir = Dir::new("virtual");
     let with = |source: &str, sink: &str| {
         GOOD.replace("{ device = \"system:capture_1\" }", source)
@@ -449,13 +449,75 @@ fn virtual_devices_are_named_once_and_not_default_yet() {
         errors(&dir, &with("{ virtual = \"\" }", "{ file = \"a1.wav\" }")),
         ["DIR/session.toml:6:22: strip \"Mic\" source.virtual: a virtual device needs a name"]
     );
+    // default and persist load; an app strip's device is named after the strip.
+    let options = with(
+        "{ virtual = \"B\", default = true, persist = true }",
+        "{ virtual = \"S\", default = true }",
+    );
+    let loaded = session::load(&dir.write("session.toml", &options)).expect("valid");
+    assert_eq!(
+        loaded.session.strips[0].source,
+        session::Source::Virtual(session::VirtualSource {
+            name: "B".into(),
+            default: true,
+            persist: true,
+        })
+    );
+    assert_eq!(
+        loaded.session.buses[0].sink,
+        Some(session::Sink::Virtual {
+            name: "S".into(),
+            default: true,
+            persist: false,
+        })
+    );
+    let app = with("{ app = \"firefox|chrom\" }", "{ virtual = \"Stream\" }");
+    let loaded = session::load(&dir.write("session.toml", &app)).expect("valid");
+    assert_eq!(
+        loaded.session.strips[0].source,
+        session::Source::App("firefox|chrom".into())
+    );
+    // Its pattern is a regular expression; its device's name (the strip's) is unique.
     assert_eq!(
         errors(
             &dir,
-            &with("{ virtual = \"B\" }", "{ virtual = \"S\", default = true }")
+            &with("{ app = \"fire(fox\" }", "{ virtual = \"Mic\" }")
         ),
         [
-            "DIR/session.toml:12:8: `default = true` on a virtual sink is not supported yet: leave it out or set `default = false`"
+            "DIR/session.toml:6:18: strip \"Mic\" source.app: \"fire(fox\" is not a regular expression: regex parse error:\n    fire(fox\n        ^\nerror: unclosed group",
+            "DIR/session.toml:12:20: bus \"A1\" sink.virtual: the virtual device \"Mic\" would be node \"troubadour.mic\", like the virtual device \"Mic\": virtual device names must be unique"
+        ]
+    );
+    assert_eq!(
+        errors(
+            &dir,
+            &with("{ app = \"x\", device = \"y\" }", "{ file = \"a1.wav\" }")
+        ),
+        [
+            "DIR/session.toml:6:10: an app source takes only `app` (a pattern over application names)"
+        ]
+    );
+    assert_eq!(
+        errors(
+            &dir,
+            &with(
+                "{ device = \"y\", persist = true }",
+                "{ file = \"a1.wav\" }"
+            )
+        ),
+        [
+            "DIR/session.toml:6:10: `default` and `persist` belong to a virtual source: { virtual = \"NAME\", default = true }"
+        ]
+    );
+    // Two default inputs.
+    let two = format!(
+        "{}\n[[bus]]\nname = \"B2\"\nchannels = 2\nsink = {{ virtual = \"T\", default = true }}\n",
+        with("{ virtual = \"B\" }", "{ virtual = \"S\", default = true }")
+    );
+    assert_eq!(
+        errors(&dir, &two),
+        [
+            "DIR/session.toml:17:35: bus \"B2\" sink.default: the virtual device \"T\" and \"S\" both ask to be the default input: only one can be"
         ]
     );
     assert_eq!(
@@ -466,6 +528,8 @@ fn virtual_devices_are_named_once_and_not_default_yet() {
                 "{ file = \"a1.wav\" }"
             )
         ),
-        ["DIR/session.toml:6:10: a virtual source takes only `virtual` (the device's name)"]
+        [
+            "DIR/session.toml:6:10: a virtual source takes only `virtual` (the device's name), `default` and `persist`"
+        ]
     );
 }

@@ -93,7 +93,7 @@ fn virtual_device(session: &troubadour_engine::session::Session) -> Option<Strin
     let strip = session
         .strips
         .iter()
-        .find(|s| matches!(s.source, Source::Virtual(_)))
+        .find(|s| matches!(s.source, Source::Virtual(_) | Source::App(_)))
         .map(|s| format!("strip \"{}\"", s.name));
     strip.or_else(|| {
         session

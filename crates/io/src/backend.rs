@@ -266,28 +266,56 @@ pub struct VirtualDevice {
     pub channels: u16,
     /// The strip or bus it belongs to.
     pub owner: String,
+    /// The system's default output (a strip's) or input (a bus's) while the mixer runs.
+    pub default: bool,
+    /// Left on the server at exit and reused at the next start.
+    pub persist: bool,
+    /// For an `app` strip: the pattern whose applications' streams are moved onto it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 /// The virtual devices of a session, strips' first (made by the PipeWire backend;
 /// listed by `troubadour devices`).
 pub fn virtual_devices(session: &Session) -> Vec<VirtualDevice> {
     let strips = session.strips.iter().filter_map(|s| match &s.source {
-        Source::Virtual(name) => Some(VirtualDevice {
-            name: name.clone(),
-            node_name: virtual_node_name(name),
+        Source::Virtual(v) => Some(VirtualDevice {
+            name: v.name.clone(),
+            node_name: virtual_node_name(&v.name),
             media_class: "Audio/Sink",
             channels: s.channels,
             owner: format!("strip \"{}\"", s.name),
+            default: v.default,
+            persist: v.persist,
+            app: None,
+        }),
+        // An app strip's device is named after the strip.
+        Source::App(pattern) => Some(VirtualDevice {
+            name: s.name.clone(),
+            node_name: virtual_node_name(&s.name),
+            media_class: "Audio/Sink",
+            channels: s.channels,
+            owner: format!("strip \"{}\"", s.name),
+            default: false,
+            persist: false,
+            app: Some(pattern.clone()),
         }),
         _ => None,
     });
     let buses = session.buses.iter().filter_map(|b| match &b.sink {
-        Some(Sink::Virtual { name, .. }) => Some(VirtualDevice {
+        Some(Sink::Virtual {
+            name,
+            default,
+            persist,
+        }) => Some(VirtualDevice {
             name: name.clone(),
             node_name: virtual_node_name(name),
             media_class: "Audio/Source/Virtual",
             channels: b.channels,
             owner: format!("bus \"{}\"", b.name),
+            default: *default,
+            persist: *persist,
+            app: None,
         }),
         _ => None,
     });

@@ -157,7 +157,13 @@ pub fn render(
         }
         if let Source::Virtual(d) = &s.source {
             notes.push(format!(
-                "strip {:?}: virtual device {d:?} is silent in an offline render",
+                "strip {:?}: virtual device {:?} is silent in an offline render",
+                s.name, d.name
+            ));
+        }
+        if let Source::App(pattern) = &s.source {
+            notes.push(format!(
+                "strip {:?}: the streams of apps matching {pattern:?} are silent in an offline render",
                 s.name
             ));
         }

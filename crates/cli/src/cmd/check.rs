@@ -16,6 +16,28 @@ pub fn check(path: &Path) -> Result<ExitCode, String> {
             Err(session::SessionError { diagnostics })
         }
     });
+    // Virtual device names must not be taken by another program's device on the
+    // PipeWire server (asked only when one answers: the session is also valid for a
+    // machine where it will run later).
+    #[cfg(feature = "pipewire")]
+    let clashes = match &loaded {
+        Ok(l) => troubadour_io::pipewire::clashes(&l.session).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    #[cfg(not(feature = "pipewire"))]
+    let clashes: Vec<String> = Vec::new();
+    if !clashes.is_empty() {
+        for c in &clashes {
+            println!("{}: error: {c}", path.display());
+        }
+        println!(
+            "{}: invalid ({} error{})",
+            path.display(),
+            clashes.len(),
+            if clashes.len() == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     match loaded {
         Ok(loaded) => {
             for w in &loaded.warnings {

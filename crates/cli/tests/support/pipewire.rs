@@ -219,6 +219,9 @@ impl PipeWire {
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("XDG_RUNTIME_DIR", &self.runtime)
+            // WirePlumber's saved state (default devices, each app's chosen device) of
+            // this rig only: not the user's, and not carried from one test to the next.
+            .env("XDG_STATE_HOME", self.runtime.join("state"))
             .env(
                 "DBUS_SESSION_BUS_ADDRESS",
                 format!("unix:path={}", self.runtime.join("bus").display()),

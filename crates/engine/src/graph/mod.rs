@@ -167,7 +167,7 @@ fn source_player(
     silent_missing: bool,
 ) -> Result<SourcePlayer, AudioFileError> {
     Ok(match &strip.source {
-        Source::Device(_) | Source::Virtual(_) => {
+        Source::Device(_) | Source::Virtual(_) | Source::App(_) => {
             let first = *next_input;
             *next_input += usize::from(strip.channels);
             SourcePlayer::Input { first }

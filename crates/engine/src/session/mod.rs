@@ -40,7 +40,7 @@ pub use recorder::{
 };
 pub use validate::{
     BLOCK_FRAMES_RANGE, FADER_MAX_DB, MAX_CHANNELS, MAX_EQ_BANDS, SAMPLE_RATE_RANGE, TRIM_RANGE_DB,
-    channels_compatible,
+    app_pattern, channels_compatible,
 };
 
 use locate::Locator;

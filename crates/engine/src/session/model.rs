@@ -194,16 +194,21 @@ pub struct Bus {
 }
 
 /// Where a strip's signal comes from. In the file: a table with exactly one of
-/// `device`, `file`, `generator` or `virtual`.
+/// `device`, `file`, `generator`, `virtual` or `app`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "SourceTable", into = "SourceTable")]
 pub enum Source {
     /// A device channel or channel list, e.g. `system:capture_1`, opened by the live
     /// backends.
     Device(String),
-    /// A virtual playback device of this name that applications play into (on
-    /// PipeWire: an `Audio/Sink` node made by the mixer, see [`virtual_node_name`]).
-    Virtual(String),
+    /// A virtual playback device that applications play into (on PipeWire: an
+    /// `Audio/Sink` node made by the mixer, see [`virtual_node_name`]).
+    Virtual(VirtualSource),
+    /// The playback streams of matching applications, moved onto a virtual device of
+    /// the strip's own (named after the strip). The pattern is a regular expression,
+    /// case-insensitive and unanchored, over a stream's `application.name` and
+    /// `application.process.binary` ("firefox" matches "Firefox" and "firefox-esr").
+    App(String),
     /// An audio file, resolved relative to the session file.
     File {
         /// Path as written in the session.
@@ -213,6 +218,30 @@ pub enum Source {
     },
     /// A test signal.
     Generator(GeneratorSource),
+}
+
+/// A virtual source's settings (`{ virtual = NAME, default = false, persist = false }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualSource {
+    /// The device's name (its description; see [`virtual_node_name`]).
+    pub name: String,
+    /// Make it the system's default output while the mixer runs (the previous default
+    /// comes back when it stops).
+    pub default: bool,
+    /// Leave the device on the server when the mixer exits, and reuse it at the next
+    /// start (`object.linger`), so apps keep it selected.
+    pub persist: bool,
+}
+
+impl VirtualSource {
+    /// A virtual source `name`, neither default nor persistent.
+    pub fn named(name: impl Into<String>) -> Self {
+        VirtualSource {
+            name: name.into(),
+            default: false,
+            persist: false,
+        }
+    }
 }
 
 /// A generator source's settings.
@@ -255,6 +284,12 @@ struct SourceTable {
     #[serde(default, rename = "virtual", skip_serializing_if = "Option::is_none")]
     virtual_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    default: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    persist: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
     #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
     looped: Option<bool>,
@@ -276,16 +311,33 @@ impl TryFrom<SourceTable> for Source {
     fn try_from(t: SourceTable) -> Result<Self, String> {
         let generator_fields =
             t.freq.is_some() || t.level_db.is_some() || t.seed.is_some() || t.interval_ms.is_some();
+        let others = t.device.is_some()
+            || t.file.is_some()
+            || t.generator.is_some()
+            || t.looped.is_some()
+            || generator_fields;
         if let Some(name) = t.virtual_name {
-            return if t.device.is_none()
-                && t.file.is_none()
-                && t.generator.is_none()
-                && t.looped.is_none()
-                && !generator_fields
-            {
-                Ok(Source::Virtual(name))
+            return if !others && t.app.is_none() {
+                Ok(Source::Virtual(VirtualSource {
+                    name,
+                    default: t.default.unwrap_or(false),
+                    persist: t.persist.unwrap_or(false),
+                }))
             } else {
-                Err("a virtual source takes only `virtual` (the device's name)".into())
+                Err("a virtual source takes only `virtual` (the device's name), `default` and `persist`".into())
+            };
+        }
+        if t.default.is_some() || t.persist.is_some() {
+            return Err(
+                "`default` and `persist` belong to a virtual source: { virtual = \"NAME\", default = true }"
+                    .into(),
+            );
+        }
+        if let Some(pattern) = t.app {
+            return if !others {
+                Ok(Source::App(pattern))
+            } else {
+                Err("an app source takes only `app` (a pattern over application names)".into())
             };
         }
         match (t.device, t.file, t.generator) {
@@ -306,7 +358,7 @@ impl TryFrom<SourceTable> for Source {
                 }))
             }
             (None, None, None) => Err(
-                "a source needs one of `device`, `file`, `generator` or `virtual`, e.g. { generator = \"sine\", freq = 1000.0 }"
+                "a source needs one of `device`, `file`, `generator`, `virtual` or `app`, e.g. { generator = \"sine\", freq = 1000.0 }"
                     .into(),
             ),
             (d, f, g) if [d.is_some(), f.is_some(), g.is_some()].iter().filter(|x| **x).count() > 1 => {
@@ -329,8 +381,14 @@ impl From<Source> for SourceTable {
                 device: Some(device),
                 ..Default::default()
             },
-            Source::Virtual(name) => SourceTable {
-                virtual_name: Some(name),
+            Source::Virtual(v) => SourceTable {
+                virtual_name: Some(v.name),
+                default: v.default.then_some(true),
+                persist: v.persist.then_some(true),
+                ..Default::default()
+            },
+            Source::App(pattern) => SourceTable {
+                app: Some(pattern),
                 ..Default::default()
             },
             Source::File { path, looped } => SourceTable {
@@ -364,9 +422,12 @@ pub enum Sink {
     Virtual {
         /// The device's name (its description; see [`virtual_node_name`]).
         name: String,
-        /// Make it the system default while the mixer runs (not implemented yet; only
-        /// `false` is accepted).
+        /// Make it the system's default input while the mixer runs (the previous
+        /// default comes back when it stops).
         default: bool,
+        /// Leave the device on the server when the mixer exits and reuse it at the next
+        /// start (`object.linger`).
+        persist: bool,
     },
 }
 
@@ -381,6 +442,8 @@ struct SinkTable {
     virtual_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     default: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    persist: Option<bool>,
 }
 
 impl TryFrom<SinkTable> for Sink {
@@ -388,18 +451,13 @@ impl TryFrom<SinkTable> for Sink {
 
     fn try_from(t: SinkTable) -> Result<Self, String> {
         match (t.device, t.file, t.virtual_name) {
-            (None, None, Some(name)) => match t.default {
-                Some(true) => Err(
-                    "`default = true` on a virtual sink is not supported yet: leave it out or set `default = false`"
-                        .into(),
-                ),
-                _ => Ok(Sink::Virtual {
-                    name,
-                    default: false,
-                }),
-            },
-            _ if t.default.is_some() => {
-                Err("`default` belongs to a virtual sink: { virtual = \"NAME\", default = false }".into())
+            (None, None, Some(name)) => Ok(Sink::Virtual {
+                name,
+                default: t.default.unwrap_or(false),
+                persist: t.persist.unwrap_or(false),
+            }),
+            _ if t.default.is_some() || t.persist.is_some() => {
+                Err("`default` and `persist` belong to a virtual sink: { virtual = \"NAME\", default = true }".into())
             }
             (Some(d), None, None) => Ok(Sink::Device(d)),
             (None, Some(f), None) => Ok(Sink::File(f)),
@@ -420,9 +478,14 @@ impl From<Sink> for SinkTable {
                 file: Some(f),
                 ..Default::default()
             },
-            Sink::Virtual { name, default } => SinkTable {
+            Sink::Virtual {
+                name,
+                default,
+                persist,
+            } => SinkTable {
                 virtual_name: Some(name),
                 default: default.then_some(true),
+                persist: persist.then_some(true),
                 ..Default::default()
             },
         }
@@ -450,7 +513,10 @@ impl Source {
     /// True for sources that a live backend feeds through the engine's inputs (device
     /// channels and virtual devices), in strip order.
     pub fn is_input(&self) -> bool {
-        matches!(self, Source::Device(_) | Source::Virtual(_))
+        matches!(
+            self,
+            Source::Device(_) | Source::Virtual(_) | Source::App(_)
+        )
     }
 }
 

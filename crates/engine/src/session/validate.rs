@@ -329,48 +329,77 @@ impl Checker<'_> {
     }
 
     /// Virtual devices: a non-empty name each, and no two with the same node name (the
-    /// server would refuse the second, or apps could not tell them apart).
+    /// server would refuse the second, or apps could not tell them apart); an `app`
+    /// strip's device is named after the strip. At most one default output and one
+    /// default input.
     fn virtual_devices(&mut self, s: &Session) {
         let strips = s
             .strips
             .iter()
             .enumerate()
-            .filter_map(|(i, x)| match &x.source {
-                super::Source::Virtual(name) => Some((
-                    Field::item("strip", i, &x.name)
-                        .key("source")
-                        .key("virtual"),
-                    name,
-                )),
-                _ => None,
-            });
+            .filter_map(|(i, x)| {
+                let f = Field::item("strip", i, &x.name).key("source");
+                match &x.source {
+                    super::Source::Virtual(v) => Some((
+                        f.key("virtual"),
+                        &v.name,
+                        v.default.then(|| f.key("default")),
+                    )),
+                    super::Source::App(pattern) => {
+                        let f = f.key("app");
+                        if let Err(e) = app_pattern(pattern) {
+                            self.error(&f, format!("{pattern:?} is not a regular expression: {e}"));
+                        }
+                        Some((f, &x.name, None))
+                    }
+                    _ => None,
+                }
+            })
+            .collect::<Vec<_>>();
         let buses = s
             .buses
             .iter()
             .enumerate()
             .filter_map(|(i, x)| match &x.sink {
-                Some(super::Sink::Virtual { name, .. }) => Some((
-                    Field::item("bus", i, &x.name).key("sink").key("virtual"),
-                    name,
-                )),
+                Some(super::Sink::Virtual { name, default, .. }) => {
+                    let f = Field::item("bus", i, &x.name).key("sink");
+                    Some((f.key("virtual"), name, default.then(|| f.key("default"))))
+                }
                 _ => None,
-            });
+            })
+            .collect::<Vec<_>>();
         let mut seen: Vec<(String, &str)> = Vec::new();
-        for (field, name) in strips.chain(buses) {
+        for (field, name, _) in strips.iter().chain(&buses) {
             if name.trim().is_empty() {
-                self.error(&field, "a virtual device needs a name");
+                self.error(field, "a virtual device needs a name");
                 continue;
             }
             let node = super::virtual_node_name(name);
             if let Some((_, other)) = seen.iter().find(|(n, _)| *n == node) {
                 self.error(
-                    &field,
+                    field,
                     format!(
                         "the virtual device {name:?} would be node {node:?}, like the virtual device {other:?}: virtual device names must be unique"
                     ),
                 );
             }
             seen.push((node, name.as_str()));
+        }
+        for (list, what) in [(&strips, "output"), (&buses, "input")] {
+            let defaults: Vec<_> = list
+                .iter()
+                .filter_map(|(_, name, d)| d.as_ref().map(|d| (d, name)))
+                .collect();
+            if let [(_, first), rest @ ..] = defaults.as_slice() {
+                for (field, name) in rest {
+                    self.error(
+                        field,
+                        format!(
+                            "the virtual device {name:?} and {first:?} both ask to be the default {what}: only one can be"
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -449,7 +478,7 @@ impl Checker<'_> {
     fn source(&mut self, f: &Field, strip: &Strip, channels_ok: bool) {
         match &strip.source {
             // Checked with the buses' in `virtual_devices`.
-            Source::Virtual(_) => {}
+            Source::Virtual(_) | Source::App(_) => {}
             Source::Device(name) => {
                 if name.trim().is_empty() {
                     self.error(
@@ -742,4 +771,12 @@ pub(crate) fn validate(session: &Session, base_dir: &Path, live: bool) -> Vec<Pr
     checker.problems.extend(super::midi::check(session));
     checker.problems.extend(super::recorder::check(session));
     checker.problems
+}
+
+/// The regular expression an `app` source's pattern stands for: case-insensitive and
+/// unanchored (a search), as the PipeWire backend matches it.
+pub fn app_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
 }

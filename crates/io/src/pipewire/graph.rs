@@ -30,6 +30,16 @@ pub(crate) enum Peer {
     Virtual(String),
 }
 
+impl Peer {
+    /// In words, for the user.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Peer::Device(spec) => format!("\"{spec}\""),
+            Peer::Virtual(node) => format!("the virtual device {node}"),
+        }
+    }
+}
+
 /// Links wanted for one strip (into the filter's inputs) or bus (from its outputs).
 #[derive(Debug, Clone)]
 pub(crate) struct Want {

@@ -7,8 +7,6 @@ use std::rc::Rc;
 use pipewire as pw;
 use pw::types::ObjectType;
 
-use super::remote_description;
-
 /// A node of ours on the server (`node.name` starting with `troubadour`), for
 /// `troubadour devices`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,6 +23,36 @@ pub struct OurNode {
 /// The `troubadour*` nodes on the PipeWire server, or why they cannot be listed. Connects
 /// on the calling thread, for one round trip.
 pub fn our_nodes() -> Result<Vec<OurNode>, String> {
+    let mut list: Vec<OurNode> = all_nodes()?
+        .into_values()
+        .filter(|(n, _)| n.name.starts_with("troubadour"))
+        .map(|(n, _)| n)
+        .collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
+}
+
+/// For `troubadour check`: the session's virtual devices whose node name another
+/// program's node already has on the PipeWire server (one line each, naming both), or
+/// why the server cannot be asked. Our own devices (of a running or persisted mixer)
+/// are no clash here; `run` decides about those.
+pub fn clashes(session: &troubadour_engine::session::Session) -> Result<Vec<String>, String> {
+    let devices = crate::backend::virtual_devices(session);
+    if devices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let nodes: std::collections::BTreeMap<u32, (String, String)> = all_nodes()?
+        .into_iter()
+        .map(|(id, (n, path))| (id, (n.name, path)))
+        .collect();
+    Ok(devices
+        .iter()
+        .filter_map(|d| super::devices::other_programs(d, &nodes))
+        .collect())
+}
+
+/// Every node on the server: id → (what `devices` shows, `object.path`).
+fn all_nodes() -> Result<std::collections::BTreeMap<u32, (OurNode, String)>, String> {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(pw::init);
     let why = |what: &str, e: pw::Error| format!("{what}: {e} ({})", remote_description());
@@ -34,7 +62,7 @@ pub fn our_nodes() -> Result<Vec<OurNode>, String> {
         .connect_rc(None)
         .map_err(|e| why("no PipeWire server answers", e))?;
     let registry = core.get_registry_rc().map_err(|e| why("no registry", e))?;
-    let found = Rc::new(RefCell::new(Vec::new()));
+    let found = Rc::new(RefCell::new(std::collections::BTreeMap::new()));
     let _listener = {
         let found = Rc::clone(&found);
         registry
@@ -45,13 +73,12 @@ pub fn our_nodes() -> Result<Vec<OurNode>, String> {
                     return;
                 }
                 let get = |k: &str| props.get(k).unwrap_or_default().to_string();
-                if get("node.name").starts_with("troubadour") {
-                    found.borrow_mut().push(OurNode {
-                        name: get("node.name"),
-                        description: get("node.description"),
-                        media_class: get("media.class"),
-                    });
-                }
+                let node = OurNode {
+                    name: get("node.name"),
+                    description: get("node.description"),
+                    media_class: get("media.class"),
+                };
+                found.borrow_mut().insert(g.id, (node, get("object.path")));
             })
             .register()
     };
@@ -79,7 +106,14 @@ pub fn our_nodes() -> Result<Vec<OurNode>, String> {
             .register()
     };
     mainloop.run();
-    let mut list = found.take();
-    list.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(list)
+    Ok(found.take())
+}
+
+/// Where libpipewire looks for the server, in words (for errors).
+pub(crate) fn remote_description() -> String {
+    let remote = std::env::var("PIPEWIRE_REMOTE").unwrap_or_else(|_| "pipewire-0".into());
+    let dir = std::env::var("PIPEWIRE_RUNTIME_DIR")
+        .or_else(|_| std::env::var("XDG_RUNTIME_DIR"))
+        .unwrap_or_else(|_| "(no XDG_RUNTIME_DIR)".into());
+    format!("remote \"{remote}\", socket {dir}/{remote}")
 }

@@ -13,9 +13,11 @@
 //! they die with it (also after `kill -9`: the server removes a dead client's objects),
 //! linked to the filter's ports inside the graph: no ring, no resampling.
 
+mod devices;
 mod filter;
 mod graph;
 mod list;
+mod route;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,7 +42,8 @@ use crate::jack::port_names;
 use graph::{Graph, Peer, PortInfo, Want};
 
 pub use filter::MAX_QUANTUM;
-pub use list::{OurNode, our_nodes};
+pub(crate) use list::remote_description;
+pub use list::{OurNode, clashes, our_nodes};
 
 /// The filter's input port names: every input strip's channels (device and virtual
 /// sources), in engine order; outputs are every bus's, as on JACK.
@@ -48,8 +51,8 @@ fn filter_ports(session: &Session) -> (Vec<String>, Vec<String>) {
     // JACK's names, computed over a session where a virtual source counts as a device.
     let mut as_devices = session.clone();
     for s in &mut as_devices.strips {
-        if let Source::Virtual(name) = &s.source {
-            s.source = Source::Device(name.clone());
+        if let Source::Virtual(_) | Source::App(_) = &s.source {
+            s.source = Source::Device(s.name.clone());
         }
     }
     port_names(&as_devices)
@@ -68,7 +71,8 @@ fn wants(session: &Session) -> Vec<Want> {
         next += usize::from(s.channels);
         let peer = match &s.source {
             Source::Device(spec) => Peer::Device(spec.clone()),
-            Source::Virtual(name) => Peer::Virtual(virtual_node_name(name)),
+            Source::Virtual(v) => Peer::Virtual(virtual_node_name(&v.name)),
+            Source::App(_) => Peer::Virtual(virtual_node_name(&s.name)),
             _ => continue,
         };
         wants.push(Want {
@@ -99,15 +103,6 @@ fn wants(session: &Session) -> Vec<Want> {
     wants
 }
 
-/// Where libpipewire looks for the server, in words (for errors).
-pub(crate) fn remote_description() -> String {
-    let remote = std::env::var("PIPEWIRE_REMOTE").unwrap_or_else(|_| "pipewire-0".into());
-    let dir = std::env::var("PIPEWIRE_RUNTIME_DIR")
-        .or_else(|_| std::env::var("XDG_RUNTIME_DIR"))
-        .unwrap_or_else(|_| "(no XDG_RUNTIME_DIR)".into());
-    format!("remote \"{remote}\", socket {dir}/{remote}")
-}
-
 /// Requests from the control side to the PipeWire thread.
 enum Request {
     Start {
@@ -124,8 +119,10 @@ enum Request {
 /// What the PipeWire thread reports to the control side.
 #[derive(Default)]
 struct Reports {
-    /// Lines for strips and buses that came online (linked).
+    /// Lines for strips and buses that came online (linked), and app moves.
     online: Vec<String>,
+    /// Warnings (an app pattern that matched nothing).
+    offline: Vec<String>,
     /// The connection failed (why).
     lost: Option<String>,
 }
@@ -264,14 +261,24 @@ fn run(
         }
     };
     let changed = Rc::new(RefCell::new(true));
+    let router = Rc::new(RefCell::new(route::Router::default()));
+    // The round trip after binding the session manager's metadata: its values are in
+    // when it comes back.
+    let metadata_sync = Rc::new(std::cell::Cell::new(None));
     let _registry_listener = {
         let graph = Rc::clone(&graph);
         let graph2 = Rc::clone(&graph);
         let changed = Rc::clone(&changed);
         let changed2 = Rc::clone(&changed);
+        let (router, router2) = (Rc::clone(&router), Rc::clone(&router));
+        let (registry2, core2) = (registry.clone(), core.clone());
+        let metadata_sync = Rc::clone(&metadata_sync);
         registry
             .add_listener_local()
             .global(move |g| {
+                if route::global(&router, &registry2, g) {
+                    metadata_sync.set(core2.sync(0).ok());
+                }
                 let Some(props) = g.props else { return };
                 let mut graph = graph.borrow_mut();
                 match g.type_ {
@@ -301,6 +308,7 @@ fn run(
                 *changed.borrow_mut() = true;
             })
             .global_remove(move |id| {
+                route::remove(&router2, id);
                 let mut graph = graph2.borrow_mut();
                 graph.nodes.remove(&id);
                 graph.ports.retain(|p| p.id != id && p.node != id);
@@ -334,6 +342,34 @@ fn run(
         return;
     }
     let _ = ready.send(Ok(*clock.borrow()));
+    // While serving: the metadata's round trip, and the one a stop makes after undoing
+    // the routing (so the writes reach the server before we disconnect).
+    let stop_sync = Rc::new(std::cell::Cell::new(None));
+    let stopping = Rc::new(std::cell::Cell::new(None::<Instant>));
+    let _serving_done = {
+        let (router, metadata_sync) = (Rc::clone(&router), Rc::clone(&metadata_sync));
+        let stop_sync = Rc::clone(&stop_sync);
+        let ml = mainloop.downgrade();
+        core.add_listener_local()
+            .done(move |id, seq| {
+                if id != pw::core::PW_ID_CORE {
+                    return;
+                }
+                if Some(seq) == metadata_sync.get() {
+                    router.borrow_mut().ready = true;
+                }
+                if Some(seq) == stop_sync.get()
+                    && let Some(ml) = ml.upgrade()
+                {
+                    ml.quit();
+                }
+            })
+            .register()
+    };
+    if metadata_sync.get().is_none() {
+        // No metadata came with the first round trip: nothing to wait for.
+        router.borrow_mut().ready = true;
+    }
 
     // Serving: the filter, the virtual devices, the links.
     struct Running {
@@ -347,6 +383,8 @@ fn run(
         let running = Rc::clone(&running);
         let core = core.clone();
         let ml = mainloop.downgrade();
+        let router = Rc::clone(&router);
+        let (stop_sync, stopping) = (Rc::clone(&stop_sync), Rc::clone(&stopping));
         let name = name.to_string();
         receiver.attach(mainloop.loop_(), move |request| match request {
             Request::Start {
@@ -370,37 +408,17 @@ fn run(
                         return;
                     }
                 };
-                let mut nodes = Vec::new();
-                let mut notes = Vec::new();
-                for d in virtual_devices(&session) {
-                    let props = pw::properties::properties! {
-                        "factory.name" => "support.null-audio-sink",
-                        "node.name" => d.node_name.as_str(),
-                        "node.description" => d.name.as_str(),
-                        "media.class" => d.media_class,
-                        "audio.channels" => d.channels.to_string(),
-                        "audio.position" => graph::positions(d.channels),
-                        "node.virtual" => "true",
-                        "object.linger" => "false",
-                    };
-                    match core.create_object::<pw::node::Node>("adapter", &props) {
-                        Ok(node) => {
-                            notes.push(format!(
-                                "virtual device \"{}\" ({}, {} ch, node {}) for {}",
-                                d.name, d.media_class, d.channels, d.node_name, d.owner
-                            ));
-                            nodes.push(node);
-                        }
-                        Err(e) => {
-                            drop(filter.stop());
-                            let _ = reply.send(Err(format!(
-                                "cannot create the virtual device \"{}\": {e}",
-                                d.name
-                            )));
-                            return;
-                        }
+                let devices = virtual_devices(&session);
+                let made = devices::make(&core, &devices, &router.borrow().nodes);
+                let (nodes, notes) = match made {
+                    Ok(made) => made,
+                    Err(why) => {
+                        drop(filter.stop());
+                        let _ = reply.send(Err(why));
+                        return;
                     }
-                }
+                };
+                router.borrow_mut().start(&devices);
                 *running.borrow_mut() = Some(Running {
                     filter,
                     nodes,
@@ -410,13 +428,22 @@ fn run(
                 let _ = reply.send(Ok(notes));
             }
             Request::Stop(reply) => {
+                // The streams' targets and the defaults first, so the streams move to
+                // the default device rather than lose theirs.
+                let wrote = router.borrow_mut().stop();
                 let engine = running.borrow_mut().take().map(|r| {
                     drop(r.links);
                     drop(r.nodes);
                     r.filter.stop()
                 });
                 let _ = reply.send(engine);
-                if let Some(ml) = ml.upgrade() {
+                // Also after a core error (not every one is a lost connection): on a
+                // dead one the sync fails or never returns, and the timer quits.
+                if wrote && let Ok(seq) = core.sync(0) {
+                    // Quit when the server has them (or after 1 s: see the timer).
+                    stop_sync.set(Some(seq));
+                    stopping.set(Some(Instant::now()));
+                } else if let Some(ml) = ml.upgrade() {
                     ml.quit();
                 }
             }
@@ -430,8 +457,33 @@ fn run(
         let changed = Rc::clone(&changed);
         let core = core.clone();
         let reports = Arc::clone(&reports);
+        let router = Rc::clone(&router);
+        let stopping = Rc::clone(&stopping);
         let stats_tid = Rc::new(RefCell::new(false));
+        let ml = mainloop.downgrade();
         mainloop.loop_().add_timer(move |_| {
+            if stopping
+                .get()
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(1))
+                && let Some(ml) = ml.upgrade()
+            {
+                ml.quit();
+            }
+            {
+                let mut router = router.borrow_mut();
+                router.tick();
+                if !router.said.is_empty()
+                    && let Ok(mut rep) = reports.lock()
+                {
+                    for (warning, line) in router.said.drain(..) {
+                        if warning {
+                            rep.offline.push(line);
+                        } else {
+                            rep.online.push(line);
+                        }
+                    }
+                }
+            }
             let mut running = running.borrow_mut();
             let Some(r) = running.as_mut() else { return };
             if !*stats_tid.borrow() && find_data_thread(&r.filter) {
@@ -473,7 +525,7 @@ fn run(
                 want.done = true;
                 if let Ok(mut rep) = reports.lock() {
                     rep.online
-                        .push(format!("{}: linked to {}", want.what, describe(&want.peer)));
+                        .push(format!("{}: linked to {}", want.what, want.peer.describe()));
                 }
             }
         })
@@ -505,13 +557,6 @@ fn find_data_thread(f: &filter::Filter) -> bool {
         }
     }
     true
-}
-
-fn describe(peer: &Peer) -> String {
-    match peer {
-        Peer::Device(spec) => format!("\"{spec}\""),
-        Peer::Virtual(node) => format!("the virtual device {node}"),
-    }
 }
 
 /// A running PipeWire backend.
@@ -560,15 +605,16 @@ impl Backend for PipewireBackend {
             .connection
             .as_ref()
             .and_then(|c| {
-                c.reports
-                    .lock()
-                    .ok()
-                    .map(|mut r| std::mem::take(&mut r.online))
+                c.reports.lock().ok().map(|mut r| {
+                    let online = std::mem::take(&mut r.online).into_iter();
+                    let offline = std::mem::take(&mut r.offline).into_iter();
+                    online
+                        .map(DeviceChange::Online)
+                        .chain(offline.map(DeviceChange::Offline))
+                        .collect::<Vec<_>>()
+                })
             })
-            .unwrap_or_default()
-            .into_iter()
-            .map(DeviceChange::Online)
-            .collect();
+            .unwrap_or_default();
         for line in &changes {
             let DeviceChange::Online(l) = line else {
                 continue;
@@ -584,7 +630,7 @@ impl Backend for PipewireBackend {
                 changes.push(DeviceChange::Offline(format!(
                     "{}: nothing in the PipeWire graph matches {} (yet); linked when it appears",
                     w.what,
-                    describe(&w.peer)
+                    w.peer.describe()
                 )));
             }
         }
@@ -721,10 +767,12 @@ mod tests {
     #[test]
     fn virtual_devices_are_named_and_classed_as_the_session_says() {
         let mut s = Session::default_session();
-        s.strips[0].source = Source::Virtual("Browser".into());
+        s.strips[0].source =
+            Source::Virtual(troubadour_engine::session::VirtualSource::named("Browser"));
         s.buses[0].sink = Some(Sink::Virtual {
             name: "Stream mix".into(),
             default: false,
+            persist: false,
         });
         let v = virtual_devices(&s);
         assert_eq!(v.len(), 2);
