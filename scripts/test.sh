@@ -44,6 +44,8 @@ command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
 # test (jack_iodelay under pw-jack) in tests/pipewire_latency.rs.
 command -v pw-jack >/dev/null 2>&1 || missing+=(pipewire-jack)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# `systemd-analyze verify` checks the user unit shipped in contrib/.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # The native PipeWire backend (built by default): libpipewire's headers, and clang with
 # libclang for the bindings the `pipewire` crate generates at build time.
 pkg-config --exists libpipewire-0.3 2>/dev/null || missing+=(libpipewire-0.3-dev)
