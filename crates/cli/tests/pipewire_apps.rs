@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::pipewire::{PipeWire, finish_recording, measure};
+use support::pipewire::{PipeWire, measure};
 use support::{Dir, expect_line};
 
 /// A strip that takes the streams of apps whose name starts with "game", at -6 dB, sent
@@ -231,17 +231,7 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
     let _ = after.wait();
     std::thread::sleep(Duration::from_millis(300));
     let wav = dir.0.join("stream.wav");
-    let mut rec = pw
-        .command("pw-record")
-        .args(["--target", "troubadour.stream_mix"])
-        .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pw-record");
-    std::thread::sleep(Duration::from_millis(2500));
-    finish_recording(&mut rec);
+    pw.record_source_for("troubadour.stream_mix", &wav, 2500);
     let (frames, rms_db, freq, silent) = measure(&wav);
     let expected = -15.01 - 6.0 - 3.0;
     println!(
@@ -482,17 +472,7 @@ fn a_persistent_device_outlives_kill_9_and_a_restart_reuses_it() {
     let mut player = pw.play_tone(&dir, "troubadour.browser", 10);
     std::thread::sleep(Duration::from_millis(300));
     let wav = dir.0.join("persist.wav");
-    let mut rec = pw
-        .command("pw-record")
-        .args(["--target", "troubadour.stream_mix"])
-        .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pw-record");
-    std::thread::sleep(Duration::from_millis(2000));
-    finish_recording(&mut rec);
+    pw.record_source_for("troubadour.stream_mix", &wav, 2000);
     let _ = player.kill();
     let _ = player.wait();
     let (_, rms_db, freq, _) = measure(&wav);

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::pipewire::{PipeWire, finish_recording, measure};
+use support::pipewire::{PipeWire, measure};
 use support::{Dir, expect_line};
 
 /// A stereo strip on a virtual playback device, at -6 dB, sent to a bus at -3 dB that is
@@ -211,17 +211,7 @@ fn assert_tone_through(pw: &PipeWire, dir: &Dir, when: &str) {
     let mut player = pw.play_tone(dir, "troubadour.browser", 20);
     std::thread::sleep(Duration::from_millis(300));
     let wav = dir.0.join("stream.wav");
-    let mut rec = pw
-        .command("pw-record")
-        .args(["--target", "troubadour.stream_mix"])
-        .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pw-record");
-    std::thread::sleep(Duration::from_millis(2500));
-    finish_recording(&mut rec);
+    pw.record_source_for("troubadour.stream_mix", &wav, 2500);
     let _ = player.kill();
     let _ = player.wait();
     let (frames, rms_db, freq, silent) = measure(&wav);

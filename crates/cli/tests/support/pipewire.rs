@@ -136,6 +136,21 @@ impl PipeWire {
         finish_recording(&mut rec);
     }
 
+    /// Records what the source `source` (a bus's virtual microphone) gives for `ms`
+    /// milliseconds into `wav`, as an app recording from it would.
+    pub fn record_source_for(&self, source: &str, wav: &std::path::Path, ms: u64) {
+        let mut rec = self
+            .command("pw-record")
+            .args(["--target", source, "--rate", "48000", "--channels", "2"])
+            .args(["--format", "f32", wav.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pw-record");
+        std::thread::sleep(Duration::from_millis(ms));
+        finish_recording(&mut rec);
+    }
+
     /// Writes `session` into `dir` and runs `troubadour run` on it with the cpal backend
     /// at 1024-frame periods, for at most `seconds`; returns it and its output lines.
     pub fn troubadour(&self, dir: &Dir, session: &str, seconds: u32) -> (Child, Receiver<String>) {
@@ -185,7 +200,6 @@ impl PipeWire {
             .expect("pw-record")
     }
 
-    /// A command that talks to this PipeWire.
     /// Makes a -12 dBFS 440 Hz stereo sine of `seconds` in `dir` with sox and plays it
     /// into `target` with `pw-play`.
     pub fn play_tone(&self, dir: &Dir, target: &str, seconds: u32) -> Child {
@@ -216,6 +230,7 @@ impl PipeWire {
             .expect("pw-play")
     }
 
+    /// A command that talks to this PipeWire.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("XDG_RUNTIME_DIR", &self.runtime)
