@@ -70,14 +70,21 @@ cargo clippy --workspace --all-targets --no-default-features -- -D warnings
 step "cargo test (with the cpal backend and its PipeWire test)"
 cargo test --workspace
 step "the DSP tests again with AVX-512 switched off (its AVX2 kernels run on AVX2-only CPUs)"
-TROUBADOUR_NO_AVX512=1 cargo test -p troubadour-dsp
+# The workspace's build of them, run again: `cargo test -p troubadour-dsp` would resolve
+# the crate's dependencies' features apart from the workspace's and rebuild 25 crates.
+dsp_tests=$(cargo test --workspace --no-run --message-format=json | python3 scripts/test-exes.py troubadour-dsp)
+[ -n "$dsp_tests" ] || { echo "no test executables of troubadour-dsp found"; exit 1; }
+while read -r dir exe; do
+    (cd "$dir" && TROUBADOUR_NO_AVX512=1 "$exe" -q)
+done <<< "$dsp_tests"
 step "ring buffer stress test, release (10^8 items)"
 cargo test --release -p troubadour-rt --test stress_ring
 step "loom model checks"
 RUSTFLAGS="--cfg loom" cargo test --release -p troubadour-rt --test loom --target-dir target/loom
 step "stress tests, 10 s each, null backend and a private JACK server (the full run: cargo test --release --test stress --test stress_jack -- --ignored)"
-TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress -- --ignored
-TROUBADOUR_STRESS_SECS=10 cargo test -p troubadour --test stress_jack -- --ignored
+# `--workspace` (not `-p troubadour`) to reuse the build of `cargo test --workspace`.
+TROUBADOUR_STRESS_SECS=10 cargo test --workspace --test stress -- --ignored
+TROUBADOUR_STRESS_SECS=10 cargo test --workspace --test stress_jack -- --ignored
 step "benchmarks, one quick pass each (they must keep compiling and running)"
 RING_BENCH_ITEMS=1000000 cargo test --workspace --benches
 step "the browser console: type check and lint of its modules, then its tests in headless Chromium against a real mixer"
