@@ -1,7 +1,25 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use troubadour_engine::{Controller, Engine, EngineOptions, create, session};
+
+/// A folder of a test's own under the system's temporary folder, removed when dropped.
+pub struct Dir(pub PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `troubadour-SUITE-TAG-PID`, made afresh.
+pub fn temp_dir(suite: &str, tag: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("troubadour-{suite}-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
 
 /// Parses `text` as a session (files relative to the current directory) and builds it.
 pub fn mixer(text: &str) -> (Controller, Engine) {

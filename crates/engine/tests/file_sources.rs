@@ -3,20 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Dir;
 
 fn dir(tag: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("troubadour-files-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    common::temp_dir("files", tag)
 }
 
 /// A ramp of `frames` values in [-0.5, 0.5), the same on every channel.

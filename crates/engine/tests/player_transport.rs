@@ -5,24 +5,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use troubadour_engine::session::{self, Source};
 use troubadour_engine::{Applied, Controller, Engine};
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Dir;
 
 fn dir(tag: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("troubadour-transport-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    common::temp_dir("transport", tag)
 }
 
 /// Second `k` of a stepped file: level (k + 1) / 10.

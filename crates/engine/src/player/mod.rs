@@ -61,10 +61,11 @@ pub(crate) struct FileStream {
     rate: u32,
     /// Stream index (samples) consumed so far.
     consumed: u64,
-    /// The last `seek_done` applied, the boundary it named and the file position there.
+    /// The last `seek_done` applied.
     seen_seek: u64,
-    boundary: u64,
-    base: u64,
+    /// The file position of the next sample, frames (kept within one pass while the
+    /// stream loops).
+    position: u64,
     /// Since a seek, no new sample has been played yet: silence then is no underrun.
     refilling: bool,
     /// A file played once reached its end.
@@ -113,8 +114,7 @@ impl FileStream {
             rate,
             consumed: 0,
             seen_seek: 0,
-            boundary: 0,
-            base: 0,
+            position: 0,
             refilling: false,
             ended: false,
         };
@@ -153,10 +153,9 @@ impl FileStream {
         {
             chunk.commit_all();
         }
+        self.position = base + self.consumed.saturating_sub(boundary) / self.channels as u64;
         self.consumed = self.consumed.max(boundary);
         self.seen_seek = done;
-        self.boundary = boundary;
-        self.base = base;
         self.refilling = true;
         self.ended = false;
         t.ended.store(false, Ordering::Release);
@@ -178,7 +177,11 @@ impl FileStream {
         let got = self.ring.len() / ch;
         let end_at = t.end_at.load(Ordering::Acquire);
         if t.playing.load(Ordering::Acquire) && !self.ended {
-            let left = (end_at.saturating_sub(self.consumed) / ch as u64) as usize;
+            let left = if end_at == u64::MAX {
+                usize::MAX
+            } else {
+                (end_at.saturating_sub(self.consumed) / ch as u64) as usize
+            };
             take = got.min(n).min(left);
             if take > 0
                 && let Ok(chunk) = self.ring.read_chunk(take * ch)
@@ -194,6 +197,7 @@ impl FileStream {
                 }
                 chunk.commit_all();
                 self.consumed += (take * ch) as u64;
+                self.position += take as u64;
                 self.refilling = false;
             }
             if self.consumed < end_at && !self.refilling {
@@ -218,16 +222,22 @@ impl FileStream {
     /// Audio thread: the file position of the next sample, wrapped at the file's
     /// length while the stream goes on past it (a loop).
     #[inline]
-    fn publish_position(&self, end_at: u64) {
+    fn publish_position(&mut self, end_at: u64) {
         let t = &self.shared.transport;
-        let ch = self.channels as u64;
-        let mut position = self.base + self.consumed.saturating_sub(self.boundary) / ch;
         let length = t.length.load(Ordering::Relaxed);
-        if length > 0 && position >= length && self.consumed < end_at {
-            position %= length;
-        } else if length > 0 {
-            position = position.min(length);
+        if length > 0 && self.position >= length && self.consumed < end_at {
+            self.position -= length;
+            // A length learnt only after a pass (no length in the header), or a file
+            // shorter than a block: more than one pass behind.
+            if self.position >= length {
+                self.position %= length;
+            }
         }
+        let position = if length > 0 {
+            self.position.min(length)
+        } else {
+            self.position
+        };
         t.position.store(position, Ordering::Release);
     }
 
