@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::api::{Instance, python, request};
+use support::api::{Instance, float_message, python, request};
 use support::{Dir, text};
 
 /// The built-in session's shape, but the noise goes to A1 only: B1 hears the tone alone.
@@ -108,18 +108,6 @@ impl Osc {
             .find_map(|l| l.strip_prefix(start).and_then(|r| r.trim().parse().ok()))
             .unwrap_or_else(|| panic!("no {start} in /metrics:\n{body}"))
     }
-}
-
-/// One OSC message with one float, encoded by hand (address, `,f`, big-endian value).
-fn float_message(address: &str, value: f32) -> Vec<u8> {
-    let mut b = address.as_bytes().to_vec();
-    b.push(0);
-    while !b.len().is_multiple_of(4) {
-        b.push(0);
-    }
-    b.extend(b",f\0\0");
-    b.extend(value.to_be_bytes());
-    b
 }
 
 #[test]

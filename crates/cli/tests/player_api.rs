@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Dir;
-use support::api::{Instance, python};
+use support::api::{Instance, float_message, python};
 
 /// Second `k`'s level, dBFS.
 fn level_db(second: usize) -> f64 {
@@ -253,18 +253,6 @@ fn graph_swaps_keep_the_position_and_the_transport() {
         (p - level_db(5)).abs() < 0.05,
         "{p} dB after a seek past the swap"
     );
-}
-
-/// One OSC message with one float, encoded by hand (address, `,f`, big-endian value).
-fn float_message(address: &str, value: f32) -> Vec<u8> {
-    let mut b = address.as_bytes().to_vec();
-    b.push(0);
-    while !b.len().is_multiple_of(4) {
-        b.push(0);
-    }
-    b.extend(b",f\0\0");
-    b.extend(value.to_be_bytes());
-    b
 }
 
 #[test]

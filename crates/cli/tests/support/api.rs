@@ -253,3 +253,15 @@ pub fn python(script: &str, args: &[&str]) -> Value {
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: not JSON ({e}): {stdout}"))
 }
+
+/// One OSC message with one float, encoded by hand (address, `,f`, big-endian value).
+pub fn float_message(address: &str, value: f32) -> Vec<u8> {
+    let mut b = address.as_bytes().to_vec();
+    b.push(0);
+    while !b.len().is_multiple_of(4) {
+        b.push(0);
+    }
+    b.extend(b",f\0\0");
+    b.extend(value.to_be_bytes());
+    b
+}
