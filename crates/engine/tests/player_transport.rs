@@ -227,9 +227,8 @@ fn loop_turned_off_mid_play_stops_at_the_end_and_play_starts_over() {
     assert_eq!(c.apply_session(s).unwrap(), Applied::Parameters(0));
     assert!(c.player(0).unwrap().same(&p));
     assert!(!p.state().looped);
-    // The reader, woken, ends the stream where the next pass began; this test plays
-    // far faster than real time, so it gives the reader the moment it would have.
-    let_the_reader_seek();
+    // The audio side stops where the next pass begins, however late the reader sees
+    // loop off: no pause for it here.
     let out = play(&mut e, 96_000);
     // 0.5 s of second 0, 0.5 s of second 1, then silence: it stopped at the end.
     assert!(out[..24_000].iter().all(|&x| x == level(0)));
@@ -251,6 +250,48 @@ fn loop_turned_off_mid_play_stops_at_the_end_and_play_starts_over() {
     assert!(first < 4096, "{first}");
     assert!(out[first..].iter().all(|&x| x == level(0)));
     assert!(p.state().playing);
+}
+
+/// Loop turned off and on again while the next pass is already read ahead: the player
+/// plays on into it, as if loop had never been off; and turned off once the next pass
+/// has begun, it plays that pass to its end.
+#[test]
+fn loop_off_and_on_again_before_the_end_plays_on() {
+    let d = dir("loop-again");
+    steps(&d.0.join("s.wav"), 48_000, 1.5);
+    let (c, mut e) = mixer(&d, "s.wav", true);
+    let p = c.player(0).unwrap().clone();
+    play(&mut e, 96_000);
+    assert_eq!(position(&c), 0.5, "2 s into a looped 1.5 s file");
+    p.set_looped(false);
+    // Long enough for the reader to have seen loop off, and to act on it if it would.
+    let_the_reader_seek();
+    p.set_looped(true);
+    let_the_reader_seek();
+    let out = play(&mut e, 96_000);
+    // The rest of this pass, then the next from its start: 0.5 s of second 0, 0.5 s
+    // of second 1, then 1 s of second 0 again.
+    assert!(out[..24_000].iter().all(|&x| x == level(0)));
+    assert!(out[24_000..48_000].iter().all(|&x| x == level(1)));
+    assert!(
+        out[48_000..].iter().all(|&x| x == level(0)),
+        "stopped at the end although loop was on again"
+    );
+    assert!(p.state().playing);
+    assert_eq!(position(&c), 1.0);
+
+    // Off now, 1 s into a pass: the rest of this pass plays, then it stops.
+    p.set_looped(false);
+    let out = play(&mut e, 48_000);
+    assert!(out[..24_000].iter().all(|&x| x == level(1)));
+    assert!(
+        out[24_000..].iter().all(|&x| x == 0.0),
+        "played past the end"
+    );
+    let st = p.state();
+    assert!(st.ended && !st.playing, "{st:?}");
+    assert_eq!(st.position_s, 1.5);
+    assert_eq!(c.read_meters().strips[0].underrun_frames, 0);
 }
 
 #[test]

@@ -175,7 +175,7 @@ impl FileStream {
         // Read after the ring's length: a sample counted there and past the end is
         // never played.
         let got = self.ring.len() / ch;
-        let end_at = t.end_at.load(Ordering::Acquire);
+        let end_at = self.stop_at();
         if t.playing.load(Ordering::Acquire) && !self.ended {
             let left = if end_at == u64::MAX {
                 usize::MAX
@@ -219,13 +219,35 @@ impl FileStream {
         underrun
     }
 
+    /// Audio thread: the stream index to stop at: the file's end when played once, or,
+    /// with loop turned off, the end of the pass it is in.
+    #[inline]
+    fn stop_at(&self) -> u64 {
+        let t = &self.shared.transport;
+        let end_at = t.end_at.load(Ordering::Acquire);
+        if t.looped.load(Ordering::Acquire) {
+            return end_at;
+        }
+        let wrap_at = t.wrap_at.load(Ordering::Acquire);
+        if wrap_at >= self.consumed {
+            // The next pass begins there (or none is read yet, and the reader ends the
+            // stream at the end of this one: `end_at`).
+            return end_at.min(wrap_at);
+        }
+        // A pass begun since the reader last looked: it ends where the file does. Its
+        // length is exact, as a pass has been read to its end.
+        let length = t.length.load(Ordering::Relaxed);
+        let left = length.saturating_sub(self.position) * self.channels as u64;
+        end_at.min(self.consumed + left)
+    }
+
     /// Audio thread: the file position of the next sample, wrapped at the file's
     /// length while the stream goes on past it (a loop).
     #[inline]
     fn publish_position(&mut self, end_at: u64) {
         let t = &self.shared.transport;
         let length = t.length.load(Ordering::Relaxed);
-        if length > 0 && self.position >= length && self.consumed < end_at {
+        if length > 0 && self.position >= length && self.consumed < end_at && !self.ended {
             self.position -= length;
             // A length learnt only after a pass (no length in the header), or a file
             // shorter than a block: more than one pass behind.
@@ -249,6 +271,10 @@ impl FileStream {
             // A seek the next render applies first: the reader pushes nothing new
             // until it has (what is in the ring now is stale), so waiting here would
             // wait for ever.
+            return;
+        }
+        if t.ended.load(Ordering::Acquire) {
+            // Stopped: nothing is consumed until a seek, which the check above sees.
             return;
         }
         let want = (frames * self.channels).min(self.ring.capacity());

@@ -125,19 +125,11 @@ impl Reader {
             }
 
             let consumed = t.consumed.load(Ordering::Acquire);
-            while self.wraps.front().is_some_and(|&w| w <= consumed) {
-                self.wraps.pop_front();
-            }
-            if !t.looped.load(Ordering::Acquire)
-                && let Some(&wrap) = self.wraps.front()
-            {
-                // Loop turned off after the next pass was started: the stream ends
-                // where it began, so the player stops at the end of the file it is in.
-                t.end_at.store(wrap, Ordering::Release);
-                let keep = wrap.saturating_sub(self.pushed) as usize;
-                pending.truncate((at + keep).min(pending.len()));
-                self.wraps.clear();
-                done = true;
+            if self.wraps.front().is_some_and(|&w| w <= consumed) {
+                while self.wraps.front().is_some_and(|&w| w <= consumed) {
+                    self.wraps.pop_front();
+                }
+                self.publish_wrap();
             }
 
             if at < pending.len() {
@@ -169,7 +161,7 @@ impl Reader {
                 {
                     // Loop turned on before the player got to the end: play on.
                     t.end_at.store(u64::MAX, Ordering::Release);
-                    self.wraps.push_back(self.pushed);
+                    self.push_wrap(self.pushed);
                     self.decoder.rewind()?;
                     pass = self.new_pass(ch, from, 0, 0)?;
                     done = false;
@@ -239,7 +231,7 @@ impl Reader {
                 let next = self.pushed + pending.len() as u64;
                 self.at_end = false;
                 if t.looped.load(Ordering::Acquire) {
-                    self.wraps.push_back(next);
+                    self.push_wrap(next);
                     self.decoder.rewind()?;
                     pass = self.new_pass(ch, from, 0, 0)?;
                 } else {
@@ -273,10 +265,25 @@ impl Reader {
         let t = &self.shared.transport;
         // Before the Release below: the audio side sees the new end with the seek.
         t.end_at.store(u64::MAX, Ordering::Relaxed);
+        t.wrap_at.store(u64::MAX, Ordering::Relaxed);
         t.seek_base.store(frame, Ordering::Release);
         t.seek_done
             .store(pack(generation, self.pushed), Ordering::Release);
         self.new_pass(ch, from, input, frame)
+    }
+
+    /// Notes that a looped pass begins at stream index `at` (before any sample of it
+    /// is pushed, so the audio side always knows where a pass it may stop before
+    /// begins).
+    fn push_wrap(&mut self, at: u64) {
+        self.wraps.push_back(at);
+        self.publish_wrap();
+    }
+
+    /// Tells the audio side where the first pass it has not reached begins.
+    fn publish_wrap(&self) {
+        let next = self.wraps.front().copied().unwrap_or(u64::MAX);
+        self.shared.transport.wrap_at.store(next, Ordering::Release);
     }
 
     fn new_pass(

@@ -33,9 +33,13 @@
 //!
 //! The end of a file played once is a stream index too (`end_at`, `u64::MAX` while
 //! open-ended): the audio side stops consuming there, reports the end (`playing`
-//! false, `ended` true) and keeps its position at the file's length. Turning `loop`
-//! off after the reader has already pushed the start of the next pass sets `end_at` to
-//! where that pass began, so the player still stops at the end of the file it is in.
+//! false, `ended` true) and keeps its position at the file's length. While looping,
+//! the reader reads the next pass ahead and publishes where it begins (`wrap_at`, the
+//! first such index the audio side has not reached). Whether to go on into it is the
+//! audio side's decision, taken as it gets there: with `loop` off it stops at
+//! `wrap_at` as at an end. So turning loop off stops the player at the end of the
+//! pass it is in, however late the reader notices, and turning it on again before
+//! then plays on into what is already read, as if it had never been off.
 //! Pause is the audio side not consuming (silence, no underrun counted); the ring stays
 //! full, so play resumes at once, from the same sample.
 
@@ -72,6 +76,9 @@ pub(super) struct Transport {
     pub seek_base: AtomicU64,
     /// Reader → audio: the stream index (samples) where the stream ends.
     pub end_at: AtomicU64,
+    /// Reader → audio: the stream index where the first looped pass not yet reached
+    /// begins (`u64::MAX`: none read yet).
+    pub wrap_at: AtomicU64,
     /// Frames of one pass over the file at the engine's rate (from the header until
     /// the reader has read a pass to its end, then as counted).
     pub length: AtomicU64,
@@ -94,6 +101,7 @@ impl Transport {
             seek_done: AtomicU64::new(0),
             seek_base: AtomicU64::new(0),
             end_at: AtomicU64::new(u64::MAX),
+            wrap_at: AtomicU64::new(u64::MAX),
             length: AtomicU64::new(length),
             position: AtomicU64::new(0),
             consumed: AtomicU64::new(0),
