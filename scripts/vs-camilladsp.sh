@@ -2,7 +2,8 @@
 # Side by side with CamillaDSP (docs/PERFORMANCE.md, "CamillaDSP side by side"):
 #   scripts/vs-camilladsp.sh [CAMILLADSP_BINARY] [ROUNDS]
 # Makes 8 stereo 60 s sines and their 16-channel merge, then runs, interleaved, the
-# pass-through and processing pairs from benches/camilladsp/ under /usr/bin/time -v.
+# pass-through and processing pairs that benches/camilladsp/gen.py writes, under
+# /usr/bin/time -v.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cam=${1:-}
@@ -18,7 +19,7 @@ for i in 0 1 2 3 4 5 6 7; do
   sox -D -n -r 48000 -c 2 -b 16 "f$i.wav" synth 60 sine $((220 + 110 * i)) vol 0.0316
 done
 sox -M f?.wav -b 16 in16.wav
-cp "$here"/benches/camilladsp/*.toml "$here"/benches/camilladsp/*.yml .
+python3 "$here/benches/camilladsp/gen.py"
 m() { # label, command...: one line "label cpu_s wall_s rss_kb"
   local l=$1; shift
   /usr/bin/time -v "$@" >/dev/null 2>t.txt

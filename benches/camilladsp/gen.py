@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the four configurations of the CamillaDSP side by side (docs/PERFORMANCE.md):
 pass-through and processing, each as a Troubadour session and a CamillaDSP config.
-Run from this folder; the files it writes are committed, this is how they were made."""
+Writes them into the current folder; scripts/vs-camilladsp.sh runs it in a folder of
+its own."""
 
 EQ = [("highpass", 80.0, 0.0), ("lowshelf", 200.0, 2.0), ("peak", 3000.0, -3.0),
       ("highshelf", 10000.0, 1.5)]

@@ -125,10 +125,9 @@ impl Reader {
             }
 
             let consumed = t.consumed.load(Ordering::Acquire);
-            if self.wraps.front().is_some_and(|&w| w <= consumed) {
-                while self.wraps.front().is_some_and(|&w| w <= consumed) {
-                    self.wraps.pop_front();
-                }
+            let reached = self.wraps.iter().take_while(|&&w| w <= consumed).count();
+            if reached > 0 {
+                self.wraps.drain(..reached);
                 self.publish_wrap();
             }
 
