@@ -159,7 +159,11 @@ pub fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>, AudioF
     })?;
     let spec = reader.spec();
     let block = u64::from(spec.channels) * u64::from(spec.bits_per_sample.div_ceil(8));
-    if let Ok(Some((offset, promised_bytes))) = data_chunk(path)
+    if let Ok(Some(WavLayout {
+        data_at: offset,
+        data_bytes: promised_bytes,
+        ..
+    })) = wav_layout(path)
         && block > 0
     {
         // Regular files only: a pipe or device has no length to compare with.
@@ -181,32 +185,60 @@ fn is_short_read(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::UnexpectedEof || e.to_string() == "Failed to read enough bytes."
 }
 
-/// Where the `data` chunk's samples start and how many bytes its header promises, by
-/// walking the RIFF chunks; `None` if there is none.
-fn data_chunk(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+/// Where a WAV file's samples are: found by walking its RIFF chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WavLayout {
+    /// Byte offset of the first sample.
+    pub data_at: u64,
+    /// Bytes the `data` chunk's header promises.
+    pub data_bytes: u64,
+    /// Bytes per frame, from the `fmt ` chunk (`None` if it comes after the data).
+    pub block_align: Option<u16>,
+}
+
+/// Where the `data` chunk's samples start, how many bytes its header promises and the
+/// frame size the `fmt ` chunk before it gives; `None` if there is no `data` chunk.
+pub(crate) fn wav_layout(path: &Path) -> std::io::Result<Option<WavLayout>> {
     let mut f = BufReader::new(File::open(path)?);
     let mut riff = [0u8; 12];
     f.read_exact(&mut riff)?;
     let mut at = 12u64;
+    let mut block_align = None;
     loop {
         let mut head = [0u8; 8];
         f.read_exact(&mut head)?;
         let len = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
         at += 8;
         if &head[..4] == b"data" {
-            return Ok(Some((at, len)));
+            return Ok(Some(WavLayout {
+                data_at: at,
+                data_bytes: len,
+                block_align,
+            }));
+        }
+        let mut skip = len + len % 2;
+        if &head[..4] == b"fmt " && len >= 14 {
+            // Format tag, channels, rate, byte rate, then the frame size.
+            let mut fmt = [0u8; 14];
+            f.read_exact(&mut fmt)?;
+            block_align = Some(u16::from_le_bytes([fmt[12], fmt[13]]));
+            skip -= 14;
         }
         // Chunks are word-aligned: an odd-sized one is followed by a pad byte.
-        let skip = len + len % 2;
         f.seek(SeekFrom::Current(skip as i64))?;
-        at += skip;
+        at += skip
+            + if &head[..4] == b"fmt " && len >= 14 {
+                14
+            } else {
+                0
+            };
         if at > 1 << 40 {
             return Ok(None);
         }
     }
 }
 
-fn check_spec(path: &Path, spec: hound::WavSpec) -> Result<(), AudioFileError> {
+pub(crate) fn check_spec(path: &Path, spec: hound::WavSpec) -> Result<(), AudioFileError> {
     let ok = match spec.sample_format {
         hound::SampleFormat::Int => matches!(spec.bits_per_sample, 8 | 16 | 24 | 32),
         hound::SampleFormat::Float => spec.bits_per_sample == 32,

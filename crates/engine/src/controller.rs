@@ -13,7 +13,7 @@ use troubadour_rt::ring::Producer;
 use crate::command::{Command, Tagged};
 use crate::diff::{parameter_changes, send_command, structure_equal};
 use crate::engine::Engine;
-use crate::graph::{BuildError, Graph};
+use crate::graph::{BuildError, FileOptions, Graph};
 use crate::meters::MeterBank;
 use crate::player::Player;
 use crate::recorder::RecorderControl;
@@ -38,6 +38,10 @@ pub struct EngineOptions {
     /// A live mixer's leniency: a file source that is not there leaves its strip silent
     /// (see [`Controller::missing_files`]) instead of refusing the session.
     pub silent_missing_files: bool,
+    /// Seconds of audio each file player reads ahead into its ring: what a live mixer
+    /// rides out a slow disk with. An offline render, which waits for its readers,
+    /// needs only enough for the readers' large reads ([`RENDER_RING_SECONDS`](crate::RENDER_RING_SECONDS)).
+    pub player_ring_seconds: f64,
 }
 
 impl Default for EngineOptions {
@@ -47,6 +51,7 @@ impl Default for EngineOptions {
             command_capacity: 1024,
             kernels: KernelChoice::Best,
             silent_missing_files: false,
+            player_ring_seconds: crate::player::RING_SECONDS,
         }
     }
 }
@@ -167,6 +172,7 @@ pub struct Controller {
     max_block: usize,
     kernels: KernelChoice,
     silent_missing_files: bool,
+    player_ring_seconds: f64,
     /// No engine listens (its backend went away): changes update the session only, and
     /// the next [`respawn`](Controller::respawn) builds from it.
     parked: bool,
@@ -245,7 +251,10 @@ pub fn create(
         max_block,
         0,
         options.kernels,
-        options.silent_missing_files,
+        FileOptions {
+            silent_missing: options.silent_missing_files,
+            ring_seconds: options.player_ring_seconds,
+        },
     )?);
     let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let players = graph.players();
@@ -260,6 +269,7 @@ pub fn create(
         max_block,
         kernels: options.kernels,
         silent_missing_files: options.silent_missing_files,
+        player_ring_seconds: options.player_ring_seconds,
         parked: false,
         generation: 0,
         commands,
@@ -681,7 +691,10 @@ impl Controller {
             max_block,
             generation,
             self.kernels,
-            self.silent_missing_files,
+            FileOptions {
+                silent_missing: self.silent_missing_files,
+                ring_seconds: self.player_ring_seconds,
+            },
         )?))
     }
 

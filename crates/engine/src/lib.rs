@@ -41,5 +41,5 @@ pub use controller::{
 };
 pub use engine::{Engine, MAX_COMMANDS_PER_CALLBACK};
 pub use graph::{BuildError, Graph, RAMP_SECONDS};
-pub use player::{Player, PlayerState, RING_SECONDS};
+pub use player::{Player, PlayerState, RENDER_RING_SECONDS, RING_SECONDS};
 pub use stats::{EngineStats, StatsSnapshot};

@@ -209,6 +209,63 @@ fn a_seek_plays_the_content_at_the_new_time_in_a_flac() {
     check_seek("s.flac", 48_000, true, 0.0001);
 }
 
+/// A FLAC whose header does not say how long it is (a stream encoder writes 0 for
+/// the total): its frames are counted once when the session is checked, and the
+/// player knows its length from the start, not only after reading a pass to its end.
+#[test]
+fn a_flac_without_its_length_in_the_header_has_it_from_the_start() {
+    let d = dir("flac-no-length");
+    steps(&d.0.join("s.wav"), 48_000, 6.0);
+    let flac = d.0.join("s.flac");
+    let out = std::process::Command::new("sox")
+        .arg(d.0.join("s.wav"))
+        .args(["-b", "16"])
+        .arg(&flac)
+        .output()
+        .expect("sox is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // STREAMINFO follows "fLaC" and its 4-byte block header; its 36-bit total of
+    // samples is the low nibble of byte 21 and bytes 22..26.
+    let mut bytes = std::fs::read(&flac).unwrap();
+    assert_eq!(&bytes[..4], b"fLaC");
+    let total = bytes[22..26]
+        .iter()
+        .fold(u64::from(bytes[21] & 0x0f), |n, &b| n << 8 | u64::from(b));
+    assert_eq!(total, 288_000, "the total is not where STREAMINFO keeps it");
+    bytes[21] &= 0xf0;
+    bytes[22..26].fill(0);
+    std::fs::write(&flac, &bytes).unwrap();
+
+    let (c, mut e) = mixer(&d, "s.flac", true);
+    let p = c.player(0).unwrap().clone();
+    assert_eq!(p.state().length_s, 6.0, "before a sample is played");
+    p.seek_s(99.0);
+    assert_eq!(p.state().position_s, 6.0, "a seek is clamped to the length");
+    p.seek_s(5.5);
+    let_the_reader_seek();
+    let out = play(&mut e, 96_000);
+    let first = out.iter().position(|&x| x != 0.0).unwrap();
+    assert!(first < 4096, "{first} frames of silence after the seek");
+    // The last half second, then the loop from the start.
+    let wrap = first + 24_000;
+    assert!(
+        out[first..wrap]
+            .iter()
+            .all(|&x| (x - level(5)).abs() < 1e-4)
+    );
+    assert!(
+        out[wrap..wrap + 48_000]
+            .iter()
+            .all(|&x| (x - level(0)).abs() < 1e-4)
+    );
+    let expected = (96_000 - wrap) as f64 / 48_000.0;
+    assert!((position(&c) - expected).abs() < 1e-3, "{}", position(&c));
+}
+
 #[test]
 fn loop_turned_off_mid_play_stops_at_the_end_and_play_starts_over() {
     let d = dir("loop");

@@ -128,6 +128,8 @@ pub fn render(
     let block = session.block_frames as usize;
     let engine_options = EngineOptions {
         kernels: options.kernels,
+        // No deadline: the players are waited for, and need no seconds in hand.
+        player_ring_seconds: troubadour_engine::RENDER_RING_SECONDS,
         ..EngineOptions::default()
     };
     let (_controller, mut engine) =

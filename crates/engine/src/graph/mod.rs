@@ -159,12 +159,31 @@ fn seed_from_name(name: &str) -> u64 {
     })
 }
 
+/// How file sources are opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FileOptions {
+    /// A file that is not there plays silence instead of failing the build (a live
+    /// mixer's strip waiting for its file).
+    pub silent_missing: bool,
+    /// Seconds of audio each player's ring holds.
+    pub ring_seconds: f64,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            silent_missing: false,
+            ring_seconds: crate::player::RING_SECONDS,
+        }
+    }
+}
+
 fn source_player(
     strip: &Strip,
     session: &Session,
     base_dir: &Path,
     next_input: &mut usize,
-    silent_missing: bool,
+    files: FileOptions,
 ) -> Result<SourcePlayer, AudioFileError> {
     Ok(match &strip.source {
         Source::Device(_) | Source::Virtual(_) | Source::App(_) => {
@@ -193,12 +212,12 @@ fn source_player(
         }
         Source::File { path, looped } => {
             let full = base_dir.join(path);
-            match FileStream::open(&full, session.sample_rate, *looped) {
+            match FileStream::open(&full, session.sample_rate, *looped, files.ring_seconds) {
                 Ok(stream) => SourcePlayer::File(stream),
                 // A live mixer plays on without it (the strip is silent until the file
                 // appears and the graph is built again).
                 Err(AudioFileError::Open { source, .. })
-                    if silent_missing && source.kind() == std::io::ErrorKind::NotFound =>
+                    if files.silent_missing && source.kind() == std::io::ErrorKind::NotFound =>
                 {
                     let spec = GeneratorSpec {
                         waveform: Waveform::Silence,
@@ -247,19 +266,24 @@ impl Graph {
         generation: u32,
         kernels: KernelChoice,
     ) -> Result<Self, BuildError> {
-        Self::build_with(session, base_dir, max_block, generation, kernels, false)
+        Self::build_with(
+            session,
+            base_dir,
+            max_block,
+            generation,
+            kernels,
+            FileOptions::default(),
+        )
     }
 
-    /// [`build`](Self::build); with `silent_missing`, a file source that is not there
-    /// plays silence instead of failing the build (a live mixer's strip waiting for its
-    /// file).
+    /// [`build`](Self::build), with file players as `files` says.
     pub(crate) fn build_with(
         session: &Session,
         base_dir: &Path,
         max_block: usize,
         generation: u32,
         kernels: KernelChoice,
-        silent_missing: bool,
+        files: FileOptions,
     ) -> Result<Self, BuildError> {
         if !(1..=65_536).contains(&max_block) {
             return Err(BuildError::BlockSize(max_block));
@@ -326,11 +350,12 @@ impl Graph {
         let mut next_input = 0;
         let mut strips = Vec::with_capacity(session.strips.len());
         for (index, strip) in session.strips.iter().enumerate() {
-            let source = source_player(strip, session, base_dir, &mut next_input, silent_missing)
-                .map_err(|source| BuildError::File {
-                strip: index,
-                source,
-            })?;
+            let source = source_player(strip, session, base_dir, &mut next_input, files).map_err(
+                |source| BuildError::File {
+                    strip: index,
+                    source,
+                },
+            )?;
             let mut sends = Vec::new();
             let mut routes = Vec::new();
             for (bus_name, send) in &strip.sends {

@@ -3,6 +3,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
@@ -83,7 +85,7 @@ impl CompressedDecoder {
         Ok(CompressedDecoder {
             path: path.to_path_buf(),
             track: track.id,
-            frames: params.n_frames,
+            frames: params.n_frames.or_else(|| counted(path)),
             format,
             decoder,
             rate,
@@ -95,11 +97,13 @@ impl CompressedDecoder {
         })
     }
 
-    /// Frames in the file: from its header, else counted by decoding it once.
+    /// Frames in the file: from its header, else counted by decoding it once (and
+    /// remembered for this version of the file, see [`counted`]).
     pub(crate) fn count_frames(&mut self) -> Result<u64, AudioFileError> {
         if let Some(n) = self.frames {
             return Ok(n);
         }
+        let version = FileVersion::of(&self.path);
         let mut chunk = Vec::new();
         let mut n = 0u64;
         loop {
@@ -111,6 +115,9 @@ impl CompressedDecoder {
         }
         self.rewind()?;
         self.frames = Some(n);
+        if let Some(version) = version {
+            remember(version, n);
+        }
         Ok(n)
     }
 
@@ -220,4 +227,48 @@ impl Decoder for CompressedDecoder {
         self.skip = seeked.required_ts.saturating_sub(seeked.actual_ts);
         Ok(())
     }
+}
+
+/// Frame counts of files whose header does not give one (a FLAC streamed without its
+/// total, an MP3 without a Xing header): counting decodes the whole file, and a
+/// session's files are checked at every load and edit, then opened by their players,
+/// which would otherwise know the length only once a pass had been read to its end.
+static COUNTED: Mutex<Vec<(FileVersion, u64)>> = Mutex::new(Vec::new());
+/// Enough for any session; the oldest are forgotten first.
+const COUNTED_MAX: usize = 64;
+
+/// What tells one version of a file from another: its path, size and modification
+/// time. A rewrite of the file changes them, and its frames are counted again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileVersion {
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileVersion {
+            path: path.to_path_buf(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// The frames counted in this version of the file at `path`, if they were.
+fn counted(path: &Path) -> Option<u64> {
+    let version = FileVersion::of(path)?;
+    let counted = COUNTED.lock().unwrap_or_else(PoisonError::into_inner);
+    counted.iter().find(|(v, _)| *v == version).map(|&(_, n)| n)
+}
+
+fn remember(version: FileVersion, frames: u64) {
+    let mut counted = COUNTED.lock().unwrap_or_else(PoisonError::into_inner);
+    counted.retain(|(v, _)| v.path != version.path);
+    if counted.len() == COUNTED_MAX {
+        counted.remove(0);
+    }
+    counted.push((version, frames));
 }

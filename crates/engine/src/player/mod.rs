@@ -34,6 +34,11 @@ use transport::{Transport, unpack};
 /// machine, short enough that memory stays small (2 s of stereo f32 at 48 kHz: 1 MiB).
 pub const RING_SECONDS: f64 = 2.0;
 
+/// The ring of an offline render's players, which wait for their readers instead of
+/// riding anything out: room for two of the reader's large reads (8192 frames each) at
+/// 48 kHz, so decoding and mixing overlap, in an eighth of the memory.
+pub const RENDER_RING_SECONDS: f64 = 0.35;
+
 /// Test hook, read when a player opens: its reader sleeps this many milliseconds after
 /// each chunk of 8192 frames it decodes, so that it falls behind and the player
 /// underruns (400 ms makes it read about 20 000 frames a second).
@@ -74,14 +79,20 @@ pub(crate) struct FileStream {
 
 impl FileStream {
     /// Control side: opens the file at `path` (errors name it and say what is wrong) and
-    /// starts its reader, which plays it at `rate` Hz, looped or once.
-    pub(crate) fn open(path: &Path, rate: u32, looped: bool) -> Result<Self, AudioFileError> {
+    /// starts its reader, which plays it at `rate` Hz, looped or once, and keeps
+    /// `ring_seconds` of it decoded ahead.
+    pub(crate) fn open(
+        path: &Path,
+        rate: u32,
+        looped: bool,
+        ring_seconds: f64,
+    ) -> Result<Self, AudioFileError> {
         let decoder = decode::open(path)?;
         let channels = decoder.channels();
         let length = decoder.frames().map_or(0, |n| {
             troubadour_dsp::resample::output_length(n, decoder.sample_rate(), rate)
         });
-        let samples = (RING_SECONDS * f64::from(rate)) as usize * channels;
+        let samples = (ring_seconds.max(0.01) * f64::from(rate)) as usize * channels;
         let (producer, consumer) = LockFreeRingBuffer::with_capacity(samples);
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
@@ -190,9 +201,16 @@ impl FileStream {
                 for (c, buf) in bufs.iter_mut().enumerate() {
                     // Channel `src` of every frame, across the ring's wrap if there is one.
                     let src = c.min(ch - 1);
-                    let samples = a.iter().chain(b).skip(src).step_by(ch);
-                    for (x, s) in buf[..take].iter_mut().zip(samples) {
-                        *x = *s;
+                    if a.len() % ch == 0 {
+                        let (first, second) = buf[..take].split_at_mut(a.len() / ch);
+                        deinterleave(a, ch, src, first);
+                        deinterleave(b, ch, src, second);
+                    } else {
+                        // The wrap falls inside a frame.
+                        let samples = a.iter().chain(b).skip(src).step_by(ch);
+                        for (x, s) in buf[..take].iter_mut().zip(samples) {
+                            *x = *s;
+                        }
                     }
                 }
                 chunk.commit_all();
@@ -291,5 +309,24 @@ impl FileStream {
     /// Why the reader stopped before the end of the file, if it did.
     pub(crate) fn error(&self) -> Option<&str> {
         self.shared.error.get().map(String::as_str)
+    }
+}
+
+/// Channel `src` of the whole frames of `ch` channels in `from`, into `to` (as many as
+/// it holds). Mono and stereo, the usual files, get loops the compiler unrolls.
+#[inline]
+fn deinterleave(from: &[f32], ch: usize, src: usize, to: &mut [f32]) {
+    match ch {
+        1 => to.copy_from_slice(&from[..to.len()]),
+        2 => {
+            for (x, f) in to.iter_mut().zip(from.chunks_exact(2)) {
+                *x = f[src & 1];
+            }
+        }
+        _ => {
+            for (x, f) in to.iter_mut().zip(from.chunks_exact(ch)) {
+                *x = f[src];
+            }
+        }
     }
 }

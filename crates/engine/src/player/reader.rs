@@ -188,7 +188,8 @@ impl Reader {
             }
             pass.input_frames += frames as u64;
             if pass.converters.is_empty() {
-                pending.extend_from_slice(&input);
+                // `pending` is empty here: hand the block over without a copy.
+                std::mem::swap(&mut pending, &mut input);
                 pass.output_frames += frames as u64;
             } else {
                 for (c, p) in planar_in.iter_mut().enumerate() {

@@ -165,8 +165,56 @@ impl<W: Write + Seek> WavWriter<W> {
                 ),
             ));
         }
+        if self.spec.format == SampleFormat::F32 {
+            self.write_planar_f32(channels, frames);
+            self.out.write_all(&self.buf)?;
+            self.data_bytes += self.buf.len() as u64;
+            return Ok(());
+        }
         let samples = (0..frames).flat_map(|i| channels.iter().map(move |c| f64::from(c[i])));
         self.write_interleaved(samples)
+    }
+
+    /// [`encode`] of float samples, without a sample-at-a-time iterator: the frames
+    /// interleaved in one loop, the levels measured per channel in eight lanes (the
+    /// sum of squares in f64, as `encode` has it; non-finite samples count in neither).
+    fn write_planar_f32(&mut self, channels: &[&[f32]], frames: usize) {
+        let n = channels.len();
+        self.buf.clear();
+        self.buf.resize(frames * n * 4, 0);
+        for (i, frame) in self.buf.chunks_exact_mut(n * 4).enumerate() {
+            for (c, out) in channels.iter().zip(frame.chunks_exact_mut(4)) {
+                out.copy_from_slice(&c[i].to_le_bytes());
+            }
+        }
+        const LANES: usize = 8;
+        let mut sums = [0.0f64; LANES];
+        let mut peaks = [0.0f32; LANES];
+        let mut clipped = 0u64;
+        for c in channels {
+            let c = &c[..frames];
+            let lanes = c.chunks_exact(LANES);
+            let rest = lanes.remainder();
+            for chunk in lanes {
+                for ((s, p), &v) in sums.iter_mut().zip(&mut peaks).zip(chunk) {
+                    clipped += u64::from(v.abs() > 1.0);
+                    let v = if v.is_finite() { v } else { 0.0 };
+                    *p = p.max(v.abs());
+                    *s += f64::from(v) * f64::from(v);
+                }
+            }
+            for ((s, p), &v) in sums.iter_mut().zip(&mut peaks).zip(rest) {
+                clipped += u64::from(v.abs() > 1.0);
+                let v = if v.is_finite() { v } else { 0.0 };
+                *p = p.max(v.abs());
+                *s += f64::from(v) * f64::from(v);
+            }
+        }
+        let l = &mut self.levels;
+        l.sum_squares += sums.iter().sum::<f64>();
+        l.peak = peaks.iter().fold(l.peak, |m, &p| m.max(f64::from(p)));
+        l.clipped += clipped;
+        l.samples += (frames * n) as u64;
     }
 
     /// Writes the sizes of what was written so far into the header (RF64 once past the
