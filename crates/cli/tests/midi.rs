@@ -23,11 +23,21 @@ channels = 1
 source = { generator = "sine", freq = 440.0, level_db = -20.0 }
 sends = { A1 = {} }
 
+[[strip]]
+name = "Bed"
+channels = 2
+source = { file = "bed.wav", loop = true }
+sends = { A1 = {} }
+
 [[bus]]
 name = "A1"
 
 [[bus]]
 name = "B1"
+
+[recorder]
+dir = "takes"
+tracks = ["strip/Mic", "bus/A1"]
 
 [[scene]]
 name = "Live"
@@ -47,6 +57,22 @@ pickup = true
 [[midi]]
 control = { note = 36 }
 target = "strip/Mic/mute"
+
+# The transport: play/pause the bed, one button for the take, one for markers
+[[midi]]
+control = { note = 60 }
+target = "strip/Bed/player/playing"
+feedback = true
+
+[[macro]]
+name = "Record"
+control = { note = 41 }
+actions = [{ recorder = "toggle" }]
+
+[[macro]]
+name = "Mark"
+control = { note = 42 }
+actions = [{ recorder = "mark", label = "applause" }]
 
 [[macro]]
 name = "Go live"
@@ -210,6 +236,18 @@ impl Rig {
         let dir = Dir::new(tag);
         let mut server = Server::start(tag);
         let session = dir.write("session.toml", SESSION);
+        let bed = dir.path("bed.wav");
+        let made = std::process::Command::new("sox")
+            .args(["-n", "-r", "48000", "-c", "2", "-b", "16"])
+            .arg(&bed)
+            .args(["synth", "10", "sine", "220", "vol", "0.1"])
+            .output()
+            .expect("sox is installed (scripts/test.sh installs it)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
         let (ours_in, ours_out) = ports(backend);
         let out = server.troubadour_on(
             backend,
@@ -274,9 +312,10 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
         peer.send(&format!("B0 07 {v:02X}"));
         wait_for(addr, "strip/Mic/fader_db", &fader_db(v));
     }
+    let heard = peer.received();
     assert!(
-        peer.received().is_empty(),
-        "the control's own moves are not echoed"
+        heard.iter().all(|l| !l.starts_with("in B0 07")),
+        "the control's own moves are not echoed: {heard:?}"
     );
 
     // A change over HTTP goes back to the surface, scaled to the CC's range.
@@ -405,11 +444,96 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("troubadour_midi_bindings 4\n"),
+        metrics.contains("troubadour_midi_bindings 5\n"),
         "{metrics}"
     );
     drop(peer);
     server.stop_troubadour(&out, &mut seen);
+}
+
+fn recorder(addr: SocketAddr) -> Value {
+    call(
+        addr,
+        "POST",
+        "/api/v1/request",
+        Some(json!({"op": "recorder_status"})),
+    )["recorder"]
+        .clone()
+}
+
+fn wait_recorder(addr: SocketAddr, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = recorder(addr);
+        if r["state"] == state {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recorder is {r}, never {state}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The transport from a surface: a note plays and pauses a file player (its LED
+/// follows a change made over HTTP), one button starts and stops a take, another sets
+/// markers in it.
+#[test]
+fn a_surface_runs_the_file_player_and_the_recorder() {
+    let Rig {
+        dir: _dir,
+        server: _server,
+        addr,
+        mut peer,
+        ..
+    } = Rig::start("midi-transport");
+    assert_eq!(get(addr, "strip/Bed/player/playing"), json!(true));
+    for playing in [false, true] {
+        peer.send("90 3C 7F");
+        peer.send("80 3C 00");
+        wait_for(addr, "strip/Bed/player/playing", &json!(playing));
+    }
+    // Paused over HTTP: the button's LED goes off (note 60 with velocity 0). What
+    // the presses themselves sent back is heard first, and set aside.
+    std::thread::sleep(Duration::from_millis(500));
+    peer.received();
+    call(
+        addr,
+        "PUT",
+        "/api/v1/params/strip/Bed/player/playing",
+        Some(json!({"value": false})),
+    );
+    peer.expect("in 90 3C 00", Duration::from_secs(2));
+
+    assert_eq!(recorder(addr)["state"], "idle");
+    // A marker with no take is refused, and no take starts.
+    peer.send("90 2A 7F");
+    peer.send("90 29 7F");
+    let started = wait_recorder(addr, "recording");
+    let take = std::path::PathBuf::from(started["take"].as_str().expect("the take's folder"));
+    std::thread::sleep(Duration::from_millis(500));
+    peer.send("90 2A 7F");
+    std::thread::sleep(Duration::from_millis(500));
+    peer.send("90 29 7F");
+    wait_recorder(addr, "idle");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(take.join("take.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "complete", "{manifest}");
+    let markers = manifest["markers"].as_array().unwrap();
+    assert_eq!(markers.len(), 1, "one marker, in the take: {manifest}");
+    assert_eq!(markers[0]["label"], "applause");
+    let mark = markers[0]["frame"].as_u64().unwrap();
+    let frames = manifest["tracks"][0]["frames"].as_u64().unwrap();
+    assert!(
+        (12_000..48_000).contains(&mark) && mark + 12_000 < frames,
+        "marker at {mark} of {frames} frames"
+    );
+    for t in manifest["tracks"].as_array().unwrap() {
+        assert_eq!(t["frames"].as_u64(), Some(frames), "{t}");
+        let r = hound::WavReader::open(take.join(t["file"].as_str().unwrap())).unwrap();
+        assert_eq!(u64::from(r.duration()), frames, "{t}");
+    }
 }
 
 #[test]

@@ -36,8 +36,8 @@ fn files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let wav = dir.join("s.wav");
     let w = wav.to_str().unwrap();
     sox(&[
-        "-n", "-r", "48000", "-c", "2", "-b", "16", w, "synth", "30", "sine", "440", "vol",
-        "0.1", "pad", "30", "0",
+        "-n", "-r", "48000", "-c", "2", "-b", "16", w, "synth", "30", "sine", "440", "vol", "0.1",
+        "pad", "30", "0",
     ]);
     let at = |name: &str| dir.join(name);
     let convert = |name: &str, extra: &[&str]| {
@@ -50,7 +50,10 @@ fn files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     };
     vec![
         ("WAV 16-bit", wav.clone()),
-        ("WAV 44.1 kHz (resampled)", convert("r.wav", &["-r", "44100"])),
+        (
+            "WAV 44.1 kHz (resampled)",
+            convert("r.wav", &["-r", "44100"]),
+        ),
         ("FLAC", convert("s.flac", &[])),
         ("MP3", convert("s.mp3", &[])),
     ]
@@ -100,7 +103,10 @@ fn main() {
             let mut blocks = 0;
             while block(&mut e) < 0.001 {
                 blocks += 1;
-                assert!(blocks < 2000, "{label}: no audio 10 s after a seek to {target} s");
+                assert!(
+                    blocks < 2000,
+                    "{label}: no audio 10 s after a seek to {target} s"
+                );
             }
             took.push(t.elapsed().as_secs_f64() * 1e3);
         }

@@ -53,6 +53,20 @@ pub fn check(loaded: &LoadedSession) -> Vec<Diagnostic> {
                         report(at("scene"), field, format!("no scene is called {name:?}"));
                     }
                 }
+                Ok(Action::Recorder { .. }) => {
+                    if session
+                        .recorder
+                        .as_ref()
+                        .is_none_or(|r| r.tracks.is_empty())
+                    {
+                        report(
+                            at("recorder"),
+                            field,
+                            "the session records nothing: add [recorder] with tracks = [...]"
+                                .into(),
+                        );
+                    }
+                }
                 // The session validator reports malformed actions.
                 Err(_) => {}
             }

@@ -354,7 +354,7 @@ pub(super) fn control_error(e: ControlError) -> ApiError {
 }
 
 /// A recorder request's refusal as an API error.
-fn record_error(e: troubadour_host::RecordError) -> ApiError {
+pub(super) fn record_error(e: troubadour_host::RecordError) -> ApiError {
     use troubadour_host::RecordError as R;
     let code = match &e {
         R::NotConfigured | R::Track(_) => ErrorCode::BadRequest,

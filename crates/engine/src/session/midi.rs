@@ -257,8 +257,9 @@ pub struct Macro {
     pub actions: Vec<MacroAction>,
 }
 
-/// One action as the file writes it: `{ set = PATH, value = V }` or
-/// `{ scene = NAME, fade_ms = MS }`.
+/// One action as the file writes it: `{ set = PATH, value = V }`,
+/// `{ scene = NAME, fade_ms = MS }` or `{ recorder = OP }` (`label = TEXT` with
+/// `"mark"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MacroAction {
@@ -274,6 +275,31 @@ pub struct MacroAction {
     /// The recall's crossfade.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fade_ms: Option<f64>,
+    /// Something for the recorder to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<RecorderOp>,
+    /// A marker's label (`recorder = "mark"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// What a macro asks of the recorder: the API's `recorder_*` requests, and a toggle
+/// for a surface's one record button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecorderOp {
+    /// Starts a take.
+    Start,
+    /// Stops the take.
+    Stop,
+    /// Starts a take when none runs, else stops it.
+    Toggle,
+    /// Pauses the take.
+    Pause,
+    /// Resumes a paused take.
+    Resume,
+    /// Sets a marker in the take.
+    Mark,
 }
 
 /// An action, checked.
@@ -293,6 +319,13 @@ pub enum Action<'a> {
         /// The crossfade, ms.
         fade_ms: f64,
     },
+    /// Ask the recorder.
+    Recorder {
+        /// What.
+        op: RecorderOp,
+        /// A marker's label (empty when none is given).
+        label: &'a str,
+    },
 }
 
 /// The longest macro crossfade, ms (the scenes' limit).
@@ -301,6 +334,24 @@ pub const MAX_FADE_MS: f64 = 600_000.0;
 impl MacroAction {
     /// The checked form, or what is wrong, in words.
     pub fn action(&self) -> Result<Action<'_>, String> {
+        if let Some(op) = self.recorder {
+            if self.set.is_some() || self.value.is_some() || self.scene.is_some() {
+                return Err("a recorder action is { recorder = OP } alone".into());
+            }
+            if self.fade_ms.is_some() {
+                return Err("fade_ms belongs to a scene recall, not a recorder action".into());
+            }
+            if self.label.is_some() && op != RecorderOp::Mark {
+                return Err("label belongs to recorder = \"mark\"".into());
+            }
+            return Ok(Action::Recorder {
+                op,
+                label: self.label.as_deref().unwrap_or(""),
+            });
+        }
+        if self.label.is_some() {
+            return Err("label belongs to recorder = \"mark\"".into());
+        }
         match (&self.set, &self.value, &self.scene, self.fade_ms) {
             (Some(path), Some(value), None, None) => Ok(Action::Set { path, value }),
             (Some(_), None, None, None) => Err("a set needs a value".into()),
@@ -312,7 +363,7 @@ impl MacroAction {
                 Ok(Action::Scene { name, fade_ms })
             }
             _ => Err(
-                "an action is { set = PATH, value = V } or { scene = NAME, fade_ms = MS }".into(),
+                "an action is { set = PATH, value = V }, { scene = NAME, fade_ms = MS } or { recorder = \"start\" | \"stop\" | \"toggle\" | \"pause\" | \"resume\" | \"mark\" }".into(),
             ),
         }
     }
@@ -603,6 +654,23 @@ mod tests {
                 .contains("fade_ms")
         );
         assert!(action("scene = \"A\"\nvalue = 1").is_err());
+        assert_eq!(
+            toml::from_str::<MacroAction>("recorder = \"mark\"\nlabel = \"intro\"")
+                .unwrap()
+                .action(),
+            Ok(Action::Recorder {
+                op: RecorderOp::Mark,
+                label: "intro"
+            })
+        );
+        assert!(action("recorder = \"toggle\"").is_ok());
+        assert!(
+            action("recorder = \"stop\"\nlabel = \"x\"")
+                .unwrap_err()
+                .contains("label")
+        );
+        assert!(action("recorder = \"start\"\nscene = \"A\"").is_err());
+        assert!(toml::from_str::<MacroAction>("recorder = \"rewind\"").is_err());
     }
 
     #[test]

@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, SessionError, Severity};
 pub use locate::{Position, Seg};
 pub use midi::{
-    Action, ControlKind, MAX_FADE_MS, Macro, MacroAction, MidiControl, MidiMapping, Relative,
-    diagnostic_at,
+    Action, ControlKind, MAX_FADE_MS, Macro, MacroAction, MidiControl, MidiMapping, RecorderOp,
+    Relative, diagnostic_at,
 };
 pub use model::*;
 pub use recorder::{
