@@ -232,3 +232,61 @@ fn integer_formats_clip_and_report_what_the_file_holds() {
         "-32768 is the largest magnitude the file holds"
     );
 }
+
+/// The float fast paths (planar, as `render` writes; interleaved, as the recorder's
+/// writer does) write the bytes the sample-at-a-time encoder writes, and count the same
+/// levels: peak and clipped exactly, the sum of squares up to its rounding.
+#[test]
+fn float_fast_paths_write_what_the_encoder_writes() {
+    use std::io::Cursor;
+    use troubadour_io::wav::WavWriter;
+    let spec = WavSpec {
+        channels: 3,
+        sample_rate: 48_000,
+        format: SampleFormat::F32,
+    };
+    let frames = 1001;
+    let mut planar: Vec<Vec<f32>> = (0..3)
+        .map(|c| {
+            (0..frames)
+                .map(|i| ((i * 7 + c * 13) as f32 * 0.01).sin() * 1.25)
+                .collect()
+        })
+        .collect();
+    planar[1][17] = f32::NAN;
+    planar[2][500] = f32::INFINITY;
+    planar[0][999] = -3.0;
+    let interleaved: Vec<f32> = (0..frames)
+        .flat_map(|i| planar.iter().map(move |c| c[i]))
+        .collect();
+
+    let mut slow = WavWriter::new(Cursor::new(Vec::new()), spec).unwrap();
+    slow.write_interleaved(interleaved.iter().map(|&x| f64::from(x)))
+        .unwrap();
+    let mut fast = WavWriter::new(Cursor::new(Vec::new()), spec).unwrap();
+    fast.write_interleaved_f32(&interleaved[..600]).unwrap();
+    fast.write_interleaved_f32(&interleaved[600..]).unwrap();
+    let mut by_channel = WavWriter::new(Cursor::new(Vec::new()), spec).unwrap();
+    let channels: Vec<&[f32]> = planar.iter().map(|c| &c[..]).collect();
+    by_channel.write_planar(&channels, frames).unwrap();
+
+    let (slow, want) = slow.finish().unwrap();
+    let slow = slow.into_inner();
+    for (name, w) in [("interleaved", fast), ("planar", by_channel)] {
+        let (out, got) = w.finish().unwrap();
+        assert_eq!(out.into_inner(), slow, "{name}: the bytes differ");
+        assert_eq!(
+            (got.peak, got.clipped, got.samples),
+            (want.peak, want.clipped, want.samples),
+            "{name}"
+        );
+        let beyond = interleaved.iter().filter(|x| x.abs() > 1.0).count() as u64;
+        assert_eq!(want.clipped, beyond, "the 1.25-peaked sines, -3 and +inf");
+        assert!(
+            (got.sum_squares - want.sum_squares).abs() <= 1e-12 * want.sum_squares,
+            "{name}: {} against {}",
+            got.sum_squares,
+            want.sum_squares
+        );
+    }
+}

@@ -109,7 +109,7 @@ fn run(
                         std::thread::sleep(s);
                     }
                     f.wav
-                        .write_interleaved(buf.iter().map(|&x| f64::from(x)))
+                        .write_interleaved_f32(&buf)
                         .map_err(write_err(&f.path))?;
                     silence[t] += d.silence as u64;
                     wrote = true;

@@ -31,6 +31,34 @@ impl Levels {
     pub fn rms(&self) -> f64 {
         (self.sum_squares / self.samples.max(1) as f64).sqrt()
     }
+
+    /// Counts float samples as a float file holds them: in eight lanes the compiler
+    /// keeps in registers (the squares summed in f64, as [`encode`] sums them; a
+    /// non-finite sample counts in neither sum nor peak, but as clipped if infinite).
+    fn add_f32(&mut self, samples: &[f32]) {
+        const LANES: usize = 8;
+        let mut sums = [0.0f64; LANES];
+        let mut peaks = [0.0f32; LANES];
+        let mut clipped = 0u64;
+        let lanes = samples.chunks_exact(LANES);
+        let rest = lanes.remainder();
+        let mut add = |chunk: &[f32]| {
+            for ((s, p), &v) in sums.iter_mut().zip(&mut peaks).zip(chunk) {
+                clipped += u64::from(v.abs() > 1.0);
+                let v = if v.is_finite() { v } else { 0.0 };
+                *p = p.max(v.abs());
+                *s += f64::from(v) * f64::from(v);
+            }
+        };
+        for chunk in lanes {
+            add(chunk);
+        }
+        add(rest);
+        self.sum_squares += sums.iter().sum::<f64>();
+        self.peak = peaks.iter().fold(self.peak, |m, &p| m.max(f64::from(p)));
+        self.clipped += clipped;
+        self.samples += samples.len() as u64;
+    }
 }
 
 /// Writes a WAV stream to `out` (give it a `BufWriter`): the header at once, samples as
@@ -166,7 +194,16 @@ impl<W: Write + Seek> WavWriter<W> {
             ));
         }
         if self.spec.format == SampleFormat::F32 {
-            self.write_planar_f32(channels, frames);
+            self.buf.clear();
+            self.buf.resize(frames * channels.len() * 4, 0);
+            for (i, frame) in self.buf.chunks_exact_mut(channels.len() * 4).enumerate() {
+                for (c, out) in channels.iter().zip(frame.chunks_exact_mut(4)) {
+                    out.copy_from_slice(&c[i].to_le_bytes());
+                }
+            }
+            for c in channels {
+                self.levels.add_f32(&c[..frames]);
+            }
             self.out.write_all(&self.buf)?;
             self.data_bytes += self.buf.len() as u64;
             return Ok(());
@@ -175,46 +212,22 @@ impl<W: Write + Seek> WavWriter<W> {
         self.write_interleaved(samples)
     }
 
-    /// [`encode`] of float samples, without a sample-at-a-time iterator: the frames
-    /// interleaved in one loop, the levels measured per channel in eight lanes (the
-    /// sum of squares in f64, as `encode` has it; non-finite samples count in neither).
-    fn write_planar_f32(&mut self, channels: &[&[f32]], frames: usize) {
-        let n = channels.len();
+    /// Appends interleaved `f32` samples (a whole number of frames), as
+    /// [`write_interleaved`](Self::write_interleaved) would, in one loop for a float
+    /// file.
+    pub fn write_interleaved_f32(&mut self, samples: &[f32]) -> io::Result<()> {
+        if self.spec.format != SampleFormat::F32 {
+            return self.write_interleaved(samples.iter().map(|&x| f64::from(x)));
+        }
         self.buf.clear();
-        self.buf.resize(frames * n * 4, 0);
-        for (i, frame) in self.buf.chunks_exact_mut(n * 4).enumerate() {
-            for (c, out) in channels.iter().zip(frame.chunks_exact_mut(4)) {
-                out.copy_from_slice(&c[i].to_le_bytes());
-            }
+        self.buf.resize(samples.len() * 4, 0);
+        for (out, x) in self.buf.chunks_exact_mut(4).zip(samples) {
+            out.copy_from_slice(&x.to_le_bytes());
         }
-        const LANES: usize = 8;
-        let mut sums = [0.0f64; LANES];
-        let mut peaks = [0.0f32; LANES];
-        let mut clipped = 0u64;
-        for c in channels {
-            let c = &c[..frames];
-            let lanes = c.chunks_exact(LANES);
-            let rest = lanes.remainder();
-            for chunk in lanes {
-                for ((s, p), &v) in sums.iter_mut().zip(&mut peaks).zip(chunk) {
-                    clipped += u64::from(v.abs() > 1.0);
-                    let v = if v.is_finite() { v } else { 0.0 };
-                    *p = p.max(v.abs());
-                    *s += f64::from(v) * f64::from(v);
-                }
-            }
-            for ((s, p), &v) in sums.iter_mut().zip(&mut peaks).zip(rest) {
-                clipped += u64::from(v.abs() > 1.0);
-                let v = if v.is_finite() { v } else { 0.0 };
-                *p = p.max(v.abs());
-                *s += f64::from(v) * f64::from(v);
-            }
-        }
-        let l = &mut self.levels;
-        l.sum_squares += sums.iter().sum::<f64>();
-        l.peak = peaks.iter().fold(l.peak, |m, &p| m.max(f64::from(p)));
-        l.clipped += clipped;
-        l.samples += (frames * n) as u64;
+        self.levels.add_f32(samples);
+        self.out.write_all(&self.buf)?;
+        self.data_bytes += self.buf.len() as u64;
+        Ok(())
     }
 
     /// Writes the sizes of what was written so far into the header (RF64 once past the
