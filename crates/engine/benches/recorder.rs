@@ -68,5 +68,69 @@ fn recording(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, recording);
+/// The same four configurations measured in interleaved rounds (each round times
+/// every configuration in turn), so that a machine whose speed drifts (this one's does,
+/// up to 2× between hours, and other builds share it) slows all of them alike; the
+/// medians over the rounds are compared. Printed, not asserted.
+fn interleaved(_: &mut Criterion) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (rounds, blocks) = if full { (21, 2000) } else { (2, 20) };
+    let configs = [(0u32, 0u32), (8, 0), (16, 0), (16, 4)];
+    let mut rigs: Vec<(u32, Rig, Vec<TrackReader>)> = configs
+        .iter()
+        .map(|&(strips, buses)| {
+            let mut rig = Rig::with(
+                workload::standard(16, 4, BLOCK as u32, workload::Inputs::Devices),
+                BLOCK,
+            );
+            let specs = tracks(strips, buses);
+            let readers = if specs.is_empty() {
+                Vec::new()
+            } else {
+                rig.controller.recorder().start(&specs, 48_000).unwrap().1
+            };
+            (2 * (strips + buses), rig, readers)
+        })
+        .collect();
+    let mut scratch = Vec::with_capacity(BLOCK * 2);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); rigs.len()];
+    for _ in 0..rounds {
+        for ((_, rig, readers), t) in rigs.iter_mut().zip(times.iter_mut()) {
+            let mut total = Duration::ZERO;
+            for _ in 0..blocks {
+                let start = Instant::now();
+                rig.block();
+                total += start.elapsed();
+                for r in readers.iter_mut() {
+                    scratch.clear();
+                    r.drain(&mut scratch, BLOCK);
+                }
+            }
+            t.push(total.as_secs_f64() * 1e6 / blocks as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = times.iter_mut().map(median).collect();
+    println!(
+        "recorder, interleaved: {rounds} rounds of {blocks} blocks, median µs per 256-frame block"
+    );
+    for ((channels, _, _), m) in rigs.iter().zip(&medians) {
+        if *channels == 0 {
+            println!("  no take: {m:.2} µs");
+        } else {
+            let extra = m - medians[0];
+            println!(
+                "  {channels} tracked channels: {m:.2} µs, {:+.2} µs ({:+.3} µs and {:+.3} % of the block per channel)",
+                extra,
+                extra / f64::from(*channels),
+                100.0 * extra / f64::from(*channels) / medians[0]
+            );
+        }
+    }
+}
+
+criterion_group!(benches, interleaved, recording);
 criterion_main!(benches);
