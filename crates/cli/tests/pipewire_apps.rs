@@ -485,6 +485,28 @@ fn a_persistent_device_outlives_kill_9_and_a_restart_reuses_it() {
         1,
         "{seen:?}"
     );
+
+    // The session's strip is mono now: the lingering stereo device is made again.
+    let mono = PERSIST.replacen("channels = 2", "channels = 1", 1);
+    let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, &mono, 30);
+    let mut seen = Vec::new();
+    expect_line(
+        &rx,
+        "for strip \"Browser\": replaced the lingering node ",
+        &mut seen,
+    );
+    expect_line(&rx, "online: strip \"Browser\": linked", &mut seen);
+    let out = pactl(&pw, &["-f", "json", "list", "sinks"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("pactl's JSON");
+    let ours: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["name"] == "troubadour.browser")
+        .collect();
+    assert_eq!(ours.len(), 1, "{out}");
+    assert_eq!(ours[0]["channel_map"], "mono", "{out}");
+    seen.extend(stop(troubadour, &rx));
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Making the session's virtual devices: `support.null-audio-sink` adapter nodes on our
-//! own connection, each marked with `object.path` = `troubadour:PID:NODE` (a key the
-//! registry shows, unlike a custom one), so that a start can tell its own devices from
-//! another program's of the same name.
+//! own connection, each marked with `object.path` = `troubadour:PID:NODE:CHANNELS` (a
+//! key the registry shows, unlike a custom one), so that a start can tell its own
+//! devices from another program's of the same name, and a lingering one of another
+//! channel count from one it can reuse.
 //!
 //! - A node of that name not marked as ours: an error that names it (apps could not
 //!   tell the two apart, and links by name would pick either).
 //! - Ours, and `persist = true`: reused (a lingering device left by an earlier run);
-//!   never a duplicate.
+//!   never a duplicate. One of another channel count than the session's now (or of
+//!   an older marker that does not say) is destroyed and made again: apps that chose
+//!   it by name find the new one.
 //! - Ours, from this process (a previous connection's, going away): made again.
 //! - Ours, from another process, without `persist`: an error (another Troubadour runs
 //!   it, or a `persist = true` run left it).
@@ -18,15 +21,24 @@ use pipewire as pw;
 use crate::backend::VirtualDevice;
 
 /// The `object.path` our devices carry.
-pub(crate) fn marker(node_name: &str) -> String {
-    format!("troubadour:{}:{node_name}", std::process::id())
+pub(crate) fn marker(node_name: &str, channels: u16) -> String {
+    format!("troubadour:{}:{node_name}:{channels}", std::process::id())
 }
 
-/// The pid in one of our markers, or None if `path` is not ours.
-fn marked_pid(path: &str, node_name: &str) -> Option<u32> {
+/// The pid and the channel count (if it says) in one of our markers, or None if
+/// `path` is not ours. Node names have no `:` (see `VirtualDevice::node_name`).
+fn marked(path: &str, node_name: &str) -> Option<(u32, Option<u16>)> {
     let rest = path.strip_prefix("troubadour:")?;
-    let (pid, name) = rest.split_once(':')?;
-    (name == node_name).then(|| pid.parse().ok()).flatten()
+    let (pid, rest) = rest.split_once(':')?;
+    let (name, channels) = match rest.split_once(':') {
+        Some((name, ch)) => (name, Some(ch.parse().ok()?)),
+        None => (rest, None),
+    };
+    (name == node_name).then(|| Some((pid.parse().ok()?, channels)))?
+}
+
+fn marked_pid(path: &str, node_name: &str) -> Option<u32> {
+    marked(path, node_name).map(|(pid, _)| pid)
 }
 
 /// What a start does with one device given the server's nodes (id → (node.name,
@@ -35,6 +47,8 @@ fn marked_pid(path: &str, node_name: &str) -> Option<u32> {
 pub(crate) enum Plan {
     Create,
     Reuse(u32),
+    /// Destroy that lingering node (it had that many channels, if it said), then create.
+    Replace(u32, Option<u16>),
 }
 
 /// Decides for `d`, or says why it cannot be made.
@@ -58,7 +72,12 @@ pub(crate) fn plan(
                     }
                 ));
             }
-            Some(_) if d.persist => plan = Plan::Reuse(id),
+            Some(_) if d.persist => {
+                plan = match marked(path, name).and_then(|(_, ch)| ch) {
+                    Some(ch) if ch == d.channels => Plan::Reuse(id),
+                    had => Plan::Replace(id, had),
+                }
+            }
             Some(pid) if pid == std::process::id() => {}
             Some(pid) => {
                 return Err(format!(
@@ -88,6 +107,7 @@ pub(crate) fn other_programs(
 /// Makes (or finds) every device; the proxies of those made, and a line for each.
 pub(crate) fn make(
     core: &pw::core::CoreRc,
+    registry: &pw::registry::RegistryRc,
     devices: &[VirtualDevice],
     nodes: &BTreeMap<u32, (String, String)>,
 ) -> Result<(Vec<pw::node::Node>, Vec<String>), String> {
@@ -98,9 +118,22 @@ pub(crate) fn make(
             "virtual device \"{}\" ({}, {} ch, node {}) for {}",
             d.name, d.media_class, d.channels, d.node_name, d.owner
         );
-        if let Plan::Reuse(id) = plan(d, nodes)? {
-            notes.push(format!("{what}: reused (node {id}, persist = true)"));
-            continue;
+        let mut replaced = None;
+        match plan(d, nodes)? {
+            Plan::Reuse(id) => {
+                notes.push(format!("{what}: reused (node {id}, persist = true)"));
+                continue;
+            }
+            // The server handles our messages in order: the old node is gone before
+            // the new one of its name is made.
+            Plan::Replace(id, had) => {
+                registry.destroy_global(id);
+                replaced = Some(match had {
+                    Some(ch) => format!("replaced the lingering node {id}, which had {ch} ch"),
+                    None => format!("replaced the lingering node {id}"),
+                });
+            }
+            Plan::Create => {}
         }
         let linger = if d.persist { "true" } else { "false" };
         let props = pw::properties::properties! {
@@ -111,11 +144,15 @@ pub(crate) fn make(
             "audio.channels" => d.channels.to_string(),
             "audio.position" => super::graph::positions(d.channels),
             "node.virtual" => "true",
-            "object.path" => marker(&d.node_name),
+            "object.path" => marker(&d.node_name, d.channels),
             "object.linger" => linger,
         };
         match core.create_object::<pw::node::Node>("adapter", &props) {
             Ok(node) => {
+                let what = match replaced.take() {
+                    Some(r) => format!("{what}: {r}"),
+                    None => what,
+                };
                 notes.push(if d.persist {
                     format!("{what}: persists after exit")
                 } else {
@@ -173,15 +210,28 @@ mod tests {
             50,
             (
                 "troubadour.browser".to_string(),
-                "troubadour:1:troubadour.browser".to_string(),
+                "troubadour:1:troubadour.browser:2".to_string(),
             ),
         );
         assert_eq!(plan(&device(true), &nodes), Ok(Plan::Reuse(50)));
+        // Left with another channel count, or by a version whose marker did not say.
+        let mut mono = device(true);
+        mono.channels = 1;
+        assert_eq!(plan(&mono, &nodes), Ok(Plan::Replace(50, Some(2))));
+        let mut old = nodes.clone();
+        old.insert(
+            50,
+            (
+                "troubadour.browser".into(),
+                "troubadour:1:troubadour.browser".into(),
+            ),
+        );
+        assert_eq!(plan(&device(true), &old), Ok(Plan::Replace(50, None)));
         let err = plan(&device(false), &nodes).unwrap_err();
         assert!(err.contains("made by Troubadour process 1"), "{err}");
         nodes.insert(
             50,
-            ("troubadour.browser".into(), marker("troubadour.browser")),
+            ("troubadour.browser".into(), marker("troubadour.browser", 2)),
         );
         assert_eq!(plan(&device(false), &nodes), Ok(Plan::Create));
         assert_eq!(plan(&device(false), &BTreeMap::new()), Ok(Plan::Create));

@@ -382,6 +382,7 @@ fn run(
     let _receiver = {
         let running = Rc::clone(&running);
         let core = core.clone();
+        let registry = registry.clone();
         let ml = mainloop.downgrade();
         let router = Rc::clone(&router);
         let (stop_sync, stopping) = (Rc::clone(&stop_sync), Rc::clone(&stopping));
@@ -409,7 +410,7 @@ fn run(
                     }
                 };
                 let devices = virtual_devices(&session);
-                let made = devices::make(&core, &devices, &router.borrow().nodes);
+                let made = devices::make(&core, &registry, &devices, &router.borrow().nodes);
                 let (nodes, notes) = match made {
                     Ok(made) => made,
                     Err(why) => {
