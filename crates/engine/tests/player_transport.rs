@@ -38,6 +38,21 @@ fn steps(path: &Path, rate: u32, seconds: f64) {
     w.finalize().unwrap();
 }
 
+/// `wav` as a 16-bit FLAC at `flac`, by sox.
+fn to_flac(wav: &Path, flac: &Path) {
+    let out = std::process::Command::new("sox")
+        .arg(wav)
+        .args(["-b", "16"])
+        .arg(flac)
+        .output()
+        .expect("sox is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn mixer(d: &Dir, file: &str, looped: bool) -> (Controller, Engine) {
     let text = format!(
         "version = 1\nsample_rate = 48000\n[[strip]]\nname = \"F\"\nsource = {{ file = \"{file}\", loop = {looped} }}\nsends = {{ A1 = {{}} }}\n[[bus]]\nname = \"A1\"\nchannels = 1\n"
@@ -102,17 +117,7 @@ fn check_seek(file: &str, rate: u32, flac: bool, tolerance: f32) {
     let d = dir(file);
     steps(&d.0.join("s.wav"), rate, 6.0);
     if flac {
-        let out = std::process::Command::new("sox")
-            .arg(d.0.join("s.wav"))
-            .args(["-b", "16"])
-            .arg(d.0.join(file))
-            .output()
-            .expect("sox is installed (scripts/test.sh installs it)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        to_flac(&d.0.join("s.wav"), &d.0.join(file));
     }
     let (c, mut e) = mixer(&d, if flac { file } else { "s.wav" }, false);
     let p = c.player(0).unwrap().clone();
@@ -217,17 +222,7 @@ fn a_flac_without_its_length_in_the_header_has_it_from_the_start() {
     let d = dir("flac-no-length");
     steps(&d.0.join("s.wav"), 48_000, 6.0);
     let flac = d.0.join("s.flac");
-    let out = std::process::Command::new("sox")
-        .arg(d.0.join("s.wav"))
-        .args(["-b", "16"])
-        .arg(&flac)
-        .output()
-        .expect("sox is installed (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    to_flac(&d.0.join("s.wav"), &flac);
     // STREAMINFO follows "fLaC" and its 4-byte block header; its 36-bit total of
     // samples is the low nibble of byte 21 and bytes 22..26.
     let mut bytes = std::fs::read(&flac).unwrap();
