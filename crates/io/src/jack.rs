@@ -433,12 +433,21 @@ impl JackBackend {
                 offline.push(strip.name.clone());
                 continue;
             }
+            let mut failed = false;
             for (k, port) in ours.iter().enumerate() {
                 // One source port feeds every channel of the strip (mono into stereo).
                 let from = &theirs[k.min(theirs.len() - 1)];
-                if let Err(e) = self.client().connect_ports_by_name(from, &self.full(port)) {
+                if let Err(e) =
+                    connected(self.client().connect_ports_by_name(from, &self.full(port)))
+                {
                     notes.push(format!("cannot connect {from} to {port}: {e}"));
+                    failed = true;
                 }
+            }
+            if failed {
+                // Tried again with the peers that appear later.
+                offline.push(strip.name.clone());
+                continue;
             }
             online.push(format!(
                 "strip \"{}\": connected to {}",
@@ -465,12 +474,19 @@ impl JackBackend {
                 offline.push(bus.name.clone());
                 continue;
             }
+            let mut failed = false;
             for (k, to) in theirs.iter().enumerate() {
                 // A mono bus feeds every sink port; otherwise channel k to port k.
                 let port = &ours[k.min(ours.len() - 1)];
-                if let Err(e) = self.client().connect_ports_by_name(&self.full(port), to) {
+                if let Err(e) = connected(self.client().connect_ports_by_name(&self.full(port), to))
+                {
                     notes.push(format!("cannot connect {port} to {to}: {e}"));
+                    failed = true;
                 }
+            }
+            if failed {
+                offline.push(bus.name.clone());
+                continue;
             }
             online.push(format!(
                 "bus \"{}\": connected to {}",
@@ -597,6 +613,15 @@ impl Backend for JackBackend {
 
     fn stop(self: Box<Self>) -> Option<Engine> {
         JackBackend::stop(*self)
+    }
+}
+
+/// A connection asked for is there: made now, or made already (a retry of an item
+/// whose other connection failed).
+fn connected(r: Result<(), jack::Error>) -> Result<(), jack::Error> {
+    match r {
+        Err(jack::Error::PortAlreadyConnected(..)) => Ok(()),
+        r => r,
     }
 }
 
