@@ -280,9 +280,27 @@ impl PulseDevices {
             router: None,
             notes: Vec::new(),
         };
-        for w in wanted(session) {
-            let modules = c.modules()?;
-            match plan(&w, &modules, me, alive)? {
+        // Every device decided on one listing before anything changes; stale modules
+        // unloaded in reverse order (a remap source before its master sink, which
+        // would otherwise take the remap source with it).
+        let modules = c.modules()?;
+        let plans = wanted(session)
+            .into_iter()
+            .map(|w| plan(&w, &modules, me, alive).map(|p| (w, p)))
+            .collect::<Result<Vec<_>, String>>()?;
+        for (w, p) in plans.iter().rev() {
+            let Plan::Load { stale } = p else { continue };
+            for &index in stale {
+                c.unload_module(index)?;
+                devices.notes.push(format!(
+                    "virtual: unloaded module {index} (\"{}\"), left by a run that ended without cleaning up",
+                    w.device
+                ));
+            }
+        }
+        let sinks = c.sinks()?;
+        for (w, p) in plans {
+            match p {
                 Plan::Reuse(index) => {
                     devices.notes.push(format!(
                         "virtual: \"{}\" reused (module {index}, left by an earlier run with persist = true)",
@@ -293,15 +311,8 @@ impl PulseDevices {
                         persist: true,
                     });
                 }
-                Plan::Load { stale } => {
-                    for index in stale {
-                        c.unload_module(index)?;
-                        devices.notes.push(format!(
-                            "virtual: unloaded module {index} (\"{}\"), left by a run that ended without cleaning up",
-                            w.device
-                        ));
-                    }
-                    if c.sinks()?.iter().any(|(_, n)| *n == w.device) && w.key == "sink_name" {
+                Plan::Load { .. } => {
+                    if w.key == "sink_name" && sinks.iter().any(|(_, n)| *n == w.device) {
                         return Err(format!(
                             "the PulseAudio server already has a sink \"{}\" made by another program: rename the virtual device",
                             w.device
