@@ -104,6 +104,12 @@ fn virtual_device(session: &troubadour_engine::session::Session) -> Option<Strin
     })
 }
 
+/// Whether `kind` can make virtual devices (PipeWire natively, cpal through a
+/// PulseAudio server's modules).
+fn makes_virtual_devices(kind: BackendKind) -> bool {
+    matches!(kind, BackendKind::Pipewire | BackendKind::Cpal)
+}
+
 /// What the backend is doing, for a status line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostStatus {
@@ -210,13 +216,16 @@ impl Host {
             why: e.to_string(),
         };
         let kind = driver.kind();
-        if kind != BackendKind::Pipewire
+        // The cpal backend makes them on a PulseAudio server (and says so if its host
+        // is another).
+        let has_virtual = virtual_device(&loaded.session).is_some();
+        if !makes_virtual_devices(kind)
             && let Some(what) = virtual_device(&loaded.session)
         {
             return Err(HostError::Backend {
                 kind,
                 why: format!(
-                    "{what} asks for a virtual device, which needs the pipewire backend (--backend pipewire)"
+                    "{what} asks for a virtual device, which needs the pipewire backend (--backend pipewire) or cpal on a PulseAudio server"
                 ),
             });
         }
@@ -247,7 +256,12 @@ impl Host {
         let started = match driver.start(engine, controller.session()) {
             Ok(s) => s,
             // `auto` falls back to the null backend when the cpal device will not start.
-            Err(e) if config.backend == BackendChoice::Auto && kind == BackendKind::Cpal => {
+            // Not with virtual devices: the null backend cannot make them.
+            Err(e)
+                if config.backend == BackendChoice::Auto
+                    && kind == BackendKind::Cpal
+                    && !has_virtual =>
+            {
                 why = Some(format!("auto: the cpal device did not start: {e}"));
                 driver = Box::new(NullDriver::new(config.thread));
                 let clock = driver

@@ -475,6 +475,7 @@ impl StallWatch {
 
 pub mod api;
 pub mod pipewire;
+pub mod pulse;
 
 /// The API's address from `troubadour run`'s line "control API on http://ADDR/…",
 /// waited for in `out` (what came before it goes to `seen`).

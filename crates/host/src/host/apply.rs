@@ -104,11 +104,11 @@ impl Host {
                 return Err(error);
             }
         };
-        if self.kind() != BackendKind::Pipewire
+        if !super::makes_virtual_devices(self.kind())
             && let Some(what) = super::virtual_device(&loaded.session)
         {
             let error = format!(
-                "{what} asks for a virtual device, which needs the pipewire backend (this one is {})",
+                "{what} asks for a virtual device, which needs the pipewire backend or cpal on a PulseAudio server (this one is {})",
                 self.kind()
             );
             self.listeners.send(HostEvent::ReloadRejected {

@@ -32,6 +32,7 @@
 mod bridged;
 mod listing;
 mod master;
+mod pulse;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -49,6 +50,7 @@ use crate::backend::{
     Started,
 };
 use bridged::{BridgedBus, DEVICE_CHECK, Link, MAX_RETRY_WAIT, open_bridged, open_input};
+pub use pulse::PulseDevices;
 pub use listing::{DeviceInfo, default_output, list_devices, output_listed};
 use listing::{find_output, id_of, listed, name_of, named_in, present};
 use master::{BridgeFeed, BridgeTap, Mailbox, Master};
@@ -466,6 +468,7 @@ impl Backend for DeviceBackend {
         // The master's channels, each bridge's channel offset and device are fixed
         // when the streams open.
         crate::backend::wiring(old) != crate::backend::wiring(new)
+            || crate::backend::virtual_devices(old) != crate::backend::virtual_devices(new)
     }
 
     fn stop(self: Box<Self>) -> Option<Engine> {
@@ -483,6 +486,10 @@ impl Backend for DeviceBackend {
 #[derive(Debug, Default)]
 pub struct CpalDriver {
     master_id: Option<String>,
+    /// The session's virtual devices on a PulseAudio server, for the session (its
+    /// devices and rate) they were made for: kept across restarts of the streams, so
+    /// apps that picked them keep them.
+    pulse: Option<(PulseDevices, (Vec<crate::backend::VirtualDevice>, u32))>,
     period_frames: usize,
     described: String,
 }
@@ -520,7 +527,33 @@ impl Driver for CpalDriver {
     }
 
     fn start(&mut self, engine: Engine, session: &Session) -> Result<Started, BackendError> {
-        let mut on_it = session.clone();
+        let mut pulse_notes = Vec::new();
+        let wanted = (
+            crate::backend::virtual_devices(session),
+            session.sample_rate,
+        );
+        if self.pulse.as_ref().map(|(_, w)| w) != Some(&wanted) {
+            // The old devices go before the new ones come (they may share names).
+            self.pulse = None;
+            if !wanted.0.is_empty() {
+                let host = cpal::default_host().id();
+                if host != cpal::HostId::PulseAudio {
+                    return Err(BackendError::Refused(format!(
+                        "virtual devices need a PulseAudio server on the cpal backend (the cpal host is {}), or --backend pipewire",
+                        host.name()
+                    )));
+                }
+                let devices = PulseDevices::start(session)
+                    .map_err(|e| BackendError::Refused(format!("virtual devices: {e}")))?;
+                pulse_notes = devices.notes.clone();
+                self.pulse = Some((devices, wanted));
+            }
+        }
+        let mut on_it = if self.pulse.is_some() {
+            pulse::on_devices(session)
+        } else {
+            session.clone()
+        };
         if let (Some(id), Some(bus)) = (&self.master_id, on_it.buses.first_mut()) {
             bus.sink = Some(Sink::Device(id.clone()));
         }
@@ -543,6 +576,7 @@ impl Driver for CpalDriver {
                 )
             })
             .collect();
+        notes.extend(pulse_notes);
         notes.push(
             "audio thread: cpal's callback thread (cpal asks for real-time priority itself)".into(),
         );
