@@ -39,6 +39,9 @@ command -v pw-record >/dev/null 2>&1 || missing+=(pipewire-bin)
 command -v pipewire-pulse >/dev/null 2>&1 || missing+=(pipewire-pulse)
 command -v wireplumber >/dev/null 2>&1 || missing+=(wireplumber)
 command -v pactl >/dev/null 2>&1 || missing+=(pulseaudio-utils)
+# A private PulseAudio daemon (beside PipeWire's Pulse interface) for the virtual
+# devices on PulseAudio: crates/cli/tests/pulse_virtual.rs.
+command -v pulseaudio >/dev/null 2>&1 || missing+=(pulseaudio)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus dbus-bin)
 # PipeWire's JACK interface (pw-jack and its libjack): `auto`'s choice and the latency
 # test (jack_iodelay under pw-jack) in tests/pipewire_latency.rs.

@@ -99,7 +99,10 @@ fn a_tone_goes_from_the_strips_device_to_the_buses_and_a_clean_stop_unloads_them
     let modules = pulse.troubadour_modules();
     assert_eq!(modules.len(), 3, "{modules:?}");
     let stamp = format!("troubadour.pid={}", troubadour.id());
-    assert!(modules.iter().all(|(_, a)| a.contains(&stamp)), "{modules:?}");
+    assert!(
+        modules.iter().all(|(_, a)| a.contains(&stamp)),
+        "{modules:?}"
+    );
 
     let mut player = pulse.play_tone(&dir, Some("troubadour.browser"), "tone", 20);
     std::thread::sleep(Duration::from_millis(500));
@@ -121,11 +124,18 @@ fn a_tone_goes_from_the_strips_device_to_the_buses_and_a_clean_stop_unloads_them
     assert!(silent * 480 < frames / 20, "{silent} silent windows");
 
     let said = stop(troubadour, &rx, seen);
-    assert!(said.iter().any(|l| l.contains(" 0 allocations in callbacks")), "{said:?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains(" 0 allocations in callbacks")),
+        "{said:?}"
+    );
     let left = pulse.troubadour_modules();
     assert!(left.is_empty(), "left after a clean stop: {left:?}");
     let sinks = devices(&pulse, "sinks");
-    assert!(sinks.iter().all(|(n, _, _)| !n.starts_with("troubadour.")), "{sinks:?}");
+    assert!(
+        sinks.iter().all(|(n, _, _)| !n.starts_with("troubadour.")),
+        "{sinks:?}"
+    );
 }
 
 #[test]
@@ -147,9 +157,10 @@ fn modules_left_by_a_kill_9_are_unloaded_by_the_next_start_never_duplicated() {
     expect_line(&rx, "first audio callback", &mut seen);
     for (index, _) in &before {
         assert!(
-            seen.iter().any(|l| l.contains(&format!(
-                "virtual: unloaded module {index} "
-            )) && l.contains("left by a run that ended without cleaning up")),
+            seen.iter().any(
+                |l| l.contains(&format!("virtual: unloaded module {index} "))
+                    && l.contains("left by a run that ended without cleaning up")
+            ),
             "module {index} not said unloaded: {seen:?}"
         );
     }
@@ -252,7 +263,10 @@ sink = { device = "base" }
 "#;
     let early = pulse.play_tone(&dir, None, "SuperTuxKart", 30);
     let other = pulse.play_tone(&dir, None, "mpv", 30);
-    assert_eq!(wait_for_streams(&pulse, "SuperTuxKart", &["base"]), ["base"]);
+    assert_eq!(
+        wait_for_streams(&pulse, "SuperTuxKart", &["base"]),
+        ["base"]
+    );
     let (troubadour, rx) = pulse.troubadour(&dir, session, 60);
     let mut seen = Vec::new();
     expect_line(&rx, "first audio callback", &mut seen);
@@ -264,7 +278,11 @@ sink = { device = "base" }
     let late = pulse.play_tone(&dir, None, "SuperTuxKart", 30);
     let both = ["troubadour.game", "troubadour.game"];
     assert_eq!(wait_for_streams(&pulse, "SuperTuxKart", &both), both);
-    assert_eq!(sinks_of(&pulse, "mpv"), ["base"], "a stream that matches nothing moved");
+    assert_eq!(
+        sinks_of(&pulse, "mpv"),
+        ["base"],
+        "a stream that matches nothing moved"
+    );
     stop(troubadour, &rx, seen);
     assert_eq!(
         wait_for_streams(&pulse, "SuperTuxKart", &["base", "base"]),

@@ -33,9 +33,17 @@ impl Pulse {
         std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
         let log = std::fs::File::create(dir.0.join("pulseaudio.log")).unwrap();
         let server = Self::env(Command::new("pulseaudio"), &runtime)
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+            ])
             .args(["--log-target=stderr", "-L", "module-native-protocol-unix"])
-            .args(["-L", "module-null-sink sink_name=base rate=48000 channels=2"])
+            .args([
+                "-L",
+                "module-null-sink sink_name=base rate=48000 channels=2",
+            ])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -106,9 +114,22 @@ impl Pulse {
     /// plays it with `paplay` into `sink` (None: the default sink) as the application
     /// `app`.
     pub fn play_tone(&self, dir: &Dir, sink: Option<&str>, app: &str, seconds: u32) -> Child {
-        let tone = dir.0.join("tone.wav");
+        // A file of its own: another player may still be reading the previous one.
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tone = dir.0.join(format!("tone{n}.wav"));
         let made = Command::new("sox")
-            .args(["-n", "-r", "48000", "-c", "2", "-b", "32", "-e", "floating-point"])
+            .args([
+                "-n",
+                "-r",
+                "48000",
+                "-c",
+                "2",
+                "-b",
+                "32",
+                "-e",
+                "floating-point",
+            ])
             .arg(&tone)
             .args(["synth", &seconds.to_string(), "sine", "440", "vol", "-12dB"])
             .status()

@@ -50,10 +50,10 @@ use crate::backend::{
     Started,
 };
 use bridged::{BridgedBus, DEVICE_CHECK, Link, MAX_RETRY_WAIT, open_bridged, open_input};
-pub use pulse::PulseDevices;
 pub use listing::{DeviceInfo, default_output, list_devices, output_listed};
 use listing::{find_output, id_of, listed, name_of, named_in, present};
 use master::{BridgeFeed, BridgeTap, Mailbox, Master};
+pub use pulse::PulseDevices;
 
 /// Messages in flight at once through a bridge's mailbox (the control thread sends at
 /// most one per device check).

@@ -140,8 +140,7 @@ fn wanted(session: &Session) -> Vec<Wanted> {
             d.channels,
             channel_map(d.channels)
         );
-        let props =
-            |desc: &str| format!("'device.description=\"{desc}\" troubadour.pid={{pid}}'");
+        let props = |desc: &str| format!("'device.description=\"{desc}\" troubadour.pid={{pid}}'");
         let desc = description(&d.name);
         if d.media_class == "Audio/Sink" {
             out.push(Wanted {
@@ -425,7 +424,10 @@ mod tests {
                 ("module-remap-source", "troubadour.stream_mix"),
             ]
         );
-        assert!(w[2].argument.contains("master=troubadour.stream_mix.feed.monitor"));
+        assert!(
+            w[2].argument
+                .contains("master=troubadour.stream_mix.feed.monitor")
+        );
         assert!(w[0].stamped(42).contains("troubadour.pid=42'"));
         let s = on_devices(&session());
         assert_eq!(
@@ -448,13 +450,18 @@ mod tests {
         };
         let dead = module(7, w.stamped(100));
         assert_eq!(
-            plan(w, &[dead.clone()], 1, |_| false),
+            plan(w, std::slice::from_ref(&dead), 1, |_| false),
             Ok(Plan::Load { stale: vec![7] })
         );
-        let live = plan(w, &[dead.clone()], 1, |p| p == 100).unwrap_err();
+        let live = plan(w, std::slice::from_ref(&dead), 1, |p| p == 100).unwrap_err();
         assert!(live.contains("pid 100"), "{live}");
-        let foreign = plan(w, &[module(3, "sink_name=troubadour.browser".into())], 1, |_| false)
-            .unwrap_err();
+        let foreign = plan(
+            w,
+            &[module(3, "sink_name=troubadour.browser".into())],
+            1,
+            |_| false,
+        )
+        .unwrap_err();
         assert!(foreign.contains("another program"), "{foreign}");
         let mut persistent = w.clone();
         persistent.persist = true;
