@@ -94,7 +94,7 @@ impl Pulse {
     }
 
     /// Writes `session` into `dir` and runs `troubadour run` on it with the cpal backend
-    /// for at most `seconds`; returns it and its output lines.
+    /// at 1024-frame periods for at most `seconds`; returns it and its output lines.
     pub fn troubadour(&self, dir: &Dir, session: &str, seconds: u32) -> (Child, Receiver<String>) {
         let path = dir.0.join("session.toml");
         std::fs::write(&path, session).unwrap();
