@@ -102,6 +102,10 @@ impl Pulse {
             .command(env!("CARGO_BIN_EXE_troubadour"))
             .args(["run", path.to_str().unwrap(), "--backend", "cpal"])
             .args(["--no-api", "--no-osc", "--seconds", &seconds.to_string()])
+            // At 256-frame periods the timer-paced null sinks leave the clock bridges
+            // short now and then (10-60 ms gaps, docs/DESKTOP.md "On PulseAudio"):
+            // the tests check the path at a period that does not, until that is fixed.
+            .args(["--latency-frames", "1024"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
