@@ -13,9 +13,9 @@ use troubadour_rt::ring::Producer;
 use crate::command::{Command, Tagged};
 use crate::diff::{parameter_changes, send_command, structure_equal};
 use crate::engine::Engine;
-use crate::graph::{BuildError, FileOptions, Graph};
+use crate::graph::{BuildError, Graph};
 use crate::meters::MeterBank;
-use crate::player::Player;
+use crate::player::{FileOptions, Player};
 use crate::recorder::RecorderControl;
 use crate::session::{
     self, BusSend, FADER_MAX_DB, LoadedSession, Session, SessionError, TRIM_RANGE_DB,

@@ -333,6 +333,32 @@ impl Dir {
         self.0.join(name)
     }
 
+    /// A new stereo 440 Hz sine at −12 dBFS, `seconds` long, 48 kHz float, made by sox.
+    /// A file per call: a player started earlier may still be reading the last one.
+    pub fn tone(&self, seconds: u32) -> PathBuf {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tone = self.path(&format!("tone{n}.wav"));
+        let made = Command::new("sox")
+            .args([
+                "-n",
+                "-r",
+                "48000",
+                "-c",
+                "2",
+                "-b",
+                "32",
+                "-e",
+                "floating-point",
+            ])
+            .arg(&tone)
+            .args(["synth", &seconds.to_string(), "sine", "440", "vol", "-12dB"])
+            .status()
+            .expect("sox (scripts/test.sh installs it)");
+        assert!(made.success());
+        tone
+    }
+
     /// Writes `text` to `name` in it; returns the path as a string (for arguments).
     pub fn write(&self, name: &str, text: &str) -> String {
         std::fs::write(self.path(name), text).unwrap();

@@ -203,24 +203,7 @@ impl PipeWire {
     /// Makes a -12 dBFS 440 Hz stereo sine of `seconds` in `dir` with sox and plays it
     /// into `target` with `pw-play`.
     pub fn play_tone(&self, dir: &Dir, target: &str, seconds: u32) -> Child {
-        let tone = dir.0.join("tone.wav");
-        let made = Command::new("sox")
-            .args([
-                "-n",
-                "-r",
-                "48000",
-                "-c",
-                "2",
-                "-b",
-                "32",
-                "-e",
-                "floating-point",
-            ])
-            .arg(&tone)
-            .args(["synth", &seconds.to_string(), "sine", "440", "vol", "-12dB"])
-            .status()
-            .expect("sox (scripts/test.sh installs it)");
-        assert!(made.success());
+        let tone = dir.tone(seconds);
         self.command("pw-play")
             .args(["--target", target])
             .arg(&tone)

@@ -118,27 +118,7 @@ impl Pulse {
     /// plays it with `paplay` into `sink` (None: the default sink) as the application
     /// `app`.
     pub fn play_tone(&self, dir: &Dir, sink: Option<&str>, app: &str, seconds: u32) -> Child {
-        // A file of its own: another player may still be reading the previous one.
-        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tone = dir.0.join(format!("tone{n}.wav"));
-        let made = Command::new("sox")
-            .args([
-                "-n",
-                "-r",
-                "48000",
-                "-c",
-                "2",
-                "-b",
-                "32",
-                "-e",
-                "floating-point",
-            ])
-            .arg(&tone)
-            .args(["synth", &seconds.to_string(), "sine", "440", "vol", "-12dB"])
-            .status()
-            .expect("sox (scripts/test.sh installs it)");
-        assert!(made.success());
+        let tone = dir.tone(seconds);
         let mut c = self.command("paplay");
         if let Some(sink) = sink {
             c.arg(format!("--device={sink}"));

@@ -26,7 +26,7 @@ use troubadour_rt::smooth::LinearRamp;
 use crate::audio_file::AudioFileError;
 use crate::command::{Command, Target};
 use crate::meters::{MeterBank, rms_alpha};
-use crate::player::FileStream;
+use crate::player::{FileOptions, FileStream};
 use crate::session::{GeneratorKind, Session, Source, Strip};
 
 pub(crate) use bus::{BusState, OutputCounts};
@@ -157,25 +157,6 @@ fn seed_from_name(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// How file sources are opened.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct FileOptions {
-    /// A file that is not there plays silence instead of failing the build (a live
-    /// mixer's strip waiting for its file).
-    pub silent_missing: bool,
-    /// Seconds of audio each player's ring holds.
-    pub ring_seconds: f64,
-}
-
-impl Default for FileOptions {
-    fn default() -> Self {
-        FileOptions {
-            silent_missing: false,
-            ring_seconds: crate::player::RING_SECONDS,
-        }
-    }
 }
 
 fn source_player(

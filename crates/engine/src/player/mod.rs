@@ -39,6 +39,25 @@ pub const RING_SECONDS: f64 = 2.0;
 /// 48 kHz, so decoding and mixing overlap, in an eighth of the memory.
 pub const RENDER_RING_SECONDS: f64 = 0.35;
 
+/// How file sources are opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FileOptions {
+    /// A file that is not there plays silence instead of failing the build (a live
+    /// mixer's strip waiting for its file).
+    pub silent_missing: bool,
+    /// Seconds of audio each player's ring holds.
+    pub ring_seconds: f64,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            silent_missing: false,
+            ring_seconds: RING_SECONDS,
+        }
+    }
+}
+
 /// Test hook, read when a player opens: its reader sleeps this many milliseconds after
 /// each chunk of 8192 frames it decodes, so that it falls behind and the player
 /// underruns (400 ms makes it read about 20 000 frames a second).
@@ -198,10 +217,11 @@ impl FileStream {
                 && let Ok(chunk) = self.ring.read_chunk(take * ch)
             {
                 let (a, b) = chunk.as_slices();
+                let wrap_between_frames = a.len() % ch == 0;
                 for (c, buf) in bufs.iter_mut().enumerate() {
                     // Channel `src` of every frame, across the ring's wrap if there is one.
                     let src = c.min(ch - 1);
-                    if a.len() % ch == 0 {
+                    if wrap_between_frames {
                         let (first, second) = buf[..take].split_at_mut(a.len() / ch);
                         deinterleave(a, ch, src, first);
                         deinterleave(b, ch, src, second);
