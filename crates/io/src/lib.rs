@@ -12,6 +12,7 @@
 //! - `pipewire` (feature `pipewire`): the engine inside one PipeWire filter node, and
 //!   virtual devices for desktop applications.
 //! - [`backend`]: the one interface every live backend implements.
+//! - [`flac`]: FLAC files for takes and file sinks.
 //! - [`recorder`]: takes on disk: the writer thread, manifests, crash repair.
 
 pub mod accounting;
@@ -19,6 +20,7 @@ pub mod backend;
 pub mod bridge;
 #[cfg(feature = "cpal")]
 pub mod device;
+pub mod flac;
 pub mod jack;
 pub mod jack_server;
 pub mod midi;

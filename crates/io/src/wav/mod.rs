@@ -20,6 +20,7 @@ use troubadour_engine::atomic_file::AtomicFile;
 pub use header::channel_mask;
 pub use repair::{Repaired, repair};
 pub use writer::{Levels, RIFF_MAX, WavWriter};
+pub(crate) use writer::{quantize, tpdf};
 
 /// Sample format of written files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

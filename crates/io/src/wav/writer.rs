@@ -165,11 +165,9 @@ impl<W: Write + Seek> WavWriter<W> {
             Some(rng) => {
                 let step = 1.0 / (1u64 << (8 * self.spec.format.bytes_per_sample() - 1)) as f64;
                 for x in samples {
-                    // The sum of two uniform ±½-step values: triangular over ±1 step.
-                    let d = 0.5 * f64::from(rng.next_bipolar() + rng.next_bipolar());
                     encode(
                         self.spec.format,
-                        x + d * step,
+                        x + tpdf(rng) * step,
                         &mut self.buf,
                         &mut self.levels,
                     );
@@ -305,10 +303,8 @@ fn encode(format: SampleFormat, x: f64, buf: &mut Vec<u8>, levels: &mut Levels) 
         }
         int => {
             let full = (1u64 << (8 * int.bytes_per_sample() - 1)) as f64;
-            let v = (x * full).round();
-            let clamped = v.clamp(-full, full - 1.0);
-            levels.clipped += u64::from(clamped != v && !v.is_nan());
-            let i = clamped as i32;
+            let (i, clipped) = quantize(x, full);
+            levels.clipped += u64::from(clipped);
             let bytes = i.to_le_bytes();
             buf.extend_from_slice(&bytes[..usize::from(int.bytes_per_sample())]);
             f64::from(i) / full
@@ -319,4 +315,20 @@ fn encode(format: SampleFormat, x: f64, buf: &mut Vec<u8>, levels: &mut Levels) 
         levels.sum_squares += written * written;
     }
     levels.samples += 1;
+}
+
+/// Triangular (TPDF) dither of ±1 step, in steps: the sum of two uniform ±½-step
+/// values.
+#[inline]
+pub(crate) fn tpdf(rng: &mut Rng) -> f64 {
+    0.5 * f64::from(rng.next_bipolar() + rng.next_bipolar())
+}
+
+/// `x` (full scale ±1.0) as an integer of `full` steps per unit: rounded to the nearest
+/// step and clamped, and whether it had to be clamped. NaN becomes 0.
+#[inline]
+pub(crate) fn quantize(x: f64, full: f64) -> (i32, bool) {
+    let v = (x * full).round();
+    let clamped = v.clamp(-full, full - 1.0);
+    (clamped as i32, clamped != v && !v.is_nan())
 }
