@@ -21,6 +21,9 @@ step() {
 # resampler the resampling benchmark compares against (linked through pkg-config).
 missing=()
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+# libFLAC's own checker (`flac -t`) for FLAC takes, and the encoder their benchmark
+# compares ours with.
+command -v flac >/dev/null 2>&1 || missing+=(flac)
 # The file-player tests make MP3 sources with sox, which needs its MP3 handler.
 sox -h 2>/dev/null | grep 'FILE FORMATS' | grep -qw mp3 || missing+=(libsox-fmt-mp3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

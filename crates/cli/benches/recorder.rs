@@ -6,6 +6,8 @@
 //! `cargo bench -p troubadour --bench recorder` for the full run (30 s take);
 //! `cargo test --benches` makes a quick pass (2 s) that only proves it runs.
 //!
+//! Then the same take in 24-bit FLAC, whose writer thread also encodes.
+//!
 //! Reports: frames lost (the target is 0), bytes on disk against the take's length,
 //! the writer thread's CPU against the floor's, the whole process's CPU and DSP load
 //! with and without the take, and resident memory per armed track against what the
@@ -32,7 +34,7 @@ const BUFFER_SECONDS: f64 = 4.0;
 /// The writer's buffer per file (crates/io/src/recorder/writer.rs).
 const WRITER_BUFFER: usize = 1 << 20;
 
-fn session() -> String {
+fn session(format: &str) -> String {
     let mut s = String::from("version = 1\n");
     let mut tracks = Vec::new();
     for i in 0..STRIPS {
@@ -46,7 +48,7 @@ fn session() -> String {
     }
     s.push_str("\n[[bus]]\nname = \"A1\"\n");
     s.push_str(&format!(
-        "\n[recorder]\ndir = \"takes\"\nformat = \"wav-f32\"\nbuffer_seconds = {BUFFER_SECONDS}\n\
+        "\n[recorder]\ndir = \"takes\"\nformat = \"{format}\"\nbuffer_seconds = {BUFFER_SECONDS}\n\
          tracks = [{}]\n",
         tracks.join(", ")
     ));
@@ -166,12 +168,12 @@ fn path_of_floor() -> PathBuf {
     std::env::temp_dir().join(format!("troubadour-bench-floor-{}", std::process::id()))
 }
 
-fn take_bytes(dir: &Path) -> (u64, usize) {
+fn take_bytes(dir: &Path, ext: &str) -> (u64, usize) {
     let mut bytes = 0;
     let mut files = 0;
     for take in std::fs::read_dir(dir).unwrap().flatten() {
         for f in std::fs::read_dir(take.path()).unwrap().flatten() {
-            if f.path().extension().is_some_and(|e| e == "wav") {
+            if f.path().extension().is_some_and(|e| e == ext) {
                 bytes += f.metadata().unwrap().len();
                 files += 1;
             }
@@ -182,13 +184,26 @@ fn take_bytes(dir: &Path) -> (u64, usize) {
 
 fn main() {
     let full = full_run();
+    let wav_writer = run(full, "wav-f32");
+    let flac_writer = run(full, "flac-24");
+    println!(
+        "recorder: the writer thread in flac-24 {:.2} % of a core against {:.2} % in wav-f32 ({:.2}×)",
+        flac_writer * 100.0,
+        wav_writer * 100.0,
+        flac_writer / wav_writer
+    );
+}
+
+/// One take of every strip in `format`; returns the writer thread's share of a core.
+fn run(full: bool, format: &str) -> f64 {
+    let flac = format.starts_with("flac");
     let take = if full {
         Duration::from_secs(30)
     } else {
         Duration::from_secs(2)
     };
-    let dir = support::Dir::new("bench-recorder");
-    let session = dir.write("session.toml", &session());
+    let dir = support::Dir::new(&format!("bench-recorder-{format}"));
+    let session = dir.write("session.toml", &session(format));
     let daemon = Instance::start(
         &[&session, "--backend", "null", "--no-midi", "--no-autosave"],
         &[],
@@ -221,32 +236,50 @@ fn main() {
         .iter()
         .map(|t| t["dropped_frames"].as_u64().unwrap())
         .sum();
-    let (bytes, files) = take_bytes(&dir.path("takes"));
+    let (bytes, files) = take_bytes(&dir.path("takes"), if flac { "flac" } else { "wav" });
     assert_eq!(files, STRIPS, "one file per track");
     let expected = frames * 2 * 4 * STRIPS as u64;
-    assert!(
-        bytes >= expected && bytes < expected + (STRIPS as u64) * 4096,
-        "{bytes} bytes on disk for {frames} frames × {STRIPS} stereo tracks"
-    );
+    if flac {
+        // Quiet sines: far smaller than 24-bit PCM, never nothing.
+        assert!(
+            bytes > 0 && bytes < expected * 3 / 8,
+            "{bytes} bytes of FLAC"
+        );
+    } else {
+        assert!(
+            bytes >= expected && bytes < expected + (STRIPS as u64) * 4096,
+            "{bytes} bytes on disk for {frames} frames × {STRIPS} stereo tracks"
+        );
+    }
     drop(daemon);
 
     let bytes_per_second = RATE * 2.0 * 4.0 * STRIPS as f64;
-    let floor_cpu = floor(path_of_floor(), bytes_per_second, take);
+    // The floor writes the bytes a float WAV take does; a FLAC take has its encoder's
+    // work instead, compared with the WAV take's writer by `main`.
+    let floor_cpu = if flac {
+        f64::NAN
+    } else {
+        floor(path_of_floor(), bytes_per_second, take)
+    };
 
     let per_track_built = (BUFFER_SECONDS * RATE * 2.0 * 4.0 + WRITER_BUFFER as f64) / 1048576.0;
     println!(
-        "recorder: {STRIPS} stereo tracks ({} channels, {:.1} MB/s) for {:.1} s: {frames} frames, {lost} lost, {:.1} MB on disk",
+        "recorder, {format}: {STRIPS} stereo tracks ({} channels, {:.1} MB/s of f32) for {:.1} s: {frames} frames, {lost} lost, {:.1} MB on disk",
         STRIPS * 2,
         bytes_per_second / 1e6,
         rec.seconds,
         bytes as f64 / 1e6
     );
-    println!(
-        "  writer thread {:.2} % of a core; plain 1 MiB writes of the same bytes/s (the floor) {:.2} % ({:.2}×)",
-        rec.writer_cpu * 100.0,
-        floor_cpu * 100.0,
-        rec.writer_cpu / floor_cpu
-    );
+    if flac {
+        println!("  writer thread {:.2} % of a core", rec.writer_cpu * 100.0);
+    } else {
+        println!(
+            "  writer thread {:.2} % of a core; plain 1 MiB writes of the same bytes/s (the floor) {:.2} % ({:.2}×)",
+            rec.writer_cpu * 100.0,
+            floor_cpu * 100.0,
+            rec.writer_cpu / floor_cpu
+        );
+    }
     println!(
         "  process CPU {:.2} % idle, {:.2} % recording; DSP load mean {:.3} idle, {:.3} recording; late callbacks {} / {}",
         idle.process_cpu * 100.0,
@@ -273,4 +306,5 @@ fn main() {
         );
         assert_eq!(rec.late, 0, "engine-caused late callbacks while recording");
     }
+    rec.writer_cpu
 }

@@ -23,7 +23,7 @@ use support::{Dir, Server, api_addr, read_wav};
 const PEER_HZ: f64 = 240.0;
 const PEER_PEAK_DB: f64 = -13.979;
 
-fn session(buffer_seconds: f64) -> String {
+fn session(format: &str, buffer_seconds: f64) -> String {
     format!(
         r#"
 version = 1
@@ -46,7 +46,7 @@ channels = 2
 
 [recorder]
 dir = "takes"
-format = "wav-f32"
+format = "{format}"
 tracks = ["strip/Host", "strip/Guest:pre", "bus/A1"]
 buffer_seconds = {buffer_seconds}
 "#
@@ -71,11 +71,15 @@ fn start(server: &mut Server, session: &str, env: &[(&str, &str)]) -> std::net::
 }
 
 fn rig(tag: &str, buffer_seconds: f64, env: &[(&str, &str)]) -> Rig {
+    rig_in(tag, "wav-f32", buffer_seconds, env)
+}
+
+fn rig_in(tag: &str, format: &str, buffer_seconds: f64, env: &[(&str, &str)]) -> Rig {
     let dir = Dir::new(tag);
     let mut server = Server::start(tag);
     server.peer("jack_simple_client", &[]);
     server.wait_for_port("jack_simple_client:output1");
-    let session = dir.write("session.toml", &session(buffer_seconds));
+    let session = dir.write("session.toml", &session(format, buffer_seconds));
     let addr = start(&mut server, &session, env);
     Rig {
         server,
@@ -245,7 +249,16 @@ fn a_take_of_two_strips_and_the_bus_is_aligned_equally_long_and_at_level() {
 
 #[test]
 fn a_take_killed_mid_write_is_repaired_at_the_next_start_and_sox_reads_it() {
-    let mut r = rig("rec-kill", 4.0, &[]);
+    killed_and_repaired("rec-kill", "wav-f32");
+}
+
+#[test]
+fn a_flac_take_killed_mid_write_is_repaired_at_the_next_start_and_libflac_passes_it() {
+    killed_and_repaired("rec-kill-flac", "flac-24");
+}
+
+fn killed_and_repaired(tag: &str, format: &str) {
+    let mut r = rig_in(tag, format, 4.0, &[]);
     let started = r.op(r#"{"op":"recorder_start"}"#);
     let folder = take_folder(&started);
     std::thread::sleep(Duration::from_millis(4500));
@@ -268,6 +281,19 @@ fn a_take_killed_mid_write_is_repaired_at_the_next_start_and_sox_reads_it() {
         let frames: u64 = soxi(&path, "-s").parse().unwrap();
         assert_eq!(t["frames"].as_u64(), Some(frames), "{t}");
         sox_reads(&path);
+        if format.starts_with("flac") {
+            // libFLAC's own check: every frame's CRCs.
+            let o = Command::new("flac")
+                .args(["-t", "-s"])
+                .arg(&path)
+                .output()
+                .expect("flac (scripts/test.sh installs it)");
+            assert!(
+                o.status.success(),
+                "flac -t: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
         // Readable up to within 5 s of the kill.
         assert!(
             frames + 5 * 48_000 >= killed_after,

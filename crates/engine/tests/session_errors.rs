@@ -420,6 +420,13 @@ fn recorder_tracks_are_checked_and_located() {
     assert_eq!(r.dir, PathBuf::from("takes"));
     assert_eq!(r.format, session::RecordFormat::WavF32);
     assert_eq!(r.buffer_seconds, 4.0);
+    // FLAC takes (strips and buses have at most 8 channels, as FLAC files do).
+    let flac16 = format!("{GOOD}\n[recorder]\nformat = \"flac-16\"\ntracks = [\"bus/A1\"]\n");
+    let loaded = session::load(&dir.write("flac.toml", &flac16)).unwrap();
+    assert_eq!(
+        loaded.session.recorder.unwrap().format,
+        session::RecordFormat::Flac16
+    );
 }
 
 #[test]

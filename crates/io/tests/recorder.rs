@@ -1,6 +1,7 @@
 //! Takes on disk: files that line up sample for sample and are equally long, levels,
 //! dither, RF64 past a (forced, small) threshold read back by sox, a stalled writer
-//! that loses frames and says how many, and a take cut off mid-write repaired.
+//! that loses frames and says how many, a take cut off mid-write repaired; the same in
+//! FLAC, checked by libFLAC's `flac -t` and decoded by sox.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use troubadour_engine::recorder::{TapPoint, TrackSpec};
 use troubadour_engine::{Controller, Engine, EngineOptions, create, session};
-use troubadour_io::recorder::{Manifest, Take, TakeSetup, TakeState, repair_takes};
+use troubadour_io::recorder::{Manifest, Take, TakeFormat, TakeSetup, TakeState, repair_takes};
 use troubadour_io::wav::SampleFormat;
 
 const SESSION: &str = r#"
@@ -94,7 +95,7 @@ fn mixer() -> (Controller, Engine) {
     create(&loaded, &EngineOptions::default()).unwrap()
 }
 
-fn setup(dir: &Path, format: SampleFormat) -> TakeSetup {
+fn setup(dir: &Path, format: TakeFormat) -> TakeSetup {
     let mono = |tap| TrackSpec { tap, channels: 1 };
     TakeSetup {
         dir: dir.to_path_buf(),
@@ -130,7 +131,25 @@ fn wait_for(take: &Take, frames: u64) {
     }
 }
 
+/// A take's file as full-scale floats: WAV through hound, FLAC decoded by sox.
 fn read_f32(path: &Path) -> Vec<f32> {
+    if path.extension().is_some_and(|e| e == "flac") {
+        let o = Command::new("sox")
+            .arg(path)
+            .args(["-t", "f32", "-e", "floating-point", "-"])
+            .output()
+            .expect("sox is not installed: run scripts/test.sh, which installs it");
+        assert!(
+            o.status.success(),
+            "sox: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return o
+            .stdout
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+    }
     let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match r.spec().sample_format {
         hound::SampleFormat::Float => r.samples::<f32>().map(Result::unwrap).collect(),
@@ -141,6 +160,21 @@ fn read_f32(path: &Path) -> Vec<f32> {
                 .collect()
         }
     }
+}
+
+/// libFLAC's check of a FLAC file: every frame's CRCs, and the MD5 when stated.
+fn flac_test(path: &Path) {
+    let o = Command::new("flac")
+        .args(["-t", "-s"])
+        .arg(path)
+        .output()
+        .expect("flac is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        o.status.success(),
+        "flac -t {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn rms_db(x: &[f32]) -> f64 {
@@ -173,7 +207,11 @@ fn a_take_is_one_aligned_file_per_track_with_a_manifest_and_markers() {
     let d = dir("take");
     let (mut c, e) = mixer();
     let _engine = Running::start(e);
-    let mut take = Take::start(c.recorder(), &setup(&d.0, SampleFormat::F32)).unwrap();
+    let mut take = Take::start(
+        c.recorder(),
+        &setup(&d.0, TakeFormat::Wav(SampleFormat::F32)),
+    )
+    .unwrap();
     assert!(
         take.folder()
             .file_name()
@@ -241,7 +279,7 @@ fn integer_takes_are_dithered_and_keep_their_level() {
     let (mut c, e) = mixer();
     let _engine = Running::start(e);
     for (format, bits) in [(SampleFormat::S16, 16), (SampleFormat::S24, 24)] {
-        let take = Take::start(c.recorder(), &setup(&d.0, format)).unwrap();
+        let take = Take::start(c.recorder(), &setup(&d.0, TakeFormat::Wav(format))).unwrap();
         wait_for(&take, 48_000);
         let summary = take.stop(c.recorder()).unwrap();
         let guest = read_f32(&summary.folder.join("strip-Guest-pre.wav"));
@@ -268,7 +306,7 @@ fn past_a_forced_threshold_the_files_are_rf64_and_sox_reads_them_whole() {
     let d = dir("rf64");
     let (mut c, e) = mixer();
     let _engine = Running::start(e);
-    let mut s = setup(&d.0, SampleFormat::F32);
+    let mut s = setup(&d.0, TakeFormat::Wav(SampleFormat::F32));
     s.rf64_threshold = 100_000;
     let take = Take::start(c.recorder(), &s).unwrap();
     wait_for(&take, 96_000);
@@ -295,7 +333,7 @@ fn a_stalled_writer_loses_frames_reports_them_and_keeps_the_tracks_aligned() {
     let d = dir("stall");
     let (mut c, e) = mixer();
     let _engine = Running::start(e);
-    let mut s = setup(&d.0, SampleFormat::F32);
+    let mut s = setup(&d.0, TakeFormat::Wav(SampleFormat::F32));
     s.buffer_seconds = 0.5;
     // At four times real time, a 1 s stall is 4 s of audio against a 0.5 s ring.
     s.writer_stall = Some(Duration::from_secs(1));
@@ -330,11 +368,63 @@ fn a_stalled_writer_loses_frames_reports_them_and_keeps_the_tracks_aligned() {
 }
 
 #[test]
-fn a_take_cut_off_mid_write_is_repaired_from_the_file_lengths() {
-    let d = dir("repair");
+fn a_flac_take_is_aligned_lossless_to_its_bits_and_checks_out_with_libflac() {
+    let d = dir("flac");
     let (mut c, e) = mixer();
     let _engine = Running::start(e);
-    let take = Take::start(c.recorder(), &setup(&d.0, SampleFormat::S24)).unwrap();
+    let take = Take::start(c.recorder(), &setup(&d.0, TakeFormat::Flac { bits: 24 })).unwrap();
+    // Past a header update (every 2 s of wall time), and not a whole number of blocks.
+    wait_for(&take, 48_000 * 12 + 1_000);
+    let summary = take.stop(c.recorder()).unwrap();
+    let m = &summary.manifest;
+    assert_eq!(m.format, "flac-24");
+    let frames = m.tracks[0].frames;
+    for t in &m.tracks {
+        assert!(t.file.ends_with(".flac"), "{}", t.file);
+        assert_eq!(t.frames, frames, "{}: every track exactly as long", t.name);
+        let path = summary.folder.join(&t.file);
+        flac_test(&path);
+        assert_eq!(soxi_samples(&path), frames, "{}", t.file);
+    }
+    let host = read_f32(&summary.folder.join("strip-Host.flac"));
+    let guest = read_f32(&summary.folder.join("strip-Guest-pre.flac"));
+    assert_eq!(host.len() as u64, frames);
+    assert!((rms_db(&host) + 15.05).abs() < 0.05, "{}", rms_db(&host));
+    assert!((rms_db(&guest) + 9.03).abs() < 0.05, "{}", rms_db(&guest));
+    // Aligned sample for sample, each within its dither (1.5 steps of 24 bits).
+    let step = 1.0 / f32::from(1u16 << 15) / 256.0;
+    for (f, (h, g)) in host.iter().zip(&guest).enumerate() {
+        assert!(
+            (h - g * 0.501_187).abs() < 3.0 * step + 1e-6,
+            "frame {f}: {h} vs {g}"
+        );
+    }
+    // Lossless to 24 bits and about half a 24-bit WAV's size.
+    let bytes = std::fs::metadata(summary.folder.join("bus-A1.flac"))
+        .unwrap()
+        .len();
+    let wav24 = frames * 2 * 3;
+    assert!(
+        bytes < wav24 * 3 / 4,
+        "{bytes} bytes against {wav24} in WAV"
+    );
+}
+
+#[test]
+fn a_take_cut_off_mid_write_is_repaired_from_the_file_lengths() {
+    for format in [
+        TakeFormat::Wav(SampleFormat::S24),
+        TakeFormat::Flac { bits: 24 },
+    ] {
+        repaired_after_a_cut(format);
+    }
+}
+
+fn repaired_after_a_cut(format: TakeFormat) {
+    let d = dir(&format!("repair-{}", format.name()));
+    let (mut c, e) = mixer();
+    let _engine = Running::start(e);
+    let take = Take::start(c.recorder(), &setup(&d.0, format)).unwrap();
     // Past the first header update (every 2 s of wall time), then copy the folder as a
     // kill -9 would leave it: files as far as written, manifest saying "recording".
     std::thread::sleep(Duration::from_millis(2500));
@@ -348,7 +438,7 @@ fn a_take_cut_off_mid_write_is_repaired_from_the_file_lengths() {
         std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
     }
     // Cut the bus file mid-frame, as a write cut off can.
-    let bus = copy.join("bus-A1.wav");
+    let bus = copy.join(format!("bus-A1.{}", format.extension()));
     let len = std::fs::metadata(&bus).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -376,7 +466,49 @@ fn a_take_cut_off_mid_write_is_repaired_from_the_file_lengths() {
         );
         assert!(frames > 48_000, "{}: {frames}", t.file);
         assert_eq!(read_f32(&path).len() as u64, frames * u64::from(t.channels));
+        if matches!(format, TakeFormat::Flac { .. }) {
+            flac_test(&path);
+        }
     }
     // A second pass finds nothing to do.
     assert!(repair_takes(&crashed).0.is_empty());
+}
+
+#[test]
+fn a_bus_sink_named_flac_is_written_in_flac_beside_a_wav_one() {
+    use troubadour_io::recorder::{SinkFile, SinkRecording, SinkSetup};
+    let d = dir("sinks");
+    let (mut c, e) = mixer();
+    let _engine = Running::start(e);
+    let bus = TrackSpec {
+        tap: TapPoint::Bus(0),
+        channels: 2,
+    };
+    let sink = |name: &str| SinkFile {
+        bus: "A1".into(),
+        path: d.0.join(name),
+        spec: bus,
+    };
+    let setup = SinkSetup {
+        files: vec![sink("mix.flac"), sink("mix.wav")],
+        sample_rate: 48_000,
+        format: SampleFormat::S24,
+        flac_bits: 24,
+        buffer_seconds: 4.0,
+        rf64_threshold: TakeSetup::RF64_AT,
+    };
+    let rec = SinkRecording::start(c.sink_recorder(), &setup).unwrap();
+    while rec.frames() < 48_000 * 3 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let results = rec.stop(c.sink_recorder()).unwrap();
+    assert_eq!(results[0].frames, results[1].frames);
+    let flac = d.0.join("mix.flac");
+    assert_eq!(&std::fs::read(&flac).unwrap()[..4], b"fLaC");
+    flac_test(&flac);
+    let (a, b) = (read_f32(&flac), read_f32(&d.0.join("mix.wav")));
+    assert_eq!(a.len(), b.len());
+    // The same bus, both at 24 bits with their own dither: within 3 steps.
+    let step = 1.0 / 8_388_608.0;
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 3.0 * step));
 }

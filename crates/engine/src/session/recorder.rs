@@ -68,6 +68,12 @@ pub enum RecordFormat {
     /// 16-bit integer WAV, TPDF-dithered.
     #[serde(rename = "wav-16")]
     Wav16,
+    /// 24-bit FLAC, TPDF-dithered: lossless, about half the size of `wav-24`.
+    #[serde(rename = "flac-24")]
+    Flac24,
+    /// 16-bit FLAC, TPDF-dithered.
+    #[serde(rename = "flac-16")]
+    Flac16,
 }
 
 /// What a track taps, by name.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use troubadour_engine::recorder::{TapPoint, TrackSpec};
 use troubadour_engine::session::{RecordFormat, Session, TrackRef};
-use troubadour_io::recorder::{Take, TakeError, TakeSetup, TakeSummary, repair_takes};
+use troubadour_io::recorder::{Take, TakeError, TakeFormat, TakeSetup, TakeSummary, repair_takes};
 use troubadour_io::wav::SampleFormat;
 
 use super::Host;
@@ -57,11 +57,13 @@ pub enum RecordError {
     Take(#[from] TakeError),
 }
 
-fn sample_format(f: RecordFormat) -> SampleFormat {
+fn take_format(f: RecordFormat) -> TakeFormat {
     match f {
-        RecordFormat::WavF32 => SampleFormat::F32,
-        RecordFormat::Wav24 => SampleFormat::S24,
-        RecordFormat::Wav16 => SampleFormat::S16,
+        RecordFormat::WavF32 => TakeFormat::Wav(SampleFormat::F32),
+        RecordFormat::Wav24 => TakeFormat::Wav(SampleFormat::S24),
+        RecordFormat::Wav16 => TakeFormat::Wav(SampleFormat::S16),
+        RecordFormat::Flac24 => TakeFormat::Flac { bits: 24 },
+        RecordFormat::Flac16 => TakeFormat::Flac { bits: 16 },
     }
 }
 
@@ -148,7 +150,7 @@ impl Host {
                 .file_stem()
                 .map_or_else(|| "session".into(), |s| s.to_string_lossy().into_owned()),
             sample_rate: session.sample_rate,
-            format: sample_format(r.format),
+            format: take_format(r.format),
             tracks,
             buffer_seconds: r.buffer_seconds,
             rf64_threshold: rf64_threshold(),

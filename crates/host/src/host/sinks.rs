@@ -84,10 +84,15 @@ impl Host {
         let setup = SinkSetup {
             files: files.clone(),
             sample_rate: self.controller.session().sample_rate,
+            // A `.flac` path is FLAC, any other WAV, at the `[recorder]`'s width.
             format: match r.as_ref().map(|r| r.format) {
-                Some(RecordFormat::Wav24) => SampleFormat::S24,
-                Some(RecordFormat::Wav16) => SampleFormat::S16,
+                Some(RecordFormat::Wav24 | RecordFormat::Flac24) => SampleFormat::S24,
+                Some(RecordFormat::Wav16 | RecordFormat::Flac16) => SampleFormat::S16,
                 Some(RecordFormat::WavF32) | None => SampleFormat::F32,
+            },
+            flac_bits: match r.as_ref().map(|r| r.format) {
+                Some(RecordFormat::Wav16 | RecordFormat::Flac16) => 16,
+                _ => 24,
             },
             buffer_seconds: r.map_or(DEFAULT_BUFFER_SECONDS, |r| r.buffer_seconds),
             rf64_threshold: std::env::var("TROUBADOUR_TEST_RF64_BYTES")

@@ -1,12 +1,15 @@
 //! Writing FLAC files for takes and file sinks: lossless and about half the size of a
 //! 24-bit WAV, for the long recordings podcasters keep.
 //!
-//! - [`FlacWriter`]: a FLAC stream of fixed-size blocks encoded by `flacenc` (the
-//!   field's pure-Rust encoder), its one metadata block a STREAMINFO written by us so it
-//!   can be rewritten in place every few seconds, as a WAV header is.
+//! - [`FlacWriter`]: a FLAC stream of fixed-size blocks, encoded by our own encoder
+//!   (fixed predictors and partitioned Rice coding; see `encode.rs` for why not
+//!   `flacenc`), its one metadata block a STREAMINFO rewritten in place every few
+//!   seconds, as a WAV header is.
 //! - [`repair`]: a file whose writer was killed: cut after its last whole frame (each
 //!   frame's CRC-16 checked) and its header's length set from the frames kept.
 
+mod crc;
+mod encode;
 mod repair;
 mod writer;
 

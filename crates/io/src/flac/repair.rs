@@ -7,6 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::MAX_TOTAL;
+use super::crc::{crc8, crc16_step};
 
 /// What [`repair`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,58 +33,6 @@ fn invalid(path: &Path, what: &str) -> io::Error {
         io::ErrorKind::InvalidData,
         format!("{}: {what}", path.display()),
     )
-}
-
-const fn crc8_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u8;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 0x80 != 0 {
-                (c << 1) ^ 0x07
-            } else {
-                c << 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-const fn crc16_table() -> [u16; 256] {
-    let mut t = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u16) << 8;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 0x8000 != 0 {
-                (c << 1) ^ 0x8005
-            } else {
-                c << 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-/// FLAC's frame-header CRC (x⁸ + x² + x + 1) and frame CRC (x¹⁶ + x¹⁵ + x² + 1).
-static CRC8: [u8; 256] = crc8_table();
-static CRC16: [u16; 256] = crc16_table();
-
-fn crc8(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |c, &b| CRC8[usize::from(c ^ b)])
-}
-
-fn crc16_step(c: u16, b: u8) -> u16 {
-    (c << 8) ^ CRC16[usize::from((c >> 8) as u8 ^ b)]
 }
 
 /// A frame header at the start of `b`: (its length, samples per channel, the frame or

@@ -1,16 +1,12 @@
 //! [`FlacWriter`]: float samples in, TPDF-dithered to 16 or 24 bits, a FLAC stream out,
-//! encoded block by block by `flacenc` with the header kept up to date on demand.
+//! encoded block by block with the header kept up to date on demand.
 
 use std::io::{self, Seek, SeekFrom, Write};
 
-use flacenc::bitsink::MemSink;
-use flacenc::component::{BitRepr, StreamInfo};
-use flacenc::config;
-use flacenc::error::{Verified, Verify};
-use flacenc::source::{Fill, FrameBuf};
 use md5::{Digest, Md5};
 use troubadour_dsp::rng::Rng;
 
+use super::encode::{Encoder, rate_code};
 use super::{BLOCK, HEADER_LEN, MAX_CHANNELS, streaminfo};
 use crate::wav::{quantize, tpdf};
 
@@ -50,17 +46,16 @@ fn invalid(what: String) -> io::Error {
 pub struct FlacWriter<W: Write + Seek> {
     out: W,
     spec: FlacSpec,
-    config: Verified<config::Encoder>,
-    info: StreamInfo,
-    block: FrameBuf,
+    encoder: Encoder,
     /// Quantized samples of the block being filled, interleaved.
     pending: Vec<i32>,
-    sink: MemSink<u8>,
+    /// The frame being written.
+    frame: Vec<u8>,
     md5: Md5,
     md5_bytes: Vec<u8>,
     /// Frames (per channel) in the FLAC frames written so far.
     encoded: u64,
-    frame_number: usize,
+    frame_number: u64,
     min_frame: u32,
     max_frame: u32,
     full: f64,
@@ -102,23 +97,12 @@ impl<W: Write + Seek> FlacWriter<W> {
                 spec.sample_rate
             )));
         }
-        let info = StreamInfo::new(spec.sample_rate as usize, channels, usize::from(spec.bits))
-            .map_err(|e| invalid(format!("FLAC stream info: {e}")))?;
-        let mut config = config::Encoder::default();
-        config.block_size = BLOCK;
-        let config = config
-            .into_verified()
-            .map_err(|(_, e)| invalid(format!("FLAC encoder settings: {e}")))?;
-        let block = FrameBuf::with_size(channels, BLOCK)
-            .map_err(|e| invalid(format!("FLAC block: {e}")))?;
         let mut w = FlacWriter {
             out,
             spec,
-            config,
-            info,
-            block,
+            encoder: Encoder::default(),
             pending: Vec::with_capacity(BLOCK * channels),
-            sink: MemSink::with_capacity(BLOCK * channels * 32),
+            frame: Vec::with_capacity(BLOCK * channels * 4),
             md5: Md5::new(),
             md5_bytes: Vec::with_capacity(BLOCK * channels * 3),
             encoded: 0,
@@ -171,22 +155,18 @@ impl<W: Write + Seek> FlacWriter<W> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let frames = self.pending.len() / usize::from(self.spec.channels);
-        self.block
-            .fill_interleaved(&self.pending)
-            .map_err(|e| io::Error::other(format!("FLAC block: {e}")))?;
-        let frame = flacenc::encode_fixed_size_frame(
-            &self.config,
-            &self.block,
+        let channels = usize::from(self.spec.channels);
+        let frames = self.pending.len() / channels;
+        self.frame.clear();
+        self.encoder.frame(
+            &self.pending,
+            channels,
+            u32::from(self.spec.bits),
+            rate_code(self.spec.sample_rate),
             self.frame_number,
-            &self.info,
-        )
-        .map_err(|e| io::Error::other(format!("FLAC encoder: {e}")))?;
-        self.sink.clear();
-        frame
-            .write(&mut self.sink)
-            .map_err(|e| io::Error::other(format!("FLAC frame: {e:?}")))?;
-        let bytes = self.sink.as_slice();
+            &mut self.frame,
+        );
+        let bytes = &self.frame;
         self.out.write_all(bytes)?;
         let size = bytes.len() as u32;
         self.min_frame = self.min_frame.min(size);

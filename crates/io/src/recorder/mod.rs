@@ -3,6 +3,7 @@
 //! interrupted. The real-time half is [`troubadour_engine::recorder`].
 
 mod clock;
+mod format;
 mod manifest;
 mod repair;
 mod sinks;
@@ -10,8 +11,9 @@ mod take;
 mod writer;
 
 pub use clock::utc_stamps;
+pub use format::TakeFormat;
 pub use manifest::{MANIFEST, Manifest, ManifestTrack, Marker, TakeState};
 pub use repair::{RepairedTake, repair_takes};
 pub use sinks::{MARKER_SUFFIX, RepairedSink, SinkFile, SinkRecording, SinkSetup, repair_sinks};
-pub use take::{Take, TakeError, TakeSetup, TakeSummary, format_name};
+pub use take::{Take, TakeError, TakeSetup, TakeSummary};
 pub use writer::{HEADER_EVERY, STALL_ENV, TrackResult, WriteError};

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::format::repair;
 use super::manifest::{Manifest, TakeState};
-use crate::wav::repair;
 
 /// One repaired take.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +38,9 @@ pub fn repair_takes(dir: &Path) -> (Vec<RepairedTake>, Vec<String>) {
         let mut problem = None;
         for t in manifest.tracks.iter_mut() {
             match repair(&folder.join(&t.file)) {
-                Ok(r) => {
-                    t.frames = r.frames;
-                    frames.push(r.frames);
+                Ok(f) => {
+                    t.frames = f;
+                    frames.push(f);
                 }
                 Err(e) => problem = Some(format!("{}: {e}", folder.join(&t.file).display())),
             }

@@ -9,7 +9,7 @@
 //! next start means the run was killed, and that file's header is repaired then.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +17,10 @@ use std::thread::JoinHandle;
 
 use troubadour_engine::recorder::{RecorderControl, RecorderError, TakeCounters, TrackSpec};
 
+use super::format::{TakeFormat, TrackWriter, repair};
 use super::take::{TakeError, end_writer};
 use super::writer::{self, TrackFile, TrackResult, WriteError, WriterProgress};
-use crate::wav::{SampleFormat, WavSpec, WavWriter, repair};
+use crate::wav::SampleFormat;
 
 /// What the marker beside a file being written is called: the file's name and this.
 pub const MARKER_SUFFIX: &str = ".recording";
@@ -43,8 +44,11 @@ pub struct SinkSetup {
     pub files: Vec<SinkFile>,
     /// The engine's rate.
     pub sample_rate: u32,
-    /// The files' format.
+    /// The files' format: FLAC for a path ending in `.flac` (at the bits of
+    /// [`flac_bits`](Self::flac_bits)), else WAV of this.
     pub format: SampleFormat,
+    /// Bits of FLAC files, 16 or 24.
+    pub flac_bits: u8,
     /// Seconds each ring holds: how long the disk may stall before frames are lost.
     pub buffer_seconds: f64,
     /// Files grow into RF64 past this many bytes.
@@ -170,12 +174,9 @@ pub fn repair_sinks(paths: &[PathBuf]) -> (Vec<RepairedSink>, Vec<String>) {
                 continue;
             }
             match repair(&file) {
-                Ok(r) => {
+                Ok(frames) => {
                     let _ = std::fs::remove_file(marker(&file));
-                    repaired.push(RepairedSink {
-                        path: file,
-                        frames: r.frames,
-                    });
+                    repaired.push(RepairedSink { path: file, frames });
                 }
                 Err(e) => failed.push(format!("{}: {e}", file.display())),
             }
@@ -212,15 +213,25 @@ impl SinkRecording {
                     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
                 }
                 let (path, file) = create_free(&f.path)?;
-                let spec = WavSpec {
-                    channels: f.spec.channels,
-                    sample_rate: setup.sample_rate,
-                    format: setup.format,
+                let flac = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("flac"));
+                let format = if flac {
+                    TakeFormat::Flac {
+                        bits: setup.flac_bits,
+                    }
+                } else {
+                    TakeFormat::Wav(setup.format)
                 };
-                let out = BufWriter::with_capacity(1 << 20, file);
-                let wav = WavWriter::with_rf64_threshold(out, spec, setup.rf64_threshold)
-                    .map_err(io_err(&path))?
-                    .with_dither(wavs.len() as u64 + 1);
+                let wav = TrackWriter::create(
+                    file,
+                    format,
+                    f.spec.channels,
+                    setup.sample_rate,
+                    setup.rf64_threshold,
+                    wavs.len() as u64 + 1,
+                )
+                .map_err(io_err(&path))?;
                 Ok::<_, TakeError>((path, wav))
             })();
             match made {
@@ -247,7 +258,7 @@ impl SinkRecording {
         let tracks = readers
             .into_iter()
             .zip(wavs)
-            .map(|(reader, (wav, path))| TrackFile { reader, wav, path })
+            .map(|(reader, (out, path))| TrackFile { reader, out, path })
             .collect();
         let progress = Arc::new(WriterProgress::default());
         let writer = match writer::spawn(tracks, Arc::clone(&progress), None) {

@@ -1,7 +1,7 @@
 //! A take on disk: its folder, files and manifest, from start to stop.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use troubadour_engine::recorder::{RecorderControl, RecorderError, TakeCounters, TrackSpec};
 
 use super::clock::utc_stamps;
+use super::format::{TakeFormat, TrackWriter};
 use super::manifest::{Manifest, ManifestTrack, Marker, TakeState};
 use super::writer::{self, TrackFile, TrackResult, WriteError, WriterProgress};
-use crate::wav::{RIFF_MAX, SampleFormat, WavSpec, WavWriter};
+use crate::wav::RIFF_MAX;
 
 /// What a take records and where.
 #[derive(Debug, Clone)]
@@ -25,7 +26,7 @@ pub struct TakeSetup {
     /// The engine's rate.
     pub sample_rate: u32,
     /// The files' format.
-    pub format: SampleFormat,
+    pub format: TakeFormat,
     /// The tracks: their names (`strip/Host:pre`) and taps.
     pub tracks: Vec<(String, TrackSpec)>,
     /// Seconds of audio each track's ring holds: how long the disk may stall before
@@ -72,18 +73,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TakeError + '_ {
     }
 }
 
-/// The manifest's name for a sample format.
-pub fn format_name(format: SampleFormat) -> &'static str {
-    match format {
-        SampleFormat::F32 => "wav-f32",
-        SampleFormat::S24 => "wav-24",
-        SampleFormat::S16 => "wav-16",
-        SampleFormat::S32 => "wav-32",
-    }
-}
-
-/// A file name for track `name`: `strip/Guest:pre` becomes `strip-Guest-pre.wav`.
-fn file_name(name: &str, taken: &[ManifestTrack]) -> String {
+/// A file name for track `name`: `strip/Guest:pre` becomes `strip-Guest-pre.wav` (or
+/// `.flac`).
+fn file_name(name: &str, ext: &str, taken: &[ManifestTrack]) -> String {
     let stem: String = name
         .chars()
         .map(|c| match c {
@@ -92,10 +84,10 @@ fn file_name(name: &str, taken: &[ManifestTrack]) -> String {
             _ => '_',
         })
         .collect();
-    let mut file = format!("{stem}.wav");
+    let mut file = format!("{stem}.{ext}");
     let mut n = 2;
     while taken.iter().any(|t| t.file == file) {
-        file = format!("{stem}-{n}.wav");
+        file = format!("{stem}-{n}.{ext}");
         n += 1;
     }
     file
@@ -147,25 +139,25 @@ impl Take {
             session: setup.session.clone(),
             sample_rate: setup.sample_rate,
             started_utc: started,
-            format: format_name(setup.format).into(),
+            format: setup.format.name().into(),
             state: TakeState::Recording,
             tracks: Vec::new(),
             markers: Vec::new(),
         };
         let mut wavs = Vec::new();
         for (name, spec) in &setup.tracks {
-            let file = file_name(name, &manifest.tracks);
+            let file = file_name(name, setup.format.extension(), &manifest.tracks);
             let path = folder.join(&file);
-            let wav_spec = WavSpec {
-                channels: spec.channels,
-                sample_rate: setup.sample_rate,
-                format: setup.format,
-            };
-            let out =
-                BufWriter::with_capacity(1 << 20, File::create(&path).map_err(io_err(&path))?);
-            let wav = WavWriter::with_rf64_threshold(out, wav_spec, setup.rf64_threshold)
-                .map_err(io_err(&path))?
-                .with_dither(wavs.len() as u64 + 1);
+            let created = File::create(&path).map_err(io_err(&path))?;
+            let wav = TrackWriter::create(
+                created,
+                setup.format,
+                spec.channels,
+                setup.sample_rate,
+                setup.rf64_threshold,
+                wavs.len() as u64 + 1,
+            )
+            .map_err(io_err(&path))?;
             wavs.push((wav, path));
             manifest.tracks.push(ManifestTrack {
                 name: name.clone(),
@@ -183,7 +175,7 @@ impl Take {
         let files = readers
             .into_iter()
             .zip(wavs)
-            .map(|(reader, (wav, path))| TrackFile { reader, wav, path })
+            .map(|(reader, (out, path))| TrackFile { reader, out, path })
             .collect();
         let progress = Arc::new(WriterProgress::default());
         let writer = match writer::spawn(files, Arc::clone(&progress), setup.writer_stall) {

@@ -1,8 +1,7 @@
 //! The writer thread: drains every track's ring to its file in large writes, rewrites
 //! the headers every few seconds, and finishes the files when the take ends.
 
-use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use troubadour_engine::recorder::TrackReader;
 
-use crate::wav::WavWriter;
+use super::format::TrackWriter;
 
 /// Frames one write covers at most (about 0.7 s at 48 kHz): large writes, yet the
 /// writer comes back to the other tracks often.
@@ -32,7 +31,7 @@ pub const STALL_ENV: &str = "TROUBADOUR_TEST_WRITER_STALL_MS";
 #[derive(Debug)]
 pub(crate) struct TrackFile {
     pub reader: TrackReader,
-    pub wav: WavWriter<BufWriter<File>>,
+    pub out: TrackWriter,
     pub path: PathBuf,
 }
 
@@ -108,7 +107,7 @@ fn run(
                     if let Some(s) = stall.take() {
                         std::thread::sleep(s);
                     }
-                    f.wav
+                    f.out
                         .write_interleaved_f32(&buf)
                         .map_err(write_err(&f.path))?;
                     silence[t] += d.silence as u64;
@@ -122,19 +121,14 @@ fn run(
                 }
             }
         }
-        let least = files.iter().map(|f| f.wav.frames()).min().unwrap_or(0);
+        let least = files.iter().map(|f| f.out.frames()).min().unwrap_or(0);
         progress.frames.store(least, Ordering::Relaxed);
         if finished == files.len() {
             break;
         }
         if last_header.elapsed() >= HEADER_EVERY {
             for f in files.iter_mut() {
-                f.wav.update_header().map_err(write_err(&f.path))?;
-                f.wav
-                    .get_mut()
-                    .get_ref()
-                    .sync_data()
-                    .map_err(write_err(&f.path))?;
+                f.out.checkpoint().map_err(write_err(&f.path))?;
             }
             last_header = Instant::now();
         }
@@ -144,13 +138,8 @@ fn run(
     }
     let mut results = Vec::with_capacity(files.len());
     for (f, silence) in files.into_iter().zip(silence) {
-        let frames = f.wav.frames();
-        let (out, _) = f.wav.finish().map_err(write_err(&f.path))?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .map_err(write_err(&f.path))?;
-        file.sync_all().map_err(write_err(&f.path))?;
+        let frames = f.out.frames();
+        f.out.finish().map_err(write_err(&f.path))?;
         results.push(TrackResult {
             path: f.path,
             frames,
