@@ -5,8 +5,10 @@
 //! and hound. Takes are 4 s long (the issue asks for 30 s; 4 s keeps each test near
 //! 10 s of wall time): level, frequency, the same first sample on every track
 //! (cross-correlation peak at lag 0) and exactly equal lengths. Then `kill -9`
-//! mid-take and a restart that repairs the take, and a writer stalled by a test hook
-//! that loses frames, says how many and keeps the tracks aligned.
+//! mid-take (WAV and FLAC) and a restart that repairs the take, a writer stalled by a
+//! test hook that loses frames, says how many and keeps the tracks aligned, and a take
+//! on a small tmpfs that fills: it stops with the system's reason, its files stay
+//! readable, and the bus plays on.
 
 mod support;
 
@@ -495,4 +497,109 @@ sink = { file = "out/mix.wav" }
     let (third, ..) = sink_recorded(&seen, "Mix");
     assert_eq!(third, dir.path("out/mix-4.wav"));
     sox_reads(&third);
+}
+
+/// A tmpfs of `bytes` mounted at `at` for one test (this machine's tests run as root),
+/// unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: PathBuf, bytes: u64) -> SmallDisk {
+        std::fs::create_dir_all(&at).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}")])
+            .arg("tmpfs")
+            .arg(&at)
+            .output()
+            .expect("mount");
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs needs root: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        SmallDisk(at)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_ends_the_take_with_a_clear_message_keeps_what_was_written_and_the_mix_plays_on() {
+    let dir = Dir::new("rec-full");
+    // 4 channels of f32 are 768 kB/s: 3 MB is full after about 4 s.
+    let _disk = SmallDisk::mount(dir.path("takes"), 3 << 20);
+    let mut server = Server::start("rec-full");
+    server.peer("jack_simple_client", &[]);
+    server.wait_for_port("jack_simple_client:output1");
+    let session = dir.write("session.toml", &session("wav-f32", 4.0));
+    let out = server.troubadour_env(&session, &["--listen", "127.0.0.1:0"], &[]);
+    let mut seen = Vec::new();
+    let addr = api_addr(&out, &mut seen);
+    server.wait_for_port("troubadour:A1_out_L");
+    let r = Rig {
+        server,
+        dir,
+        session,
+        addr,
+    };
+    let started = r.op(r#"{"op":"recorder_start"}"#);
+    let folder = take_folder(&started);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stopped = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no stop told: {}",
+            seen.join("\n")
+        );
+        if let Ok(line) = out.recv_timeout(Duration::from_millis(100)) {
+            seen.push(line.clone());
+            if line.contains("recorder: the take") && line.contains("stopped") {
+                break line;
+            }
+        }
+    };
+    assert!(
+        stopped.contains("No space left on device")
+            && stopped.contains(&folder.display().to_string()),
+        "{stopped}"
+    );
+    assert_eq!(r.op(r#"{"op":"recorder_status"}"#)["state"], "idle");
+    // What was written is kept, readable up to its last header update.
+    let files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        sox_reads(f);
+        let frames: u64 = soxi(f, "-s").parse().unwrap();
+        assert!(frames >= 48_000, "{}: {frames}", f.display());
+    }
+    // The mix plays on: the bus still carries the peer's tone.
+    let wav = r.dir.path("after.wav");
+    let status = r
+        .server
+        .command("jack_rec")
+        .args(["-f", wav.to_str().unwrap(), "-d", "1", "-b", "32"])
+        .arg("troubadour:A1_out_L")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("jack_rec");
+    assert!(status.success());
+    let (_, left) = read_wav(&wav);
+    let signal = &left[left.len() / 4..];
+    assert!(
+        (frequency(signal) - PEER_HZ).abs() < 1.0,
+        "{}",
+        frequency(signal)
+    );
+    assert!(peak_db(signal) > -20.0, "{}", peak_db(signal));
+    std::thread::spawn(move || while out.recv().is_ok() {});
+    drop(r);
 }

@@ -271,10 +271,15 @@ impl Take {
             // The files were not finished: the next start repairs them.
             self.manifest.state = TakeState::Recording;
         }
-        self.manifest
+        let saved = self
+            .manifest
             .save(&self.folder)
-            .map_err(io_err(&self.folder))?;
+            .map_err(io_err(&self.folder));
+        // The writer's failure (a full disk) is the cause; the manifest failing after it,
+        // on the same disk, is its consequence (it still says "recording", so the next
+        // start repairs the take).
         outcome?;
+        saved?;
         Ok(TakeSummary {
             folder: self.folder,
             manifest: self.manifest,
