@@ -2,9 +2,9 @@
 //! real JACK peer, so the signal crosses a client boundary as a microphone's would)
 //! plays its sine into two strips; takes of both strips and the bus are started,
 //! marked and stopped through the control API, and the files are read back with sox
-//! and hound. Takes are 4 s long (the issue asks for 30 s; 4 s keeps each test near
-//! 10 s of wall time): level, frequency, the same first sample on every track
-//! (cross-correlation peak at lag 0) and exactly equal lengths. Then `kill -9`
+//! and hound. The first take is 30 s long, as the issue asks (the others 4 s): level,
+//! frequency, the same first sample on every track (cross-correlation peak at lag 0)
+//! and exactly equal lengths. Then `kill -9`
 //! mid-take (WAV and FLAC) and a restart that repairs the take, a writer stalled by a
 //! test hook that loses frames, says how many and keeps the tracks aligned, and a take
 //! on a small tmpfs that fills: it stops with the system's reason, its files stay
@@ -185,7 +185,7 @@ fn a_take_of_two_strips_and_the_bus_is_aligned_equally_long_and_at_level() {
     std::thread::sleep(Duration::from_secs(2));
     let marked = r.op(r#"{"op":"recorder_mark","label":"guest joins"}"#);
     let mark_frame = marked["marker"]["frame"].as_u64().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(28));
     let stopped = r.op(r#"{"op":"recorder_stop"}"#);
     assert_eq!(stopped["state"], "idle");
     let folder = take_folder(&stopped);
@@ -206,7 +206,8 @@ fn a_take_of_two_strips_and_the_bus_is_aligned_equally_long_and_at_level() {
     assert_eq!(&on_disk, m);
 
     let frames = m["tracks"][0]["frames"].as_u64().unwrap();
-    assert!((180_000..220_000).contains(&frames), "{frames}");
+    // 30 s, give or take the requests' own time.
+    assert!((1_430_000..1_500_000).contains(&frames), "{frames}");
     for t in m["tracks"].as_array().unwrap() {
         let path = folder.join(t["file"].as_str().unwrap());
         assert_eq!(t["frames"].as_u64(), Some(frames), "{t}: exactly as long");
