@@ -293,3 +293,49 @@ sink = { device = "base" }
         let _ = p.wait();
     }
 }
+
+#[test]
+fn names_with_quotes_and_backslashes_reach_pulseaudio_whole() {
+    let dir = Dir::new("pulse-quotes");
+    let pulse = Pulse::start(&dir);
+    let session = r#"
+version = 1
+sample_rate = 48000
+[[strip]]
+name = "Guest"
+channels = 2
+source = { virtual = "Guest's \"mic\" \\ 2" }
+sends = { Stream = {} }
+[[bus]]
+name = "Stream"
+channels = 2
+sink = { virtual = "Back\\slash 'mix' end\\" }
+"#;
+    let (troubadour, rx) = pulse.troubadour(&dir, session, 60);
+    let mut seen = Vec::new();
+    expect_line(&rx, "first audio callback", &mut seen);
+    let sinks = devices(&pulse, "sinks");
+    assert!(
+        sinks.contains(&(
+            "troubadour.guest_s__mic____2".into(),
+            r#"Guest's "mic" \ 2"#.into(),
+            2
+        )),
+        "{sinks:?}"
+    );
+    assert!(
+        sinks
+            .iter()
+            .any(|(_, d, _)| d == r"Back\slash 'mix' end\ (mixer feed)"),
+        "{sinks:?}"
+    );
+    let sources = devices(&pulse, "sources");
+    assert!(
+        sources
+            .iter()
+            .any(|(_, d, _)| d == r"Back\slash 'mix' end\"),
+        "{sources:?}"
+    );
+    stop(troubadour, &rx, seen);
+    assert!(pulse.troubadour_modules().is_empty());
+}
