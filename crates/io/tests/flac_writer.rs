@@ -273,3 +273,94 @@ fn what_flac_cannot_hold_and_what_is_not_flac_are_clear_errors() {
     let e = repair(&wav).unwrap_err();
     assert!(e.to_string().contains("take.wav: not a FLAC file"), "{e}");
 }
+
+#[test]
+fn what_follows_a_whole_frame_never_costs_it() {
+    let d = dir("tails");
+    let spec = FlacSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits: 24,
+    };
+    let full = d.0.join("full.flac");
+    let frames = 3 * BLOCK + 7;
+    write(&full, spec, &signal(frames, 2)).finish().unwrap();
+    let whole = std::fs::read(&full).unwrap();
+    // Zeros (a power cut: the length reached the disk, the data did not), noise, and a
+    // copy of the first frame's header with nothing after it.
+    let tails: [(&str, Vec<u8>); 3] = [
+        ("zeros", vec![0; 8192]),
+        ("noise", (0..100).map(|i| 0x55 ^ i as u8).collect()),
+        ("a torn header", whole[HEADER_LEN..HEADER_LEN + 5].to_vec()),
+    ];
+    for (what, tail) in tails {
+        let path = d.0.join("tail.flac");
+        std::fs::write(&path, [&whole[..], &tail[..]].concat()).unwrap();
+        let r = repair(&path).unwrap();
+        assert_eq!(
+            (r.frames, r.trimmed),
+            (frames as u64, tail.len() as u64),
+            "{what}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap().len(), whole.len(), "{what}");
+        flac_test(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}
+
+#[test]
+fn hostile_metadata_is_refused_and_the_file_left_as_it_was() {
+    let d = dir("metadata");
+    let path = d.0.join("bad.flac");
+    // STREAMINFO not marked last, then a last block claiming 16 MiB that is not there.
+    let mut b = b"fLaC\x00\x00\x00\x22".to_vec();
+    b.extend_from_slice(&[0; 34]);
+    b.extend_from_slice(&[0x81, 0xFF, 0xFF, 0xFF]);
+    std::fs::write(&path, &b).unwrap();
+    let e = repair(&path).unwrap_err();
+    assert!(e.to_string().contains("metadata blocks are cut off"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b);
+}
+
+#[test]
+fn every_frame_states_its_rate_where_the_format_can() {
+    let d = dir("rates");
+    for (rate, code) in [
+        (48_000u32, 10u8),
+        (11_025, 13),
+        (7_350, 13),
+        (384_000, 14),
+        (700_001, 0),
+    ] {
+        let path = d.0.join(format!("{rate}.flac"));
+        let spec = FlacSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits: 16,
+        };
+        write(&path, spec, &signal(BLOCK + 10, 1)).finish().unwrap();
+        flac_test(&path).unwrap_or_else(|e| panic!("{rate} Hz: {e}"));
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(b[HEADER_LEN + 2] & 15, code, "{rate} Hz");
+        assert_eq!(
+            repair(&path).unwrap().frames,
+            BLOCK as u64 + 10,
+            "{rate} Hz"
+        );
+    }
+}
+
+#[test]
+fn samples_that_are_not_whole_frames_are_refused() {
+    let spec = FlacSpec {
+        channels: 3,
+        sample_rate: 48_000,
+        bits: 24,
+    };
+    let mut w = FlacWriter::new(std::io::Cursor::new(Vec::new()), spec, 1).unwrap();
+    let e = w.write_interleaved_f32(&[0.0; 7]).unwrap_err();
+    assert!(
+        e.to_string().contains("not whole frames of 3 channels"),
+        "{e}"
+    );
+    assert_eq!(w.frames(), 0);
+}

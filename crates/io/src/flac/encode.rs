@@ -251,14 +251,14 @@ impl Encoder {
     }
 
     /// Appends one frame of the interleaved `samples` (`channels` of them per frame,
-    /// `bits` each: 16 or 24) numbered `number` to `out`; `rate_code` is the
-    /// header's code for the stream's rate.
+    /// `bits` each: 16 or 24) numbered `number` to `out`; `rate` is the header's code
+    /// for the stream's rate ([`rate_code`]).
     pub(super) fn frame(
         &mut self,
         samples: &[i32],
         channels: usize,
         bits: u32,
-        rate_code: u8,
+        rate: (u8, Option<u16>),
         number: u64,
         out: &mut Vec<u8>,
     ) {
@@ -306,7 +306,7 @@ impl Encoder {
             1..=256 => 6,
             _ => 7,
         };
-        w.put(size_code << 4 | u64::from(rate_code), 8);
+        w.put(size_code << 4 | u64::from(rate.0), 8);
         let size = if bits == 16 { 0b100 } else { 0b110 };
         w.put(u64::from(assignment) << 4 | size << 1, 8);
         put_utf8(&mut w, number);
@@ -314,6 +314,9 @@ impl Encoder {
             6 => w.put(n as u64 - 1, 8),
             7 => w.put(n as u64 - 1, 16),
             _ => {}
+        }
+        if let Some(v) = rate.1 {
+            w.put(u64::from(v), 16);
         }
         let crc = crc8(&w.out[start..]);
         w.put(u64::from(crc), 8);
@@ -351,9 +354,11 @@ fn put_utf8(w: &mut Bits, v: u64) {
     }
 }
 
-/// STREAMINFO gives the rate; the frame header repeats it where it has a code.
-pub(super) fn rate_code(rate: u32) -> u8 {
-    match rate {
+/// The frame header's code for `rate` and the value that follows the block size for
+/// codes 13 and 14 (Hz, tens of Hz), so every frame states its rate (the streamable
+/// subset) where the format can; code 0 ("as STREAMINFO says") only past 655 350 Hz.
+pub(super) fn rate_code(rate: u32) -> (u8, Option<u16>) {
+    let code = match rate {
         88_200 => 1,
         176_400 => 2,
         192_000 => 3,
@@ -366,5 +371,16 @@ pub(super) fn rate_code(rate: u32) -> u8 {
         48_000 => 10,
         96_000 => 11,
         _ => 0,
+    };
+    if code != 0 {
+        (code, None)
+    } else if let Ok(hz) = u16::try_from(rate) {
+        (13, Some(hz))
+    } else if let Ok(tens) = u16::try_from(rate / 10)
+        && rate.is_multiple_of(10)
+    {
+        (14, Some(tens))
+    } else {
+        (0, None)
     }
 }

@@ -10,6 +10,7 @@
 
 mod crc;
 mod encode;
+mod parse;
 mod repair;
 mod writer;
 

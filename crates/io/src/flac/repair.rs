@@ -1,13 +1,15 @@
 //! Repairing a FLAC file whose writer was killed: every frame is checked (its header's
-//! CRC-8, the whole frame's CRC-16, numbers in sequence), the file is cut after the
-//! last whole one, and STREAMINFO's length is set to what is kept.
+//! CRC-8, its subframes walked to find its end, the whole frame's CRC-16 there, numbers
+//! in sequence), the file is cut after the last whole one, and STREAMINFO's length is
+//! set to what is kept.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::MAX_TOTAL;
-use super::crc::{crc8, crc16_step};
+use super::crc::crc16_step;
+use super::parse::{Walk, frame_header, frame_len};
 
 /// What [`repair`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,64 +26,11 @@ pub struct FlacRepaired {
 /// a "frame" running past this is damage, not audio.
 const MAX_FRAME: usize = 65_535 * 8 * 4 + 1024;
 
-/// The longest frame header: sync and codes (4), a 7-byte number, 2 bytes each of block
-/// size and rate, the CRC-8.
-const MAX_HEADER: usize = 16;
-
 fn invalid(path: &Path, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("{}: {what}", path.display()),
     )
-}
-
-/// A frame header at the start of `b`: (its length, samples per channel, the frame or
-/// sample number, variable block size). `None` if `b` does not start with a valid one
-/// (or is too short to tell).
-fn frame_header(b: &[u8]) -> Option<(usize, u64, u64, bool)> {
-    if b.len() < 6 || b[0] != 0xFF || b[1] & 0xFE != 0xF8 {
-        return None;
-    }
-    let variable = b[1] & 1 == 1;
-    let (size_code, rate_code) = (b[2] >> 4, b[2] & 15);
-    if size_code == 0 || rate_code == 15 || b[3] >> 4 > 10 || b[3] & 1 != 0 {
-        return None;
-    }
-    // The number, UTF-8-style: the leading ones say how many bytes follow.
-    let extra = b[4].leading_ones() as usize;
-    if extra == 1 || extra > 7 {
-        return None;
-    }
-    let extra = extra.saturating_sub(1);
-    let mut number = u64::from(b[4] & (0x7F >> (extra + usize::from(extra > 0))));
-    let mut at = 5;
-    for _ in 0..extra {
-        let c = *b.get(at)?;
-        if c & 0xC0 != 0x80 {
-            return None;
-        }
-        number = (number << 6) | u64::from(c & 0x3F);
-        at += 1;
-    }
-    let samples = match size_code {
-        1 => 192,
-        2..=5 => 576 << (size_code - 2),
-        6 => {
-            at += 1;
-            u64::from(*b.get(at - 1)?) + 1
-        }
-        7 => {
-            at += 2;
-            u64::from(u16::from_be_bytes([*b.get(at - 2)?, *b.get(at - 1)?])) + 1
-        }
-        _ => 256 << (size_code - 8),
-    };
-    at += match rate_code {
-        12 => 1,
-        13 | 14 => 2,
-        _ => 0,
-    };
-    (crc8(b.get(..at)?) == *b.get(at)?).then_some((at + 1, samples, number, variable))
 }
 
 /// The file from the frame being checked on, read in large pieces as far as asked.
@@ -151,8 +100,13 @@ pub fn repair(path: &Path) -> io::Result<FlacRepaired> {
         file.read_exact(&mut block)
             .map_err(|_| invalid(path, "its metadata blocks are cut off"))?;
     }
-    let stated = u64::from_be_bytes(head[18..26].try_into().expect("8 bytes")) & MAX_TOTAL;
     let len = file.metadata()?.len();
+    if data_at > len {
+        return Err(invalid(path, "its metadata blocks are cut off"));
+    }
+    let packed = u64::from_be_bytes(head[18..26].try_into().expect("8 bytes"));
+    let stated = packed & MAX_TOTAL;
+    let stream_bits = ((packed >> 36) & 31) as u32 + 1;
     file.seek(SeekFrom::Start(data_at))?;
     let mut w = Window {
         file,
@@ -163,72 +117,51 @@ pub fn repair(path: &Path) -> io::Result<FlacRepaired> {
     };
     let mut frames = 0u64;
     let mut next: Option<u64> = None;
-    // Frame by frame: each ends where the next valid header begins with the bytes
-    // between passing the frame CRC, or at the end of the file if they pass it there.
-    'frames: loop {
+    // Frame by frame, each walked to its end and checked there: what follows a whole
+    // frame (zeros a power cut left, a torn next frame) never counts against it.
+    loop {
         w.fill(64)?;
-        let Some((header_len, samples, number, variable)) = frame_header(w.bytes()) else {
+        let Some(h) = frame_header(w.bytes()) else {
             break;
         };
-        if next.is_some_and(|n| n != number) {
+        if next.is_some_and(|n| n != h.number) {
             break;
         }
-        let mut crc = w.bytes()[..header_len]
-            .iter()
-            .fold(0, |c, &b| crc16_step(c, b));
-        let mut i = header_len;
-        // The last place the bytes so far passed the frame CRC.
-        let mut passed = None;
-        loop {
-            w.fill(i + 64)?;
-            let b = w.bytes();
-            if crc == 0 && i >= header_len + 2 {
-                passed = Some(i);
-            }
-            if i >= b.len() {
-                // Whole if it passes at the end, or where a next header begins that the
-                // cut left too short to check.
-                let cut_header = |p: usize| {
-                    i - p < MAX_HEADER && b[p] == 0xFF && (i - p < 2 || b[p + 1] & 0xFE == 0xF8)
-                };
-                if let Some(end) = passed.filter(|&p| p == i || cut_header(p)) {
-                    frames += samples;
-                    w.advance(end);
+        let mut want = 1 << 16;
+        let end = loop {
+            w.fill(want)?;
+            match frame_len(w.bytes(), &h, stream_bits) {
+                Ok(end) => break Some(end),
+                Err(Walk::Short) if !w.eof && w.bytes().len() < MAX_FRAME => {
+                    want = w.bytes().len() + (1 << 20);
                 }
-                break 'frames;
+                Err(_) => break None,
             }
-            if crc == 0
-                && i >= header_len + 2
-                && let Some((_, _, n, v)) = frame_header(&b[i..])
-            {
-                let expected = if variable {
-                    number + samples
-                } else {
-                    number + 1
-                };
-                if v == variable && n == expected {
-                    frames += samples;
-                    next = Some(expected);
-                    w.advance(i);
-                    continue 'frames;
-                }
-            }
-            if i > MAX_FRAME {
-                break 'frames;
-            }
-            crc = crc16_step(crc, w.bytes()[i]);
-            i += 1;
+        };
+        let Some(end) = end else {
+            break;
+        };
+        if w.bytes()[..end].iter().fold(0, |c, &b| crc16_step(c, b)) != 0 {
+            break;
         }
+        frames += h.samples;
+        next = Some(if h.variable {
+            h.number + h.samples
+        } else {
+            h.number + 1
+        });
+        w.advance(end);
     }
     let keep = w.base;
     let mut file = w.file;
-    let trimmed = len - keep;
+    let trimmed = len.saturating_sub(keep);
     let changed = stated != frames;
     if trimmed > 0 {
+        // Only ever shorter: `keep` is within the file.
         file.set_len(keep)?;
     }
     if changed || trimmed > 0 {
-        let mut packed = u64::from_be_bytes(head[18..26].try_into().expect("8 bytes"));
+        let mut packed = packed;
         packed = (packed & !MAX_TOTAL) | if frames > MAX_TOTAL { 0 } else { frames };
         file.seek(SeekFrom::Start(18))?;
         file.write_all(&packed.to_be_bytes())?;

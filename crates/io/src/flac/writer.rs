@@ -133,10 +133,17 @@ impl<W: Write + Seek> FlacWriter<W> {
         &mut self.out
     }
 
-    /// Appends interleaved samples (full scale ±1.0, a whole number of frames): each is
-    /// dithered and rounded to the file's bits (clamped at full scale), and every block
+    /// Appends interleaved samples (full scale ±1.0, a whole number of frames, else an
+    /// error and nothing taken): each is dithered and rounded to the file's bits (clamped at full scale), and every block
     /// completed is encoded and written.
     pub fn write_interleaved_f32(&mut self, samples: &[f32]) -> io::Result<()> {
+        let channels = usize::from(self.spec.channels);
+        if !samples.len().is_multiple_of(channels) {
+            return Err(invalid(format!(
+                "{} samples are not whole frames of {channels} channels",
+                samples.len()
+            )));
+        }
         let per_block = BLOCK * usize::from(self.spec.channels);
         let step = 1.0 / self.full;
         for &x in samples {
