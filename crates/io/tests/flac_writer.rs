@@ -10,6 +10,13 @@ use std::process::Command;
 
 use troubadour_io::flac::{BLOCK, FlacSpec, FlacWriter, HEADER_LEN, repair};
 
+/// What a take's stereo track is.
+const STEREO_24: FlacSpec = FlacSpec {
+    channels: 2,
+    sample_rate: 48_000,
+    bits: 24,
+};
+
 struct Dir(PathBuf);
 
 impl Drop for Dir {
@@ -179,11 +186,7 @@ fn every_kind_of_content_is_lossless_as_libflac_checks_it() {
 #[test]
 fn a_file_cut_anywhere_is_repaired_to_its_whole_frames_sample_exact() {
     let d = dir("repair");
-    let spec = FlacSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits: 24,
-    };
+    let spec = STEREO_24;
     let full = d.0.join("full.flac");
     let frames = 10 * BLOCK + 100;
     let input = signal(frames, 2);
@@ -241,11 +244,7 @@ fn a_file_cut_anywhere_is_repaired_to_its_whole_frames_sample_exact() {
 fn a_killed_writer_leaves_a_file_readable_up_to_its_last_header_update() {
     let d = dir("killed");
     let path = d.0.join("take.flac");
-    let spec = FlacSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits: 24,
-    };
+    let spec = STEREO_24;
     let mut w = write(&path, spec, &signal(5 * BLOCK + 10, 2));
     w.update_header().unwrap();
     // Dropped without finish, as a kill would: no last frame, no MD5.
@@ -277,11 +276,7 @@ fn what_flac_cannot_hold_and_what_is_not_flac_are_clear_errors() {
 #[test]
 fn what_follows_a_whole_frame_never_costs_it() {
     let d = dir("tails");
-    let spec = FlacSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits: 24,
-    };
+    let spec = STEREO_24;
     let full = d.0.join("full.flac");
     let frames = 3 * BLOCK + 7;
     write(&full, spec, &signal(frames, 2)).finish().unwrap();
