@@ -60,11 +60,11 @@ describe("the spectrum analyser", () => {
       const [pw, ph] = [c.width - pad, c.height - pad];
       /** @param {number} f */
       const column = (f) => Math.round(pad + (Math.log(f / 20) / Math.log(1000)) * pw);
-      /** The highest row of the trace's green fill in the column of `f`, as dB. A
-       * sine's band is a spike whose tip is narrower than a pixel, so its top rows are
-       * only partly covered (antialiased): a row counts from about a quarter covered
-       * (the fill over the #111418 background is #2b6c4d when whole), which the grid
-       * (grey), the labels (grey) and the peak line (yellow) never are. */
+      /** The highest row of the trace's green fill in the column of `f`, as dB. Each
+       * band is drawn flat across its 1/6 octave, so the column of its centre meets its
+       * top; a row counts from about a quarter covered (the fill over the #111418
+       * background is #2b6c4d when whole), which the grid (grey), the labels (grey) and
+       * the peak line (yellow) never are. */
       const top = (/** @type {number} */ f) => {
         const data = g.getImageData(column(f), 0, 1, Math.round(ph)).data;
         for (let y = 0; y < ph; y++) {

@@ -164,19 +164,26 @@ export class SpectrumView {
     }
     g.textAlign = "start";
     if (this.levels.length === 0) return;
+    // Each band's level is the energy across its 1/6 octave, so it is drawn across
+    // that width (edges a 1/12 octave either side of its centre): steps, not a spike
+    // through the centres that no pixel column can show the top of.
+    const half = 2 ** (1 / 12);
+    /** @param {number} hz */
+    const at = (hz) => pad + this.x(Math.min(MAX_HZ, Math.max(MIN_HZ, hz)), pw);
     /** @param {number[]} values */
     const trace = (values) => {
       g.beginPath();
       values.forEach((db, i) => {
-        const x = pad + this.x(this.bandsHz[i] ?? MIN_HZ, pw);
+        const hz = this.bandsHz[i] ?? MIN_HZ;
         const y = this.y(db, ph);
-        if (i === 0) g.moveTo(x, y);
-        else g.lineTo(x, y);
+        if (i === 0) g.moveTo(at(hz / half), y);
+        else g.lineTo(at(hz / half), y);
+        g.lineTo(at(hz * half), y);
       });
     };
     trace(this.levels);
-    g.lineTo(pad + this.x(this.bandsHz[this.levels.length - 1] ?? MAX_HZ, pw), ph);
-    g.lineTo(pad + this.x(this.bandsHz[0] ?? MIN_HZ, pw), ph);
+    g.lineTo(at((this.bandsHz[this.levels.length - 1] ?? MAX_HZ) * half), ph);
+    g.lineTo(at((this.bandsHz[0] ?? MIN_HZ) / half), ph);
     g.closePath();
     g.fillStyle = "rgba(64, 180, 120, 0.55)";
     g.fill();
