@@ -589,3 +589,31 @@ fn a_hot_reload_turns_app_routing_on_and_off() {
     let _ = game.kill();
     let _ = game.wait();
 }
+
+#[test]
+fn a_move_left_by_a_killed_run_is_undone_by_the_next_run_that_does_not_route_that_app() {
+    let dir = Dir::new("pipewire-apps-leftover");
+    let pw = PipeWire::start(&dir);
+    pactl(&pw, &["set-default-sink", "test_sink"]);
+    let mut game = play_as(&pw, &dir, "Game One");
+    wait_linked(&pw, "Game One", "test_sink", "before the mixer");
+    let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, APPS, 60);
+    let mut seen = Vec::new();
+    expect_line(
+        &rx,
+        "online: strip \"Game\": moved the stream of \"Game One\"",
+        &mut seen,
+    );
+    wait_linked(&pw, "Game One", "troubadour.game", "app routing on");
+    // Killed: its clean-up never runs, so the stream's target still names our device.
+    kill9(troubadour);
+    // The next run has the same device without app routing: the stream is not its.
+    let plain = APPS.replace("{ app = \"^game\" }", "{ virtual = \"Game\" }");
+    let (troubadour, rx) = pw.troubadour_on("pipewire", &dir, &plain, 60);
+    expect_line(&rx, "left on troubadour.game by an earlier run", &mut seen);
+    wait_linked(&pw, "Game One", "test_sink", "the next run");
+    seen.extend(stop(troubadour, &rx));
+    println!("troubadour said:\n{}", seen.join("\n"));
+    let _ = game.kill();
+    let _ = game.wait();
+}

@@ -305,6 +305,33 @@ impl Router {
                     .push((false, format!("{node} is the default {}", kind_of(key))));
             }
         }
+        // A stream left on one of our devices by name, which no app pattern of this run
+        // targets: an earlier run's move (killed, or a hot reload that turned app routing
+        // off, whose clean-up did not reach the server before its connection closed). The
+        // key goes, so the stream follows the default again. A user's own move
+        // (pavucontrol, `pactl move-sink-input`) names the device by serial number.
+        let leftovers: Vec<u32> = self
+            .targets
+            .iter()
+            .filter(|(id, v)| {
+                v.starts_with("troubadour.")
+                    && self.streams.get(id).is_some_and(|s| s.moved.is_none())
+                    && !plan.apps.iter().any(|a| a.1 == **v)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in leftovers {
+            metadata.set_property(id, TARGET_KEY, None, None);
+            if let Some(node) = self.targets.remove(&id) {
+                let app = self.streams.get(&id).map_or("", |s| s.app_name.as_str());
+                self.said.push((
+                    false,
+                    format!(
+                        "the stream of \"{app}\" (node {id}) was left on {node} by an earlier run: it follows the default device again"
+                    ),
+                ));
+            }
+        }
         for (id, stream) in self.streams.iter_mut().filter(|(_, s)| s.moved.is_none()) {
             let client_binary = stream
                 .client
