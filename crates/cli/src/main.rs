@@ -163,6 +163,17 @@ enum Command {
     },
 }
 
+/// Counts system calls made inside audio callbacks (reported in `/metrics` and the log),
+/// unless `TROUBADOUR_SYSCALL_GUARD=0`.
+fn guard_callbacks() {
+    if std::env::var_os("TROUBADOUR_SYSCALL_GUARD").is_some_and(|v| v == "0") {
+        return;
+    }
+    if let Err(e) = troubadour_rt::syscall_guard::install() {
+        tracing::info!(target: "troubadour", "system calls inside audio callbacks are not counted here: {e}");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Like any Unix tool: when the reader of our output goes away (`| head`), end
@@ -198,6 +209,7 @@ fn main() -> ExitCode {
                 eprintln!("troubadour: {e}");
                 return ExitCode::FAILURE;
             }
+            guard_callbacks();
             use troubadour_io::thread::{DEFAULT_PRIORITY, MemoryLock, ThreadSetup};
             let config = troubadour_host::HostConfig {
                 backend: backend.parse().expect("clap checked the backend"),

@@ -22,6 +22,7 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     use troubadour_engine::{EngineOptions, create};
     use troubadour_io::jack::JackConnection;
 
+    troubadour_rt::syscall_guard::install().expect("syscall user dispatch here");
     let mut server = Server::start_realtime("traffic");
     server.peer("jack_simple_client", &[]);
     server.wait_for_port("jack_simple_client:output1");
@@ -115,6 +116,16 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
     assert_eq!(
         s.alloc_violations, 0,
         "allocations inside the process callback"
+    );
+    assert!(
+        troubadour_rt::syscall_guard::armed_threads() > 0,
+        "the guard never ran"
+    );
+    assert_eq!(
+        s.syscall_violations,
+        0,
+        "system calls inside the process callback (the last: {:?})",
+        troubadour_rt::syscall_guard::last_syscall()
     );
     // Server xruns under the traffic must be zero, except that a freeze of the machine
     // itself (seen by a real-time thread waking late) may cost one or two (the driver's

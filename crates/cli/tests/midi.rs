@@ -443,6 +443,17 @@ fn a_surface_moves_faders_switches_and_macros_and_hears_feedback() {
         metrics.contains("troubadour_midi_callback_allocations_total 0\n"),
         "{metrics}"
     );
+    // All of the above with the audio thread guarded: MIDI in and out, feedback, the
+    // recorder and the player moved by it made no system call in the callback (the
+    // MIDI ports ride on the audio client, so its callback pumps them).
+    assert!(
+        metrics.contains("troubadour_syscall_guard_active 1\n"),
+        "the guard did not run: {metrics}"
+    );
+    assert!(
+        metrics.contains("troubadour_syscalls_in_callback_total 0\n"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("troubadour_midi_bindings 5\n"),
         "{metrics}"
@@ -601,4 +612,10 @@ fn midi_opens_a_client_of_its_own_when_the_audio_backend_is_not_jack() {
         Some(json!({"value": -10.0})),
     );
     peer.expect("in B0 07 40", Duration::from_secs(2));
+    // The client of our own pumps in a JACK thread of its own, guarded too.
+    let metrics = request(addr, "GET", "/metrics", &[], None).body;
+    assert!(
+        metrics.contains("troubadour_midi_callback_syscalls_total 0\n"),
+        "{metrics}"
+    );
 }

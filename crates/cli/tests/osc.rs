@@ -419,6 +419,10 @@ fn osc_flood_the_last_value_wins_and_http_stays_responsive() {
     assert!(pick(0.5) <= 10.0, "median {} ms", pick(0.5));
     assert!(pick(1.0) <= 50.0, "max {} ms", pick(1.0));
     assert_eq!(o.value("strip/Tone/fader_db"), json!(last));
+    // The flood's commands reached the audio thread without a system call there.
+    assert_eq!(o.metric("troubadour_syscall_guard_active"), 1.0);
+    assert_eq!(o.metric("troubadour_syscalls_in_callback_total"), 0.0);
+    assert_eq!(o.metric("troubadour_allocations_in_callback_total"), 0.0);
 }
 
 #[test]

@@ -377,5 +377,11 @@ fn a_stream_and_a_hundred_changes_a_second_make_no_late_callback() {
         "engine-caused late callbacks"
     );
     assert_eq!(count("allocations_in_callback_total"), 0.0);
+    assert_eq!(
+        metric(&after, "syscall_guard_active"),
+        1.0,
+        "the guard never ran"
+    );
+    assert_eq!(count("syscalls_in_callback_total"), 0.0);
     assert_eq!(count("short_cycles_total"), 0.0);
 }

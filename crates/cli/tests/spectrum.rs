@@ -85,4 +85,14 @@ fn only_the_asking_page_gets_the_sines_band_at_its_level_and_the_tap_closes_afte
         found["taps_after_close"], 0.0,
         "a closed connection closes its taps"
     );
+    // The taps' copies on the audio thread made no system call there.
+    let metrics = t.http("GET", "/metrics", None).body;
+    assert!(
+        metrics.contains("troubadour_syscall_guard_active 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("troubadour_syscalls_in_callback_total 0\n"),
+        "{metrics}"
+    );
 }

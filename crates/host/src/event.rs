@@ -88,6 +88,9 @@ pub enum HostEvent {
     },
     /// Allocations were made inside audio callbacks (a defect, never expected).
     AllocationsInCallback(u64),
+    /// System calls were made inside audio callbacks (a defect, never expected): how
+    /// many, and the number of the last one.
+    SyscallsInCallback(u64, Option<i64>),
     /// The recorder started, paused, resumed or stopped a take.
     RecorderChanged {
         /// `recording`, `paused` or `idle`.
@@ -231,6 +234,24 @@ impl fmt::Display for HostEvent {
                 f,
                 "warning: {n} allocations were made inside audio callbacks (a defect of Troubadour: please report it)"
             ),
+            HostEvent::SyscallsInCallback(n, last) => {
+                write!(
+                    f,
+                    "warning: {n} system calls were made inside audio callbacks"
+                )?;
+                match last.map(|nr| (nr, troubadour_rt::syscall_guard::syscall_name(nr))) {
+                    Some((_, Some("clock_gettime" | "gettimeofday"))) => {
+                        return write!(
+                            f,
+                            ": reading the clock is a system call on this machine (its clock source has no vDSO support: see /sys/devices/system/clocksource/clocksource0/current_clocksource; tsc or kvm-clock avoid it)"
+                        );
+                    }
+                    Some((_, Some(name))) => write!(f, " (the last one: {name})")?,
+                    Some((nr, None)) => write!(f, " (the last one: number {nr})")?,
+                    None => {}
+                }
+                write!(f, " (a defect of Troubadour: please report it)")
+            }
             HostEvent::RecorderChanged { state, take } => {
                 write!(f, "recorder: {state} ({})", take.display())
             }

@@ -155,6 +155,7 @@ pub struct Host {
     clock: Clock,
     overload: OverloadWatch,
     allocations_told: u64,
+    syscalls_told: u64,
     /// Strips whose file source is not there, as last told.
     missing_files: Vec<(String, std::path::PathBuf)>,
     memory: Option<Resident>,
@@ -303,6 +304,7 @@ impl Host {
             clock,
             overload: OverloadWatch::new(),
             allocations_told: 0,
+            syscalls_told: 0,
             missing_files: Vec::new(),
             memory: None,
             next_look: Instant::now(),
@@ -536,6 +538,13 @@ impl Host {
             ));
             self.allocations_told = stats.alloc_violations;
         }
+        if stats.syscall_violations > self.syscalls_told {
+            self.listeners.send(HostEvent::SyscallsInCallback(
+                stats.syscall_violations - self.syscalls_told,
+                troubadour_rt::syscall_guard::last_syscall(),
+            ));
+            self.syscalls_told = stats.syscall_violations;
+        }
         self.memory = Resident::now().or(self.memory);
     }
 
@@ -638,6 +647,7 @@ impl Host {
         self.clock = clock;
         self.overload.reset();
         self.allocations_told = 0;
+        self.syscalls_told = 0;
         self.backend = Some(started.backend);
         Ok(BroughtUp {
             clock,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
 use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
+use troubadour_rt::syscall_guard;
 
 use crate::backend::{BackendStats, LOAD_BUCKETS};
 
@@ -40,6 +41,8 @@ pub struct CallbackStats {
     late_stalled: AtomicU64,
     /// Allocations and frees inside callbacks.
     alloc_violations: AtomicU64,
+    /// System calls inside callbacks (where the kernel lets them be caught).
+    syscall_violations: AtomicU64,
     /// The audio thread's kernel thread id, 0 while unknown.
     audio_tid: AtomicI32,
     busy_ns: AtomicU64,
@@ -56,17 +59,25 @@ pub struct CallbackStats {
 }
 
 impl CallbackStats {
-    /// Audio thread: runs a callback's body with allocation forbidden, counting any
-    /// allocation or free it makes (with the guarded allocator installed, as the binary
-    /// does) rather than stopping a live show for it. Two thread-local accesses.
+    /// Audio thread: runs a callback's body with allocation and system calls
+    /// forbidden, counting any allocation or free it makes (with the guarded allocator
+    /// installed, as the binary does) and any system call (with the `SIGSYS` handler of
+    /// [`syscall_guard`] installed, as the binary does) rather than stopping a live
+    /// show for it. A few thread-local accesses and two stores.
     #[inline]
     pub fn guarded<R>(&self, body: impl FnOnce() -> R) -> R {
         let before = thread_violations();
-        let result = forbid_alloc(body);
+        let calls_before = syscall_guard::thread_violations();
+        let result = forbid_alloc(|| syscall_guard::forbid_syscalls(body));
         let made = thread_violations().wrapping_sub(before);
         if made > 0 {
             self.alloc_violations
                 .fetch_add(made as u64, Ordering::Relaxed);
+        }
+        let calls = syscall_guard::thread_violations().wrapping_sub(calls_before);
+        if calls > 0 {
+            self.syscall_violations
+                .fetch_add(calls as u64, Ordering::Relaxed);
         }
         result
     }
@@ -161,6 +172,7 @@ impl CallbackStats {
             late: self.late_engine.load(Ordering::Relaxed),
             late_stalled: self.late_stalled.load(Ordering::Relaxed),
             alloc_violations: self.alloc_violations.load(Ordering::Relaxed),
+            syscall_violations: self.syscall_violations.load(Ordering::Relaxed),
             short_cycles: self.short_cycles.load(Ordering::Relaxed),
             load_last: self.load_last.load(),
             load_max: self.load_max.take(),

@@ -137,6 +137,9 @@ pub struct BackendStats {
     /// Allocations or frees made inside a callback (the guarded allocator counts them;
     /// 0 is the rule, anything else a defect).
     pub alloc_violations: u64,
+    /// System calls made inside a callback (caught by `troubadour_rt::syscall_guard`
+    /// where the kernel supports it; 0 is the rule, anything else a defect).
+    pub syscall_violations: u64,
     /// Cycles longer than the callback computes in one go (PipeWire's graph can run a
     /// quantum past the filter's bound): computed up to the bound, the rest silenced.
     pub short_cycles: u64,
@@ -209,12 +212,13 @@ impl BackendStats {
             BackendKind::Null => "late wake-ups",
         };
         let mut line = format!(
-            "{} callbacks, {} {xruns}, {} late callbacks (engine; {} more while the thread was stalled), {} allocations in callbacks, mean DSP load {:.3}%, load histogram [{}]",
+            "{} callbacks, {} {xruns}, {} late callbacks (engine; {} more while the thread was stalled), {} allocations and {} system calls in callbacks, mean DSP load {:.3}%, load histogram [{}]",
             self.callbacks,
             self.xruns,
             self.late,
             self.late_stalled,
             self.alloc_violations,
+            self.syscall_violations,
             self.load_mean * 100.0,
             histogram.join(", ")
         );

@@ -158,3 +158,12 @@ fn may_exceed_memlock_limit() -> bool {
         })
         .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
 }
+
+/// Asks the kernel to wake the calling thread within `slack` of the timeouts it sleeps
+/// for (50 µs by default for a normal thread): for a control thread that locks its
+/// sleeps to the audio period. Returns whether the kernel agreed.
+pub fn set_timer_slack(slack: std::time::Duration) -> bool {
+    let ns = slack.as_nanos().clamp(1, u128::from(u32::MAX)) as libc::c_ulong;
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0, 0, 0) == 0 }
+}

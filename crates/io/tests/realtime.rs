@@ -140,27 +140,13 @@ fn an_allocation_inside_a_guarded_callback_is_counted_not_fatal() {
 }
 
 #[test]
-fn the_midi_pump_moves_bytes_and_wakes_the_control_side_allocating_nothing() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+fn the_midi_pump_moves_bytes_and_stamps_periods_allocating_nothing_and_calling_nothing() {
+    use std::sync::atomic::Ordering;
     use troubadour_io::midi::link;
+    use troubadour_rt::syscall_guard;
 
+    syscall_guard::install().expect("syscall user dispatch here");
     let (mut control, mut pump) = link();
-    let woken = Arc::new(AtomicUsize::new(0));
-    let (ready_tx, ready) = mpsc::channel();
-    let sleeper = {
-        let woken = Arc::clone(&woken);
-        std::thread::spawn(move || {
-            ready_tx.send(()).unwrap();
-            // Parks until the pump wakes it (a spurious wake-up just parks again).
-            while woken.load(Ordering::Acquire) == 0 {
-                std::thread::park_timeout(Duration::from_secs(5));
-                woken.fetch_add(1, Ordering::AcqRel);
-            }
-        })
-    };
-    ready.recv().unwrap();
-    pump.wake_on_input(sleeper.thread().clone());
     for k in 0..64u8 {
         assert!(control.send([0xB0, 7, k]));
     }
@@ -176,10 +162,11 @@ fn the_midi_pump_moves_bytes_and_wakes_the_control_side_allocating_nothing() {
         })
     });
     assert_eq!(taken, 17);
-    // Nothing came in: nobody was woken.
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(woken.load(Ordering::Acquire), 0);
-    // A period with input: the rest goes out, and the control side wakes.
+    assert_eq!(control.cycles(), 1, "the period is stamped");
+    let period = Duration::from_millis(20);
+    let look = control.next_input_in(period).expect("locked to the stamp");
+    assert!(look <= period + Duration::from_micros(150), "{look:?}");
+    // A period with input: the rest goes out; the bytes wait in the ring.
     let mut sent = 0usize;
     forbid_alloc(|| {
         pump.pump([&cc[..], &note[..]].into_iter(), |_| {
@@ -189,8 +176,7 @@ fn the_midi_pump_moves_bytes_and_wakes_the_control_side_allocating_nothing() {
     });
     assert_eq!(thread_violations() - before, 0);
     assert_eq!(sent, 48);
-    sleeper.join().unwrap();
-    assert!(woken.load(Ordering::Acquire) >= 1);
+    assert_eq!(control.cycles(), 2);
     let mut buf = [0u8; 16];
     assert_eq!(control.read(&mut buf), 6);
     assert_eq!(&buf[..6], &[0xB0, 1, 100, 0x90, 36, 127]);
@@ -199,4 +185,8 @@ fn the_midi_pump_moves_bytes_and_wakes_the_control_side_allocating_nothing() {
     assert_eq!(stats.events_out.load(Ordering::Relaxed), 64);
     assert_eq!(stats.out_full.load(Ordering::Relaxed), 1);
     assert_eq!(stats.alloc_violations.load(Ordering::Relaxed), 0);
+    // Both periods ran guarded (this thread is armed) and made no system call: the
+    // control side is never woken from here.
+    assert!(syscall_guard::armed_threads() > 0);
+    assert_eq!(stats.syscall_violations.load(Ordering::Relaxed), 0);
 }

@@ -7,6 +7,8 @@
 //! - [`atomic_float`]: `f32` values and meters shared through atomics.
 //! - [`smooth`]: gain ramps computed on the audio thread.
 //! - [`alloc_guard`]: a global allocator that proves a section does not allocate.
+//! - [`syscall_guard`]: proof, on the running audio thread, that a section makes no
+//!   system call.
 //! - [`denormal`]: flush-to-zero for the duration of a callback.
 //! - [`exchange`]: swap-and-return of heap values the audio thread uses.
 //! - [`prefault`]: touching buffers before the audio thread needs them.
@@ -19,3 +21,4 @@ pub mod prefault;
 pub mod ring;
 pub mod smooth;
 mod sync;
+pub mod syscall_guard;

@@ -28,6 +28,8 @@ use troubadour_engine::{EngineOptions, create};
 #[test]
 #[ignore = "long: cargo test --release --test stress -- --ignored (TROUBADOUR_STRESS_SECS)"]
 fn null_backend_under_random_traffic_and_swaps() {
+    // System calls in callbacks counted, as the binary counts them.
+    troubadour_rt::syscall_guard::install().expect("syscall user dispatch here");
     let loaded = session();
     let (mut controller, engine) = create(&loaded, &EngineOptions::default()).unwrap();
     // The clock thread set up as `troubadour run` sets it up: real-time scheduling
@@ -71,6 +73,16 @@ fn null_backend_under_random_traffic_and_swaps() {
     // (the thread was not running: preemption, a VM host stealing the CPU) are printed.
     assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
     assert_eq!(s.alloc_violations, 0, "allocations inside the callback");
+    assert!(
+        troubadour_rt::syscall_guard::armed_threads() > 0,
+        "the guard never ran"
+    );
+    assert_eq!(
+        s.syscall_violations,
+        0,
+        "system calls inside the callback (the last: {:?})",
+        troubadour_rt::syscall_guard::last_syscall()
+    );
     assert!(e.graph_swaps >= t.swaps.saturating_sub(1), "{e:?}");
     assert!(
         t.looks >= (seconds * 9.0) as u64,

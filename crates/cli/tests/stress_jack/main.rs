@@ -24,6 +24,8 @@ use traffic::{seconds, session, traffic};
 #[test]
 #[ignore = "long: cargo test --release --test stress_jack -- --ignored (TROUBADOUR_STRESS_SECS)"]
 fn jack_under_random_traffic_and_swaps() {
+    // System calls in callbacks counted, as the binary counts them.
+    troubadour_rt::syscall_guard::install().expect("syscall user dispatch here");
     let server = support::Server::start_realtime("stress");
     // SAFETY: this binary's only test, so no other thread of ours reads or writes the
     // environment now; libjack reads the variable when the client opens, just below.
@@ -56,5 +58,15 @@ fn jack_under_random_traffic_and_swaps() {
     assert_eq!(
         s.alloc_violations, 0,
         "allocations inside the process callback"
+    );
+    assert!(
+        troubadour_rt::syscall_guard::armed_threads() > 0,
+        "the guard never ran"
+    );
+    assert_eq!(
+        s.syscall_violations,
+        0,
+        "system calls inside the process callback (the last: {:?})",
+        troubadour_rt::syscall_guard::last_syscall()
     );
 }

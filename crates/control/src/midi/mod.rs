@@ -84,6 +84,8 @@ pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
             decoder: Decoder::default(),
             mapper: map::Mapper::default(),
             learning: None,
+            listening: false,
+            sources_due: Instant::now(),
         }
         .run()
     })?;

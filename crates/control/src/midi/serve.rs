@@ -20,9 +20,14 @@ use crate::api::{Reply, Request};
 use crate::event::Outgoing;
 use crate::service::{Handle, json_to_toml};
 
-/// How long the thread sleeps at most. Input, events and a stop wake it at once; this
-/// only bounds how late it notices a server that went away.
+/// How long the thread sleeps at most. Events, connections and a stop wake it at once;
+/// this bounds how late it notices a server that went away, and how late the first
+/// message of a surface connected behind its back (to the audio client's ports, which
+/// hear of no connection) is read.
 const IDLE: Duration = Duration::from_millis(50);
+
+/// How precisely the kernel keeps the thread's period-locked sleeps.
+const TIMER_SLACK: Duration = Duration::from_micros(10);
 
 /// How often a JACK server is looked for while none answers; also how often surfaces'
 /// ports are looked for while MIDI rides on the audio client (its passive patching
@@ -43,6 +48,12 @@ pub(super) struct Server {
     pub events: Receiver<Option<Arc<Outgoing>>>,
     /// A path waiting for the next control moved.
     pub learning: Option<String>,
+    /// Whether anything is connected to our input: then the thread wakes once a period,
+    /// just after the callback stamped it (the callback cannot wake us: that would be
+    /// a system call on the audio thread).
+    pub listening: bool,
+    /// When to ask the server again whether anything is connected to our input.
+    pub sources_due: Instant,
 }
 
 impl Server {
@@ -51,6 +62,7 @@ impl Server {
             hub.set_waker(std::thread::current());
         }
         self.reload();
+        troubadour_io::thread::set_timer_slack(TIMER_SLACK);
         let mut buf = vec![0u8; 4096];
         let mut messages = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
@@ -72,11 +84,17 @@ impl Server {
                 self.incoming(&messages);
             }
             if messages.is_empty() {
-                // Asleep until input, an event, a port, a stop or the next try: polling
-                // every millisecond cost an idle mixer 4.5 % of a core.
+                // Asleep until the next period's input (while a surface is connected),
+                // an event, a port, a stop or the next try: polling every millisecond
+                // cost an idle mixer 4.5 % of a core.
                 let mut nap = IDLE;
                 if self.jack.as_ref().is_none_or(JackMidi::on_audio_client) {
                     nap = nap.min(self.next_try.saturating_duration_since(Instant::now()));
+                }
+                if self.listening
+                    && let Some(look) = self.jack.as_ref().and_then(JackMidi::next_input_in)
+                {
+                    nap = nap.min(look);
                 }
                 std::thread::park_timeout(nap);
             }
@@ -138,11 +156,32 @@ impl Server {
         if self.jack.is_none() && self.counters.connected() {
             self.counters.set_client(None);
         }
+        self.look_for_sources();
+    }
+
+    /// Whether anything is connected to our input, asked again when a connection
+    /// changed (a client of our own hears of it) and otherwise every [`RETRY`].
+    fn look_for_sources(&mut self) {
+        let Some(jack) = &self.jack else {
+            self.listening = false;
+            return;
+        };
+        let now = Instant::now();
+        if jack.take_connections_changed() || now >= self.sources_due {
+            self.sources_due = now + RETRY;
+            let listening = jack.has_sources();
+            if listening != self.listening {
+                tracing::debug!(target: "troubadour::midi", "MIDI input connected: {listening}");
+            }
+            self.listening = listening;
+        }
     }
 
     /// Connects the ports named; a surface newly connected to our output is told where
     /// every value with feedback is.
     fn connect(&mut self) {
+        // What this connects (or a surface just attached) is looked at right after.
+        self.sources_due = Instant::now();
         let Some(jack) = &self.jack else { return };
         for pattern in &self.options.inputs {
             for port in jack.connect_from(pattern) {

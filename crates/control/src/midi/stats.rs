@@ -150,6 +150,12 @@ impl MidiCounters {
                 "Allocations in the JACK MIDI callback (always 0)",
                 get(&s.alloc_violations),
             );
+            line(
+                "callback_syscalls_total",
+                "counter",
+                "System calls in the JACK MIDI callback (always 0)",
+                get(&s.syscall_violations),
+            );
         }
     }
 }

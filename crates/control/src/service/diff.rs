@@ -83,6 +83,7 @@ pub fn host_event_kind(e: &HostEvent) -> &'static str {
         HostEvent::SessionFileGone(_) => "session_file_gone",
         HostEvent::Overloaded { .. } => "overloaded",
         HostEvent::AllocationsInCallback(_) => "allocations_in_callback",
+        HostEvent::SyscallsInCallback(..) => "syscalls_in_callback",
         HostEvent::RecorderChanged { .. } => "recorder_changed",
         HostEvent::RecorderFramesLost { .. } => "recorder_frames_lost",
         HostEvent::RecorderStopped { .. } => "recorder_stopped",

@@ -153,6 +153,20 @@ impl Service {
             stats.alloc_violations as f64,
         );
         t.one(
+            "syscalls_in_callback_total",
+            "counter",
+            "System calls seen on the audio thread inside callbacks (must stay 0; counted where the kernel has syscall user dispatch)",
+            stats.syscall_violations as f64,
+        );
+        let guard = troubadour_rt::syscall_guard::status().is_ok()
+            && troubadour_rt::syscall_guard::armed_threads() > 0;
+        t.one(
+            "syscall_guard_active",
+            "gauge",
+            "1 while system calls in callbacks are counted (the kernel has syscall user dispatch and an audio thread is armed), else 0",
+            if guard { 1.0 } else { 0.0 },
+        );
+        t.one(
             "short_cycles_total",
             "counter",
             "Cycles longer than the backend computes in one go: computed up to its bound, the rest silenced",

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
-use super::{MidiLink, MidiPump, MidiStats, link_waking};
+use super::{MidiLink, MidiPump, MidiStats, link};
 
 /// The MIDI ports of a running audio backend, as the MIDI thread takes them.
 pub struct AttachedMidi {
@@ -30,8 +30,8 @@ pub struct AttachedMidi {
 /// Where the audio backend and the MIDI thread meet (shared by both).
 #[derive(Default)]
 pub struct MidiHub {
-    /// The MIDI thread, woken by the pump when input arrives (set once it runs).
-    wake: Arc<OnceLock<Thread>>,
+    /// The MIDI thread, woken when a link is attached or detached (set once it runs).
+    wake: OnceLock<Thread>,
     /// A link attached and not taken yet.
     fresh: Mutex<Option<AttachedMidi>>,
     /// The link attached now: its counters (to mark it gone at detach) and ports.
@@ -45,8 +45,9 @@ impl MidiHub {
         Arc::new(MidiHub::default())
     }
 
-    /// MIDI thread: the thread the pump wakes (the first call wins; it is the one MIDI
-    /// thread of the process). Wakes it at once if a link waits.
+    /// MIDI thread: the thread woken when a link is attached or detached (the first
+    /// call wins; it is the one MIDI thread of the process). Wakes it at once if a link
+    /// waits.
     pub fn set_waker(&self, thread: Thread) {
         let _ = self.wake.set(thread);
         self.wake_now();
@@ -56,7 +57,7 @@ impl MidiHub {
     /// ports `in_port` and `out_port`. The pump goes into the process callback; the
     /// link waits for the MIDI thread.
     pub fn attach(&self, in_port: String, out_port: String) -> MidiPump {
-        let (link, pump) = link_waking(Arc::clone(&self.wake));
+        let (link, pump) = link();
         *lock(&self.current) = Some((Arc::clone(link.stats()), in_port.clone(), out_port.clone()));
         *lock(&self.fresh) = Some(AttachedMidi {
             link,
@@ -153,13 +154,13 @@ mod tests {
     }
 
     #[test]
-    fn input_wakes_the_thread_set_after_the_attach() {
+    fn a_detach_wakes_the_thread_set_after_the_attach() {
         let hub = MidiHub::new();
         // The backend starts before the MIDI thread exists.
-        let mut pump = hub.attach("a".into(), "b".into());
+        let _pump = hub.attach("a".into(), "b".into());
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = std::thread::spawn(move || {
-            // Parked until woken: by set_waker's own wake, then by input.
+            // Parked until woken: by set_waker's own wake, then by the detach.
             let mut wakes = 0;
             while wakes < 2 {
                 std::thread::park();
@@ -170,9 +171,9 @@ mod tests {
         hub.set_waker(waiter.thread().clone());
         rx.recv_timeout(std::time::Duration::from_secs(5))
             .expect("woken by set_waker");
-        pump.pump([&[0xB0u8, 1, 2][..]].into_iter(), |_| true);
+        hub.detach();
         rx.recv_timeout(std::time::Duration::from_secs(5))
-            .expect("woken by input through a pump made before the waker was known");
+            .expect("woken by the detach");
         waiter.join().unwrap();
     }
 }

@@ -8,11 +8,15 @@
 //! the control side. The split is in the types: [`MidiPump`] is the audio side (moved
 //! into the callback), [`MidiLink`] the control side.
 //!
-//! The control side sleeps until something comes: a period that carried input wakes it
-//! with [`Thread::unpark`]. That is the one thing the callback does beyond moving bytes,
-//! and only in periods with input: an atomic swap, and a futex wake when the thread is
-//! asleep, which never blocks and allocates nothing. Polling instead cost an idle
-//! mixer a thousand wake-ups a second (see docs/PERFORMANCE.md, "MIDI at rest").
+//! Waking the control side from the callback would be a system call (a futex wake) on
+//! the audio thread, so the callback never does: it only stamps each period (a count
+//! and the time it pumped). The control side, while a surface is connected to our
+//! input, sleeps until just after the next period is due ([`JackMidi::next_input_in`])
+//! and reads what it brought: one wake-up a period, locked to the server's clock, a
+//! fraction of a millisecond after the bytes arrived. With nothing connected nothing
+//! can arrive, and it sleeps until a notification or a long timeout. (Polling on a
+//! fixed 1 ms clock cost an idle mixer a thousand wake-ups a second: see
+//! docs/PERFORMANCE.md, "MIDI at rest".)
 //!
 //! ```
 //! use troubadour_io::midi::link;
@@ -36,6 +40,7 @@ mod hub;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 pub use hub::{AttachedMidi, MidiHub};
 
@@ -45,6 +50,7 @@ use jack::{
 };
 use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
+use troubadour_rt::syscall_guard;
 
 use crate::jack::JackError;
 
@@ -89,11 +95,36 @@ pub struct MidiStats {
     pub out_full: AtomicU64,
     /// Allocations made in the callback (always 0).
     pub alloc_violations: AtomicU64,
+    /// System calls made in the callback (always 0; counted where the kernel lets them
+    /// be caught, see `troubadour_rt::syscall_guard`).
+    pub syscall_violations: AtomicU64,
+    /// Periods pumped.
+    pub cycles: AtomicU64,
+    /// When the latest period was pumped: nanoseconds since [`epoch`].
+    pub last_cycle_ns: AtomicU64,
     /// The server shut the client down.
     pub gone: AtomicBool,
     /// A port appeared on the server since the control side last looked.
     pub ports_changed: AtomicBool,
+    /// A connection to or from one of our ports was made or broken since the control
+    /// side last looked (told only to a client of our own).
+    pub connections_changed: AtomicBool,
 }
+
+/// The clock both sides read period stamps against (set by the control side when it
+/// makes a link, before any pump runs).
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// How long after a period is due the control side looks for its input: the callback
+/// pumps after the mix, whose length varies a little from period to period.
+const AFTER_DUE: Duration = Duration::from_micros(150);
+
+/// How often the control side looks again when a period is later than due.
+const LATE_LOOK: Duration = Duration::from_micros(100);
 
 /// The control side: what came in, what is to go out.
 pub struct MidiLink {
@@ -107,18 +138,12 @@ pub struct MidiPump {
     incoming: Producer<u8>,
     outgoing: Consumer<[u8; 3]>,
     stats: Arc<MidiStats>,
-    /// The control side's thread, woken when input arrived (set once, possibly after
-    /// the pump went into the callback: reading it is one atomic load).
-    wake: Arc<OnceLock<Thread>>,
+    /// Where period stamps are measured from.
+    epoch: Instant,
 }
 
 /// A linked pair of the two sides (allocates the rings: control side only).
 pub fn link() -> (MidiLink, MidiPump) {
-    link_waking(Arc::default())
-}
-
-/// A linked pair whose pump wakes the thread `wake` holds, once it holds one.
-fn link_waking(wake: Arc<OnceLock<Thread>>) -> (MidiLink, MidiPump) {
     let (in_tx, in_rx) = LockFreeRingBuffer::with_capacity(IN_RING_BYTES);
     let (out_tx, out_rx) = LockFreeRingBuffer::with_capacity(OUT_RING_MESSAGES);
     let stats = Arc::new(MidiStats::default());
@@ -132,7 +157,7 @@ fn link_waking(wake: Arc<OnceLock<Thread>>) -> (MidiLink, MidiPump) {
             incoming: in_tx,
             outgoing: out_rx,
             stats,
-            wake,
+            epoch: epoch(),
         },
     )
 }
@@ -154,55 +179,85 @@ impl MidiLink {
     }
 }
 
-impl MidiPump {
-    /// Wakes `thread` (with [`Thread::unpark`]) after each period that brought input, so
-    /// the control side can wait in [`std::thread::park_timeout`] instead of polling.
-    /// Only the first thread given counts.
-    pub fn wake_on_input(&mut self, thread: Thread) {
-        let _ = self.wake.set(thread);
+impl MidiLink {
+    /// When the control side should look for input next, if periods are running: a
+    /// little after the next one is due (or soon, if it is late), given a period of
+    /// `period`. `None` while no period has been pumped for four periods (no server
+    /// clock to lock to: stopped, freewheeling, or not started).
+    pub fn next_input_in(&self, period: Duration) -> Option<Duration> {
+        let stats = &self.stats;
+        if stats.cycles.load(Ordering::Acquire) == 0 || period.is_zero() {
+            return None;
+        }
+        let last = Duration::from_nanos(stats.last_cycle_ns.load(Ordering::Acquire));
+        look_in(last, epoch().elapsed(), period)
     }
 
+    /// Periods pumped so far.
+    pub fn cycles(&self) -> u64 {
+        self.stats.cycles.load(Ordering::Acquire)
+    }
+}
+
+/// When to look for the input of the period after one pumped at `last`, at `now`.
+fn look_in(last: Duration, now: Duration, period: Duration) -> Option<Duration> {
+    if now.saturating_sub(last) > 4 * period {
+        return None;
+    }
+    let due = last + period + AFTER_DUE;
+    Some(due.checked_sub(now).unwrap_or(LATE_LOOK))
+}
+
+impl MidiPump {
     /// Audio side: the period's incoming events (their bytes) into the ring, then the
     /// queued messages out through `write` (which answers whether the port took one),
-    /// then, if input came, the control side's thread woken. Allocates nothing, locks
-    /// nothing; the wake is the only system call, and only while that thread sleeps.
+    /// then the period stamped. Allocates nothing, locks nothing, makes no system call
+    /// (the stamp reads the clock through the vDSO).
     pub fn pump<'a>(
         &mut self,
         events: impl Iterator<Item = &'a [u8]>,
         mut write: impl FnMut(&[u8]) -> bool,
     ) {
         let before = thread_violations();
+        let calls_before = syscall_guard::thread_violations();
         forbid_alloc(|| {
-            let stats = &self.stats;
-            let mut arrived = false;
-            for bytes in events {
-                stats.events_in.fetch_add(1, Ordering::Relaxed);
-                // Whole or not at all: half a message would garble the next.
-                if self.incoming.free() >= bytes.len() {
-                    self.incoming.write(bytes);
-                    arrived = true;
-                } else {
-                    stats.dropped_in.fetch_add(1, Ordering::Relaxed);
+            syscall_guard::forbid_syscalls(|| {
+                let stats = &self.stats;
+                for bytes in events {
+                    stats.events_in.fetch_add(1, Ordering::Relaxed);
+                    // Whole or not at all: half a message would garble the next.
+                    if self.incoming.free() >= bytes.len() {
+                        self.incoming.write(bytes);
+                    } else {
+                        stats.dropped_in.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-            }
-            while let Some(message) = self.outgoing.peek().copied() {
-                if !write(&message) {
-                    // The port's buffer is full this period: the rest waits for the next.
-                    stats.out_full.fetch_add(1, Ordering::Relaxed);
-                    break;
+                while let Some(message) = self.outgoing.peek().copied() {
+                    if !write(&message) {
+                        // The port's buffer is full this period: the rest waits for the next.
+                        stats.out_full.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    self.outgoing.pop();
+                    stats.events_out.fetch_add(1, Ordering::Relaxed);
                 }
-                self.outgoing.pop();
-                stats.events_out.fetch_add(1, Ordering::Relaxed);
-            }
-            if arrived && let Some(thread) = self.wake.get() {
-                thread.unpark();
-            }
+                let now = self.epoch.elapsed().as_nanos() as u64;
+                stats.last_cycle_ns.store(now, Ordering::Relaxed);
+                // Release: a control side that sees the count sees the stamp and the bytes.
+                stats.cycles.fetch_add(1, Ordering::Release);
+            })
         });
         let made = thread_violations().wrapping_sub(before);
         if made > 0 {
             self.stats
                 .alloc_violations
                 .fetch_add(made as u64, Ordering::Relaxed);
+        }
+        let calls = syscall_guard::thread_violations().wrapping_sub(calls_before);
+        if calls > 0 {
+            self.stats
+                .syscall_violations
+                .fetch_add(calls as u64, Ordering::Relaxed);
         }
     }
 }
@@ -242,6 +297,13 @@ impl NotificationHandler for Notifications {
             self.wake.unpark();
         }
     }
+
+    fn ports_connected(&mut self, _: &Client, _a: PortId, _b: PortId, _connected: bool) {
+        self.stats
+            .connections_changed
+            .store(true, Ordering::Relaxed);
+        self.wake.unpark();
+    }
 }
 
 /// The running JACK MIDI ports (control side): on a client of their own, or on the
@@ -264,8 +326,9 @@ enum MidiClient {
 
 impl JackMidi {
     /// Opens [`CLIENT_NAME`] on the default server (`$JACK_DEFAULT_SERVER`), never
-    /// starting one, with ports `in` and `out`, and starts it. `wake` is unparked when
-    /// input arrives or a port appears.
+    /// starting one, with ports `in` and `out`, and starts it. `wake` is unparked when a
+    /// port appears or a connection changes (not when input arrives: see the module's
+    /// documentation).
     pub fn open(wake: Thread) -> Result<JackMidi, JackError> {
         let client = open_quietly(CLIENT_NAME)?;
         let err = |e: jack::Error| JackError::NoServer(format!("JACK MIDI: {e}"));
@@ -275,8 +338,7 @@ impl JackMidi {
             .map_err(err)?;
         let in_port = input.name().map_err(err)?;
         let out_port = output.name().map_err(err)?;
-        let (link, mut pump) = link();
-        pump.wake_on_input(wake.clone());
+        let (link, pump) = link();
         let notifications = Notifications {
             stats: Arc::clone(link.stats()),
             wake,
@@ -348,6 +410,33 @@ impl JackMidi {
         self.link.stats.ports_changed.swap(false, Ordering::Relaxed)
     }
 
+    /// Whether connections to or from our ports changed since the last call (told only
+    /// to a client of our own; on the audio client, look with [`JackMidi::has_sources`]
+    /// now and then).
+    pub fn take_connections_changed(&self) -> bool {
+        self.link
+            .stats
+            .connections_changed
+            .swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether anything is connected to our input: while nothing is, nothing can
+    /// arrive, and the control side need not look.
+    pub fn has_sources(&self) -> bool {
+        self.client()
+            .port_by_name(&self.in_port)
+            .is_some_and(|p| p.connected_count().unwrap_or(0) > 0)
+    }
+
+    /// When to look for input next (see [`MidiLink::next_input_in`]), at the server's
+    /// period.
+    pub fn next_input_in(&self) -> Option<Duration> {
+        let client = self.client();
+        let rate = client.sample_rate().max(1) as f64;
+        let period = Duration::from_secs_f64(f64::from(client.buffer_size()) / rate);
+        self.link.next_input_in(period)
+    }
+
     /// Connects the MIDI output ports matching `pattern` (a port name or JACK's regular
     /// expression) to our input; returns the ports newly connected.
     pub fn connect_from(&self, pattern: &str) -> Vec<String> {
@@ -380,5 +469,41 @@ impl JackMidi {
             .filter(|p| !out.is_connected_to(p).unwrap_or(false))
             .filter(|p| client.connect_ports_by_name(&ours, p).is_ok())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_control_side_looks_just_after_the_next_period_is_due() {
+        let ms = Duration::from_millis;
+        let period = ms(10);
+        // Pumped at 100 ms: at 101 ms the next period is due at 110, looked at 150 µs on.
+        assert_eq!(look_in(ms(100), ms(101), period), Some(ms(9) + AFTER_DUE));
+        // Past that and the period has not come (a long mix, a late server): soon again.
+        assert_eq!(look_in(ms(100), ms(111), period), Some(LATE_LOOK));
+        assert_eq!(look_in(ms(100), ms(140), period), Some(LATE_LOOK));
+        // Four periods without one: no clock to lock to.
+        assert_eq!(look_in(ms(100), ms(141), period), None);
+    }
+
+    #[test]
+    fn a_pump_stamps_its_period_and_the_link_locks_to_it() {
+        let (link, mut pump) = link();
+        assert_eq!(link.cycles(), 0);
+        assert_eq!(
+            link.next_input_in(Duration::from_secs(1)),
+            None,
+            "no period yet"
+        );
+        pump.pump(std::iter::empty(), |_| true);
+        assert_eq!(link.cycles(), 1);
+        let look = link
+            .next_input_in(Duration::from_secs(1))
+            .expect("a period to lock to");
+        assert!(look <= Duration::from_secs(1) + AFTER_DUE, "{look:?}");
+        assert!(look > Duration::from_millis(500), "{look:?}");
     }
 }
