@@ -311,6 +311,7 @@ fn a_soak_of_websocket_clients_costs_no_late_callback_no_xrun_and_no_acknowledge
     };
     assert_eq!(count("late callbacks (engine"), 0, "{closing}");
     assert_eq!(count("allocations in callbacks"), 0, "{closing}");
+    assert_eq!(count("system calls in callbacks"), 0, "{closing}");
     // As the traffic test counts them: on a real-time server the dummy driver misses
     // a period only when the machine itself freezes (at most two per freeze); on a
     // normal-priority one its timer competes with every process, so they are only

@@ -320,7 +320,10 @@ fn run_on_the_null_backend_plays_and_stops_cleanly() {
         ours > 0.1 && ours < total,
         "our own memory {ours} MB of {total}"
     );
-    assert!(last.contains(" 0 allocations in callbacks"), "{last}");
+    assert!(
+        last.contains(" 0 allocations in callbacks, 0 system calls in callbacks"),
+        "{last}"
+    );
 }
 
 #[test]

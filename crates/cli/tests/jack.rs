@@ -83,7 +83,10 @@ channels = 1
     // The process callback allocated nothing the whole time (the binary's allocator
     // counts what a callback allocates).
     let closing = server.stop_troubadour(&rx, &mut seen);
-    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
+    assert!(
+        closing.contains(" 0 allocations in callbacks, 0 system calls in callbacks"),
+        "{closing}"
+    );
 }
 
 /// Records the peer and the bus until the bus is the peer × `g` sample by sample, or three

@@ -296,7 +296,10 @@ fn app_streams_move_onto_the_strip_and_back_to_the_default_at_stop() {
         .iter()
         .find(|l| l.contains(" callbacks, "))
         .expect("a closing line with the callbacks' counts");
-    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
+    assert!(
+        closing.contains(" 0 allocations in callbacks, 0 system calls in callbacks"),
+        "{closing}"
+    );
     wait_linked(&pw, "Game One", "test_sink", "after the stop");
     wait_linked(&pw, "Game Two", "test_sink", "after the stop");
     std::thread::sleep(Duration::from_millis(500));

@@ -174,7 +174,10 @@ fn apps_play_into_a_strips_virtual_device_and_record_a_buses() {
         .iter()
         .find(|l| l.contains(" callbacks, "))
         .expect("a closing line with the callbacks' counts");
-    assert!(closing.contains(" 0 allocations in callbacks"), "{closing}");
+    assert!(
+        closing.contains(" 0 allocations in callbacks, 0 system calls in callbacks"),
+        "{closing}"
+    );
     assert!(
         closing.contains(" 0 late callbacks (engine;"),
         "the engine made a callback late: {closing}"

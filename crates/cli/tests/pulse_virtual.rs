@@ -126,7 +126,7 @@ fn a_tone_goes_from_the_strips_device_to_the_buses_and_a_clean_stop_unloads_them
     let said = stop(troubadour, &rx, seen);
     assert!(
         said.iter()
-            .any(|l| l.contains(" 0 allocations in callbacks")),
+            .any(|l| l.contains(" 0 allocations in callbacks, 0 system calls in callbacks")),
         "{said:?}"
     );
     let left = pulse.troubadour_modules();

@@ -212,7 +212,7 @@ impl BackendStats {
             BackendKind::Null => "late wake-ups",
         };
         let mut line = format!(
-            "{} callbacks, {} {xruns}, {} late callbacks (engine; {} more while the thread was stalled), {} allocations and {} system calls in callbacks, mean DSP load {:.3}%, load histogram [{}]",
+            "{} callbacks, {} {xruns}, {} late callbacks (engine; {} more while the thread was stalled), {} allocations in callbacks, {} system calls in callbacks, mean DSP load {:.3}%, load histogram [{}]",
             self.callbacks,
             self.xruns,
             self.late,

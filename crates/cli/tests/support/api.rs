@@ -22,8 +22,11 @@ pub struct Instance {
 impl Instance {
     /// `troubadour run ARGS --listen 127.0.0.1:0` (unless ARGS say where), up and serving;
     /// without OSC unless ARGS ask for it (see [`Instance::osc_addr`]).
+    /// `TROUBADOUR_BENCH_BIN` runs another build instead (benchmarks side by side).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Instance {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_troubadour"));
+        let bin = std::env::var_os("TROUBADOUR_BENCH_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_troubadour").into());
+        let mut cmd = Command::new(bin);
         cmd.arg("run").args(args);
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
