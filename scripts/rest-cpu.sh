@@ -18,9 +18,13 @@ ns() { local s=0 t; for t in /proc/"$1"/task/*; do s=$((s + $(cut -d' ' -f1 "$t/
 peer=
 if [ "${SURFACE:-0}" = 1 ]; then
     here=$(cd "$(dirname "$0")/.." && pwd)
-    (sleep 100000 | python3 "$here/crates/cli/tests/clients/midi_peer.py" surface >/dev/null) &
+    fifo=$(mktemp -u) && mkfifo "$fifo"
+    # The peer reads commands on stdin until it closes: a pipe this script holds open.
+    python3 "$here/crates/cli/tests/clients/midi_peer.py" surface <"$fifo" >/dev/null 2>&1 &
     peer=$!
-    trap 'kill $jackd_pid $peer 2>/dev/null; pkill -f midi_peer.py 2>/dev/null' EXIT
+    exec 3>"$fifo"
+    rm -f "$fifo"
+    trap 'kill $jackd_pid $peer 2>/dev/null' EXIT
 fi
 measure() {
     local bin=$1; shift

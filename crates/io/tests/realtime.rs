@@ -165,7 +165,7 @@ fn the_midi_pump_moves_bytes_and_stamps_periods_allocating_nothing_and_calling_n
     assert_eq!(control.cycles(), 1, "the period is stamped");
     let period = Duration::from_millis(20);
     let look = control.next_input_in(period).expect("locked to the stamp");
-    assert!(look <= period + Duration::from_micros(150), "{look:?}");
+    assert!(look <= period + Duration::from_micros(50), "{look:?}");
     // A period with input: the rest goes out; the bytes wait in the ring.
     let mut sent = 0usize;
     forbid_alloc(|| {

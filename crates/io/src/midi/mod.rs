@@ -121,10 +121,10 @@ fn epoch() -> Instant {
 
 /// How long after a period is due the control side looks for its input: the callback
 /// pumps after the mix, whose length varies a little from period to period.
-const AFTER_DUE: Duration = Duration::from_micros(150);
+const AFTER_DUE: Duration = Duration::from_micros(50);
 
 /// How often the control side looks again when a period is later than due.
-const LATE_LOOK: Duration = Duration::from_micros(100);
+const LATE_LOOK: Duration = Duration::from_micros(50);
 
 /// The control side: what came in, what is to go out.
 pub struct MidiLink {
@@ -480,7 +480,7 @@ mod tests {
     fn the_control_side_looks_just_after_the_next_period_is_due() {
         let ms = Duration::from_millis;
         let period = ms(10);
-        // Pumped at 100 ms: at 101 ms the next period is due at 110, looked at 150 µs on.
+        // Pumped at 100 ms: at 101 ms the next period is due at 110, looked at just after.
         assert_eq!(look_in(ms(100), ms(101), period), Some(ms(9) + AFTER_DUE));
         // Past that and the period has not come (a long mix, a late server): soon again.
         assert_eq!(look_in(ms(100), ms(111), period), Some(LATE_LOOK));
