@@ -1,5 +1,6 @@
-//! `Engine::process` never allocates or frees: run under an allocator that counts every
-//! allocation made inside `forbid_alloc` as a violation, through parameter changes of
+//! `Engine::process` never allocates, frees or makes a system call: run under an
+//! allocator that counts every allocation made inside `forbid_alloc` as a violation, and
+//! with system calls caught (`troubadour_rt::syscall_guard`), through parameter changes of
 //! every kind and structural swaps, with file players streaming (one converted from
 //! 44.1 kHz, one run dry so that it underruns, one played once to its end) and their
 //! transport driven from the control side (pause, seeks, loop changes, play after the end).
@@ -11,6 +12,7 @@ use troubadour_engine::{Applied, EngineOptions, create};
 use troubadour_rt::alloc_guard::{
     GuardedAllocator, forbid_alloc, last_violation_size, thread_violations,
 };
+use troubadour_rt::syscall_guard;
 
 #[global_allocator]
 static ALLOC: GuardedAllocator = GuardedAllocator;
@@ -77,7 +79,16 @@ fn process_forbidden(engine: &mut troubadour_engine::Engine, frames: usize) {
     let mut outs = vec![vec![0.0f32; frames]; 8];
     let ins: Vec<&[f32]> = vec![&input];
     let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-    forbid_alloc(|| engine.process(&ins, &mut out_refs, frames));
+    syscall_guard::install().expect("syscall user dispatch here");
+    let calls = syscall_guard::thread_violations();
+    forbid_alloc(|| syscall_guard::forbid_syscalls(|| engine.process(&ins, &mut out_refs, frames)));
+    assert!(syscall_guard::armed_threads() > 0, "the guard is not armed");
+    assert_eq!(
+        syscall_guard::thread_violations(),
+        calls,
+        "a system call inside process: {:?}",
+        syscall_guard::last_syscall().map(|nr| (nr, syscall_guard::syscall_name(nr)))
+    );
 }
 
 #[test]
