@@ -339,3 +339,47 @@ sink = { virtual = "Back\\slash 'mix' end\\" }
     stop(troubadour, &rx, seen);
     assert!(pulse.troubadour_modules().is_empty());
 }
+
+#[test]
+fn check_refuses_a_virtual_device_whose_name_another_program_has_on_pulseaudio() {
+    let dir = Dir::new("pulse-check");
+    let pulse = Pulse::start(&dir);
+    let path = dir.0.join("session.toml");
+    std::fs::write(&path, VIRTUAL).unwrap();
+    let check = || {
+        let out = pulse
+            .command(env!("CARGO_BIN_EXE_troubadour"))
+            .args(["check", path.to_str().unwrap()])
+            .output()
+            .expect("troubadour check");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), said)
+    };
+    let (ok, said) = check();
+    assert!(ok && said.contains(": valid ("), "{said}");
+
+    // Another program's sink of the name our strip's device takes.
+    let pactl = |args: &[&str]| pulse.pactl_text(args).trim().to_string();
+    let foreign = pactl(&[
+        "load-module",
+        "module-null-sink",
+        "sink_name=troubadour.browser",
+    ]);
+    let (ok, said) = check();
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("error: the PulseAudio server already has a device \"troubadour.browser\" made by another program"),
+        "{said}"
+    );
+    assert!(said.contains(": invalid (1 error)"), "{said}");
+    pactl(&["unload-module", &foreign]);
+
+    // A module a killed run of ours left is for `run` to clean up: no clash.
+    pactl(&[
+        "load-module",
+        "module-null-sink",
+        "sink_name=troubadour.browser sink_properties=troubadour.pid=999999999",
+    ]);
+    let (ok, said) = check();
+    assert!(ok && said.contains(": valid ("), "{said}");
+}

@@ -16,16 +16,10 @@ pub fn check(path: &Path) -> Result<ExitCode, String> {
             Err(session::SessionError { diagnostics })
         }
     });
-    // Virtual device names must not be taken by another program's device on the
-    // PipeWire server (asked only when one answers: the session is also valid for a
-    // machine where it will run later).
-    #[cfg(feature = "pipewire")]
     let clashes = match &loaded {
-        Ok(l) => troubadour_io::pipewire::clashes(&l.session).unwrap_or_default(),
+        Ok(l) => server_clashes(&l.session),
         Err(_) => Vec::new(),
     };
-    #[cfg(not(feature = "pipewire"))]
-    let clashes: Vec<String> = Vec::new();
     if !clashes.is_empty() {
         for c in &clashes {
             println!("{}: error: {c}", path.display());
@@ -76,4 +70,21 @@ pub fn check(path: &Path) -> Result<ExitCode, String> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Virtual device names must not be taken by another program's device on the sound
+/// server: PipeWire's, else PulseAudio's (asked only when one answers: the session is
+/// also valid for a machine where it will run later). On PipeWire its Pulse interface
+/// shows the same devices, so only one of the two is asked.
+fn server_clashes(session: &troubadour_engine::session::Session) -> Vec<String> {
+    #[cfg(feature = "pipewire")]
+    if let Ok(found) = troubadour_io::pipewire::clashes(session) {
+        return found;
+    }
+    #[cfg(feature = "cpal")]
+    if let Ok(found) = troubadour_io::device::pulse_clashes(session) {
+        return found;
+    }
+    let _ = session;
+    Vec::new()
 }

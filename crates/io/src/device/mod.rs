@@ -53,7 +53,7 @@ use bridged::{BridgedBus, DEVICE_CHECK, Link, MAX_RETRY_WAIT, open_bridged, open
 pub use listing::{DeviceInfo, default_output, list_devices, output_listed};
 use listing::{find_output, id_of, listed, name_of, named_in, present};
 use master::{BridgeFeed, BridgeTap, Mailbox, Master};
-pub use pulse::PulseDevices;
+pub use pulse::{PulseDevices, clashes as pulse_clashes};
 
 /// Messages in flight at once through a bridge's mailbox (the control thread sends at
 /// most one per device check).

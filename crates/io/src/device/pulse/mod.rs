@@ -270,6 +270,39 @@ fn plan(
     Ok(Plan::Load { stale })
 }
 
+/// For `troubadour check` on a PulseAudio server: the session's virtual devices whose
+/// name a device of another program already has (one line each), or why the server
+/// cannot be asked. A Troubadour's own modules (of a running, killed or persisted run)
+/// are no clash here; `run` decides about those.
+pub fn clashes(session: &Session) -> Result<Vec<String>, String> {
+    let wanted = wanted(session);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut c = Client::connect("troubadour (check)")?;
+    let modules = c.modules()?;
+    let sinks = c.sinks()?;
+    let mut found = Vec::new();
+    for w in &wanted {
+        // No pid is alive here: every stamped module is one `run` would reuse or unload.
+        if let Err(e) = plan(w, &modules, 0, |_| false) {
+            found.push(e);
+            continue;
+        }
+        let token = format!("{}={}", w.key, w.device);
+        let ours = modules.iter().any(|m| {
+            stamp(&m.argument).is_some() && m.argument.split_whitespace().any(|t| t == token)
+        });
+        if w.key == "sink_name" && !ours && sinks.iter().any(|(_, n)| *n == w.device) {
+            found.push(format!(
+                "the PulseAudio server already has a sink \"{}\" made by another program: rename the virtual device",
+                w.device
+            ));
+        }
+    }
+    Ok(found)
+}
+
 impl PulseDevices {
     /// Loads (or takes over) the modules for `session`'s virtual devices, makes those
     /// with `default = true` the defaults and starts moving `app =` strips' streams.
