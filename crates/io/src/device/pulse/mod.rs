@@ -508,6 +508,17 @@ mod tests {
         persistent.persist = true;
         let kept = module(9, persistent.stamped(100));
         assert_eq!(plan(&persistent, &[kept], 1, |_| false), Ok(Plan::Reuse(9)));
+        // A persistent device the session now wants with another channel count (or
+        // rate) is made again, not reused as it was.
+        let mut mono = session();
+        mono.strips[0].channels = 1;
+        let mut mono = wanted(&mono)[0].clone();
+        mono.persist = true;
+        let stereo = module(9, persistent.stamped(100));
+        assert_eq!(
+            plan(&mono, &[stereo], 1, |_| false),
+            Ok(Plan::Load { stale: vec![9] })
+        );
         // A name that only starts the same is another device.
         let other = module(4, "sink_name=troubadour.browser2 troubadour.pid=5".into());
         assert_eq!(
