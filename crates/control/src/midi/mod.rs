@@ -86,6 +86,7 @@ pub fn start(options: MidiOptions, handle: Handle) -> std::io::Result<Midi> {
             learning: None,
             listening: false,
             sources_due: Instant::now(),
+            waiting: None,
         }
         .run()
     })?;

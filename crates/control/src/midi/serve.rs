@@ -54,6 +54,9 @@ pub(super) struct Server {
     pub listening: bool,
     /// When to ask the server again whether anything is connected to our input.
     pub sources_due: Instant,
+    /// Ports on the audio client taken from the hub but not yet taken up (their
+    /// patching client could not open): tried again at `next_try`.
+    pub waiting: Option<troubadour_io::midi::AttachedMidi>,
 }
 
 impl Server {
@@ -111,8 +114,22 @@ impl Server {
             self.next_try = Instant::now() + RETRY;
         }
         // Ports on the audio client come first: they cost the server no client of ours
-        // to wake every period.
-        if let Some(ports) = self.options.hub.as_ref().and_then(|h| h.take()) {
+        // to wake every period. A link that could not be taken up waits for the next
+        // try (a newer one replaces it; a detached one is gone).
+        if let Some(fresh) = self.options.hub.as_ref().and_then(|h| h.take()) {
+            self.waiting = Some(fresh);
+            self.next_try = Instant::now();
+        }
+        if self
+            .waiting
+            .as_ref()
+            .is_some_and(|w| w.link.stats().gone.load(Ordering::Relaxed))
+        {
+            self.waiting = None;
+        }
+        if Instant::now() >= self.next_try
+            && let Some(ports) = self.waiting.take()
+        {
             match JackMidi::attached(ports) {
                 Ok(jack) => {
                     let (i, o) = jack.port_names();
@@ -123,8 +140,10 @@ impl Server {
                     self.next_try = Instant::now() + RETRY;
                     self.connect();
                 }
-                Err(e) => {
-                    tracing::warn!(target: "troubadour::midi", "MIDI on the audio client: {e}");
+                Err((e, ports)) => {
+                    tracing::warn!(target: "troubadour::midi", "MIDI on the audio client: {e}; trying again in {RETRY:?}");
+                    self.waiting = Some(ports);
+                    self.next_try = Instant::now() + RETRY;
                 }
             }
         }
@@ -155,6 +174,11 @@ impl Server {
         }
         if self.jack.is_none() && self.counters.connected() {
             self.counters.set_client(None);
+        }
+        // A try that came due and that nothing above took up (no state of this loop
+        // wants it now) is not a reason to wake at once, again and again.
+        if self.next_try <= Instant::now() {
+            self.next_try = Instant::now() + RETRY;
         }
         self.look_for_sources();
     }

@@ -123,7 +123,9 @@ fn epoch() -> Instant {
 /// pumps after the mix, whose length varies a little from period to period.
 const AFTER_DUE: Duration = Duration::from_micros(50);
 
-/// How often the control side looks again when a period is later than due.
+/// How soon, at the least, the control side looks again when a period is later than
+/// due; the later it is, the longer the next look waits (up to a period), so a server
+/// that stopped costs a few looks, not one every 50 µs.
 const LATE_LOOK: Duration = Duration::from_micros(50);
 
 /// The control side: what came in, what is to go out.
@@ -205,7 +207,10 @@ fn look_in(last: Duration, now: Duration, period: Duration) -> Option<Duration> 
         return None;
     }
     let due = last + period + AFTER_DUE;
-    Some(due.checked_sub(now).unwrap_or(LATE_LOOK))
+    Some(
+        due.checked_sub(now)
+            .unwrap_or_else(|| (now - due).clamp(LATE_LOOK, period)),
+    )
 }
 
 impl MidiPump {
@@ -361,8 +366,12 @@ impl JackMidi {
     /// client of [`PATCH_CLIENT_NAME`] for connections. New ports of surfaces are not
     /// announced to a passive client: call [`JackMidi::connect_from`] and
     /// [`JackMidi::connect_to`] now and then.
-    pub fn attached(ports: AttachedMidi) -> Result<JackMidi, JackError> {
-        let client = open_quietly(PATCH_CLIENT_NAME)?;
+    /// On an error the ports come back, to try again later.
+    pub fn attached(ports: AttachedMidi) -> Result<JackMidi, (JackError, AttachedMidi)> {
+        let client = match open_quietly(PATCH_CLIENT_NAME) {
+            Ok(c) => c,
+            Err(e) => return Err((e, ports)),
+        };
         Ok(JackMidi {
             client: MidiClient::Patch(client),
             link: ports.link,
@@ -482,9 +491,12 @@ mod tests {
         let period = ms(10);
         // Pumped at 100 ms: at 101 ms the next period is due at 110, looked at just after.
         assert_eq!(look_in(ms(100), ms(101), period), Some(ms(9) + AFTER_DUE));
-        // Past that and the period has not come (a long mix, a late server): soon again.
-        assert_eq!(look_in(ms(100), ms(111), period), Some(LATE_LOOK));
-        assert_eq!(look_in(ms(100), ms(140), period), Some(LATE_LOOK));
+        // Past that and the period has not come (a long mix, a late server): soon
+        // again, the sooner the less late it is, and at most a period on.
+        let us = Duration::from_micros;
+        assert_eq!(look_in(ms(100), ms(110) + us(60), period), Some(LATE_LOOK));
+        assert_eq!(look_in(ms(100), ms(111), period), Some(us(950)));
+        assert_eq!(look_in(ms(100), ms(140), period), Some(period));
         // Four periods without one: no clock to lock to.
         assert_eq!(look_in(ms(100), ms(141), period), None);
     }

@@ -2,6 +2,7 @@
 //! `SIGSYS` handler that lets a caught call through.
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::caught;
 
@@ -10,8 +11,18 @@ const PR_SET_SYSCALL_USER_DISPATCH: libc::c_int = 59;
 const PR_SYS_DISPATCH_ON: libc::c_ulong = 1;
 /// `si_code` of a `SIGSYS` raised by syscall user dispatch (a seccomp one is 1).
 const SYS_USER_DISPATCH: libc::c_int = 2;
+/// `sa_flags` bit of an action with a return trampoline of its own (<asm/signal.h>).
+const SA_RESTORER: libc::c_int = 0x0400_0000;
 /// `syscall`, `sysenter` and `int 0x80` are each two bytes long.
 const SYSCALL_INSN_LEN: i64 = 2;
+/// Bytes of the C library's signal return trampoline (`__restore_rt`: `mov $15, %rax;
+/// syscall`, 9 bytes) that armed threads may always make calls from: another signal
+/// handler that runs inside a section returns through it, and that is no call of ours.
+const RESTORER_LEN: libc::c_ulong = 16;
+
+/// Where the C library's signal return trampoline is (0: unknown), read back from the
+/// action installed for SIGSYS.
+static RESTORER: AtomicUsize = AtomicUsize::new(0);
 
 pub(super) fn install() -> Result<(), String> {
     // Ask the kernel on a throwaway thread first: if it has no syscall user dispatch,
@@ -32,8 +43,22 @@ pub(super) fn install() -> Result<(), String> {
         if on != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // SAFETY: turning it off takes no pointer.
-        unsafe { libc::prctl(PR_SET_SYSCALL_USER_DISPATCH, 0 as libc::c_ulong, 0, 0, 0) };
+        // SAFETY: turning it off takes no pointer (every argument passed at full width:
+        // prctl is variadic).
+        let off = unsafe {
+            libc::prctl(
+                PR_SET_SYSCALL_USER_DISPATCH,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        if off != 0 {
+            // Dispatch would stay on for this thread's last calls, reading a selector
+            // on its stack: end it here, before anything else is called.
+            std::process::abort();
+        }
         Ok(())
     });
     match probe.join() {
@@ -48,12 +73,24 @@ pub(super) fn install() -> Result<(), String> {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_sigsys as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO;
-        libc::sigemptyset(&mut action.sa_mask);
+        // Every signal held off while the handler runs: one stacked on top would run
+        // with the selector still blocking, and its return (a system call) would raise
+        // SIGSYS while SIGSYS is blocked, which the kernel answers by killing us.
+        libc::sigfillset(&mut action.sa_mask);
         if libc::sigaction(libc::SIGSYS, &action, std::ptr::null_mut()) != 0 {
             return Err(format!(
                 "SIGSYS handler: {}",
                 std::io::Error::last_os_error()
             ));
+        }
+        let mut installed: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGSYS, std::ptr::null(), &mut installed) == 0
+            && installed.sa_flags & SA_RESTORER != 0
+        {
+            RESTORER.store(
+                installed.sa_restorer.map_or(0, |f| f as usize),
+                Ordering::Relaxed,
+            );
         }
     }
     Ok(())
@@ -61,15 +98,29 @@ pub(super) fn install() -> Result<(), String> {
 
 /// Arms the calling thread: from now on the kernel reads `selector` at each of its
 /// system calls. `selector` must stay valid (and be 0 or 1) for the thread's life.
+/// Declines (false) a thread that blocks SIGSYS: its first caught call would kill the
+/// process.
 pub(super) fn arm(selector: *mut u8) -> bool {
+    // SAFETY: reading this thread's signal mask into a zeroed set.
+    let sigsys_blocked = unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) != 0
+            || libc::sigismember(&mask, libc::SIGSYS) != 0
+    };
+    if sigsys_blocked {
+        return false;
+    }
+    let restorer = RESTORER.load(Ordering::Relaxed) as libc::c_ulong;
+    let len = if restorer == 0 { 0 } else { RESTORER_LEN };
     // SAFETY: the caller passes its thread's static-TLS selector, valid until the thread
-    // is gone, and only ever stores 0 (allow) or 1 (block) into it.
+    // is gone, and only ever stores 0 (allow) or 1 (block) into it. The allowed range
+    // is the C library's signal trampoline, code that lives as long as the process.
     unsafe {
         libc::prctl(
             PR_SET_SYSCALL_USER_DISPATCH,
             PR_SYS_DISPATCH_ON,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
+            restorer,
+            len,
             selector,
         ) == 0
     }
@@ -89,7 +140,10 @@ extern "C" fn on_sigsys(signal: libc::c_int, info: *mut libc::siginfo_t, context
         // The kernel rolled the call back: RAX holds its number again and RIP points
         // just past the instruction. Open the selector, then step back onto the
         // instruction, so that after this handler returns the call is made as written.
-        caught(regs[libc::REG_RAX as usize]);
+        let nr = regs[libc::REG_RAX as usize];
+        // A signal handler's return, where the trampoline's address was not known: the
+        // handler was not ours to count.
+        caught(nr, nr != libc::SYS_rt_sigreturn);
         regs[libc::REG_RIP as usize] -= SYSCALL_INSN_LEN;
     }
 }

@@ -181,10 +181,13 @@ fn set_selector(value: u8) {
     unsafe { std::ptr::write_volatile(selector, value) };
 }
 
-/// The handler's side: a call was caught on this thread. Only atomics and const TLS,
-/// which is all a signal handler may touch.
-fn caught(syscall: i64) {
+/// The handler's side: a call was caught on this thread (`counted`: as a violation).
+/// Only atomics and const TLS, which is all a signal handler may touch.
+fn caught(syscall: i64, counted: bool) {
     set_selector(ALLOW);
+    if !counted {
+        return;
+    }
     VIOLATIONS.fetch_add(1, Ordering::Relaxed);
     LAST_SYSCALL.store(syscall, Ordering::Relaxed);
     let _ = THREAD_VIOLATIONS.try_with(|v| v.set(v.get() + 1));
@@ -245,6 +248,60 @@ mod tests {
             // sleeping thread) are caught like any other.
             forbid_syscalls(|| std::thread::sleep(std::time::Duration::from_micros(10)));
             assert_eq!(thread_violations(), before + 4);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    fn another_signal_handler_inside_a_section_returns_without_counting_or_dying() {
+        use std::sync::atomic::AtomicBool;
+        static ARRIVED: AtomicBool = AtomicBool::new(false);
+        static IN_SECTION: AtomicBool = AtomicBool::new(false);
+        extern "C" fn on_usr1(_: libc::c_int) {
+            ARRIVED.store(true, Ordering::Release);
+        }
+        install().expect("syscall user dispatch on this kernel");
+        // SAFETY: a handler that only stores an atomic, installed for SIGUSR1, which
+        // nothing else in this test binary uses.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_usr1 as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        std::thread::spawn(|| {
+            // SAFETY: pthread_self has no preconditions.
+            let me = unsafe { libc::pthread_self() } as usize;
+            let sender = std::thread::spawn(move || {
+                while !IN_SECTION.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                // SAFETY: `me` is alive: it spins until the signal arrives.
+                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+            });
+            let before = thread_violations();
+            let arrived = forbid_syscalls(|| {
+                IN_SECTION.store(true, Ordering::Release);
+                // No system call in here: the handler runs inside the section and
+                // returns through rt_sigreturn, the trampoline armed threads may use.
+                (0..20_000_000_000u64).any(|_| {
+                    std::hint::spin_loop();
+                    ARRIVED.load(Ordering::Acquire)
+                })
+            });
+            sender.join().unwrap();
+            assert_eq!(ARM.with(Cell::get), ARMED, "the section was guarded");
+            assert!(arrived, "the signal never came");
+            assert_eq!(
+                thread_violations(),
+                before,
+                "a handler's return is not ours"
+            );
         })
         .join()
         .unwrap();
