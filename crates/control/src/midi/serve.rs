@@ -140,7 +140,8 @@ impl Server {
                     self.next_try = Instant::now() + RETRY;
                     self.connect();
                 }
-                Err((e, ports)) => {
+                Err(failed) => {
+                    let (e, ports) = *failed;
                     tracing::warn!(target: "troubadour::midi", "MIDI on the audio client: {e}; trying again in {RETRY:?}");
                     self.waiting = Some(ports);
                     self.next_try = Instant::now() + RETRY;

@@ -367,10 +367,10 @@ impl JackMidi {
     /// announced to a passive client: call [`JackMidi::connect_from`] and
     /// [`JackMidi::connect_to`] now and then.
     /// On an error the ports come back, to try again later.
-    pub fn attached(ports: AttachedMidi) -> Result<JackMidi, (JackError, AttachedMidi)> {
+    pub fn attached(ports: AttachedMidi) -> Result<JackMidi, Box<(JackError, AttachedMidi)>> {
         let client = match open_quietly(PATCH_CLIENT_NAME) {
             Ok(c) => c,
-            Err(e) => return Err((e, ports)),
+            Err(e) => return Err(Box::new((e, ports))),
         };
         Ok(JackMidi {
             client: MidiClient::Patch(client),
