@@ -117,16 +117,7 @@ fn sixty_seconds_of_parameter_traffic_cause_no_late_callback() {
         s.alloc_violations, 0,
         "allocations inside the process callback"
     );
-    assert!(
-        troubadour_rt::syscall_guard::armed_threads() > 0,
-        "the guard never ran"
-    );
-    assert_eq!(
-        s.syscall_violations,
-        0,
-        "system calls inside the process callback (the last: {:?})",
-        troubadour_rt::syscall_guard::last_syscall()
-    );
+    support::assert_no_syscalls(s.syscall_violations);
     // Server xruns under the traffic must be zero, except that a freeze of the machine
     // itself (seen by a real-time thread waking late) may cost one or two (the driver's
     // late wake-up, then a cycle the clients could not finish). On a normal-priority

@@ -14,6 +14,8 @@
 //! the traffic never touches, must read -12 dBFS at every look while everything around
 //! it changes and graphs are swapped under it.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod traffic;
 
 /// The allocator that counts allocations inside callbacks (as the binary's does), so the
@@ -73,16 +75,7 @@ fn null_backend_under_random_traffic_and_swaps() {
     // (the thread was not running: preemption, a VM host stealing the CPU) are printed.
     assert_eq!(s.late, 0, "callbacks used more CPU time than their period");
     assert_eq!(s.alloc_violations, 0, "allocations inside the callback");
-    assert!(
-        troubadour_rt::syscall_guard::armed_threads() > 0,
-        "the guard never ran"
-    );
-    assert_eq!(
-        s.syscall_violations,
-        0,
-        "system calls inside the callback (the last: {:?})",
-        troubadour_rt::syscall_guard::last_syscall()
-    );
+    support::assert_no_syscalls(s.syscall_violations);
     assert!(e.graph_swaps >= t.swaps.saturating_sub(1), "{e:?}");
     assert!(
         t.looks >= (seconds * 9.0) as u64,

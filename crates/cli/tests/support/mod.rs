@@ -517,3 +517,16 @@ pub fn api_addr(out: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> std::ne
         .parse()
         .unwrap()
 }
+
+/// Asserts that the syscall guard ran in this process and that a backend's callbacks
+/// made no system call (`calls`: its `syscall_violations`).
+pub fn assert_no_syscalls(calls: u64) {
+    use troubadour_rt::syscall_guard;
+    assert!(syscall_guard::armed_threads() > 0, "the guard never ran");
+    assert_eq!(
+        calls,
+        0,
+        "system calls inside callbacks (the last: {:?})",
+        syscall_guard::last_syscall().map(|nr| (nr, syscall_guard::syscall_name(nr)))
+    );
+}
