@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
 use troubadour_rt::atomic_float::{AtomicF32, PeakHold};
-use troubadour_rt::syscall_guard;
+use troubadour_rt::section;
 
 use crate::backend::{BackendStats, LOAD_BUCKETS};
 
@@ -62,22 +61,18 @@ impl CallbackStats {
     /// Audio thread: runs a callback's body with allocation and system calls
     /// forbidden, counting any allocation or free it makes (with the guarded allocator
     /// installed, as the binary does) and any system call (with the `SIGSYS` handler of
-    /// [`syscall_guard`] installed, as the binary does) rather than stopping a live
+    /// `troubadour_rt::syscall_guard` installed, as the binary does) rather than stopping a live
     /// show for it. A few thread-local accesses and two stores.
     #[inline]
     pub fn guarded<R>(&self, body: impl FnOnce() -> R) -> R {
-        let before = thread_violations();
-        let calls_before = syscall_guard::thread_violations();
-        let result = forbid_alloc(|| syscall_guard::forbid_syscalls(body));
-        let made = thread_violations().wrapping_sub(before);
-        if made > 0 {
+        let (result, made) = section::forbidden(body);
+        if made.allocations > 0 {
             self.alloc_violations
-                .fetch_add(made as u64, Ordering::Relaxed);
+                .fetch_add(made.allocations, Ordering::Relaxed);
         }
-        let calls = syscall_guard::thread_violations().wrapping_sub(calls_before);
-        if calls > 0 {
+        if made.syscalls > 0 {
             self.syscall_violations
-                .fetch_add(calls as u64, Ordering::Relaxed);
+                .fetch_add(made.syscalls, Ordering::Relaxed);
         }
         result
     }

@@ -9,6 +9,7 @@
 //! - [`alloc_guard`]: a global allocator that proves a section does not allocate.
 //! - [`syscall_guard`]: proof, on the running audio thread, that a section makes no
 //!   system call.
+//! - [`section`]: both guards around one section, with what it made.
 //! - [`denormal`]: flush-to-zero for the duration of a callback.
 //! - [`exchange`]: swap-and-return of heap values the audio thread uses.
 //! - [`prefault`]: touching buffers before the audio thread needs them.
@@ -19,6 +20,7 @@ pub mod denormal;
 pub mod exchange;
 pub mod prefault;
 pub mod ring;
+pub mod section;
 pub mod smooth;
 mod sync;
 pub mod syscall_guard;

@@ -48,9 +48,8 @@ use jack::{
     AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut,
     NotificationHandler, Port, PortFlags, PortId, ProcessHandler, ProcessScope, RawMidi,
 };
-use troubadour_rt::alloc_guard::{forbid_alloc, thread_violations};
 use troubadour_rt::ring::{Consumer, LockFreeRingBuffer, Producer};
-use troubadour_rt::syscall_guard;
+use troubadour_rt::section;
 
 use crate::jack::JackError;
 
@@ -179,9 +178,7 @@ impl MidiLink {
     pub fn stats(&self) -> &Arc<MidiStats> {
         &self.stats
     }
-}
 
-impl MidiLink {
     /// When the control side should look for input next, if periods are running: a
     /// little after the next one is due (or soon, if it is late), given a period of
     /// `period`. `None` while no period has been pumped for four periods (no server
@@ -223,46 +220,40 @@ impl MidiPump {
         events: impl Iterator<Item = &'a [u8]>,
         mut write: impl FnMut(&[u8]) -> bool,
     ) {
-        let before = thread_violations();
-        let calls_before = syscall_guard::thread_violations();
-        forbid_alloc(|| {
-            syscall_guard::forbid_syscalls(|| {
-                let stats = &self.stats;
-                for bytes in events {
-                    stats.events_in.fetch_add(1, Ordering::Relaxed);
-                    // Whole or not at all: half a message would garble the next.
-                    if self.incoming.free() >= bytes.len() {
-                        self.incoming.write(bytes);
-                    } else {
-                        stats.dropped_in.fetch_add(1, Ordering::Relaxed);
-                    }
+        let ((), made) = section::forbidden(|| {
+            let stats = &self.stats;
+            for bytes in events {
+                stats.events_in.fetch_add(1, Ordering::Relaxed);
+                // Whole or not at all: half a message would garble the next.
+                if self.incoming.free() >= bytes.len() {
+                    self.incoming.write(bytes);
+                } else {
+                    stats.dropped_in.fetch_add(1, Ordering::Relaxed);
                 }
-                while let Some(message) = self.outgoing.peek().copied() {
-                    if !write(&message) {
-                        // The port's buffer is full this period: the rest waits for the next.
-                        stats.out_full.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    self.outgoing.pop();
-                    stats.events_out.fetch_add(1, Ordering::Relaxed);
+            }
+            while let Some(message) = self.outgoing.peek().copied() {
+                if !write(&message) {
+                    // The port's buffer is full this period: the rest waits for the next.
+                    stats.out_full.fetch_add(1, Ordering::Relaxed);
+                    break;
                 }
-                let now = self.epoch.elapsed().as_nanos() as u64;
-                stats.last_cycle_ns.store(now, Ordering::Relaxed);
-                // Release: a control side that sees the count sees the stamp and the bytes.
-                stats.cycles.fetch_add(1, Ordering::Release);
-            })
+                self.outgoing.pop();
+                stats.events_out.fetch_add(1, Ordering::Relaxed);
+            }
+            let now = self.epoch.elapsed().as_nanos() as u64;
+            stats.last_cycle_ns.store(now, Ordering::Relaxed);
+            // Release: a control side that sees the count sees the stamp and the bytes.
+            stats.cycles.fetch_add(1, Ordering::Release);
         });
-        let made = thread_violations().wrapping_sub(before);
-        if made > 0 {
+        if made.allocations > 0 {
             self.stats
                 .alloc_violations
-                .fetch_add(made as u64, Ordering::Relaxed);
+                .fetch_add(made.allocations, Ordering::Relaxed);
         }
-        let calls = syscall_guard::thread_violations().wrapping_sub(calls_before);
-        if calls > 0 {
+        if made.syscalls > 0 {
             self.stats
                 .syscall_violations
-                .fetch_add(calls as u64, Ordering::Relaxed);
+                .fetch_add(made.syscalls, Ordering::Relaxed);
         }
     }
 }
