@@ -7,10 +7,12 @@
 //!
 //! Per tracked channel per block = (time with the take − time without) / channels.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use troubadour_engine::recorder::{TapPoint, TrackReader, TrackSpec};
+use troubadour_engine::session::DEFAULT_BUFFER_SECONDS;
 use troubadour_engine::workload;
 
 mod rig;
@@ -73,21 +75,68 @@ fn recording(c: &mut Criterion) {
 /// channels), so that the machine's drift (this one's speed drifts up to 2× between
 /// hours, and other builds share it) hits all of them alike, and so that every
 /// configuration runs on the same graph in the same memory: separate engines, one per
-/// configuration, differed by ±10 % among themselves whatever they recorded. The rings
-/// are small (4096 frames, drained every block) and written through once before the
-/// timing, so no page is first touched while timed. The medians over the rounds are
-/// printed, not asserted.
+/// configuration, differed by ±10 % among themselves whatever they recorded. Each
+/// take's extra time is taken against the no-take run of its own round, and the
+/// medians of those differences over the rounds are printed, not asserted.
+///
+/// Twice, with two kinds of ring:
+/// - **hot**: small rings (4096 frames, written through once before the timing, so no
+///   page is first touched while timed), drained after every block on the same thread,
+///   so the taps write to lines the caches still hold;
+/// - **seconds**: rings of the recorder's default length, as a take has them, drained
+///   by a thread of their own (every 5 ms, on the other core where there is one)
+///   as the writer thread drains them, and written through once before the timing: the
+///   steady state of a long take, where every block the taps write lands on lines
+///   written and read seconds before;
+/// - and the same rings on their **first lap**, timed from the take's third block: the
+///   first seconds of every take.
 fn interleaved(_: &mut Criterion) {
     let full = std::env::args().any(|a| a == "--bench");
     let (rounds, blocks) = if full { (101, 400) } else { (2, 20) };
-    const RING_FRAMES: usize = 4096;
-    let warm = 2 * RING_FRAMES / BLOCK;
+    rounds_of("hot rings", 4096, Drain::EachBlock, true, rounds, blocks);
+    let seconds = (DEFAULT_BUFFER_SECONDS * 48_000.0) as usize;
+    let (rounds, blocks) = if full { (31, 400) } else { (2, 20) };
+    rounds_of(
+        "rings of seconds",
+        seconds,
+        Drain::Thread,
+        true,
+        rounds,
+        blocks,
+    );
+    rounds_of("first lap", seconds, Drain::Thread, false, rounds, blocks);
+}
+
+/// Who empties the rings while a configuration runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Drain {
+    /// The bench's thread, after every block.
+    EachBlock,
+    /// A thread of its own, every 5 ms.
+    Thread,
+}
+
+/// One set of interleaved rounds (see [`interleaved`]) on rings of `ring_frames`,
+/// written through once before the timing where `lapped`.
+fn rounds_of(
+    label: &str,
+    ring_frames: usize,
+    drain: Drain,
+    lapped: bool,
+    rounds: usize,
+    blocks: usize,
+) {
     let configs = [(0u32, 0u32), (8, 0), (16, 0), (16, 4)];
     let mut rig = Rig::with(
         workload::standard(16, 4, BLOCK as u32, workload::Inputs::Devices),
         BLOCK,
     );
-    let mut scratch = Vec::with_capacity(BLOCK * 2);
+    // A ring's capacity is a power of two; every track here is stereo.
+    let warm = if lapped {
+        (2 * ring_frames).next_power_of_two() / 2 / BLOCK + 2
+    } else {
+        2
+    };
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     for _ in 0..rounds {
         for (&(strips, buses), t) in configs.iter().zip(times.iter_mut()) {
@@ -100,23 +149,53 @@ fn interleaved(_: &mut Criterion) {
                 }
                 rig.controller
                     .recorder()
-                    .start(&specs, RING_FRAMES)
+                    .start(&specs, ring_frames)
                     .unwrap()
                     .1
             };
-            let mut total = Duration::ZERO;
-            for b in 0..warm + blocks {
-                let start = Instant::now();
-                rig.block();
-                if b >= warm {
-                    total += start.elapsed();
+            let stop = AtomicBool::new(false);
+            let (theirs, mut mine) = match drain {
+                Drain::Thread => (Some(&mut readers), None),
+                Drain::EachBlock => (None, Some(&mut readers)),
+            };
+            let total = std::thread::scope(|scope| {
+                if let Some(readers) = theirs {
+                    let stop = &stop;
+                    scope.spawn(move || {
+                        let mut scratch = Vec::with_capacity(ring_frames * 2);
+                        while !stop.load(Ordering::Relaxed) {
+                            for r in readers.iter_mut() {
+                                scratch.clear();
+                                r.drain(&mut scratch, ring_frames);
+                            }
+                            std::thread::sleep(Duration::from_millis(
+                                std::env::var("DRAIN_MS").map_or(1, |v| v.parse().unwrap()),
+                            ));
+                        }
+                    });
                 }
-                for r in readers.iter_mut() {
-                    scratch.clear();
-                    r.drain(&mut scratch, BLOCK);
+                let mut scratch = Vec::with_capacity(BLOCK * 2);
+                let mut total = Duration::ZERO;
+                for b in 0..warm + blocks {
+                    let start = Instant::now();
+                    rig.block();
+                    if b >= warm {
+                        total += start.elapsed();
+                    }
+                    if let Some(readers) = mine.as_deref_mut() {
+                        for r in readers.iter_mut() {
+                            scratch.clear();
+                            r.drain(&mut scratch, BLOCK);
+                        }
+                    }
                 }
-            }
-            assert!(readers.iter().all(|r| r.lost_frames() == 0));
+                stop.store(true, Ordering::Relaxed);
+                total
+            });
+            assert!(
+                readers.iter().all(|r| r.lost_frames() == 0),
+                "{label}: the drain fell behind"
+            );
             t.push(total.as_secs_f64() * 1e6 / blocks as f64);
             if !specs.is_empty() {
                 rig.controller.recorder().stop().unwrap();
@@ -124,21 +203,23 @@ fn interleaved(_: &mut Criterion) {
             }
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    // Paired: each round's configurations ran back to back, so each one's extra over
+    // that round's no-take time is free of the drift between rounds.
+    let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let medians: Vec<f64> = times.iter_mut().map(median).collect();
+    let base = median(times[0].clone());
     println!(
-        "recorder, one engine, interleaved: {rounds} rounds of {blocks} blocks, median µs per 256-frame block"
+        "recorder, one engine, interleaved, {label} ({ring_frames} frames): {rounds} rounds of {blocks} blocks, medians per 256-frame block"
     );
-    println!("  no take: {:.2} µs", medians[0]);
-    for (&(strips, buses), m) in configs.iter().zip(&medians).skip(1) {
+    println!("  no take: {base:.2} µs");
+    for (&(strips, buses), t) in configs.iter().zip(&times).skip(1) {
         let channels = 2 * (strips + buses);
-        let extra = m - medians[0];
+        let extra = median(t.iter().zip(&times[0]).map(|(x, b)| x - b).collect());
         println!(
-            "  {channels} tracked channels: {m:.2} µs, {extra:+.2} µs ({:+.2} % of the block; {:+.3} µs per channel)",
-            100.0 * extra / medians[0],
+            "  {channels} tracked channels: {extra:+.2} µs ({:+.2} % of the block; {:+.3} µs per channel)",
+            100.0 * extra / base,
             extra / f64::from(channels),
         );
     }

@@ -10,6 +10,8 @@
 //! puts that much silence in its place and the tracks stay aligned.
 
 mod reader;
+#[cfg(target_arch = "x86_64")]
+mod stream_x86;
 mod tap;
 
 use std::sync::Arc;
@@ -115,7 +117,10 @@ impl RecorderControl {
         let mut readers = Vec::with_capacity(tracks.len());
         for spec in tracks {
             let channels = usize::from(spec.channels.max(1));
-            let (data_tx, data_rx) = LockFreeRingBuffer::with_capacity(ring_frames * channels);
+            let (mut data_tx, data_rx) = LockFreeRingBuffer::with_capacity(ring_frames * channels);
+            // Here rather than on the audio thread's first lap, which would write every
+            // sample twice for the take's first seconds.
+            data_tx.initialise();
             // Gaps are rare (the disk fell behind); one per lost stretch until the
             // writer catches up is plenty.
             let (gap_tx, gap_rx) = LockFreeRingBuffer::<Gap>::with_capacity(256);

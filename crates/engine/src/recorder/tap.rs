@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use troubadour_rt::exchange::ExchangeAudio;
 use troubadour_rt::ring::Producer;
 
+#[cfg(target_arch = "x86_64")]
+use super::stream_x86;
 use super::{TakeCounters, TapPoint, TrackSpec};
 use crate::graph::BlockGain;
 
@@ -50,7 +52,8 @@ impl TrackTap {
 
     /// Audio thread. Appends `n` frames of `channels` scaled by `gain`, interleaved;
     /// `None` (a tap whose strip or bus is gone) appends silence. A ring without room
-    /// for the whole block loses it, counted.
+    /// for the whole block loses it, counted. The frames are staged, not published:
+    /// [`Taps::finish_block`] publishes every track's after one fence.
     #[inline]
     fn append(&mut self, channels: Option<&[Box<[f32]>]>, gain: BlockGain<'_>, n: usize) {
         let ch = usize::from(self.spec.channels);
@@ -74,6 +77,8 @@ impl TrackTap {
         match channels {
             // The usual case: the block does not wrap around the ring's end, so whole
             // frames lie in one slice and the copy is a plain loop per frame.
+            #[cfg(target_arch = "x86_64")]
+            Some(bufs) if second.is_empty() && stream_x86::interleave(first, bufs, gain, n) => {}
             Some(bufs) if second.is_empty() => interleave(first, bufs, gain, n),
             Some(bufs) => {
                 let slots = first.iter_mut().chain(second.iter_mut());
@@ -87,7 +92,7 @@ impl TrackTap {
                 second.fill(0.0);
             }
         }
-        chunk.commit_all();
+        chunk.stage_all();
         self.written += n as u64;
     }
 }
@@ -194,7 +199,9 @@ impl Taps {
 
     /// Audio thread, after a block: strips whose index is past the graph's last one
     /// never called [`strip`](Self::strip); their tracks get silence, so every track
-    /// grows by `n` frames per block. `strips` is the graph's strip count.
+    /// grows by `n` frames per block. Then every track's frames of the block are
+    /// published, after one fence for the streaming stores (one per track would cost
+    /// about as much as the copies). `strips` is the graph's strip count.
     #[inline]
     pub(crate) fn finish_block(&mut self, strips: u32, n: usize) {
         for t in self.tracks.iter_mut() {
@@ -204,6 +211,11 @@ impl Taps {
                 }
                 _ => {}
             }
+        }
+        #[cfg(target_arch = "x86_64")]
+        stream_x86::fence();
+        for t in self.tracks.iter_mut() {
+            t.data.publish_staged();
         }
         self.counters.frames.fetch_add(n as u64, Ordering::Relaxed);
     }

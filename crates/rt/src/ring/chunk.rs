@@ -33,6 +33,29 @@ impl std::fmt::Display for ChunkError {
 impl std::error::Error for ChunkError {}
 
 impl<T: Copy + Default> Producer<T> {
+    /// Sets every slot that never held a value to `T::default()` now, so that
+    /// [`write_chunk`](Self::write_chunk) never has to: call it off the audio thread on
+    /// a ring the audio thread fills through chunks, whose first lap would otherwise
+    /// write each slot twice, one item at a time the first.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, mut rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// tx.push(7).unwrap();
+    /// tx.initialise();
+    /// assert_eq!(rx.pop(), Some(7)); // what was written stays
+    /// ```
+    pub fn initialise(&mut self) {
+        let capacity = self.capacity();
+        self.initialised = self.initialised.max(self.tail.min(capacity));
+        for index in self.initialised..capacity {
+            // SAFETY: on the first lap every slot from `tail` on is free and never held
+            // a value, so writing it overwrites nothing the consumer can see.
+            unsafe { self.shared.slot_ptr(index).write(T::default()) };
+        }
+        self.initialised = capacity;
+    }
+
     /// Hands out `n` free slots to fill in place; nothing is visible to the consumer
     /// until [`WriteChunk::commit`]. Wait-free.
     ///
@@ -172,6 +195,25 @@ impl<T: Copy> WriteChunk<'_, T> {
     pub fn commit_all(self) {
         let n = self.len();
         self.producer.publish(n);
+    }
+
+    /// Keeps every slot of the chunk, written, without publishing it yet: the producer
+    /// moves past them, and the consumer sees them at the next
+    /// [`Producer::publish_staged`] (or any call that publishes). For a writer that
+    /// fills several rings and then publishes them all after one fence, as streaming
+    /// stores need.
+    ///
+    /// ```
+    /// # use troubadour_rt::ring::LockFreeRingBuffer;
+    /// let (mut tx, rx) = LockFreeRingBuffer::<u8>::with_capacity(4);
+    /// tx.write_chunk(3).unwrap().stage_all();
+    /// assert_eq!((rx.len(), tx.free()), (0, 1));
+    /// tx.publish_staged();
+    /// assert_eq!(rx.len(), 3);
+    /// ```
+    pub fn stage_all(self) {
+        let n = self.len();
+        self.producer.tail = self.producer.tail.wrapping_add(n);
     }
 }
 

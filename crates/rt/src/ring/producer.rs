@@ -15,7 +15,9 @@ use crate::sync::{Arc, Ordering};
 /// ```
 pub struct Producer<T> {
     pub(super) shared: Arc<Shared<T>>,
-    /// Our own position; `shared.tail` always equals it between calls.
+    /// Our own position; `shared.tail` equals it between calls, except while slots are
+    /// staged ([`WriteChunk::stage_all`](super::WriteChunk::stage_all)): then it is
+    /// behind, by the staged slots.
     pub(super) tail: usize,
     /// Last `head` we read from the consumer: a lower bound of the real one, so any
     /// free space it shows is really free.
@@ -156,7 +158,14 @@ impl<T> Producer<T> {
         self.cached_head = self.shared.head.load(Ordering::Acquire);
     }
 
-    /// Makes `n` freshly written slots visible to the consumer.
+    /// Makes every staged slot visible to the consumer
+    /// ([`WriteChunk::stage_all`](super::WriteChunk::stage_all)). Wait-free.
+    #[inline]
+    pub fn publish_staged(&mut self) {
+        self.publish(0);
+    }
+
+    /// Makes `n` freshly written slots visible to the consumer, and any staged before.
     #[inline(always)]
     pub(super) fn publish(&mut self, n: usize) {
         self.tail = self.tail.wrapping_add(n);
@@ -221,6 +230,8 @@ impl<T: Copy> Producer<T> {
 
 impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
+        // Staged slots were written: the consumer gets them before it learns the end.
+        self.publish_staged();
         self.shared.abandoned.store(true, Ordering::Release);
     }
 }

@@ -216,3 +216,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn staged_slots_stay_hidden_until_published_and_are_not_free() {
+    let (mut tx, mut rx) = LockFreeRingBuffer::<u32>::with_capacity(8);
+    let mut chunk = tx.write_chunk(3).unwrap();
+    chunk.as_mut_slices().0.copy_from_slice(&[1, 2, 3]);
+    chunk.stage_all();
+    assert_eq!((rx.len(), rx.pop(), tx.free()), (0, None, 5));
+    let mut chunk = tx.write_chunk(2).unwrap();
+    chunk.as_mut_slices().0.copy_from_slice(&[4, 5]);
+    chunk.stage_all();
+    tx.publish_staged();
+    let mut out = [0; 8];
+    assert_eq!(rx.read(&mut out), 5);
+    assert_eq!(out[..5], [1, 2, 3, 4, 5]);
+    // A later publishing call publishes what was staged before it, in order.
+    tx.write_chunk(1).unwrap().stage_all();
+    tx.push(9).unwrap();
+    assert_eq!(rx.read(&mut out), 2);
+    assert_eq!(out[1], 9);
+}
+
+#[test]
+fn a_dropped_producer_publishes_what_it_staged() {
+    let (mut tx, mut rx) = LockFreeRingBuffer::<u32>::with_capacity(4);
+    let mut chunk = tx.write_chunk(2).unwrap();
+    chunk.as_mut_slices().0.copy_from_slice(&[6, 7]);
+    chunk.stage_all();
+    drop(tx);
+    assert!(rx.is_abandoned());
+    assert_eq!((rx.pop(), rx.pop(), rx.pop()), (Some(6), Some(7), None));
+}
+
+#[test]
+fn an_initialised_ring_hands_out_defaults_and_keeps_what_it_holds() {
+    let (mut tx, mut rx) = LockFreeRingBuffer::<u32>::with_capacity(8);
+    tx.write(&[1, 2, 3]);
+    tx.initialise();
+    assert_eq!(tx.initialised, 8);
+    let mut chunk = tx.write_chunk(5).unwrap();
+    assert_eq!(chunk.as_mut_slices().0, &[0; 5]);
+    chunk.commit_all();
+    let mut out = [9; 8];
+    assert_eq!(rx.read(&mut out), 8);
+    assert_eq!(out, [1, 2, 3, 0, 0, 0, 0, 0]);
+}
