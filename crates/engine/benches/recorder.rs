@@ -168,9 +168,7 @@ fn rounds_of(
                                 scratch.clear();
                                 r.drain(&mut scratch, ring_frames);
                             }
-                            std::thread::sleep(Duration::from_millis(
-                                std::env::var("DRAIN_MS").map_or(1, |v| v.parse().unwrap()),
-                            ));
+                            std::thread::sleep(Duration::from_millis(5));
                         }
                     });
                 }

@@ -102,7 +102,9 @@ impl SpectrumBank {
             .slots
             .iter()
             .map(|slot| {
-                let (tx, rx) = LockFreeRingBuffer::with_capacity(SPECTRUM_RING);
+                let (mut tx, rx) = LockFreeRingBuffer::with_capacity(SPECTRUM_RING);
+                // So the audio thread's first lap does not write every sample twice.
+                tx.initialise();
                 *lock(&slot.reader) = Some(rx);
                 tx
             })

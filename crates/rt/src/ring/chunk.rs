@@ -49,8 +49,9 @@ impl<T: Copy + Default> Producer<T> {
         let capacity = self.capacity();
         self.initialised = self.initialised.max(self.tail.min(capacity));
         for index in self.initialised..capacity {
-            // SAFETY: on the first lap every slot from `tail` on is free and never held
-            // a value, so writing it overwrites nothing the consumer can see.
+            // SAFETY: every slot from the frontier on (which is at or past `tail`) is
+            // free and never held a value, so writing it overwrites nothing the consumer
+            // can see.
             unsafe { self.shared.slot_ptr(index).write(T::default()) };
         }
         self.initialised = capacity;
