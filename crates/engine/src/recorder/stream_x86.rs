@@ -19,10 +19,15 @@ use crate::graph::BlockGain;
 
 /// Writes `n` frames of `bufs` × `gain` into `out`, interleaved, with streaming stores
 /// where `out` allows it (one or two channels, frames on 16-byte lines); returns
-/// `false`, having written nothing, where it does not. Call [`fence`] before
-/// publishing what it wrote.
+/// `false`, having written nothing, where it does not.
+///
+/// # Safety
+///
+/// Where it returns `true`, this thread must run [`fence`] before anything reads or
+/// writes `out` again or publishes it (the streaming stores are not ordered with what
+/// follows them until then).
 #[inline]
-pub(super) fn interleave(
+pub(super) unsafe fn interleave(
     out: &mut [f32],
     bufs: &[Box<[f32]>],
     gain: BlockGain<'_>,
@@ -163,7 +168,8 @@ mod tests {
                         let mut store = vec![f32::NAN; n * ch + 8];
                         let lead = store.as_ptr().align_offset(16) + skew;
                         let out = &mut store[lead..lead + n * ch];
-                        let accepted = interleave(out, &bufs, gain, n);
+                        // SAFETY: fenced at once, before `store` is read.
+                        let accepted = unsafe { interleave(out, &bufs, gain, n) };
                         fence();
                         let straddles = ((4 - skew) % 4).min(n * ch) % ch != 0;
                         assert_eq!(accepted, !straddles, "{ch} ch, n {n}, skew {skew}");
@@ -190,24 +196,21 @@ mod tests {
         }
     }
 
+    fn refused(out: &mut [f32], bufs: &[Box<[f32]>], gain: BlockGain<'_>, n: usize) -> bool {
+        // SAFETY: fenced at once.
+        let accepted = unsafe { interleave(out, bufs, gain, n) };
+        fence();
+        !accepted
+    }
+
     #[test]
     fn refuses_what_it_does_not_stream() {
         let three: Vec<Box<[f32]>> = vec![vec![1.0; 8].into(); 3];
-        assert!(!interleave(
-            &mut [0.0; 24],
-            &three,
-            BlockGain::Const(1.0),
-            8
-        ));
+        assert!(refused(&mut [0.0; 24], &three, BlockGain::Const(1.0), 8));
         let short: Vec<Box<[f32]>> = vec![vec![1.0; 4].into(); 2];
-        assert!(!interleave(
-            &mut [0.0; 16],
-            &short,
-            BlockGain::Const(1.0),
-            8
-        ));
+        assert!(refused(&mut [0.0; 16], &short, BlockGain::Const(1.0), 8));
         let ramp = [1.0; 4];
         let two: Vec<Box<[f32]>> = vec![vec![1.0; 8].into(); 2];
-        assert!(!interleave(&mut [0.0; 16], &two, BlockGain::Ramp(&ramp), 8));
+        assert!(refused(&mut [0.0; 16], &two, BlockGain::Ramp(&ramp), 8));
     }
 }

@@ -74,11 +74,21 @@ impl TrackTap {
             }
         }
         let (first, second) = chunk.as_mut_slices();
+        #[cfg(target_arch = "x86_64")]
+        let streamed = match channels {
+            // SAFETY: nothing touches `first` again before `finish_block` fences, on
+            // this thread, before it publishes the block.
+            Some(bufs) if second.is_empty() => unsafe {
+                stream_x86::interleave(first, bufs, gain, n)
+            },
+            _ => false,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let streamed = false;
         match channels {
             // The usual case: the block does not wrap around the ring's end, so whole
             // frames lie in one slice and the copy is a plain loop per frame.
-            #[cfg(target_arch = "x86_64")]
-            Some(bufs) if second.is_empty() && stream_x86::interleave(first, bufs, gain, n) => {}
+            _ if streamed => {}
             Some(bufs) if second.is_empty() => interleave(first, bufs, gain, n),
             Some(bufs) => {
                 let slots = first.iter_mut().chain(second.iter_mut());
