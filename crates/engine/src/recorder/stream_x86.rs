@@ -48,12 +48,7 @@ pub(super) unsafe fn interleave(
         return false;
     }
     let head = (head / ch).min(n);
-    for f in 0..head {
-        let g = gain.at(f);
-        for (c, b) in bufs.iter().enumerate() {
-            out[f * ch + c] = b[f] * g;
-        }
-    }
+    plain(out, bufs, gain, 0..head);
     let body = (n - head) / 4 * 4;
     let base = out[head * ch..].as_mut_ptr();
     // `base` is 16-byte aligned (`head` reached the boundary; where `n` ended first,
@@ -76,13 +71,26 @@ pub(super) unsafe fn interleave(
         },
         _ => unreachable!("one or two channels, checked above"),
     }
-    for f in head + body..n {
+    plain(out, bufs, gain, head + body..n);
+    true
+}
+
+/// Frames `frames` of the block with ordinary stores: the ends that do not fill a
+/// vector on a 16-byte line.
+#[inline(always)]
+fn plain(
+    out: &mut [f32],
+    bufs: &[Box<[f32]>],
+    gain: BlockGain<'_>,
+    frames: std::ops::Range<usize>,
+) {
+    let ch = bufs.len();
+    for f in frames {
         let g = gain.at(f);
         for (c, b) in bufs.iter().enumerate() {
             out[f * ch + c] = b[f] * g;
         }
     }
-    true
 }
 
 /// Four frames of gain from frame `at + i`.

@@ -46,15 +46,22 @@ impl<T: Copy + Default> Producer<T> {
     /// assert_eq!(rx.pop(), Some(7)); // what was written stays
     /// ```
     pub fn initialise(&mut self) {
-        let capacity = self.capacity();
-        self.initialised = self.initialised.max(self.tail.min(capacity));
-        for index in self.initialised..capacity {
+        self.initialise_to(self.capacity());
+    }
+
+    /// Moves the initialised frontier up to slot `end` (at most the capacity), setting
+    /// the slots it passes to `T::default()`.
+    fn initialise_to(&mut self, end: usize) {
+        // Everything below `tail` has been written (on the first lap; afterwards every
+        // slot has), so the frontier is at least there.
+        self.initialised = self.initialised.max(self.tail.min(self.capacity()));
+        for index in self.initialised..end {
             // SAFETY: every slot from the frontier on (which is at or past `tail`) is
             // free and never held a value, so writing it overwrites nothing the consumer
             // can see.
             unsafe { self.shared.slot_ptr(index).write(T::default()) };
         }
-        self.initialised = capacity;
+        self.initialised = self.initialised.max(end);
     }
 
     /// Hands out `n` free slots to fill in place; nothing is visible to the consumer
@@ -84,19 +91,11 @@ impl<T: Copy + Default> Producer<T> {
             });
         }
         let capacity = self.capacity();
-        // Everything below `tail` has been written (on the first lap; afterwards every
-        // slot has), so the frontier is at least there.
-        self.initialised = self.initialised.max(self.tail.min(capacity));
         if self.initialised < capacity {
-            // Still on the first lap: `tail < capacity`, so the chunk ends at
-            // `tail + n` or wraps onto slots below `head`, which were written already.
-            let end = (self.tail + n).min(capacity);
-            for index in self.initialised..end {
-                // SAFETY: `index` is a free slot (in [tail, tail + n)) that never held a
-                // value, so writing it overwrites nothing the consumer can see.
-                unsafe { self.shared.slot_ptr(index).write(T::default()) };
-            }
-            self.initialised = self.initialised.max(end);
+            // Still on the first lap (or the frontier is behind `tail`): the chunk ends
+            // at `tail + n` or wraps onto slots below `head`, written already. Past
+            // the first lap `tail ≥ capacity` and this brings the frontier to it.
+            self.initialise_to((self.tail.min(capacity) + n).min(capacity));
         }
         let (start, first, second) = self.shared.runs(self.tail, n);
         Ok(WriteChunk {
