@@ -149,9 +149,22 @@ fn peak_db(x: &[f64]) -> f64 {
     20.0 * x.iter().fold(0.0f64, |m, v| m.max(v.abs())).log10()
 }
 
+/// The frequency of a mono sine, from its rising zero crossings.
 fn frequency(x: &[f64]) -> f64 {
-    let ups = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-    ups as f64 * 48_000.0 / x.len() as f64
+    // Periods between the first and the last rising zero crossing, each placed between
+    // its two samples: counting crossings in the window would be off by one whenever
+    // the window starts just past one.
+    let ups: Vec<f64> = x
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
+        .map(|(i, w)| {
+            let (a, b) = (f64::from(w[0]), f64::from(w[1]));
+            i as f64 + a / (a - b)
+        })
+        .collect();
+    assert!(ups.len() >= 2, "fewer than two rising zero crossings");
+    (ups.len() - 1) as f64 * 48_000.0 / (ups[ups.len() - 1] - ups[0])
 }
 
 /// The lag in -50..=50 frames at which `b` correlates best with `a`.

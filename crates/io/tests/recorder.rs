@@ -196,10 +196,22 @@ fn soxi_samples(path: &Path) -> u64 {
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
 }
 
-/// Zero crossings per second of a mono signal, over half the rate: its frequency.
+/// The frequency of a mono sine, from its rising zero crossings.
 fn frequency(x: &[f32]) -> f64 {
-    let ups = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-    ups as f64 * 48_000.0 / x.len() as f64
+    // Periods between the first and the last rising zero crossing, each placed between
+    // its two samples: counting crossings in the window would be off by one whenever
+    // the window starts just past one.
+    let ups: Vec<f64> = x
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
+        .map(|(i, w)| {
+            let (a, b) = (f64::from(w[0]), f64::from(w[1]));
+            i as f64 + a / (a - b)
+        })
+        .collect();
+    assert!(ups.len() >= 2, "fewer than two rising zero crossings");
+    (ups.len() - 1) as f64 * 48_000.0 / (ups[ups.len() - 1] - ups[0])
 }
 
 #[test]
