@@ -159,7 +159,7 @@ fn frequency(x: &[f64]) -> f64 {
         .enumerate()
         .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
         .map(|(i, w)| {
-            let (a, b) = (f64::from(w[0]), f64::from(w[1]));
+            let (a, b) = (w[0], w[1]);
             i as f64 + a / (a - b)
         })
         .collect();
