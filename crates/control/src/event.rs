@@ -1,5 +1,5 @@
 //! What the control thread broadcasts: events already encoded as JSON text (encoded
-//! once, sent to every subscriber), and raw meter samples that each subscriber (an OSC
+//! once, sent to every subscriber), and meter samples that each subscriber (an OSC
 //! lease, a WebSocket meter feed of one rate) folds into frames of its own.
 
 use std::sync::Arc;
@@ -47,9 +47,11 @@ impl Outgoing {
     }
 }
 
-/// One reading of every meter (the peak since the previous reading), taken on the
-/// control thread at [`METER_RATE_HZ`](crate::service::METER_RATE_HZ). Subscribers fold
-/// readings into their own frames, so two clients never steal each other's peaks.
+/// Every meter's level: one reading (the peak since the previous one), or a frame of
+/// several folded together (the highest peaks, the latest RMS). The control thread
+/// broadcasts one at each of its readings, at up to
+/// [`METER_RATE_HZ`](crate::service::METER_RATE_HZ), holding what other readers took
+/// since; subscribers fold them into frames of their own.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MeterSample {
     /// Strips in mixer order.
@@ -103,46 +105,58 @@ impl MeterAccumulator {
         }
     }
 
-    /// Folds one reading in.
+    /// Folds one reading in. The first reading after a take overwrites the frame in
+    /// place (its names and buffers are kept while the structure stays).
     pub fn fold(&mut self, sample: &MeterSample) {
-        let same_shape = !self.empty
-            && self.frame.strips.len() == sample.strips.len()
-            && self.frame.buses.len() == sample.buses.len()
-            && self
-                .frame
-                .strips
-                .iter()
-                .zip(&sample.strips)
-                .all(|(a, b)| a.name == b.name && a.pre.len() == b.pre.len())
-            && self
-                .frame
-                .buses
-                .iter()
-                .zip(&sample.buses)
-                .all(|(a, b)| a.name == b.name && a.post.len() == b.post.len());
-        if !same_shape {
+        if !self.same_shape(sample) {
             // First reading, or the structure changed: start over from this one.
             self.frame = sample.clone();
             self.empty = false;
             return;
         }
+        let fresh = std::mem::replace(&mut self.empty, false);
+        let most = |a: f32, n: f32| if fresh { n } else { a.max(n) };
         let levels = |acc: &mut [(f32, f32)], new: &[(f32, f32)]| {
             for (a, n) in acc.iter_mut().zip(new) {
-                a.0 = a.0.max(n.0);
+                a.0 = most(a.0, n.0);
                 a.1 = n.1;
             }
         };
         for (a, n) in self.frame.strips.iter_mut().zip(&sample.strips) {
             levels(&mut a.pre, &n.pre);
             levels(&mut a.post, &n.post);
-            a.gate_db = a.gate_db.max(n.gate_db);
-            a.compressor_db = a.compressor_db.max(n.compressor_db);
+            a.gate_db = most(a.gate_db, n.gate_db);
+            a.compressor_db = most(a.compressor_db, n.compressor_db);
         }
         for (a, n) in self.frame.buses.iter_mut().zip(&sample.buses) {
             levels(&mut a.post, &n.post);
-            a.compressor_db = a.compressor_db.max(n.compressor_db);
-            a.limiter_db = a.limiter_db.max(n.limiter_db);
+            a.compressor_db = most(a.compressor_db, n.compressor_db);
+            a.limiter_db = most(a.limiter_db, n.limiter_db);
         }
+    }
+
+    /// Whether `sample` has the frame's strips and buses, with their channels.
+    fn same_shape(&self, sample: &MeterSample) -> bool {
+        let f = &self.frame;
+        f.strips.len() == sample.strips.len()
+            && f.buses.len() == sample.buses.len()
+            && f.strips.iter().zip(&sample.strips).all(|(a, b)| {
+                a.name == b.name && a.pre.len() == b.pre.len() && a.post.len() == b.post.len()
+            })
+            && f.buses
+                .iter()
+                .zip(&sample.buses)
+                .all(|(a, b)| a.name == b.name && a.post.len() == b.post.len())
+    }
+
+    /// `f` of the frame since the last take or look (None if nothing was folded since),
+    /// and a fresh start that keeps the frame's buffers.
+    pub fn look<R>(&mut self, f: impl FnOnce(&MeterSample) -> R) -> Option<R> {
+        if self.empty {
+            return None;
+        }
+        self.empty = true;
+        Some(f(&self.frame))
     }
 
     /// The frame since the last take (None if nothing was folded), and a fresh start.
@@ -230,6 +244,24 @@ fn push_levels(out: &mut String, levels: &[(f32, f32)]) {
     out.push(']');
 }
 
+/// `n` in decimal. By hand: `core::fmt`'s machinery was most of what writing a level
+/// cost, and a frame has hundreds of them.
+fn push_digits(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 /// What [`db_json`] gives, as text. The hundredths are written as integers: the float
 /// formatter's shortest-digits search was the largest part of encoding a frame.
 fn push_db(out: &mut String, x: f32) {
@@ -242,12 +274,17 @@ fn push_db(out: &mut String, x: f32) {
             // Exact: an integer below 2^63 (and |x| < 1e15).
             let h = hundredths as i64;
             let (whole, cents) = (h.unsigned_abs() / 100, h.unsigned_abs() % 100);
-            let sign = if h < 0 { "-" } else { "" };
-            let _ = match cents {
-                0 => write!(out, "{sign}{whole}"),
-                c if c % 10 == 0 => write!(out, "{sign}{whole}.{}", c / 10),
-                c => write!(out, "{sign}{whole}.{c:02}"),
-            };
+            if h < 0 {
+                out.push('-');
+            }
+            push_digits(out, whole);
+            if cents != 0 {
+                out.push('.');
+                out.push(char::from(b'0' + (cents / 10) as u8));
+                if cents % 10 != 0 {
+                    out.push(char::from(b'0' + (cents % 10) as u8));
+                }
+            }
         } else {
             let _ = write!(out, "{:e}", hundredths / 100.0);
         }
@@ -348,6 +385,26 @@ mod tests {
             Value::Array(a) => Value::Array(a.into_iter().map(floats).collect()),
             Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, floats(v))).collect()),
             other => other,
+        }
+    }
+
+    /// Every hundredth from -300 to +300 dB, and values between them, written as
+    /// [`db_json`] gives them.
+    #[test]
+    fn every_level_is_written_as_db_json_gives_it() {
+        for k in -30_000..=30_000 {
+            for x in [
+                k as f32 / 100.0,
+                k as f32 / 100.0 + 0.004_9,
+                k as f32 * 0.013,
+            ] {
+                let mut text = String::new();
+                push_db(&mut text, x);
+                let parsed: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+                let want = db_json(x).as_f64();
+                assert!(want.is_some() && parsed.as_f64() == want, "{x}: {text}");
+            }
         }
     }
 

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use troubadour_dsp::gain::db_to_gain;
 use troubadour_dsp::simd::KernelChoice;
@@ -14,7 +13,7 @@ use crate::command::{Command, Tagged};
 use crate::diff::{parameter_changes, send_command, structure_equal};
 use crate::engine::Engine;
 use crate::graph::{BuildError, Graph};
-use crate::meters::MeterBank;
+use crate::meter_tap::{MeterSnapshot, MeterTap, MeterView};
 use crate::player::{FileOptions, Player};
 use crate::recorder::RecorderControl;
 use crate::session::{
@@ -113,55 +112,6 @@ pub enum Applied {
     Rebuilt,
 }
 
-/// One channel's level.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Level {
-    /// Highest sample magnitude since the last reading, dBFS.
-    pub peak_db: f32,
-    /// RMS over about 300 ms, dBFS.
-    pub rms_db: f32,
-}
-
-/// A strip's levels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StripLevels {
-    /// Strip name.
-    pub name: String,
-    /// Pre-fader, per channel.
-    pub pre: Vec<Level>,
-    /// Post-fader, per channel.
-    pub post: Vec<Level>,
-    /// Largest gate gain reduction since the last reading, dB (0 without a gate).
-    pub gate_reduction_db: f32,
-    /// Largest compressor gain reduction since the last reading, dB.
-    pub compressor_reduction_db: f32,
-    /// Frames of silence its file source played since the last reading because the
-    /// file's reader was behind (0 for other sources).
-    pub underrun_frames: u64,
-}
-
-/// A bus's levels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusLevels {
-    /// Bus name.
-    pub name: String,
-    /// Post-fader, per channel.
-    pub post: Vec<Level>,
-    /// Largest compressor gain reduction since the last reading, dB.
-    pub compressor_reduction_db: f32,
-    /// Largest limiter gain reduction since the last reading, dB.
-    pub limiter_reduction_db: f32,
-}
-
-/// Every meter at one reading.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MeterSnapshot {
-    /// In strip order.
-    pub strips: Vec<StripLevels>,
-    /// In bus order.
-    pub buses: Vec<BusLevels>,
-}
-
 /// The mixer's control side: the session's owner and the only way to change the
 /// running engine. Not real-time: call it from any one non-audio thread.
 #[derive(Debug)]
@@ -185,33 +135,13 @@ pub struct Controller {
     /// The spectrum taps; kept across engines.
     spectrum: Arc<SpectrumBank>,
     command_capacity: usize,
-    /// Meters of the graph the engine runs, with the names to label them.
-    meters: MeterView,
-    /// Meters of a graph sent but not yet swapped in, with its generation.
-    pending_meters: Option<(u32, MeterView)>,
+    /// The meters of the graph the engine runs, for any thread to read.
+    meters: MeterTap,
     stats: Arc<EngineStats>,
     /// Each strip's file player (in the session's strip order), following the running
     /// stream through graph swaps: a carried strip keeps the handle of the stream it
     /// carries on.
     players: Vec<Option<Player>>,
-}
-
-/// A meter bank and the strip and bus names it belongs to.
-#[derive(Debug, Clone)]
-struct MeterView {
-    bank: Arc<MeterBank>,
-    strips: Vec<String>,
-    buses: Vec<String>,
-}
-
-impl MeterView {
-    fn new(bank: Arc<MeterBank>, session: &Session) -> Self {
-        MeterView {
-            bank,
-            strips: session.strips.iter().map(|s| s.name.clone()).collect(),
-            buses: session.buses.iter().map(|b| b.name.clone()).collect(),
-        }
-    }
 }
 
 /// Compiles `loaded` and returns the two halves of a running mixer: the [`Controller`]
@@ -256,9 +186,12 @@ pub fn create(
             ring_seconds: options.player_ring_seconds,
         },
     )?);
-    let meters = MeterView::new(Arc::clone(graph.meters()), &loaded.session);
     let players = graph.players();
     let stats = Arc::new(EngineStats::default());
+    let meters = MeterTap::new(
+        MeterView::new(Arc::clone(graph.meters()), &loaded.session),
+        Arc::clone(&stats),
+    );
     let spectrum = SpectrumBank::new();
     let (commands, graphs, recorder, sink_recorder, engine) =
         Engine::pair(graph, options.command_capacity, &stats, &spectrum);
@@ -279,7 +212,6 @@ pub fn create(
         spectrum,
         command_capacity: options.command_capacity,
         meters,
-        pending_meters: None,
         stats,
         players,
     };
@@ -342,20 +274,10 @@ impl Controller {
         &self.path
     }
 
-    /// The meters the engine writes now: those of the graph it runs, which after a
-    /// structural change is the old one until the audio thread swaps the new one in.
-    fn live_meters(&self) -> &MeterView {
-        let running = self.stats.generation.load(Ordering::Relaxed);
-        match &self.pending_meters {
-            Some((generation, view)) if running == *generation => view,
-            _ => &self.meters,
-        }
-    }
-
-    /// The running graph's meter bank (for custom readers;
-    /// [`read_meters`](Self::read_meters) is the convenient form).
-    pub fn meter_bank(&self) -> &Arc<MeterBank> {
-        &self.live_meters().bank
+    /// The meters of the graph the engine runs, for readers on other threads: the same
+    /// tap across every graph swap and every engine this controller respawns.
+    pub fn meter_tap(&self) -> &MeterTap {
+        &self.meters
     }
 
     /// Engine counters.
@@ -365,49 +287,14 @@ impl Controller {
 
     /// Reads every meter of the running graph; peaks reset to start a new hold period.
     pub fn read_meters(&self) -> MeterSnapshot {
-        let view = self.live_meters();
-        let level = |m: &crate::meters::ChannelMeter| Level {
-            peak_db: m.take_peak_db(),
-            rms_db: m.rms_db(),
-        };
-        MeterSnapshot {
-            strips: view
-                .strips
-                .iter()
-                .zip(view.bank.strips.iter())
-                .map(|(name, m)| StripLevels {
-                    name: name.clone(),
-                    pre: m.pre.iter().map(level).collect(),
-                    post: m.post.iter().map(level).collect(),
-                    gate_reduction_db: m.gate_reduction.take(),
-                    compressor_reduction_db: m.compressor_reduction.take(),
-                    underrun_frames: m.underrun_frames.swap(0, Ordering::Relaxed),
-                })
-                .collect(),
-            buses: view
-                .buses
-                .iter()
-                .zip(view.bank.buses.iter())
-                .map(|(name, m)| BusLevels {
-                    name: name.clone(),
-                    post: m.post.iter().map(level).collect(),
-                    compressor_reduction_db: m.compressor_reduction.take(),
-                    limiter_reduction_db: m.limiter_reduction.take(),
-                })
-                .collect(),
-        }
+        self.meters.read()
     }
 
     /// Frees graphs the engine has swapped out (and their decoded files). Every method
     /// that changes something calls it; call it on a timer too, since a swap can happen
     /// while the controller is idle. Returns how many were freed.
     pub fn collect_garbage(&mut self) -> usize {
-        let running = self.stats.generation.load(Ordering::Relaxed);
-        if matches!(&self.pending_meters, Some((generation, _)) if *generation == running)
-            && let Some((_, view)) = self.pending_meters.take()
-        {
-            self.meters = view;
-        }
+        self.meters.settle();
         self.graphs.collect()
     }
 
@@ -447,8 +334,7 @@ impl Controller {
         self.sink_recorder = sink_recorder;
         self.generation = generation;
         self.max_block = max_block;
-        self.meters = meters;
-        self.pending_meters = None;
+        self.meters.replace(meters);
         self.session = session;
         self.parked = false;
         Ok(engine)
@@ -459,7 +345,7 @@ impl Controller {
     /// until [`respawn`](Self::respawn) builds the next engine from it.
     pub fn park(&mut self) {
         self.parked = true;
-        self.pending_meters = None;
+        self.meters.unpend();
     }
 
     /// Whether a structural change is still waiting for the audio thread to take it.
@@ -730,7 +616,7 @@ impl Controller {
         }
         self.players = players;
         self.generation = generation;
-        self.pending_meters = Some((generation, meters));
+        self.meters.pend(generation, meters);
         self.max_block = max_block;
         self.session = new;
         self.sync_loops();

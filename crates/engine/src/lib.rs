@@ -25,6 +25,7 @@ mod controller;
 mod diff;
 mod engine;
 mod graph;
+mod meter_tap;
 pub mod meters;
 mod player;
 pub mod profile;
@@ -35,11 +36,9 @@ mod stats;
 pub mod workload;
 
 pub use command::{Command, Tagged, Target};
-pub use controller::{
-    Applied, BusLevels, ControlError, Controller, EngineOptions, Level, MeterSnapshot, StripLevels,
-    create,
-};
+pub use controller::{Applied, ControlError, Controller, EngineOptions, create};
 pub use engine::{Engine, MAX_COMMANDS_PER_CALLBACK};
 pub use graph::{BuildError, Graph, RAMP_SECONDS};
+pub use meter_tap::{BusLevels, Level, MeterSnapshot, MeterTap, StripLevels};
 pub use player::{Player, PlayerState, RENDER_RING_SECONDS, RING_SECONDS};
 pub use stats::{EngineStats, StatsSnapshot};

@@ -1,18 +1,22 @@
 //! Meter frames for WebSocket clients, made once per rate. Every client that asks for
-//! the same rate shares one fold of the control thread's readings, one clock and one
-//! encoding, so thirty pages at 60 Hz cost one frame's work and thirty writes, not
-//! thirty folds and thirty encodings. Clients at one rate see the same frame
-//! boundaries, so each frame still holds the peaks since that client's previous one.
+//! the same rate shares one clock, one reading and one encoding, so thirty pages at
+//! 60 Hz cost one frame's work and thirty writes, not thirty of each. The feed reads
+//! the engine's meters itself, on the server's thread, through a seat at the control
+//! service's [`MeterReader`](crate::service::MeterReader): the control thread is not
+//! woken for a page's frames, and no reader steals another's peaks. Clients at one
+//! rate see the same frame boundaries, so each frame still holds the peaks since that
+//! client's previous one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
+use tokio::time::MissedTickBehavior;
 
-use crate::event::{MeterAccumulator, meters_json};
-use crate::service::{Handle, MeterSubscription};
+use crate::event::meters_json;
+use crate::service::{Handle, MeterSeat};
 
 /// Frames a client may fall behind before it misses some (then it skips to the
 /// newest: a late meter is worth nothing).
@@ -61,7 +65,8 @@ impl MeterHub {
             };
         }
         let (frames, receiver) = broadcast::channel(FRAMES_QUEUED);
-        let task = tokio::spawn(fold(handle.meters(rate), rate, frames.clone())).abort_handle();
+        let seat = handle.meter_reader.seat();
+        let task = tokio::spawn(feed(seat, rate, frames.clone())).abort_handle();
         let feed = Arc::new(Feed { frames, task });
         feeds.insert(key, Arc::downgrade(&feed));
         MeterFeed {
@@ -71,37 +76,17 @@ impl MeterHub {
     }
 }
 
-/// Folds the readings and sends a frame with each reading due at this feed's rate.
-/// The control thread reads the meters at the fastest rate any subscription takes (up
-/// to [`METER_RATE_HZ`](crate::service::METER_RATE_HZ)), so readings come at least as
-/// often as this feed's frames, and a clock of the feed's own would only add a wake-up
-/// per frame: frames follow the readings, on average at `rate`. A reading up to half a
-/// frame early counts as due, so readings at the feed's own rate (with their jitter)
-/// each make a frame.
-async fn fold(mut readings: MeterSubscription, rate: f64, frames: broadcast::Sender<Arc<str>>) {
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let mut due = Instant::now();
-    let mut frame = MeterAccumulator::new();
+/// Reads the meters and sends a frame at each tick of this feed's clock. A tick the
+/// server's thread was too busy for is skipped, not made up in a burst: a late meter
+/// is worth nothing, and the next frame holds the peaks meanwhile.
+async fn feed(seat: MeterSeat, rate: f64, frames: broadcast::Sender<Arc<str>>) {
+    let mut clock = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
-        match readings.receiver.recv().await {
-            Ok(reading) => frame.fold(&reading),
-            // The server's thread was busy past a few readings: the frame has fewer.
-            Err(RecvError::Lagged(_)) => continue,
-            // The control thread is gone; the shutdown follows.
-            Err(RecvError::Closed) => return,
-        }
-        let now = Instant::now();
-        if now + period / 2 < due {
-            continue;
-        }
-        // Due times keep the rate on average; a feed that fell far behind starts afresh.
-        due += period;
-        if due < now {
-            due = now + period;
-        }
-        if let Some(frame) = frame.take() {
+        clock.tick().await;
+        if let Some(frame) = seat.read_and_look(meters_json) {
             // No receiver only between the last client leaving and the abort.
-            let _ = frames.send(meters_json(&frame).into());
+            let _ = frames.send(frame.into());
         }
     }
 }

@@ -1,17 +1,36 @@
 //! A stand-in for the control thread: a small thread that answers calls with canned
-//! replies, so the server's tests run without an engine.
+//! replies, so the server's tests run without a host. The meters are a real engine's,
+//! which a test plays blocks through (the server's meter feeds read them themselves).
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+use troubadour_engine::{Controller, Engine, EngineOptions, create, session};
 
 use crate::api::{ApiError, ErrorCode, Reply, Request};
-use crate::event::{MeterSample, Outgoing};
-use crate::service::{Answer, CALL_BACKLOG, Call, CallKind, EVENT_BACKLOG, Handle, METER_BACKLOG};
+use crate::event::Outgoing;
+use crate::service::{
+    Answer, CALL_BACKLOG, Call, CallKind, EVENT_BACKLOG, Handle, METER_BACKLOG, MeterReader,
+};
+
+/// A stereo strip of two device inputs into bus A1, all at unity: the bus meters what
+/// the test plays.
+const SESSION: &str = r#"
+version = 1
+block_frames = 256
+[[strip]]
+name = "Mic"
+channels = 2
+source = { device = "in_1,in_2" }
+sends = { A1 = {} }
+[[bus]]
+name = "A1"
+channels = 2
+"#;
 
 /// The known parameter.
 pub(crate) const FADER: &str = "strip/Mic/fader_db";
@@ -25,8 +44,9 @@ pub(crate) const STUCK_PATH: &str = "stuck";
 pub(crate) struct TestMixer {
     pub(crate) handle: Handle,
     pub(crate) events: broadcast::Sender<Arc<Outgoing>>,
-    pub(crate) meters: broadcast::Sender<Arc<MeterSample>>,
-    pub(crate) meter_subscribers: Arc<AtomicUsize>,
+    pub(crate) reader: Arc<MeterReader>,
+    pub(crate) engine: Arc<Mutex<Engine>>,
+    _controller: Controller,
 }
 
 impl TestMixer {
@@ -34,14 +54,18 @@ impl TestMixer {
         let (calls, rx) = sync_channel(CALL_BACKLOG);
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (meters, _) = broadcast::channel(METER_BACKLOG);
-        let meter_subscribers = Arc::new(AtomicUsize::new(0));
+        let loaded = session::parse(SESSION, "test.toml".as_ref()).expect("the test session");
+        let (controller, engine) =
+            create(&loaded, &EngineOptions::default()).expect("the test engine");
+        let reader = MeterReader::new(controller.meter_tap().clone());
         let handle = Handle {
             calls,
             events: events.clone(),
-            meters: meters.clone(),
-            meter_subscribers: Arc::clone(&meter_subscribers),
+            meters,
+            meter_subscribers: Arc::new(AtomicUsize::new(0)),
             meter_rates: Arc::default(),
-            spectrum: troubadour_engine::spectrum::SpectrumBank::new(),
+            spectrum: Arc::clone(controller.spectrum()),
+            meter_reader: Arc::clone(&reader),
         };
         let tx = events.clone();
         std::thread::Builder::new()
@@ -51,9 +75,20 @@ impl TestMixer {
         TestMixer {
             handle,
             events,
-            meters,
-            meter_subscribers,
+            reader,
+            engine: Arc::new(Mutex::new(engine)),
+            _controller: controller,
         }
+    }
+
+    /// Plays one block of a constant `peak_db` dBFS on both channels through the
+    /// engine: the bus meters that peak.
+    pub(crate) fn play(engine: &Mutex<Engine>, peak_db: f32) {
+        let x = troubadour_dsp::gain::db_to_gain(peak_db);
+        let input = vec![x; 256];
+        let (mut left, mut right) = (vec![0.0; 256], vec![0.0; 256]);
+        let mut engine = engine.lock().unwrap_or_else(|p| p.into_inner());
+        engine.process(&[&input, &input], &mut [&mut left, &mut right], 256);
     }
 }
 
@@ -145,19 +180,6 @@ fn answer(
 fn done(seq: &mut u64, done: String) -> Reply {
     *seq += 1;
     Reply::Done { seq: *seq, done }
-}
-
-/// A meter reading with one bus at `peak` dBFS.
-pub(crate) fn one_bus(peak: f32) -> MeterSample {
-    MeterSample {
-        strips: vec![],
-        buses: vec![crate::event::BusSample {
-            name: "A1".into(),
-            post: vec![(peak, peak - 3.0)],
-            compressor_db: 0.0,
-            limiter_db: 0.0,
-        }],
-    }
 }
 
 /// `{"event":"changed",…}` for the flood tests.

@@ -60,6 +60,8 @@ pub struct Handle {
     pub(crate) meter_subscribers: Arc<AtomicUsize>,
     pub(crate) meter_rates: Arc<MeterRates>,
     pub(crate) spectrum: Arc<SpectrumBank>,
+    /// The engine's meters, for readers on the server's thread.
+    pub(crate) meter_reader: Arc<super::MeterReader>,
 }
 
 /// The rates meter subscriptions take frames at: the control thread reads the meters as

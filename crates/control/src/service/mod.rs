@@ -15,6 +15,7 @@ mod macros;
 mod metrics;
 mod midi;
 mod player;
+mod reader;
 mod save;
 mod scenes;
 
@@ -27,7 +28,8 @@ use tokio::sync::broadcast;
 use troubadour_host::{Host, HostEvent};
 
 use crate::api::ErrorCode;
-use crate::event::{BusSample, MeterAccumulator, MeterSample, Outgoing, StripSample};
+use crate::event::{MeterSample, Outgoing};
+pub(crate) use reader::{MeterReader, MeterSeat};
 
 pub use handle::{
     Answer, CALL_BACKLOG, Call, CallKind, EVENT_BACKLOG, Handle, METER_BACKLOG, MeterSubscription,
@@ -101,8 +103,11 @@ pub struct Service {
     fade: Option<Fade>,
     saver: Option<Saver>,
     /// For whoever prints a status line, and for `/metrics`: peaks since their last look.
-    status_meters: MeterAccumulator,
-    metrics_meters: MeterAccumulator,
+    status_meters: MeterSeat,
+    metrics_meters: MeterSeat,
+    /// What OSC leases and other [`Handle::meters`] subscribers get at each reading
+    /// here: it holds the API server's readings since too.
+    broadcast_meters: MeterSeat,
     next_meter_read: Instant,
     next_status: Instant,
     /// Highest DSP load since `/metrics` last looked (reading the backend resets it).
@@ -131,7 +136,9 @@ impl Service {
         let (calls_tx, calls) = sync_channel(CALL_BACKLOG);
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (meters, _) = broadcast::channel(METER_BACKLOG);
+        let meter_reader = MeterReader::new(host.controller().meter_tap().clone());
         let handle = Handle {
+            meter_reader: Arc::clone(&meter_reader),
             calls: calls_tx,
             events,
             meters,
@@ -156,8 +163,9 @@ impl Service {
             history: History::new(config.undo_depth),
             fade: None,
             saver,
-            status_meters: MeterAccumulator::new(),
-            metrics_meters: MeterAccumulator::new(),
+            status_meters: meter_reader.seat(),
+            metrics_meters: meter_reader.seat(),
+            broadcast_meters: meter_reader.seat(),
             next_meter_read: now,
             next_status: now + Duration::from_secs(1),
             load_max_since_scrape: 0.0,
@@ -300,54 +308,28 @@ impl Service {
     }
 
     fn read_meters(&mut self) {
-        let m = self.host.controller().read_meters();
-        for s in m.strips.iter().filter(|s| s.underrun_frames > 0) {
-            *self.player_underruns.entry(s.name.clone()).or_default() += s.underrun_frames;
+        let reader = &self.handle.meter_reader;
+        reader.read();
+        for (name, frames) in reader.take_underruns() {
             // The disk (or the machine) could not keep the file player's ring full.
             tracing::warn!(
                 target: "troubadour::player",
-                "strip {:?}: its file player ran dry and played {} frames of silence",
-                s.name,
-                s.underrun_frames
+                "strip {name:?}: its file player ran dry and played {frames} frames of silence"
             );
             let outgoing = Outgoing::status(serde_json::json!({
                 "event": "player_underrun",
-                "strip": s.name,
-                "frames": s.underrun_frames,
+                "strip": name,
+                "frames": frames,
             }));
             let _ = self.handle.events.send(Arc::new(outgoing));
+            *self.player_underruns.entry(name).or_default() += frames;
         }
-        // The readings move into the sample: its names and levels keep their buffers.
-        let pairs = |levels: Vec<troubadour_engine::Level>| -> Vec<(f32, f32)> {
-            levels.into_iter().map(|l| (l.peak_db, l.rms_db)).collect()
-        };
-        let sample = MeterSample {
-            strips: m
-                .strips
-                .into_iter()
-                .map(|s| StripSample {
-                    name: s.name,
-                    pre: pairs(s.pre),
-                    post: pairs(s.post),
-                    gate_db: s.gate_reduction_db,
-                    compressor_db: s.compressor_reduction_db,
-                })
-                .collect(),
-            buses: m
-                .buses
-                .into_iter()
-                .map(|b| BusSample {
-                    name: b.name,
-                    post: pairs(b.post),
-                    compressor_db: b.compressor_reduction_db,
-                    limiter_db: b.limiter_reduction_db,
-                })
-                .collect(),
-        };
-        self.status_meters.fold(&sample);
-        self.metrics_meters.fold(&sample);
-        if self.handle.meter_subscribers.load(Ordering::Relaxed) > 0 {
-            let _ = self.handle.meters.send(Arc::new(sample));
+        // Taken even with nobody listening, so a subscriber's first frame is fresh.
+        let frame = self.broadcast_meters.take();
+        if self.handle.meter_subscribers.load(Ordering::Relaxed) > 0
+            && let Some(frame) = frame
+        {
+            let _ = self.handle.meters.send(Arc::new(frame));
         }
     }
 
