@@ -5,7 +5,7 @@
 //! line, `/metrics`, the readings OSC leases take) and the API server reads on each
 //! meter feed's clock, so a page's meters cost the control thread no wake-ups.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use troubadour_engine::{Level, MeterSnapshot, MeterTap};
 
@@ -60,6 +60,15 @@ impl MeterReader {
     /// on the values a frame shows), so carry on.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The lock if no other thread holds it now.
+    fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     /// A new seat, its frame empty until the next reading.
@@ -122,8 +131,12 @@ impl MeterSeat {
     /// Reads the meters now and gives `f` of this seat's frame, which holds that
     /// reading and whatever other threads read since this seat's last frame. The frame
     /// stays in place for the next (no copy, no allocation while the structure stays).
+    ///
+    /// None, without waiting, while another thread reads: the server's one thread must
+    /// not stall every connection behind a control thread that was preempted holding
+    /// the lock. The next frame holds the peaks of both readings.
     pub(crate) fn read_and_look<R>(&self, f: impl FnOnce(&MeterSample) -> R) -> Option<R> {
-        let mut state = self.reader.lock();
+        let mut state = self.reader.try_lock()?;
         state.read();
         state.seats[self.index].as_mut()?.look(f)
     }
