@@ -202,11 +202,6 @@ impl MeterTap {
             b.limiter_reduction_db = m.limiter_reduction.take();
         }
     }
-
-    /// The running graph's meter bank, for readers of their own.
-    pub fn bank(&self) -> Arc<MeterBank> {
-        Arc::clone(&self.views().running.bank)
-    }
 }
 
 #[cfg(test)]
